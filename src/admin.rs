@@ -1,0 +1,56 @@
+//! The admin listener: liveness (`/healthz`), readiness (`/readyz`, 503 while draining) and
+//! Prometheus metrics (`/metrics`). Internal only; never exposed with the webhook port.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::sync::watch;
+
+use crate::telemetry::Metrics;
+
+/// What the admin endpoints read.
+#[derive(Clone, Debug)]
+pub struct AdminState {
+    /// The metrics to render.
+    pub metrics: Arc<Metrics>,
+    /// True once the gateway has started draining.
+    pub draining: watch::Receiver<bool>,
+}
+
+/// Builds the admin router.
+pub fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Answers 200 while the process runs.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Answers 200 while serving and 503 once draining, so load balancers stop sending traffic.
+async fn readyz(State(state): State<AdminState>) -> (StatusCode, &'static str) {
+    if *state.draining.borrow() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+    } else {
+        (StatusCode::OK, "ready\n")
+    }
+}
+
+/// Renders the metrics in the Prometheus text format.
+async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

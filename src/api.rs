@@ -1,0 +1,249 @@
+//! The gRPC edge: tonic services (thin adapters over [`crate::upstream`]), health, reflection,
+//! caller authentication and RPC metrics, assembled into one server.
+//!
+//! Adapters follow four steps: convert the request (`convert`), resolve the account and check the
+//! caller may use it ([`ApiContext::account`]), call the account, convert the answer. Every failure
+//! becomes a `Status` in exactly one place, `crate::error`.
+
+pub mod auth;
+pub mod channels;
+pub mod convert;
+pub mod deadline;
+pub mod events;
+pub mod exports;
+pub mod messages;
+pub mod metering;
+pub mod sandbox;
+pub mod templates;
+pub mod webhooks;
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tonic_health::server::{HealthReporter, HealthService};
+use tower::ServiceBuilder;
+
+use crate::app::AppError;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::proto::pb;
+use crate::telemetry::Metrics;
+use crate::upstream::{Account, Accounts, CallContext};
+
+use self::auth::{Caller, CallerAuthLayer};
+use self::metering::RpcMetricsLayer;
+
+/// What every adapter shares.
+#[derive(Clone, Debug)]
+pub struct ApiContext {
+    /// The configured accounts.
+    pub accounts: Arc<Accounts>,
+}
+
+impl ApiContext {
+    /// Resolves the account a request names and checks that the caller's token covers it.
+    ///
+    /// # Errors
+    ///
+    /// Fails with an unknown or missing account, or a caller not allowed to use it.
+    pub fn account<T>(
+        &self,
+        request: &tonic::Request<T>,
+        name: &str,
+    ) -> Result<Arc<Account>, ApiError> {
+        let account = self.accounts.resolve(name)?;
+        if let Some(caller) = request.extensions().get::<Caller>() {
+            caller.check_account(account.name())?;
+        }
+        Ok(account)
+    }
+}
+
+/// Returns the per-call facts upstreams need: the time left before the caller's deadline.
+pub fn call_context<T>(request: &tonic::Request<T>) -> CallContext {
+    CallContext {
+        remaining: deadline::remaining(request.metadata()),
+    }
+}
+
+/// The gRPC server, built and ready to serve.
+#[derive(Debug)]
+pub struct GrpcServer {
+    /// Every service, health and reflection included.
+    routes: Routes,
+    /// Flips health to NOT_SERVING on drain.
+    health: HealthHandle,
+    /// Counts and times every RPC.
+    metrics_layer: RpcMetricsLayer,
+    /// Authenticates callers.
+    auth_layer: CallerAuthLayer,
+    /// Server limits from the configuration.
+    limits: crate::config::ServerConfig,
+}
+
+impl GrpcServer {
+    /// Builds every service for `accounts`.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the embedded descriptor sets cannot be served by reflection.
+    pub fn build(
+        config: &Config,
+        accounts: Arc<Accounts>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let context = ApiContext { accounts };
+        let has_sandbox = context
+            .accounts
+            .iter()
+            .any(|account| account.as_sandbox().is_some());
+        let reporter = HealthReporter::new();
+        let mut services = GATEWAY_SERVICES.to_vec();
+        if has_sandbox {
+            services.push(<pb::sandbox_service_server::SandboxServiceServer<sandbox::SandboxApi> as NamedService>::NAME);
+        }
+        let mut routes = Routes::builder();
+        routes
+            .add_service(tonic_health::pb::health_server::HealthServer::new(
+                HealthService::from_health_reporter(reporter.clone()),
+            ))
+            .add_service(reflection().build_v1()?)
+            .add_service(reflection().build_v1alpha()?);
+        add_gateway_services(&mut routes, &context, has_sandbox);
+        Ok(Self {
+            routes: routes.routes(),
+            health: HealthHandle { reporter, services },
+            metrics_layer: RpcMetricsLayer::new(metrics),
+            auth_layer: CallerAuthLayer::from_config(&config.auth),
+            limits: config.server.clone(),
+        })
+    }
+
+    /// Returns the handle that reports health.
+    pub fn health(&self) -> HealthHandle {
+        self.health.clone()
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then lets in-flight calls finish while
+    /// refusing new ones.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the server stops with a transport error.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
+        self.health.set_serving().await;
+        let layers = ServiceBuilder::new()
+            // Outermost, so that refused calls (unauthenticated, shed) are counted too.
+            .layer(self.metrics_layer)
+            // Before the services, so no adapter runs for an unknown caller.
+            .layer(self.auth_layer);
+        Server::builder()
+            // Fail fast with UNAVAILABLE instead of queueing when a connection is saturated.
+            // Permits are released when headers are sent, so open streams are not counted.
+            .concurrency_limit_per_connection(self.limits.max_in_flight_per_connection)
+            .load_shed(true)
+            // Upper bound for producing a response; a shorter client grpc-timeout wins.
+            .timeout(self.limits.handler_timeout)
+            .layer(layers)
+            .add_routes(self.routes)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await
+            .map_err(|error| AppError::Serve {
+                listener: "grpc",
+                source: Box::new(error),
+            })
+    }
+}
+
+/// Adds the gateway's own services to `routes`.
+fn add_gateway_services(
+    routes: &mut tonic::service::RoutesBuilder,
+    context: &ApiContext,
+    has_sandbox: bool,
+) {
+    use pb::{
+        channel_service_server::ChannelServiceServer, event_service_server::EventServiceServer,
+        export_service_server::ExportServiceServer, message_service_server::MessageServiceServer,
+        sandbox_service_server::SandboxServiceServer,
+        template_service_server::TemplateServiceServer,
+        webhook_service_server::WebhookServiceServer,
+    };
+    routes
+        .add_service(ChannelServiceServer::new(channels::ChannelsApi::new(
+            context.clone(),
+        )))
+        .add_service(MessageServiceServer::new(messages::MessagesApi::new(
+            context.clone(),
+        )))
+        .add_service(TemplateServiceServer::new(templates::TemplatesApi::new(
+            context.clone(),
+        )))
+        .add_service(ExportServiceServer::new(exports::ExportsApi))
+        .add_service(WebhookServiceServer::new(webhooks::WebhooksApi))
+        .add_service(EventServiceServer::new(events::EventsApi));
+    if has_sandbox {
+        routes.add_service(SandboxServiceServer::new(sandbox::SandboxApi::new(
+            context.clone(),
+        )));
+    }
+}
+
+/// The gateway services always served (health reports each of them).
+const GATEWAY_SERVICES: &[&str] = &[
+    "",
+    "wazzup_gateway.v1.ChannelService",
+    "wazzup_gateway.v1.MessageService",
+    "wazzup_gateway.v1.TemplateService",
+    "wazzup_gateway.v1.ExportService",
+    "wazzup_gateway.v1.WebhookService",
+    "wazzup_gateway.v1.EventService",
+];
+
+/// A reflection builder with every descriptor set the gateway's services use: ours, health, both
+/// reflection versions (so each lists the other), and `google.rpc` error details (so grpcurl can
+/// print `BadRequest` and `ErrorInfo`).
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+}
+
+/// Reports overall and per-service health.
+#[derive(Clone, Debug)]
+pub struct HealthHandle {
+    /// The health service's state.
+    reporter: HealthReporter,
+    /// Every reported service name, `""` (overall) included.
+    services: Vec<&'static str>,
+}
+
+impl HealthHandle {
+    /// Marks every service SERVING.
+    pub async fn set_serving(&self) {
+        self.set_all(ServingStatus::Serving).await;
+    }
+
+    /// Marks every service NOT_SERVING, so health checks fail before the gateway stops accepting.
+    pub async fn set_draining(&self) {
+        self.set_all(ServingStatus::NotServing).await;
+    }
+
+    /// Sets one status on every service.
+    async fn set_all(&self, status: ServingStatus) {
+        for service in &self.services {
+            self.reporter.set_service_status(*service, status).await;
+        }
+    }
+}

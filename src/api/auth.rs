@@ -1,0 +1,285 @@
+//! Caller authentication: `authorization: Bearer <token>` metadata checked against the configured
+//! tokens in constant time, each optionally limited to some services and accounts. With no token
+//! configured, authentication is off. Health and reflection stay open unless configured otherwise.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::future::{Either, Ready, ready};
+use secrecy::ExposeSecret as _;
+use subtle::ConstantTimeEq as _;
+use tonic::Status;
+use tower::{Layer, Service};
+
+use crate::config::AuthConfig;
+use crate::error::ApiError;
+
+/// Services that stay open when `open_health_and_reflection` is set.
+const OPEN_SERVICES: &[&str] = &[
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+/// The authenticated caller, put into the request's extensions for the adapters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The name of the caller's token (never the token itself).
+    pub name: String,
+    /// Accounts the caller may use; empty means all.
+    pub accounts: Vec<String>,
+}
+
+impl Caller {
+    /// Checks that the caller may use `account`.
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`ApiError::PermissionDenied`] naming the account.
+    pub fn check_account(&self, account: &str) -> Result<(), ApiError> {
+        if self.accounts.is_empty() || self.accounts.iter().any(|allowed| allowed == account) {
+            return Ok(());
+        }
+        Err(ApiError::PermissionDenied {
+            caller: self.name.clone(),
+            target: format!("account {account}"),
+        })
+    }
+}
+
+/// One accepted token.
+#[derive(Debug)]
+struct AcceptedToken {
+    /// The token's name, reported in errors and logs.
+    name: String,
+    /// The secret bytes.
+    token: secrecy::SecretString,
+    /// Services the token may call (full names); empty means all.
+    services: Vec<String>,
+    /// Accounts the token may use; empty means all.
+    accounts: Vec<String>,
+}
+
+/// The tower layer that authenticates every gRPC call.
+#[derive(Clone, Debug)]
+pub struct CallerAuthLayer {
+    /// Accepted tokens; empty turns authentication off.
+    tokens: Arc<[AcceptedToken]>,
+    /// Whether health and reflection need no token.
+    open_health_and_reflection: bool,
+}
+
+impl CallerAuthLayer {
+    /// Builds the layer from the configuration.
+    pub fn from_config(config: &AuthConfig) -> Self {
+        let tokens = config
+            .tokens
+            .iter()
+            .map(|token| AcceptedToken {
+                name: token.name.clone(),
+                token: token.token.clone(),
+                services: token.services.clone(),
+                accounts: token.accounts.clone(),
+            })
+            .collect();
+        Self {
+            tokens,
+            open_health_and_reflection: config.open_health_and_reflection,
+        }
+    }
+
+    /// Decides whether a call to `path` with `authorization` may proceed, and as whom.
+    fn authenticate(
+        &self,
+        path: &str,
+        authorization: Option<&[u8]>,
+    ) -> Result<Option<Caller>, ApiError> {
+        let service = path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        if self.tokens.is_empty()
+            || (self.open_health_and_reflection && OPEN_SERVICES.contains(&service))
+        {
+            return Ok(None);
+        }
+        let presented = authorization
+            .and_then(|value| value.strip_prefix(b"Bearer "))
+            .ok_or(ApiError::Unauthenticated)?;
+        // Compare against every token so the time taken does not reveal which one nearly matched.
+        let mut matched = None;
+        for accepted in self.tokens.iter() {
+            if bool::from(accepted.token.expose_secret().as_bytes().ct_eq(presented)) {
+                matched = Some(accepted);
+            }
+        }
+        let accepted = matched.ok_or(ApiError::Unauthenticated)?;
+        if !accepted.services.is_empty()
+            && !accepted.services.iter().any(|allowed| allowed == service)
+        {
+            return Err(ApiError::PermissionDenied {
+                caller: accepted.name.clone(),
+                target: format!("service {service}"),
+            });
+        }
+        Ok(Some(Caller {
+            name: accepted.name.clone(),
+            accounts: accepted.accounts.clone(),
+        }))
+    }
+}
+
+impl<S> Layer<S> for CallerAuthLayer {
+    type Service = CallerAuth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CallerAuth {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service produced by [`CallerAuthLayer`].
+#[derive(Clone, Debug)]
+pub struct CallerAuth<S> {
+    /// The wrapped service.
+    inner: S,
+    /// The accepted tokens.
+    layer: CallerAuthLayer,
+}
+
+impl<S, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for CallerAuth<S>
+where
+    S: Service<http::Request<RequestBody>, Response = http::Response<ResponseBody>>,
+    ResponseBody: Default,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Either<Ready<Result<S::Response, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, mut request: http::Request<RequestBody>) -> Self::Future {
+        let authorization = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .map(|value| value.as_bytes());
+        match self.layer.authenticate(request.uri().path(), authorization) {
+            Ok(caller) => {
+                if let Some(caller) = caller {
+                    request.extensions_mut().insert(caller);
+                }
+                Either::Right(self.inner.call(request))
+            }
+            Err(error) => Either::Left(ready(Ok(Status::from(error).into_http()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CallerToken;
+
+    fn layer(tokens: &[(&str, &str, &[&str])]) -> CallerAuthLayer {
+        let tokens = tokens
+            .iter()
+            .map(|(name, token, services)| CallerToken {
+                name: (*name).to_owned(),
+                token: (*token).into(),
+                accounts: vec!["main".to_owned()],
+                services: services
+                    .iter()
+                    .map(|service| (*service).to_owned())
+                    .collect(),
+            })
+            .collect();
+        CallerAuthLayer::from_config(&AuthConfig {
+            tokens,
+            open_health_and_reflection: true,
+        })
+    }
+
+    #[test]
+    fn calls_pass_without_a_token_when_none_is_configured() {
+        let open = layer(&[]);
+        assert_eq!(
+            open.authenticate("/wazzup_gateway.v1.MessageService/SendMessage", None)
+                .ok(),
+            Some(None)
+        );
+    }
+
+    #[test]
+    fn tokens_are_required_except_for_health_and_reflection() {
+        let guarded = layer(&[("billing", "s3cret", &[])]);
+        let send = "/wazzup_gateway.v1.MessageService/SendMessage";
+        assert!(matches!(
+            guarded.authenticate(send, None),
+            Err(ApiError::Unauthenticated)
+        ));
+        assert!(matches!(
+            guarded.authenticate(send, Some(b"Bearer wrong")),
+            Err(ApiError::Unauthenticated)
+        ));
+        assert!(matches!(
+            guarded.authenticate(send, Some(b"s3cret")),
+            Err(ApiError::Unauthenticated)
+        ));
+        let caller = guarded
+            .authenticate(send, Some(b"Bearer s3cret"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(caller.name, "billing");
+        assert_eq!(
+            guarded
+                .authenticate("/grpc.health.v1.Health/Check", None)
+                .ok(),
+            Some(None)
+        );
+        assert_eq!(
+            guarded
+                .authenticate(
+                    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                    None
+                )
+                .ok(),
+            Some(None)
+        );
+    }
+
+    #[test]
+    fn tokens_limited_to_services_are_refused_elsewhere() {
+        let guarded = layer(&[("reader", "r", &["wazzup_gateway.v1.ChannelService"])]);
+        assert!(
+            guarded
+                .authenticate(
+                    "/wazzup_gateway.v1.ChannelService/ListChannels",
+                    Some(b"Bearer r")
+                )
+                .is_ok()
+        );
+        let refused = guarded.authenticate(
+            "/wazzup_gateway.v1.MessageService/SendMessage",
+            Some(b"Bearer r"),
+        );
+        assert!(matches!(refused, Err(ApiError::PermissionDenied { .. })));
+    }
+
+    #[test]
+    fn callers_limited_to_accounts_are_refused_others() {
+        let caller = Caller {
+            name: "billing".to_owned(),
+            accounts: vec!["main".to_owned()],
+        };
+        assert!(caller.check_account("main").is_ok());
+        assert!(matches!(
+            caller.check_account("other"),
+            Err(ApiError::PermissionDenied { .. })
+        ));
+    }
+}

@@ -1,0 +1,131 @@
+//! `MessageService`: send, batch send, edit, delete.
+
+use futures::StreamExt as _;
+use tonic::{Request, Response, Status};
+
+use crate::error::{ApiError, rpc_status};
+use crate::model::{DeleteMessage, EditMessage, SendMessage, ValidationError, Violations};
+use crate::proto::pb;
+use crate::upstream::CallContext;
+
+use super::{ApiContext, call_context};
+
+/// Most requests one `BatchSendMessages` call may carry.
+const MAX_BATCH_SIZE: usize = 100;
+/// Sends of one batch in flight at once, for dialects without native batching.
+const BATCH_PARALLELISM: usize = 8;
+
+/// Serves `wazzup_gateway.v1.MessageService`.
+#[derive(Debug)]
+pub struct MessagesApi {
+    /// Shared adapter state.
+    context: ApiContext,
+}
+
+impl MessagesApi {
+    /// Creates the service.
+    pub fn new(context: ApiContext) -> Self {
+        Self { context }
+    }
+
+    /// Sends one message on behalf of the caller of `request`.
+    async fn send<T>(
+        &self,
+        request: &Request<T>,
+        send: pb::SendMessageRequest,
+        call: CallContext,
+    ) -> Result<pb::SendMessageResponse, ApiError> {
+        let account = self.context.account(request, &send.account)?;
+        let send = SendMessage::try_from(send)?;
+        Ok(account.send_message(&send, call).await?.into())
+    }
+}
+
+#[tonic::async_trait]
+impl pb::message_service_server::MessageService for MessagesApi {
+    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, channel_id = %request.get_ref().channel_id))]
+    async fn send_message(
+        &self,
+        request: Request<pb::SendMessageRequest>,
+    ) -> Result<Response<pb::SendMessageResponse>, Status> {
+        let send = request.get_ref().clone();
+        let sent = self.send(&request, send, call_context(&request)).await?;
+        Ok(Response::new(sent))
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, requests = request.get_ref().requests.len()))]
+    async fn batch_send_messages(
+        &self,
+        request: Request<pb::BatchSendMessagesRequest>,
+    ) -> Result<Response<pb::BatchSendMessagesResponse>, Status> {
+        check_batch_size(request.get_ref().requests.len()).map_err(ApiError::from)?;
+        let call = call_context(&request);
+        let batch_account = &request.get_ref().account;
+        let sends = request.get_ref().requests.iter().cloned().map(|mut send| {
+            if send.account.is_empty() {
+                send.account.clone_from(batch_account);
+            }
+            send
+        });
+        let results = futures::stream::iter(sends)
+            .map(|send| self.send(&request, send, call))
+            .buffered(BATCH_PARALLELISM)
+            .map(batch_result)
+            .collect()
+            .await;
+        Ok(Response::new(pb::BatchSendMessagesResponse { results }))
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, message_id = %request.get_ref().message_id))]
+    async fn edit_message(
+        &self,
+        request: Request<pb::EditMessageRequest>,
+    ) -> Result<Response<pb::EditMessageResponse>, Status> {
+        let account = self.context.account(&request, &request.get_ref().account)?;
+        let edit = EditMessage::try_from(request.get_ref().clone()).map_err(ApiError::from)?;
+        let edited = account
+            .edit_message(&edit, call_context(&request))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(edited.into()))
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, message_id = %request.get_ref().message_id))]
+    async fn delete_message(
+        &self,
+        request: Request<pb::DeleteMessageRequest>,
+    ) -> Result<Response<pb::DeleteMessageResponse>, Status> {
+        let account = self.context.account(&request, &request.get_ref().account)?;
+        let delete = DeleteMessage::from(request.get_ref().clone());
+        let deleted = account
+            .delete_message(&delete, call_context(&request))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(deleted.into()))
+    }
+}
+
+/// Refuses empty and oversized batches.
+fn check_batch_size(size: usize) -> Result<(), ValidationError> {
+    let mut violations = Violations::new();
+    if size == 0 {
+        violations.add("requests", "must hold at least one request");
+    } else if size > MAX_BATCH_SIZE {
+        violations.add(
+            "requests",
+            format!("holds {size} requests; at most {MAX_BATCH_SIZE} are allowed"),
+        );
+    }
+    violations.finish()
+}
+
+/// Turns one send's outcome into a batch result.
+fn batch_result(outcome: Result<pb::SendMessageResponse, ApiError>) -> pb::BatchSendResult {
+    let result = match outcome {
+        Ok(response) => pb::batch_send_result::Result::Response(response),
+        Err(error) => pb::batch_send_result::Result::Error(rpc_status(error)),
+    };
+    pb::BatchSendResult {
+        result: Some(result),
+    }
+}

@@ -1,0 +1,204 @@
+//! Counts and times every gRPC call by method and status code, whether the code arrives in the
+//! response headers (errors, "trailers-only") or in the trailers at the end of the body.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tonic::Code;
+use tower::{Layer, Service};
+
+use crate::telemetry::Metrics;
+
+/// The tower layer that records RPC metrics.
+#[derive(Clone, Debug)]
+pub struct RpcMetricsLayer {
+    /// Where to record.
+    metrics: Arc<Metrics>,
+}
+
+impl RpcMetricsLayer {
+    /// Creates the layer.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self { metrics }
+    }
+}
+
+impl<S> Layer<S> for RpcMetricsLayer {
+    type Service = RpcMetrics<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RpcMetrics {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// The service produced by [`RpcMetricsLayer`].
+#[derive(Clone, Debug)]
+pub struct RpcMetrics<S> {
+    /// The wrapped service.
+    inner: S,
+    /// Where to record.
+    metrics: Arc<Metrics>,
+}
+
+impl<S, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for RpcMetrics<S>
+where
+    S: Service<http::Request<RequestBody>, Response = http::Response<ResponseBody>>,
+{
+    type Response = http::Response<MeteredBody<ResponseBody>>;
+    type Error = S::Error;
+    type Future = MeteredFuture<S::Future>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
+        let observation = Observation {
+            method: request.uri().path().trim_start_matches('/').to_owned(),
+            started: Instant::now(),
+            metrics: self.metrics.clone(),
+            code: None,
+            ended: false,
+        };
+        MeteredFuture {
+            inner: self.inner.call(request),
+            observation: Some(observation),
+        }
+    }
+}
+
+pin_project! {
+    /// Waits for the response headers, then hands the observation to the body.
+    #[derive(Debug)]
+    pub struct MeteredFuture<F> {
+        #[pin]
+        inner: F,
+        observation: Option<Observation>,
+    }
+}
+
+impl<F, ResponseBody, E> Future for MeteredFuture<F>
+where
+    F: Future<Output = Result<http::Response<ResponseBody>, E>>,
+{
+    type Output = Result<http::Response<MeteredBody<ResponseBody>>, E>;
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = ready!(this.inner.poll(context));
+        let mut observation = this.observation.take().expect("polled after completion");
+        Poll::Ready(response.map(|response| {
+            observation.read_status(response.headers());
+            response.map(|inner| MeteredBody { inner, observation })
+        }))
+    }
+}
+
+pin_project! {
+    /// A response body that records the call when its trailers pass, or when it is dropped.
+    #[derive(Debug)]
+    pub struct MeteredBody<B> {
+        #[pin]
+        inner: B,
+        observation: Observation,
+    }
+}
+
+impl<B: Body> Body for MeteredBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(context));
+        match &frame {
+            Some(Ok(frame)) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    this.observation.read_status(trailers);
+                }
+            }
+            Some(Err(_)) | None => this.observation.ended = true,
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// One call being measured; recorded exactly once, when dropped.
+#[derive(Debug)]
+struct Observation {
+    /// `package.Service/Method`.
+    method: String,
+    /// When the request arrived.
+    started: Instant,
+    /// Where to record.
+    metrics: Arc<Metrics>,
+    /// The status code, once seen.
+    code: Option<Code>,
+    /// Whether the body reached its end (else the client went away first).
+    ended: bool,
+}
+
+impl Observation {
+    /// Takes the status code from headers or trailers, when they carry one.
+    fn read_status(&mut self, headers: &http::HeaderMap) {
+        if let Some(code) = headers
+            .get("grpc-status")
+            .and_then(|value| value.to_str().ok())
+        {
+            self.code = code.parse::<i32>().ok().map(Code::from_i32);
+        }
+    }
+}
+
+impl Drop for Observation {
+    fn drop(&mut self) {
+        let code = match (self.code, self.ended) {
+            (Some(code), _) => code_name(code),
+            (None, true) => "UNKNOWN",
+            (None, false) => "CANCELLED",
+        };
+        self.metrics
+            .record_rpc(&self.method, code, self.started.elapsed());
+    }
+}
+
+/// Returns the canonical upper-case name of a gRPC status code.
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}

@@ -1,0 +1,58 @@
+//! `TemplateService`: WABA templates.
+
+use tonic::{Request, Response, Status};
+
+use crate::error::ApiError;
+use crate::proto::pb;
+
+use super::convert::templates::{page_request, page_token};
+use super::{ApiContext, call_context};
+
+/// Serves `wazzup_gateway.v1.TemplateService`.
+#[derive(Debug)]
+pub struct TemplatesApi {
+    /// Shared adapter state.
+    context: ApiContext,
+}
+
+impl TemplatesApi {
+    /// Creates the service.
+    pub fn new(context: ApiContext) -> Self {
+        Self { context }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::template_service_server::TemplateService for TemplatesApi {
+    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account))]
+    async fn list_templates(
+        &self,
+        request: Request<pb::ListTemplatesRequest>,
+    ) -> Result<Response<pb::ListTemplatesResponse>, Status> {
+        let page = page_request(request.get_ref()).map_err(ApiError::from)?;
+        let account = self.context.account(&request, &request.get_ref().account)?;
+        let listed = account
+            .list_templates(page, call_context(&request))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::ListTemplatesResponse {
+            templates: listed.templates.into_iter().map(Into::into).collect(),
+            next_page_token: listed.next_offset.map(page_token).unwrap_or_default(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, template_id = %request.get_ref().template_id))]
+    async fn get_template(
+        &self,
+        request: Request<pb::GetTemplateRequest>,
+    ) -> Result<Response<pb::GetTemplateResponse>, Status> {
+        let account = self.context.account(&request, &request.get_ref().account)?;
+        let template = account
+            .get_template(&request.get_ref().template_id, call_context(&request))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::GetTemplateResponse {
+            template: Some(template.into()),
+        }))
+    }
+}

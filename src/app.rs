@@ -1,0 +1,247 @@
+//! Wiring and lifecycle: builds the accounts, the gRPC services and the HTTP routers, runs the
+//! three listeners, and drains them when the shutdown future completes.
+//!
+//! Drain order: readiness and gRPC health go NOT_SERVING first, then every server stops accepting
+//! (the gRPC server sends GOAWAY, so new calls are refused while in-flight ones finish), and the
+//! process waits for in-flight work at most `server.drain_timeout`.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::admin::{self, AdminState};
+use crate::api::GrpcServer;
+use crate::config::{Config, Listeners as ListenAddresses};
+use crate::telemetry::Metrics;
+use crate::upstream::Accounts;
+
+/// Pending connections the kernel queues per listener; the default 128 overflows when hundreds
+/// of clients connect at once, and each dropped attempt stalls a client for a second or more.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// The three bound listeners. Binding happens before [`run`], so tests can bind port 0 and learn
+/// the addresses before the gateway starts.
+#[derive(Debug)]
+pub struct Listeners {
+    /// Internal gRPC API.
+    pub grpc: TcpListener,
+    /// Upstream webhooks (the only port meant to be exposed to the internet).
+    pub webhook: TcpListener,
+    /// Health, readiness and metrics.
+    pub admin: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the configured addresses.
+    ///
+    /// # Errors
+    ///
+    /// Fails when an address cannot be bound (in use, not local, no permission).
+    pub async fn bind(addresses: &ListenAddresses) -> io::Result<Self> {
+        Ok(Self {
+            grpc: bind(addresses.grpc)?,
+            webhook: bind(addresses.webhook)?,
+            admin: bind(addresses.admin)?,
+        })
+    }
+}
+
+/// Binds one TCP listener with a large backlog.
+fn bind(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// Errors that stop the gateway.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The gRPC server could not be built (e.g. a broken descriptor set).
+    #[error("the gRPC server could not be built")]
+    Build(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A server stopped with an error.
+    #[error("the {listener} server failed")]
+    Serve {
+        /// Which listener.
+        listener: &'static str,
+        /// What failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Runs the gateway on `listeners` until `shutdown` completes, then drains.
+///
+/// # Errors
+///
+/// Fails when a server cannot be built or stops with an error before shutdown.
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), AppError> {
+    let accounts = Arc::new(Accounts::from_config(&config));
+    announce(&config, &listeners);
+    let metrics = Arc::new(Metrics::new());
+    let (draining_tx, draining_rx) = watch::channel(false);
+    let grpc = GrpcServer::build(&config, accounts, metrics.clone()).map_err(AppError::Build)?;
+    let health = grpc.health();
+
+    let mut servers = JoinSet::new();
+    servers.spawn(grpc.serve(listeners.grpc, stopped(draining_rx.clone())));
+    let admin_router = admin::router(AdminState {
+        metrics,
+        draining: draining_rx.clone(),
+    });
+    servers.spawn(serve_http(
+        "admin",
+        listeners.admin,
+        admin_router,
+        draining_rx.clone(),
+    ));
+    servers.spawn(serve_http(
+        "webhook",
+        listeners.webhook,
+        webhook_router(),
+        draining_rx,
+    ));
+
+    tokio::select! {
+        () = shutdown => tracing::info!("shutdown requested, draining"),
+        finished = servers.join_next() => return server_outcome(finished),
+    }
+    health.set_draining().await;
+    let _ = draining_tx.send(true);
+    drain(servers, config.server.drain_timeout).await
+}
+
+/// Logs where the gateway listens, and says loudly when the sandbox upstream is in use.
+fn announce(config: &Config, listeners: &Listeners) {
+    let address = |listener: &TcpListener| {
+        listener
+            .local_addr()
+            .map(|address| address.to_string())
+            .unwrap_or_default()
+    };
+    tracing::info!(
+        grpc = %address(&listeners.grpc),
+        webhook = %address(&listeners.webhook),
+        admin = %address(&listeners.admin),
+        accounts = config.accounts.len(),
+        "wazzup-gateway listening"
+    );
+    if config.sandbox {
+        tracing::warn!(
+            "SANDBOX MODE: account \"sandbox\" is served by the built-in simulated upstream; \
+             nothing is sent to Wazzup"
+        );
+    }
+}
+
+/// Waits for every server to finish, at most `deadline`; in-flight work still running after it is
+/// abandoned (and logged), and the gateway still exits cleanly.
+async fn drain(
+    mut servers: JoinSet<Result<(), AppError>>,
+    deadline: std::time::Duration,
+) -> Result<(), AppError> {
+    let drained = tokio::time::timeout(deadline, async {
+        while let Some(finished) = servers.join_next().await {
+            server_outcome(Some(finished))?;
+        }
+        Ok(())
+    })
+    .await;
+    match drained {
+        Ok(outcome) => {
+            tracing::info!("drained, exiting");
+            outcome
+        }
+        Err(_) => {
+            tracing::warn!(deadline = ?deadline, "drain deadline passed, abandoning in-flight work");
+            servers.abort_all();
+            Ok(())
+        }
+    }
+}
+
+/// Turns a finished server task into the gateway's outcome.
+fn server_outcome(
+    finished: Option<Result<Result<(), AppError>, tokio::task::JoinError>>,
+) -> Result<(), AppError> {
+    match finished {
+        None | Some(Ok(Ok(()))) => Ok(()),
+        Some(Ok(Err(error))) => Err(error),
+        Some(Err(join_error)) => Err(AppError::Serve {
+            listener: "task",
+            source: Box::new(join_error),
+        }),
+    }
+}
+
+/// Serves an axum router until draining starts, then finishes in-flight requests.
+async fn serve_http(
+    listener_name: &'static str,
+    listener: TcpListener,
+    router: axum::Router,
+    draining: watch::Receiver<bool>,
+) -> Result<(), AppError> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(stopped(draining))
+        .await
+        .map_err(|error| AppError::Serve {
+            listener: listener_name,
+            source: Box::new(error),
+        })
+}
+
+/// The webhook listener's routes. Webhook ingress (durable event streams) is a later issue; until
+/// it lands every request is answered 501 so a misdirected sender is told plainly.
+fn webhook_router() -> axum::Router {
+    axum::Router::new().fallback(|| async {
+        (
+            axum::http::StatusCode::NOT_IMPLEMENTED,
+            "webhook ingress is not implemented yet\n",
+        )
+    })
+}
+
+/// Completes once draining starts.
+async fn stopped(mut draining: watch::Receiver<bool>) {
+    // An error means the sender is gone, which also means stop.
+    let _ = draining.wait_for(|draining| *draining).await;
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

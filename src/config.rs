@@ -1,0 +1,282 @@
+//! Configuration: one [`Config`] tree built from defaults, an optional TOML file, the
+//! environment and command-line overrides, then validated once.
+//!
+//! Precedence is command line, then environment (`WGW_*`), then file, then default. The loader
+//! never reads the process environment itself: `main` passes `std::env::vars()` in
+//! [`ConfigSources::env`], tests pass their own map. [`SETTINGS`] lists every setting.
+//!
+//! Defaults make `cargo run` work on a fresh machine: listeners on 127.0.0.1, data in `./data`,
+//! and the built-in sandbox account when no upstream account is configured.
+//!
+//! Secrets (API keys, webhook secrets, CRM keys, caller tokens) come from environment variables
+//! or files, never from the TOML file itself, and are held as
+//! [`SecretString`](secrecy::SecretString): `Debug`, [`Config::summary`] and every
+//! [`ConfigError`] leave them out.
+//!
+//! ```toml
+//! [listeners]
+//! grpc = "127.0.0.1:50051"
+//!
+//! [server]
+//! drain_timeout = "10s"
+//!
+//! [[auth.tokens]]
+//! name = "billing"
+//! token_env = "WGW_TOKEN_BILLING"
+//! services = ["wazzup_gateway.v1.MessageService"]
+//!
+//! [[accounts]]
+//! name = "main"
+//! dialect = "wazzup_v3"
+//! default = true
+//! # API key from WGW_ACCOUNT_MAIN_API_KEY unless api_key_env / api_key_file say otherwise
+//! [accounts.limits]
+//! requests_per_window = 500
+//! ```
+
+mod account;
+mod auth;
+mod error;
+mod file;
+mod process;
+mod roster;
+mod secret;
+mod settings;
+mod summary;
+mod value;
+
+use std::{
+    collections::{HashMap, HashSet},
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+pub use self::{
+    account::{
+        ACCOUNT_NAME_PLACEHOLDER, AccountConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONCURRENCY,
+        DEFAULT_RATE_WINDOW, DEFAULT_REQUEST_TIMEOUT, DEFAULT_REQUESTS_PER_WINDOW, Dialect,
+        ENV_ACCOUNT_API_KEY, ENV_ACCOUNT_API_KEY_FILE, ENV_ACCOUNT_BASE_URL, ENV_ACCOUNT_CRM_KEY,
+        ENV_ACCOUNT_WEBHOOK_SECRET, UpstreamLimits, account_env_var,
+    },
+    auth::{
+        AuthConfig, CallerToken, DEFAULT_OPEN_HEALTH_AND_REFLECTION, DEFAULT_TOKEN_NAME,
+        ENV_AUTH_TOKEN,
+    },
+    error::ConfigError,
+    process::{
+        DEFAULT_ADMIN_LISTEN_ADDR, DEFAULT_DATA_DIR, DEFAULT_DRAIN_TIMEOUT,
+        DEFAULT_GRPC_LISTEN_ADDR, DEFAULT_HANDLER_TIMEOUT, DEFAULT_LOG, DEFAULT_LOG_FORMAT,
+        DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION, DEFAULT_SANDBOX_LATENCY, DEFAULT_WEBHOOK_LISTEN_ADDR,
+        ENV_ADMIN_LISTEN_ADDR, ENV_DATA_DIR, ENV_DRAIN_TIMEOUT, ENV_GRPC_LISTEN_ADDR,
+        ENV_HANDLER_TIMEOUT, ENV_LOG, ENV_LOG_FORMAT, ENV_PUBLIC_WEBHOOK_BASE_URL,
+        ENV_SANDBOX_LATENCY, ENV_WEBHOOK_LISTEN_ADDR, Listeners, LogFormat, ServerConfig,
+        StorageConfig, TelemetryConfig,
+    },
+    roster::{
+        DEFAULT_SANDBOX, ENV_SANDBOX, ENV_WAZZUP_API_KEY, ENV_WAZZUP_BASE_URL, SANDBOX_ACCOUNT,
+        WAZZUP_SHORTCUT_ACCOUNT,
+    },
+    settings::{SETTINGS, SettingDoc, settings_help},
+};
+use self::{
+    file::FileConfig,
+    value::{Env, env_value},
+};
+
+/// Path of the TOML configuration file (the `--config` argument wins).
+pub const ENV_CONFIG_FILE: &str = "WGW_CONFIG_FILE";
+const CONFIG_FILE: SettingDoc = SettingDoc {
+    env: ENV_CONFIG_FILE,
+    file_key: "",
+    default: "",
+    description: "Path of the TOML configuration file (--config wins); no file is fine.",
+};
+
+/// Everything the loader reads; `main` builds it from the CLI and `std::env::vars()`, tests
+/// build it by hand.
+///
+/// `Debug` lists the environment's variable names only, never their values.
+#[derive(Clone, Default)]
+pub struct ConfigSources {
+    /// Path of the TOML file (from `--config`); when `None`, [`ENV_CONFIG_FILE`] from `env` is
+    /// used if set; no file at all is valid.
+    pub file: Option<PathBuf>,
+    /// The process environment (the loader never reads `std::env` itself).
+    pub env: HashMap<String, String>,
+    /// Command-line overrides; they win over the environment, which wins over the file.
+    pub overrides: CliOverrides,
+}
+
+impl fmt::Debug for ConfigSources {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut env_names: Vec<&str> = self.env.keys().map(String::as_str).collect();
+        env_names.sort_unstable();
+        formatter
+            .debug_struct("ConfigSources")
+            .field("file", &self.file)
+            .field("env_names", &env_names)
+            .field("overrides", &self.overrides)
+            .finish()
+    }
+}
+
+/// Settings given on the command line; `None` / `false` means "not given".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CliOverrides {
+    /// `--sandbox`: add the built-in sandbox account (like `WGW_SANDBOX=true`).
+    pub sandbox: bool,
+    /// `--grpc-listen`: overrides [`ENV_GRPC_LISTEN_ADDR`].
+    pub grpc_listen: Option<SocketAddr>,
+    /// `--webhook-listen`: overrides [`ENV_WEBHOOK_LISTEN_ADDR`].
+    pub webhook_listen: Option<SocketAddr>,
+    /// `--admin-listen`: overrides [`ENV_ADMIN_LISTEN_ADDR`].
+    pub admin_listen: Option<SocketAddr>,
+    /// `--data-dir`: overrides [`ENV_DATA_DIR`].
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The validated configuration of the gateway.
+///
+/// `Debug` is safe to log: every secret prints as `[REDACTED]`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Addresses the servers bind.
+    pub listeners: Listeners,
+    /// How the gRPC server treats requests and shuts down.
+    pub server: ServerConfig,
+    /// Where local state lives.
+    pub storage: StorageConfig,
+    /// How the gateway logs.
+    pub telemetry: TelemetryConfig,
+    /// Who may call the gateway.
+    pub auth: AuthConfig,
+    /// Upstream accounts; never empty (the sandbox account is added when none is configured).
+    pub accounts: Vec<AccountConfig>,
+    /// Whether an account uses the built-in sandbox dialect (the added sandbox account or one
+    /// configured with `dialect = "sandbox"`), so the sandbox service should be served.
+    pub sandbox: bool,
+}
+
+impl Config {
+    /// Builds and validates the configuration from `sources`.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`ConfigError::File`] when the configuration file cannot be read,
+    /// [`ConfigError::Parse`] when it is not valid or has unknown keys, and the other variants
+    /// when a value is unusable, a required setting is missing or a name is repeated.
+    pub fn load(sources: &ConfigSources) -> Result<Self, ConfigError> {
+        let path_opt = sources
+            .file
+            .clone()
+            .or_else(|| env_value(&sources.env, ENV_CONFIG_FILE).map(PathBuf::from));
+        let file = match &path_opt {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        Self::build(file, &sources.env, &sources.overrides)
+    }
+
+    /// Builds and validates the configuration from TOML text and an environment, without
+    /// command-line overrides; [`ENV_CONFIG_FILE`] is ignored. `""` gives the defaults.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::load`], with `<inline>` as the path in [`ConfigError::Parse`].
+    pub fn from_toml_str(text: &str, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let file = FileConfig::parse(text, Path::new("<inline>"))?;
+        Self::build(file, env, &CliOverrides::default())
+    }
+
+    /// Returns the account used when a request names none: the one marked default, or the
+    /// only one.
+    pub fn default_account(&self) -> Option<&AccountConfig> {
+        match self.accounts.iter().find(|account| account.default) {
+            Some(account) => Some(account),
+            None if self.accounts.len() == 1 => self.accounts.first(),
+            None => None,
+        }
+    }
+
+    /// Returns the account named `name`.
+    pub fn account(&self, name: &str) -> Option<&AccountConfig> {
+        self.accounts.iter().find(|account| account.name == name)
+    }
+
+    /// Resolves every section in file order, then validates the whole.
+    fn build(file: FileConfig, env: &Env, overrides: &CliOverrides) -> Result<Self, ConfigError> {
+        let listeners = Listeners::resolve(&file.listeners, env, overrides)?;
+        let server = ServerConfig::resolve(&file.server, env)?;
+        let storage = StorageConfig::resolve(&file.storage, env, overrides)?;
+        let telemetry = TelemetryConfig::resolve(&file.telemetry, env)?;
+        let auth = AuthConfig::resolve(&file.auth, env)?;
+        let sandbox_requested = roster::sandbox_requested(env, overrides)?;
+        let accounts = roster::resolve_accounts(&file.accounts, env, sandbox_requested)?;
+        let config = Self {
+            listeners,
+            server,
+            storage,
+            telemetry,
+            auth,
+            sandbox: accounts
+                .iter()
+                .any(|account| account.dialect == Dialect::Sandbox),
+            accounts,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the rules that span sections: one default account, known accounts in caller
+    /// tokens, unique token names, distinct listeners.
+    fn validate(&self) -> Result<(), ConfigError> {
+        debug_assert!(!self.accounts.is_empty(), "the sandbox fills an empty list");
+        roster::check_single_default(&self.accounts)?;
+        let account_names: HashSet<&str> = self
+            .accounts
+            .iter()
+            .map(|account| account.name.as_str())
+            .collect();
+        self.auth.validate(&account_names)?;
+        self.check_distinct_listeners()
+    }
+
+    /// Rejects two listeners on the same fixed address (port 0 asks the OS for a free port).
+    fn check_distinct_listeners(&self) -> Result<(), ConfigError> {
+        let Listeners {
+            grpc,
+            webhook,
+            admin,
+        } = self.listeners;
+        let named = [
+            (grpc, process::GRPC_LISTEN_ADDR),
+            (webhook, process::WEBHOOK_LISTEN_ADDR),
+            (admin, process::ADMIN_LISTEN_ADDR),
+        ];
+        for (index, (address, setting)) in named.iter().enumerate() {
+            let repeated = named[..index]
+                .iter()
+                .any(|(earlier, _)| earlier == address && address.port() != 0);
+            if repeated {
+                return Err(ConfigError::duplicate(
+                    format!("{} (or {})", setting.file_key, setting.env),
+                    address.to_string(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads and parses the configuration file at `path`.
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
+        path: path.to_owned(),
+        source,
+    })?;
+    FileConfig::parse(&text, path)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,180 @@
+//! The TOML file layout, as written by operators: every key optional, unknown keys rejected.
+//!
+//! Values that need checking (addresses, durations, URLs, names) are kept as text here and parsed
+//! by the same parsers as the environment, so both report errors the same way.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::ConfigError;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileConfig {
+    #[serde(default)]
+    pub(super) listeners: FileListeners,
+    #[serde(default)]
+    pub(super) server: FileServer,
+    #[serde(default)]
+    pub(super) storage: FileStorage,
+    #[serde(default)]
+    pub(super) telemetry: FileTelemetry,
+    #[serde(default)]
+    pub(super) auth: FileAuth,
+    #[serde(default)]
+    pub(super) accounts: Vec<FileAccount>,
+}
+
+/// `[listeners]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileListeners {
+    pub(super) grpc: Option<String>,
+    pub(super) webhook: Option<String>,
+    pub(super) admin: Option<String>,
+}
+
+/// `[server]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileServer {
+    pub(super) drain_timeout: Option<String>,
+    pub(super) handler_timeout: Option<String>,
+    pub(super) max_in_flight_per_connection: Option<usize>,
+    pub(super) public_webhook_base_url: Option<String>,
+    pub(super) sandbox_latency: Option<String>,
+}
+
+/// `[storage]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileStorage {
+    pub(super) data_dir: Option<String>,
+}
+
+/// `[telemetry]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileTelemetry {
+    pub(super) log: Option<String>,
+    pub(super) log_format: Option<String>,
+}
+
+/// `[auth]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileAuth {
+    pub(super) open_health_and_reflection: Option<bool>,
+    #[serde(default)]
+    pub(super) tokens: Vec<FileToken>,
+}
+
+/// `[[auth.tokens]]`: names where the token is, never the token itself.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileToken {
+    pub(super) name: String,
+    pub(super) token_env: Option<String>,
+    pub(super) token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) accounts: Vec<String>,
+    #[serde(default)]
+    pub(super) services: Vec<String>,
+}
+
+/// `[[accounts]]`: names where the secrets are, never the secrets themselves.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileAccount {
+    pub(super) name: String,
+    pub(super) dialect: Option<String>,
+    #[serde(default)]
+    pub(super) default: bool,
+    pub(super) base_url: Option<String>,
+    pub(super) api_key_env: Option<String>,
+    pub(super) api_key_file: Option<PathBuf>,
+    pub(super) webhook_secret_env: Option<String>,
+    pub(super) webhook_secret_file: Option<PathBuf>,
+    pub(super) crm_key_env: Option<String>,
+    pub(super) crm_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) limits: FileLimits,
+}
+
+/// `[accounts.limits]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileLimits {
+    pub(super) requests_per_window: Option<u32>,
+    pub(super) rate_window: Option<String>,
+    pub(super) max_concurrency: Option<usize>,
+    pub(super) request_timeout: Option<String>,
+    pub(super) connect_timeout: Option<String>,
+}
+
+impl FileConfig {
+    /// Parses the file text; `path` only labels errors.
+    ///
+    /// The error keeps toml's message (which names the offending key) and its position, but
+    /// not toml's excerpt of the offending line, and drops double-quoted values from the
+    /// message: an operator who pasted a secret into the wrong key must not see it echoed.
+    pub(super) fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|error| ConfigError::Parse {
+            path: path.to_owned(),
+            message: describe(text, &error),
+        })
+    }
+}
+
+/// Renders `line L, column C: message` with quoted values removed.
+fn describe(text: &str, error: &toml::de::Error) -> String {
+    let message = without_quoted_values(error.message());
+    let Some(span) = error.span() else {
+        return message;
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |last| last.chars().count())
+        + 1;
+    format!("line {line}, column {column}: {message}")
+}
+
+/// Removes `"..."` segments (serde quotes the rejected value that way, e.g. `invalid type:
+/// string "..."`); backquoted key and variant names are kept.
+fn without_quoted_values(message: &str) -> String {
+    let mut kept = String::with_capacity(message.len());
+    let mut inside_quotes = false;
+    for ch in message.chars() {
+        if ch == '"' {
+            inside_quotes = !inside_quotes;
+        } else if !inside_quotes {
+            kept.push(ch);
+        }
+    }
+    kept.replace(" ,", ",").replace("  ", " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_drop_quoted_values_and_keep_the_position() {
+        let text = "[[accounts]]\nname = \"main\"\n[accounts.limits]\n\
+                    requests_per_window = \"sk-live-123\"\n";
+
+        let error = FileConfig::parse(text, Path::new("gw.toml")).unwrap_err();
+
+        let shown = error.to_string();
+        assert!(!shown.contains("sk-live-123"), "{shown}");
+        assert!(
+            shown.starts_with("gw.toml: line 4, column 23: invalid type: string"),
+            "{shown}"
+        );
+    }
+}

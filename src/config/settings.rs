@@ -1,0 +1,167 @@
+//! The catalogue of settings, from which `--help` and the README table are generated.
+
+use super::{account, auth, process, roster};
+
+/// Documentation of one setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SettingDoc {
+    /// Environment variable; empty for settings only the file can set. Per-account variables
+    /// contain the `<NAME>` placeholder.
+    pub env: &'static str,
+    /// Key in the TOML file (`[]` marks an array of tables); empty for environment-only settings.
+    pub file_key: &'static str,
+    /// Default as written in the environment or file; empty when there is none.
+    pub default: &'static str,
+    /// One-line description.
+    pub description: &'static str,
+}
+
+/// Shorthand for a setting only the configuration file can set.
+const fn file_only(
+    file_key: &'static str,
+    default: &'static str,
+    description: &'static str,
+) -> SettingDoc {
+    SettingDoc {
+        env: "",
+        file_key,
+        default,
+        description,
+    }
+}
+
+/// Every setting: first those with an environment variable, then the file-only ones.
+///
+/// Precedence is command line, then environment, then file, then default.
+pub const SETTINGS: &[SettingDoc] = &[
+    super::CONFIG_FILE,
+    process::GRPC_LISTEN_ADDR,
+    process::WEBHOOK_LISTEN_ADDR,
+    process::ADMIN_LISTEN_ADDR,
+    process::DATA_DIR,
+    process::DRAIN_TIMEOUT,
+    process::HANDLER_TIMEOUT,
+    process::PUBLIC_WEBHOOK_BASE_URL,
+    roster::SANDBOX,
+    process::SANDBOX_LATENCY,
+    process::LOG,
+    process::LOG_FORMAT,
+    auth::AUTH_TOKEN,
+    account::ACCOUNT_SETTINGS[0],
+    account::ACCOUNT_SETTINGS[1],
+    account::ACCOUNT_SETTINGS[2],
+    account::ACCOUNT_SETTINGS[3],
+    account::ACCOUNT_SETTINGS[4],
+    roster::WAZZUP_API_KEY,
+    roster::WAZZUP_BASE_URL,
+    file_only(
+        "server.max_in_flight_per_connection",
+        "256",
+        "Requests one connection may have in flight (> 0).",
+    ),
+    file_only(
+        "auth.open_health_and_reflection",
+        "true",
+        "Let the gRPC health and reflection services answer without a token.",
+    ),
+    file_only(
+        "auth.tokens[].name",
+        "",
+        "Caller name used in logs and metrics.",
+    ),
+    file_only(
+        "auth.tokens[].token_env",
+        "",
+        "Variable holding the caller token (exactly one of token_env, token_file).",
+    ),
+    file_only(
+        "auth.tokens[].token_file",
+        "",
+        "File holding the caller token (trailing whitespace trimmed).",
+    ),
+    file_only(
+        "auth.tokens[].accounts",
+        "all",
+        "Accounts the token may use.",
+    ),
+    file_only(
+        "auth.tokens[].services",
+        "all",
+        "Full gRPC service names the token may call, e.g. wazzup_gateway.v1.MessageService.",
+    ),
+    file_only(
+        "accounts[].name",
+        "",
+        "Account name: [a-z0-9][a-z0-9_-]{0,62}; \"sandbox\" is reserved for the sandbox dialect.",
+    ),
+    file_only(
+        "accounts[].dialect",
+        "wazzup_v3",
+        "wazzup_v3, wazzup_tech, devino or sandbox.",
+    ),
+    file_only(
+        "accounts[].default",
+        "false",
+        "Use this account when a request names none (at most one).",
+    ),
+    file_only(
+        "accounts[].webhook_secret_file",
+        "",
+        "File holding the account's webhook secret.",
+    ),
+    file_only(
+        "accounts[].crm_key_file",
+        "",
+        "File holding the account's CRM key.",
+    ),
+    file_only(
+        "accounts[].limits.requests_per_window",
+        "500",
+        "Upstream requests allowed per rate window (> 0).",
+    ),
+    file_only(
+        "accounts[].limits.rate_window",
+        "5s",
+        "Length of the upstream rate-limit window (> 0).",
+    ),
+    file_only(
+        "accounts[].limits.max_concurrency",
+        "50",
+        "Upstream requests in flight at once (> 0).",
+    ),
+    file_only(
+        "accounts[].limits.request_timeout",
+        "30s",
+        "Upper bound for one upstream HTTP request (> 0).",
+    ),
+    file_only(
+        "accounts[].limits.connect_timeout",
+        "5s",
+        "Upper bound for connecting to the upstream (> 0).",
+    ),
+];
+
+/// Renders [`SETTINGS`] as plain text for `--help`.
+pub fn settings_help() -> String {
+    let mut help = String::from(
+        "Settings (command line > environment > configuration file > default).\n\
+         <NAME> is the account name upper-cased with '-' replaced by '_'.\n",
+    );
+    for setting in SETTINGS {
+        let default = if setting.default.is_empty() {
+            "none"
+        } else {
+            setting.default
+        };
+        let (title, origin) = match (setting.env.is_empty(), setting.file_key.is_empty()) {
+            (true, _) => (setting.file_key, "file only".to_owned()),
+            (false, true) => (setting.env, "environment only".to_owned()),
+            (false, false) => (setting.env, format!("file: {}", setting.file_key)),
+        };
+        help.push_str(&format!(
+            "\n  {title}\n      {}\n      {origin}; default: {default}\n",
+            setting.description
+        ));
+    }
+    help
+}

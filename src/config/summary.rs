@@ -1,0 +1,111 @@
+//! The human-readable, secret-free summary printed by `wazzup-gateway check-config`.
+
+use secrecy::SecretString;
+
+use super::{AccountConfig, CallerToken, Config};
+
+impl Config {
+    /// Returns a multi-line summary for operators: listeners, data directory, timeouts, logs,
+    /// each account (name, dialect, base URL, whether each secret is set) and the caller token
+    /// names with their scope. Secrets appear only as "set" or "not set".
+    pub fn summary(&self) -> String {
+        let mut lines = process_lines(self);
+        lines.push("accounts:".to_owned());
+        lines.extend(self.accounts.iter().map(account_line));
+        let no_tokens = if self.auth.tokens.is_empty() {
+            " none"
+        } else {
+            ""
+        };
+        lines.push(format!("caller tokens:{no_tokens}"));
+        lines.extend(self.auth.tokens.iter().map(token_line));
+        let open = if self.auth.open_health_and_reflection {
+            "yes"
+        } else {
+            "no"
+        };
+        lines.push(format!("health and reflection without token: {open}"));
+        lines.join("\n")
+    }
+}
+
+/// Listeners, data directory, server limits, logs and sandbox state.
+fn process_lines(config: &Config) -> Vec<String> {
+    let listeners = &config.listeners;
+    let server = &config.server;
+    let telemetry = &config.telemetry;
+    vec![
+        "listeners:".to_owned(),
+        format!("  grpc     {}", listeners.grpc),
+        format!("  webhook  {}", listeners.webhook),
+        format!("  admin    {}", listeners.admin),
+        format!("data dir: {}", config.storage.data_dir.display()),
+        format!(
+            "timeouts: drain {}, handler {}",
+            humantime::format_duration(server.drain_timeout),
+            humantime::format_duration(server.handler_timeout)
+        ),
+        format!(
+            "max in flight per connection: {}",
+            server.max_in_flight_per_connection
+        ),
+        format!(
+            "public webhook base URL: {}",
+            server
+                .public_webhook_base_url
+                .as_deref()
+                .unwrap_or("not set")
+        ),
+        format!("log: {} ({})", telemetry.log_filter, telemetry.log_format),
+        format!("sandbox: {}", sandbox_line(config)),
+    ]
+}
+
+fn sandbox_line(config: &Config) -> String {
+    if !config.sandbox {
+        return "off".to_owned();
+    }
+    let latency = humantime::format_duration(config.server.sandbox_latency);
+    format!("on (simulated latency {latency})")
+}
+
+fn account_line(account: &AccountConfig) -> String {
+    let limits = &account.limits;
+    format!(
+        "  {}{}: dialect {}, base URL {}, api key {}, webhook secret {}, crm key {}, \
+         limits {} requests / {}, concurrency {}, timeouts request {} connect {}",
+        account.name,
+        if account.default { " (default)" } else { "" },
+        account.dialect,
+        account.base_url,
+        presence(account.api_key.as_ref()),
+        presence(account.webhook_secret.as_ref()),
+        presence(account.crm_key.as_ref()),
+        limits.requests_per_window,
+        humantime::format_duration(limits.rate_window),
+        limits.max_concurrency,
+        humantime::format_duration(limits.request_timeout),
+        humantime::format_duration(limits.connect_timeout),
+    )
+}
+
+fn token_line(token: &CallerToken) -> String {
+    let scope = |names: &[String]| {
+        if names.is_empty() {
+            "all".to_owned()
+        } else {
+            names.join(", ")
+        }
+    };
+    format!(
+        "  {}: accounts {}; services {}",
+        token.name,
+        scope(&token.accounts),
+        scope(&token.services)
+    )
+}
+
+/// Says whether a secret is configured, never what it is.
+fn presence(secret: Option<&SecretString>) -> &'static str {
+    if secret.is_some() { "set" } else { "not set" }
+}

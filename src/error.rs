@@ -1,0 +1,305 @@
+//! The only place that turns gateway errors into gRPC statuses (AIP-193: a canonical code, exactly
+//! one `ErrorInfo`, and `BadRequest` / `RetryInfo` where they apply).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use prost::Message as _;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::model::{FieldViolation, ValidationError};
+use crate::upstream::{AccountError, UpstreamError};
+
+/// The ErrorInfo domain of every error the gateway itself reports.
+pub const ERROR_DOMAIN: &str = "wazzup-gateway";
+
+/// The failure classes callers can act on. Each maps to one gRPC code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The request is malformed; the caller must change it.
+    InvalidArgument,
+    /// The named resource does not exist.
+    NotFound,
+    /// The same client message id was already used.
+    AlreadyExists,
+    /// The system is not in a state that allows the operation (channel down, no balance).
+    FailedPrecondition,
+    /// A cursor or page token points outside what is retained.
+    OutOfRange,
+    /// Caller credentials are missing or wrong.
+    Unauthenticated,
+    /// The caller's credentials do not allow this operation.
+    PermissionDenied,
+    /// A quota or rate limit was hit; retrying later may succeed.
+    RateLimited,
+    /// The operation does not exist for this account's dialect, or is not built yet.
+    Unimplemented,
+    /// A dependency is down or overloaded, or the gateway is draining; retrying may succeed.
+    Unavailable,
+    /// The deadline passed before an answer arrived; the outcome is unknown.
+    Timeout,
+    /// A defect or a broken contract; retrying will not help.
+    Internal,
+}
+
+impl ErrorClass {
+    /// Returns the canonical gRPC code for this class.
+    pub fn grpc_code(self) -> Code {
+        match self {
+            Self::InvalidArgument => Code::InvalidArgument,
+            Self::NotFound => Code::NotFound,
+            Self::AlreadyExists => Code::AlreadyExists,
+            Self::FailedPrecondition => Code::FailedPrecondition,
+            Self::OutOfRange => Code::OutOfRange,
+            Self::Unauthenticated => Code::Unauthenticated,
+            Self::PermissionDenied => Code::PermissionDenied,
+            Self::RateLimited => Code::ResourceExhausted,
+            Self::Unimplemented => Code::Unimplemented,
+            Self::Unavailable => Code::Unavailable,
+            Self::Timeout => Code::DeadlineExceeded,
+            Self::Internal => Code::Internal,
+        }
+    }
+}
+
+/// Everything an RPC handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request failed validation before anything was looked up.
+    #[error(transparent)]
+    InvalidRequest(#[from] ValidationError),
+    /// The request named an account that cannot be used.
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    /// The account operation failed.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// The RPC is part of the contract but its implementation has not landed yet.
+    #[error("{rpc} is not implemented yet: it needs {missing}")]
+    NotBuilt {
+        /// The full RPC name, e.g. `EventService.Subscribe`.
+        rpc: &'static str,
+        /// What is missing, in words.
+        missing: &'static str,
+    },
+    /// The caller sent no bearer token, or an unknown one.
+    #[error("a valid bearer token is required in the authorization metadata")]
+    Unauthenticated,
+    /// The caller's token does not cover the service or account.
+    #[error("caller {caller} may not use {target}")]
+    PermissionDenied {
+        /// The name of the caller's token.
+        caller: String,
+        /// The service or account that was refused.
+        target: String,
+    },
+}
+
+impl ApiError {
+    /// Returns the failure class.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::InvalidRequest(_) | Self::Account(_) => ErrorClass::InvalidArgument,
+            Self::Upstream(error) => error.class(),
+            Self::NotBuilt { .. } => ErrorClass::Unimplemented,
+            Self::Unauthenticated => ErrorClass::Unauthenticated,
+            Self::PermissionDenied { .. } => ErrorClass::PermissionDenied,
+        }
+    }
+
+    /// Returns the `ErrorInfo.reason` (a value of `error_reason.proto`, or an upstream code).
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::InvalidRequest(_) => "INVALID_REQUEST",
+            Self::Account(AccountError::Unknown { .. }) => "UNKNOWN_ACCOUNT",
+            Self::Account(AccountError::Required) => "ACCOUNT_REQUIRED",
+            Self::Upstream(error) => error.reason(),
+            Self::NotBuilt { .. } => "NOT_IMPLEMENTED",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::PermissionDenied { .. } => "PERMISSION_DENIED",
+        }
+    }
+
+    /// Returns the `ErrorInfo.domain`.
+    fn domain(&self) -> &'static str {
+        match self {
+            Self::Upstream(error) => error.domain(),
+            _ => ERROR_DOMAIN,
+        }
+    }
+
+    /// Returns the `ErrorInfo.metadata`, lowerCamelCase keys.
+    fn metadata(&self) -> HashMap<String, String> {
+        let pairs = match self {
+            Self::Account(AccountError::Unknown { account }) => {
+                vec![("account".to_owned(), account.clone())]
+            }
+            Self::Upstream(error) => error.metadata(),
+            Self::NotBuilt { rpc, .. } => vec![("rpc".to_owned(), (*rpc).to_owned())],
+            Self::PermissionDenied { caller, target } => vec![
+                ("caller".to_owned(), caller.clone()),
+                ("target".to_owned(), target.clone()),
+            ],
+            _ => Vec::new(),
+        };
+        pairs.into_iter().collect()
+    }
+
+    /// Returns the invalid fields, for a `BadRequest` detail.
+    fn field_violations(&self) -> Vec<FieldViolation> {
+        match self {
+            Self::InvalidRequest(error) => error.0.clone(),
+            Self::Account(error) => vec![FieldViolation {
+                field: "account".to_owned(),
+                description: error.to_string(),
+            }],
+            Self::Upstream(error) => error.field_violations().to_vec(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Returns how long the caller should wait before retrying, when known.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Upstream(error) => error.retry_after(),
+            _ => None,
+        }
+    }
+
+    /// Logs the error once, where it is classified: defects and outages loudly, caller mistakes
+    /// quietly.
+    fn log(&self, class: ErrorClass) {
+        match class {
+            ErrorClass::Internal | ErrorClass::Unavailable | ErrorClass::Timeout => {
+                tracing::warn!(
+                    error = self as &dyn std::error::Error,
+                    reason = self.reason(),
+                    "request failed"
+                );
+            }
+            _ => tracing::debug!(
+                error = self as &dyn std::error::Error,
+                reason = self.reason(),
+                "request refused"
+            ),
+        }
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(error: ApiError) -> Self {
+        let class = error.class();
+        error.log(class);
+        let mut details = ErrorDetails::new();
+        details.set_error_info(error.reason(), error.domain(), error.metadata());
+        for violation in error.field_violations() {
+            details.add_bad_request_violation(violation.field, violation.description);
+        }
+        if let Some(delay) = error.retry_after() {
+            details.set_retry_info(Some(delay));
+        }
+        Status::with_error_details(class.grpc_code(), error.to_string(), details)
+    }
+}
+
+/// Converts an error into the `google.rpc.Status` message carried inside responses (e.g. one
+/// failed item of a batch), with the same code, message and details as the call would have had.
+pub fn rpc_status(error: ApiError) -> tonic_types::pb::Status {
+    let status = Status::from(error);
+    tonic_types::pb::Status::decode(status.details()).unwrap_or_else(|_| tonic_types::pb::Status {
+        code: status.code() as i32,
+        message: status.message().to_owned(),
+        details: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_class_maps_to_its_canonical_code() {
+        let table = [
+            (ErrorClass::InvalidArgument, Code::InvalidArgument),
+            (ErrorClass::NotFound, Code::NotFound),
+            (ErrorClass::AlreadyExists, Code::AlreadyExists),
+            (ErrorClass::FailedPrecondition, Code::FailedPrecondition),
+            (ErrorClass::OutOfRange, Code::OutOfRange),
+            (ErrorClass::Unauthenticated, Code::Unauthenticated),
+            (ErrorClass::PermissionDenied, Code::PermissionDenied),
+            (ErrorClass::RateLimited, Code::ResourceExhausted),
+            (ErrorClass::Unimplemented, Code::Unimplemented),
+            (ErrorClass::Unavailable, Code::Unavailable),
+            (ErrorClass::Timeout, Code::DeadlineExceeded),
+            (ErrorClass::Internal, Code::Internal),
+        ];
+        for (class, code) in table {
+            assert_eq!(class.grpc_code(), code, "{class:?}");
+        }
+    }
+
+    #[test]
+    fn validation_errors_carry_one_error_info_and_every_violation() {
+        let error = ApiError::InvalidRequest(ValidationError(vec![
+            FieldViolation {
+                field: "recipient.chat_id".to_owned(),
+                description: "bad".to_owned(),
+            },
+            FieldViolation {
+                field: "text".to_owned(),
+                description: "too long".to_owned(),
+            },
+        ]));
+
+        let status = Status::from(error);
+
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let info = details.error_info().expect("error info");
+        assert_eq!(
+            (info.reason.as_str(), info.domain.as_str()),
+            ("INVALID_REQUEST", ERROR_DOMAIN)
+        );
+        let fields: Vec<_> = details
+            .bad_request()
+            .expect("bad request")
+            .field_violations
+            .iter()
+            .map(|violation| violation.field.as_str())
+            .collect();
+        assert_eq!(fields, ["recipient.chat_id", "text"]);
+    }
+
+    #[test]
+    fn unknown_accounts_name_the_account_field_and_value() {
+        let status = Status::from(ApiError::Account(AccountError::Unknown {
+            account: "acme".to_owned(),
+        }));
+
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let info = details.error_info().expect("error info");
+        assert_eq!(info.reason, "UNKNOWN_ACCOUNT");
+        assert_eq!(
+            info.metadata.get("account").map(String::as_str),
+            Some("acme")
+        );
+        assert_eq!(
+            details.bad_request().expect("bad request").field_violations[0].field,
+            "account"
+        );
+    }
+
+    #[test]
+    fn batch_items_carry_the_same_code_and_details_as_a_call() {
+        let item = rpc_status(ApiError::NotBuilt {
+            rpc: "EventService.Ack",
+            missing: "the event log",
+        });
+
+        assert_eq!(item.code, Code::Unimplemented as i32);
+        assert!(item.message.contains("EventService.Ack"));
+        assert_eq!(item.details.len(), 1);
+    }
+}

@@ -1,0 +1,31 @@
+//! wazzup-gateway: a gRPC gateway in front of the Wazzup24 messaging APIs.
+//!
+//! Internal services call it over gRPC (`proto/wazzup_gateway/v1`) instead of speaking each
+//! upstream's REST dialect, and (as later issues land) receive upstream webhooks as durable,
+//! replayable gRPC streams. The map, in the order the modules are listed:
+//!
+//! - [`config`]: one typed [`config::Config`] from a TOML file, environment overrides and the
+//!   command line; secrets from env or mounted files, redacted everywhere.
+//! - [`cli`]: the command line (`serve`, `check-config`).
+//! - [`telemetry`]: logging and Prometheus metrics.
+//! - [`app`]: wiring and lifecycle: binds the three listeners (gRPC, webhooks, admin), runs them,
+//!   and drains on SIGTERM/SIGINT.
+//! - [`api`]: the tonic services (thin adapters: proto → [`model`] → [`upstream`] → proto), caller
+//!   authentication, health, reflection, RPC metrics.
+//! - [`admin`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`model`]: the provider-neutral domain and its validation against one limits table.
+//! - [`upstream`]: the `Upstream` trait, one implementation per API dialect (the built-in sandbox
+//!   today), and the account registry.
+//! - [`error`]: the single mapping from gateway errors to gRPC statuses with `google.rpc` details.
+//! - [`proto`]: the generated code and the descriptor set served by reflection.
+
+pub mod admin;
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod proto;
+pub mod telemetry;
+pub mod upstream;

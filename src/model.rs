@@ -1,0 +1,25 @@
+//! The provider-neutral domain: what the gateway's callers talk about, independent of both the gRPC
+//! encoding (`api/`) and the upstream dialects (`upstream/`).
+//!
+//! Conversions from protobuf live in `api::convert`; conversions to upstream JSON live in each
+//! dialect's `wire.rs`. Validation against the upstream limits lives in [`validate`], with the
+//! limits themselves in one table, [`limits`].
+
+pub mod channel;
+pub mod keyboard;
+pub mod limits;
+pub mod message;
+pub mod template;
+pub mod validate;
+
+pub use channel::{Channel, ChannelState, ChatType, Transport};
+pub use keyboard::{
+    Keyboard, MaxButton, MaxButtonType, MaxIntent, MaxKeyboard, TelegramButton, TelegramKeyboard,
+    TelegramMarkup, WabaButton,
+};
+pub use message::{
+    Attachment, Content, DeleteMessage, EditContent, EditMessage, MessageRef, NotifyOptions,
+    Recipient, SendMessage, SentMessage, TemplateButton, TemplateMessage,
+};
+pub use template::{Template, TemplateButtonSpec, TemplateComponent, TemplatePage, TemplateStatus};
+pub use validate::{FieldViolation, ValidationError, Violations};

@@ -1,0 +1,84 @@
+//! The Prometheus registry and the metric families the gateway records, rendered in the text
+//! exposition format by the admin listener.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of one finished RPC.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RpcLabels {
+    /// Full method path, e.g. `wazzup_gateway.v1.MessageService/SendMessage`.
+    pub method: String,
+    /// gRPC status code name, e.g. `OK`, `INVALID_ARGUMENT`.
+    pub code: &'static str,
+}
+
+/// Every metric the gateway exports.
+#[derive(Debug)]
+pub struct Metrics {
+    /// The registry rendered at `/metrics`.
+    registry: Registry,
+    /// RPCs finished, by method and code.
+    rpcs_handled: Family<RpcLabels, Counter>,
+    /// RPC duration from request to the end of the response, by method and code.
+    rpc_seconds: Family<RpcLabels, Histogram>,
+}
+
+impl Metrics {
+    /// Creates the registry with every family registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let rpcs_handled = Family::<RpcLabels, Counter>::default();
+        registry.register(
+            "grpc_server_handled",
+            "gRPC calls finished, by method and status code",
+            rpcs_handled.clone(),
+        );
+        let rpc_seconds = Family::<RpcLabels, Histogram>::new_with_constructor(|| {
+            // 100 µs … ~26 s, doubling.
+            Histogram::new(exponential_buckets(0.0001, 2.0, 19))
+        });
+        registry.register(
+            "grpc_server_handling_seconds",
+            "gRPC call duration until the response ended, by method and status code",
+            rpc_seconds.clone(),
+        );
+        Self {
+            registry,
+            rpcs_handled,
+            rpc_seconds,
+        }
+    }
+
+    /// Records one finished RPC.
+    pub fn record_rpc(&self, method: &str, code: &'static str, elapsed: Duration) {
+        let labels = RpcLabels {
+            method: method.to_owned(),
+            code,
+        };
+        self.rpcs_handled.get_or_create(&labels).inc();
+        self.rpc_seconds
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Renders every metric in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
+            tracing::warn!("metrics could not be rendered");
+        }
+        text
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

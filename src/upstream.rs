@@ -1,0 +1,124 @@
+//! The provider-neutral upstream interface, implemented once per API dialect, and the account
+//! registry that picks the implementation for each request.
+//!
+//! `api/` depends only on [`Accounts`], [`Account`] and the [`Upstream`] trait; the dialects
+//! (`sandbox`, and later `wazzup_v3`, `wazzup_tech_v2`, `devino`) never see gRPC types.
+
+pub mod accounts;
+pub mod error;
+pub mod sandbox;
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::config::Dialect;
+use crate::model::{
+    Channel, DeleteMessage, EditMessage, MessageRef, SendMessage, SentMessage, Template,
+    TemplatePage,
+};
+
+pub use accounts::{Account, AccountError, Accounts};
+pub use error::UpstreamError;
+
+/// Per-call facts an upstream needs beyond the request itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallContext {
+    /// Time left before the caller's gRPC deadline, when the caller set one; upstream timeouts
+    /// are capped by it.
+    pub remaining: Option<Duration>,
+}
+
+/// A page request for listings the upstream pages by offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageRequest {
+    /// How many items to return at most.
+    pub limit: u32,
+    /// How many items to skip.
+    pub offset: u32,
+}
+
+/// The operations the gRPC services need from an upstream API.
+///
+/// Every method has a default that answers [`UpstreamError::Unsupported`] naming the dialect and
+/// the operation, so a dialect implements what its API offers and nothing is ever a silent no-op.
+/// Callers go through [`Account`], which validates requests before any method here is called.
+#[async_trait]
+pub trait Upstream: Send + Sync + fmt::Debug + 'static {
+    /// Returns the dialect this upstream speaks.
+    fn dialect(&self) -> Dialect;
+
+    /// Lists the account's channels.
+    async fn list_channels(&self, _call: CallContext) -> Result<Vec<Channel>, UpstreamError> {
+        Err(self.unsupported("listing channels"))
+    }
+
+    /// Returns one channel, or [`UpstreamError::ChannelNotFound`].
+    async fn get_channel(
+        &self,
+        channel_id: &str,
+        call: CallContext,
+    ) -> Result<Channel, UpstreamError> {
+        let channels = self.list_channels(call).await?;
+        channels
+            .into_iter()
+            .find(|channel| channel.channel_id == channel_id)
+            .ok_or_else(|| UpstreamError::ChannelNotFound {
+                channel_id: channel_id.to_owned(),
+            })
+    }
+
+    /// Sends a message that already passed validation against its channel.
+    async fn send_message(
+        &self,
+        _send: &SendMessage,
+        _call: CallContext,
+    ) -> Result<SentMessage, UpstreamError> {
+        Err(self.unsupported("sending messages"))
+    }
+
+    /// Edits a sent message.
+    async fn edit_message(
+        &self,
+        _edit: &EditMessage,
+        _call: CallContext,
+    ) -> Result<MessageRef, UpstreamError> {
+        Err(self.unsupported("editing messages"))
+    }
+
+    /// Deletes a sent message.
+    async fn delete_message(
+        &self,
+        _delete: &DeleteMessage,
+        _call: CallContext,
+    ) -> Result<MessageRef, UpstreamError> {
+        Err(self.unsupported("deleting messages"))
+    }
+
+    /// Lists WABA templates, one page at a time.
+    async fn list_templates(
+        &self,
+        _page: PageRequest,
+        _call: CallContext,
+    ) -> Result<TemplatePage, UpstreamError> {
+        Err(self.unsupported("listing templates"))
+    }
+
+    /// Returns one WABA template, or [`UpstreamError::TemplateNotFound`].
+    async fn get_template(
+        &self,
+        _template_id: &str,
+        _call: CallContext,
+    ) -> Result<Template, UpstreamError> {
+        Err(self.unsupported("reading templates"))
+    }
+
+    /// Builds the error for an operation this dialect does not offer.
+    fn unsupported(&self, operation: &'static str) -> UpstreamError {
+        UpstreamError::Unsupported {
+            dialect: self.dialect(),
+            operation,
+        }
+    }
+}
