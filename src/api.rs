@@ -11,6 +11,7 @@ pub mod convert;
 pub mod deadline;
 pub mod events;
 pub mod exports;
+pub mod health;
 pub mod messages;
 pub mod metering;
 pub mod sandbox;
@@ -24,7 +25,6 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 use tonic::transport::Server;
-use tonic_health::ServingStatus;
 use tonic_health::server::{HealthReporter, HealthService};
 use tower::ServiceBuilder;
 
@@ -36,6 +36,8 @@ use crate::telemetry::Metrics;
 use crate::upstream::{Account, Accounts, CallContext};
 
 use self::auth::{Caller, CallerAuthLayer};
+use self::health::DrainingHealth;
+pub use self::health::HealthHandle;
 use self::metering::RpcMetricsLayer;
 
 /// What every adapter shares.
@@ -110,14 +112,14 @@ impl GrpcServer {
         let mut routes = Routes::builder();
         routes
             .add_service(tonic_health::pb::health_server::HealthServer::new(
-                HealthService::from_health_reporter(reporter.clone()),
+                DrainingHealth::new(HealthService::from_health_reporter(reporter.clone())),
             ))
             .add_service(reflection().build_v1()?)
             .add_service(reflection().build_v1alpha()?);
         add_gateway_services(&mut routes, &context, has_sandbox);
         Ok(Self {
             routes: routes.routes(),
-            health: HealthHandle { reporter, services },
+            health: HealthHandle::new(reporter, services),
             metrics_layer: RpcMetricsLayer::new(metrics),
             auth_layer: CallerAuthLayer::from_config(&config.auth),
             limits: config.server.clone(),
@@ -218,32 +220,4 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
-}
-
-/// Reports overall and per-service health.
-#[derive(Clone, Debug)]
-pub struct HealthHandle {
-    /// The health service's state.
-    reporter: HealthReporter,
-    /// Every reported service name, `""` (overall) included.
-    services: Vec<&'static str>,
-}
-
-impl HealthHandle {
-    /// Marks every service SERVING.
-    pub async fn set_serving(&self) {
-        self.set_all(ServingStatus::Serving).await;
-    }
-
-    /// Marks every service NOT_SERVING, so health checks fail before the gateway stops accepting.
-    pub async fn set_draining(&self) {
-        self.set_all(ServingStatus::NotServing).await;
-    }
-
-    /// Sets one status on every service.
-    async fn set_all(&self, status: ServingStatus) {
-        for service in &self.services {
-            self.reporter.set_service_status(*service, status).await;
-        }
-    }
 }

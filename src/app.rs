@@ -98,18 +98,20 @@ pub async fn run(
     let grpc = GrpcServer::build(&config, accounts, metrics.clone()).map_err(AppError::Build)?;
     let health = grpc.health();
 
-    let mut servers = JoinSet::new();
-    servers.spawn(grpc.serve(listeners.grpc, stopped(draining_rx.clone())));
+    // The admin listener outlives the drain, so readiness reports 503 while calls finish.
+    let (admin_stop_tx, admin_stop_rx) = watch::channel(false);
     let admin_router = admin::router(AdminState {
         metrics,
         draining: draining_rx.clone(),
     });
-    servers.spawn(serve_http(
+    let admin = tokio::spawn(serve_http(
         "admin",
         listeners.admin,
         admin_router,
-        draining_rx.clone(),
+        admin_stop_rx,
     ));
+    let mut servers = JoinSet::new();
+    servers.spawn(grpc.serve(listeners.grpc, stopped(draining_rx.clone())));
     servers.spawn(serve_http(
         "webhook",
         listeners.webhook,
@@ -117,13 +119,17 @@ pub async fn run(
         draining_rx,
     ));
 
-    tokio::select! {
-        () = shutdown => tracing::info!("shutdown requested, draining"),
-        finished = servers.join_next() => return server_outcome(finished),
-    }
-    health.set_draining().await;
-    let _ = draining_tx.send(true);
-    drain(servers, config.server.drain_timeout).await
+    let outcome = tokio::select! {
+        () = shutdown => {
+            tracing::info!("shutdown requested, draining");
+            health.set_draining().await;
+            let _ = draining_tx.send(true);
+            drain(servers, config.server.drain_timeout).await
+        }
+        finished = servers.join_next() => server_outcome(finished),
+    };
+    let _ = admin_stop_tx.send(true);
+    server_outcome(Some(admin.await)).and(outcome)
 }
 
 /// Logs where the gateway listens, and says loudly when the sandbox upstream is in use.
