@@ -311,6 +311,77 @@ mod tests {
     }
 
     #[test]
+    fn idempotency_errors_map_to_their_codes_and_reasons() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("disk on fire")]
+        struct DiskError;
+        let table = [
+            (
+                IdempotencyError::KeyReused {
+                    idempotency_key: "order-1".to_owned(),
+                },
+                Code::FailedPrecondition,
+                "IDEMPOTENCY_KEY_REUSED",
+            ),
+            (
+                IdempotencyError::unavailable("embedded", "read", DiskError),
+                Code::Unavailable,
+                "IDEMPOTENCY_STORE_UNAVAILABLE",
+            ),
+            (
+                IdempotencyError::InProgress {
+                    idempotency_key: "order-1".to_owned(),
+                },
+                Code::DeadlineExceeded,
+                "IDEMPOTENCY_KEY_IN_PROGRESS",
+            ),
+        ];
+        for (error, code, reason) in table {
+            let status = Status::from(ApiError::Idempotency(error));
+
+            assert_eq!(status.code(), code, "{reason}");
+            let details = status.get_error_details();
+            let info = details.error_info().expect("error info");
+            assert_eq!(
+                (info.reason.as_str(), info.domain.as_str()),
+                (reason, ERROR_DOMAIN)
+            );
+        }
+    }
+
+    #[test]
+    fn a_replayed_upstream_failure_keeps_its_code_reason_and_domain() {
+        let failure = crate::idempotency::RecordedFailure {
+            class: ErrorClass::InvalidArgument,
+            reason: "URI_NOT_VALID".to_owned(),
+            domain: "api.wazzup24.com".to_owned(),
+            message: "upstream refused the request".to_owned(),
+            metadata: vec![("httpStatus".to_owned(), "400".to_owned())],
+            fields: vec![FieldViolation {
+                field: "attachment.url".to_owned(),
+                description: "not reachable".to_owned(),
+            }],
+            retry_after: None,
+        };
+
+        let status = Status::from(ApiError::Idempotency(IdempotencyError::Repeated(Box::new(
+            failure,
+        ))));
+
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let info = details.error_info().expect("error info");
+        assert_eq!(
+            (info.reason.as_str(), info.domain.as_str()),
+            ("URI_NOT_VALID", "api.wazzup24.com")
+        );
+        assert_eq!(
+            details.bad_request().expect("bad request").field_violations[0].field,
+            "attachment.url"
+        );
+    }
+
+    #[test]
     fn batch_items_carry_the_same_code_and_details_as_a_call() {
         let item = rpc_status(ApiError::NotBuilt {
             rpc: "EventService.Ack",

@@ -3,9 +3,11 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use async_trait::async_trait;
 use tokio::sync::Semaphore;
 
 use super::*;
+use crate::idempotency::EmbeddedIdempotencyStore;
 use crate::upstream::error::Rejection;
 
 /// What the fake upstream answers.
