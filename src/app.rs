@@ -9,6 +9,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
@@ -17,6 +18,7 @@ use tokio::task::JoinSet;
 use crate::admin::{self, AdminState};
 use crate::api::GrpcServer;
 use crate::config::{Config, Listeners as ListenAddresses};
+use crate::idempotency::{EmbeddedIdempotencyStore, IdempotencyError, IdempotentSends};
 use crate::telemetry::Metrics;
 use crate::upstream::Accounts;
 
@@ -67,6 +69,9 @@ fn bind(address: SocketAddr) -> io::Result<TcpListener> {
 /// Errors that stop the gateway.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// The idempotency store could not be opened.
+    #[error("the idempotency store could not be opened")]
+    Storage(#[source] IdempotencyError),
     /// The gRPC server could not be built (e.g. a broken descriptor set).
     #[error("the gRPC server could not be built")]
     Build(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -91,11 +96,35 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
-    let accounts = Arc::new(Accounts::from_config(&config));
-    announce(&config, &listeners);
+    let store = EmbeddedIdempotencyStore::open(&config.storage.data_dir, SystemTime::now())
+        .map_err(AppError::Storage)?;
+    let sends = Arc::new(IdempotentSends::new(
+        Arc::new(store),
+        config.storage.idempotency_retention,
+    ));
+    let outcome = serve(&config, listeners, &sends, shutdown).await;
+    // Keyed sends whose callers left still finish and are recorded before the file closes.
+    if let Err(error) = sends.shutdown(config.server.drain_timeout).await {
+        tracing::warn!(
+            error = &error as &dyn std::error::Error,
+            "idempotency store not closed cleanly"
+        );
+    }
+    outcome
+}
+
+/// Runs the three servers until `shutdown` completes or one fails, then drains them.
+async fn serve(
+    config: &Config,
+    listeners: Listeners,
+    sends: &Arc<IdempotentSends>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), AppError> {
+    let accounts = Arc::new(Accounts::from_config(config, sends));
+    announce(config, &listeners);
     let metrics = Arc::new(Metrics::new());
     let (draining_tx, draining_rx) = watch::channel(false);
-    let grpc = GrpcServer::build(&config, accounts, metrics.clone()).map_err(AppError::Build)?;
+    let grpc = GrpcServer::build(config, accounts, metrics.clone()).map_err(AppError::Build)?;
     let health = grpc.health();
 
     // The admin listener outlives the drain, so readiness reports 503 while calls finish.

@@ -8,6 +8,7 @@ use prost::Message as _;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::idempotency::{IdempotencyError, SendError};
 use crate::model::{FieldViolation, ValidationError};
 use crate::upstream::{AccountError, UpstreamError};
 
@@ -75,6 +76,9 @@ pub enum ApiError {
     /// The account operation failed.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// An idempotent send was refused, or its recorded failure is reported again.
+    #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
     /// The RPC is part of the contract but its implementation has not landed yet.
     #[error("{rpc} is not implemented yet: it needs {missing}")]
     NotBuilt {
@@ -96,12 +100,22 @@ pub enum ApiError {
     },
 }
 
+impl From<SendError> for ApiError {
+    fn from(error: SendError) -> Self {
+        match error {
+            SendError::Upstream(error) => Self::Upstream(error),
+            SendError::Idempotency(error) => Self::Idempotency(error),
+        }
+    }
+}
+
 impl ApiError {
     /// Returns the failure class.
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::InvalidRequest(_) | Self::Account(_) => ErrorClass::InvalidArgument,
             Self::Upstream(error) => error.class(),
+            Self::Idempotency(error) => error.class(),
             Self::NotBuilt { .. } => ErrorClass::Unimplemented,
             Self::Unauthenticated => ErrorClass::Unauthenticated,
             Self::PermissionDenied { .. } => ErrorClass::PermissionDenied,
@@ -115,6 +129,7 @@ impl ApiError {
             Self::Account(AccountError::Unknown { .. }) => "UNKNOWN_ACCOUNT",
             Self::Account(AccountError::Required) => "ACCOUNT_REQUIRED",
             Self::Upstream(error) => error.reason(),
+            Self::Idempotency(error) => error.reason(),
             Self::NotBuilt { .. } => "NOT_IMPLEMENTED",
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::PermissionDenied { .. } => "PERMISSION_DENIED",
@@ -122,9 +137,10 @@ impl ApiError {
     }
 
     /// Returns the `ErrorInfo.domain`.
-    fn domain(&self) -> &'static str {
+    fn domain(&self) -> &str {
         match self {
             Self::Upstream(error) => error.domain(),
+            Self::Idempotency(error) => error.domain(),
             _ => ERROR_DOMAIN,
         }
     }
@@ -136,6 +152,7 @@ impl ApiError {
                 vec![("account".to_owned(), account.clone())]
             }
             Self::Upstream(error) => error.metadata(),
+            Self::Idempotency(error) => error.metadata(),
             Self::NotBuilt { rpc, .. } => vec![("rpc".to_owned(), (*rpc).to_owned())],
             Self::PermissionDenied { caller, target } => vec![
                 ("caller".to_owned(), caller.clone()),
@@ -155,6 +172,7 @@ impl ApiError {
                 description: error.to_string(),
             }],
             Self::Upstream(error) => error.field_violations().to_vec(),
+            Self::Idempotency(error) => error.field_violations().to_vec(),
             _ => Vec::new(),
         }
     }
@@ -163,6 +181,7 @@ impl ApiError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Upstream(error) => error.retry_after(),
+            Self::Idempotency(error) => error.retry_after(),
             _ => None,
         }
     }
@@ -288,6 +307,77 @@ mod tests {
         assert_eq!(
             details.bad_request().expect("bad request").field_violations[0].field,
             "account"
+        );
+    }
+
+    #[test]
+    fn idempotency_errors_map_to_their_codes_and_reasons() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("disk on fire")]
+        struct DiskError;
+        let table = [
+            (
+                IdempotencyError::KeyReused {
+                    idempotency_key: "order-1".to_owned(),
+                },
+                Code::FailedPrecondition,
+                "IDEMPOTENCY_KEY_REUSED",
+            ),
+            (
+                IdempotencyError::unavailable("embedded", "read", DiskError),
+                Code::Unavailable,
+                "IDEMPOTENCY_STORE_UNAVAILABLE",
+            ),
+            (
+                IdempotencyError::InProgress {
+                    idempotency_key: "order-1".to_owned(),
+                },
+                Code::DeadlineExceeded,
+                "IDEMPOTENCY_KEY_IN_PROGRESS",
+            ),
+        ];
+        for (error, code, reason) in table {
+            let status = Status::from(ApiError::Idempotency(error));
+
+            assert_eq!(status.code(), code, "{reason}");
+            let details = status.get_error_details();
+            let info = details.error_info().expect("error info");
+            assert_eq!(
+                (info.reason.as_str(), info.domain.as_str()),
+                (reason, ERROR_DOMAIN)
+            );
+        }
+    }
+
+    #[test]
+    fn a_replayed_upstream_failure_keeps_its_code_reason_and_domain() {
+        let failure = crate::idempotency::RecordedFailure {
+            class: ErrorClass::InvalidArgument,
+            reason: "URI_NOT_VALID".to_owned(),
+            domain: "api.wazzup24.com".to_owned(),
+            message: "upstream refused the request".to_owned(),
+            metadata: vec![("httpStatus".to_owned(), "400".to_owned())],
+            fields: vec![FieldViolation {
+                field: "attachment.url".to_owned(),
+                description: "not reachable".to_owned(),
+            }],
+            retry_after: None,
+        };
+
+        let status = Status::from(ApiError::Idempotency(IdempotencyError::Repeated(Box::new(
+            failure,
+        ))));
+
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let info = details.error_info().expect("error info");
+        assert_eq!(
+            (info.reason.as_str(), info.domain.as_str()),
+            ("URI_NOT_VALID", "api.wazzup24.com")
+        );
+        assert_eq!(
+            details.bad_request().expect("bad request").field_violations[0].field,
+            "attachment.url"
         );
     }
 

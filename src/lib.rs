@@ -16,6 +16,8 @@
 //! - [`model`]: the provider-neutral domain and its validation against one limits table.
 //! - [`upstream`]: the `Upstream` trait, one implementation per API dialect (the built-in sandbox
 //!   today), and the account registry.
+//! - [`idempotency`]: sends with an `idempotency_key` happen at most once: outcomes recorded in an
+//!   embedded redb store (24 h by default), repeats replayed, concurrent duplicates coalesced.
 //! - [`error`]: the single mapping from gateway errors to gRPC statuses with `google.rpc` details.
 //! - [`proto`]: the generated code and the descriptor set served by reflection.
 
@@ -25,6 +27,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod idempotency;
 pub mod model;
 pub mod proto;
 pub mod telemetry;

@@ -19,7 +19,7 @@ pub use keyboard::{
 };
 pub use message::{
     Attachment, Content, DeleteMessage, EditContent, EditMessage, MessageRef, NotifyOptions,
-    Recipient, SendMessage, SentMessage, TemplateButton, TemplateMessage,
+    Recipient, SendMessage, SendReply, SentMessage, TemplateButton, TemplateMessage,
 };
 pub use template::{Template, TemplateButtonSpec, TemplateComponent, TemplatePage, TemplateStatus};
 pub use validate::{FieldViolation, ValidationError, Violations};

@@ -52,6 +52,7 @@ pub(super) struct FileServer {
 #[serde(deny_unknown_fields)]
 pub(super) struct FileStorage {
     pub(super) data_dir: Option<String>,
+    pub(super) idempotency_retention: Option<String>,
 }
 
 /// `[telemetry]`

@@ -192,11 +192,27 @@ pub(super) const DATA_DIR: SettingDoc = SettingDoc {
     description: "Directory of the embedded event log and other local state.",
 };
 
+/// How long the outcome of a send with an idempotency key is kept, so that repeats are answered
+/// from it instead of sending again.
+pub const ENV_IDEMPOTENCY_RETENTION: &str = "WGW_IDEMPOTENCY_RETENTION";
+/// Default for [`ENV_IDEMPOTENCY_RETENTION`].
+pub const DEFAULT_IDEMPOTENCY_RETENTION: &str = "24h";
+pub(super) const IDEMPOTENCY_RETENTION: SettingDoc = SettingDoc {
+    env: ENV_IDEMPOTENCY_RETENTION,
+    file_key: "storage.idempotency_retention",
+    default: DEFAULT_IDEMPOTENCY_RETENTION,
+    description: "How long the outcome of a send with an idempotency key is kept and replayed \
+                  (> 0); stored in {data_dir}/idempotency.redb.",
+};
+
 /// Where the gateway keeps local state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StorageConfig {
-    /// Directory of the embedded event log; relative paths are relative to the working directory.
+    /// Directory of the embedded event log and the idempotency store (created when missing);
+    /// relative paths are relative to the working directory.
     pub data_dir: PathBuf,
+    /// How long the outcome of a send with an idempotency key is kept.
+    pub idempotency_retention: Duration,
 }
 
 impl StorageConfig {
@@ -210,7 +226,16 @@ impl StorageConfig {
             Some(data_dir) => data_dir.clone(),
             None => layered(env, &DATA_DIR, file.data_dir.as_deref(), &value::PATH)?,
         };
-        Ok(Self { data_dir })
+        let idempotency_retention = layered(
+            env,
+            &IDEMPOTENCY_RETENTION,
+            file.idempotency_retention.as_deref(),
+            &value::POSITIVE_DURATION,
+        )?;
+        Ok(Self {
+            data_dir,
+            idempotency_retention,
+        })
     }
 }
 

@@ -39,6 +39,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     process::WEBHOOK_LISTEN_ADDR,
     process::ADMIN_LISTEN_ADDR,
     process::DATA_DIR,
+    process::IDEMPOTENCY_RETENTION,
     process::DRAIN_TIMEOUT,
     process::HANDLER_TIMEOUT,
     process::PUBLIC_WEBHOOK_BASE_URL,

@@ -41,6 +41,10 @@ fn process_lines(config: &Config) -> Vec<String> {
         format!("  admin    {}", listeners.admin),
         format!("data dir: {}", config.storage.data_dir.display()),
         format!(
+            "idempotency retention: {}",
+            humantime::format_duration(config.storage.idempotency_retention)
+        ),
+        format!(
             "timeouts: drain {}, handler {}",
             humantime::format_duration(server.drain_timeout),
             humantime::format_duration(server.handler_timeout)

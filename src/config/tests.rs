@@ -44,6 +44,10 @@ fn empty_environment_gives_defaults_and_one_default_sandbox_account() {
     assert_eq!(config.server.sandbox_latency, Duration::ZERO);
     assert_eq!(config.server.public_webhook_base_url, None);
     assert_eq!(config.storage.data_dir, PathBuf::from("./data"));
+    assert_eq!(
+        config.storage.idempotency_retention,
+        Duration::from_secs(24 * 3600)
+    );
     assert_eq!(config.telemetry.log_filter, "info");
     assert_eq!(config.telemetry.log_format, LogFormat::Text);
     assert!(config.auth.tokens.is_empty());
@@ -102,6 +106,30 @@ fn environment_beats_file_and_command_line_beats_environment() {
     assert_eq!(config.server.handler_timeout, Duration::from_secs(60));
     assert_eq!(config.telemetry.log_filter, "debug");
     assert_eq!(config.telemetry.log_format, LogFormat::Json);
+}
+
+#[test]
+fn idempotency_retention_comes_from_the_environment_then_the_file() {
+    let file = "[storage]\nidempotency_retention = \"2h\"\n";
+
+    let from_file = Config::from_toml_str(file, &HashMap::new()).unwrap();
+    let from_env =
+        Config::from_toml_str(file, &env(&[(ENV_IDEMPOTENCY_RETENTION, "90m")])).unwrap();
+    let zero = Config::from_toml_str(
+        "[storage]\nidempotency_retention = \"0s\"\n",
+        &HashMap::new(),
+    );
+
+    assert_eq!(
+        from_file.storage.idempotency_retention,
+        Duration::from_secs(2 * 3600)
+    );
+    assert_eq!(
+        from_env.storage.idempotency_retention,
+        Duration::from_secs(90 * 60)
+    );
+    let error = zero.unwrap_err().to_string();
+    assert!(error.contains("storage.idempotency_retention"), "{error}");
 }
 
 #[test]
@@ -584,7 +612,7 @@ fn settings_list_every_env_constant_in_order() {
         .filter_map(|line| line.strip_prefix("pub const ENV_"))
         .filter_map(|rest| rest.split('"').nth(1))
         .collect();
-    assert_eq!(declared.len(), 20, "{declared:?}");
+    assert_eq!(declared.len(), 21, "{declared:?}");
     for env_name in declared {
         assert!(
             SETTINGS.iter().any(|setting| setting.env == env_name),

@@ -150,3 +150,31 @@ pub struct MessageRef {
     /// The chat the message belongs to.
     pub chat_id: String,
 }
+
+/// The answer to a send as the caller sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SendReply {
+    /// The upstream's answer.
+    pub sent: SentMessage,
+    /// Whether the answer was recorded earlier (a repeat of an idempotent send) instead of coming
+    /// from a send made for this call.
+    pub replayed: bool,
+}
+
+impl SendReply {
+    /// Returns the answer of a send made for this call.
+    pub fn fresh(sent: SentMessage) -> Self {
+        Self {
+            sent,
+            replayed: false,
+        }
+    }
+
+    /// Returns an answer recorded earlier, or shared with a concurrent identical call.
+    pub fn replayed(sent: SentMessage) -> Self {
+        Self {
+            sent,
+            replayed: true,
+        }
+    }
+}

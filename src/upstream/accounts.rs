@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use crate::config::{Config, Dialect};
+use crate::idempotency::{Fingerprint, IdempotentSends, RecordKey, SendError};
 use crate::model::validate::{check_delete, check_edit, check_send, check_send_for_channel};
 use crate::model::{
-    Channel, DeleteMessage, EditMessage, MessageRef, SendMessage, SentMessage, Template,
+    Channel, DeleteMessage, EditMessage, MessageRef, SendMessage, SendReply, SentMessage, Template,
     TemplatePage, Violations,
 };
 
@@ -36,25 +37,37 @@ pub struct Account {
     upstream: Arc<dyn Upstream>,
     /// The same upstream, typed, when the account is a sandbox (for `SandboxService`).
     sandbox: Option<Arc<SandboxUpstream>>,
+    /// Runs sends that carry an idempotency key at most once.
+    sends: Arc<IdempotentSends>,
 }
 
 impl Account {
-    /// Wraps an upstream as the account `name`.
-    pub fn new(name: impl Into<String>, upstream: Arc<dyn Upstream>) -> Self {
+    /// Wraps an upstream as the account `name`; keyed sends go through `sends`.
+    pub fn new(
+        name: impl Into<String>,
+        upstream: Arc<dyn Upstream>,
+        sends: Arc<IdempotentSends>,
+    ) -> Self {
         Self {
             name: name.into(),
             upstream,
             sandbox: None,
+            sends,
         }
     }
 
-    /// Creates a sandbox account.
-    pub fn sandbox(name: impl Into<String>, sandbox: Arc<SandboxUpstream>) -> Self {
+    /// Creates a sandbox account; keyed sends go through `sends`, as for every dialect.
+    pub fn sandbox(
+        name: impl Into<String>,
+        sandbox: Arc<SandboxUpstream>,
+        sends: Arc<IdempotentSends>,
+    ) -> Self {
         let upstream: Arc<dyn Upstream> = sandbox.clone();
         Self {
             name: name.into(),
             upstream,
             sandbox: Some(sandbox),
+            sends,
         }
     }
 
@@ -96,17 +109,21 @@ impl Account {
     }
 
     /// Validates a send (first the rules that need no channel, then those of its channel), checks
-    /// that the channel can send, then sends.
+    /// that the channel can send, then sends. A send with an idempotency key goes through
+    /// [`IdempotentSends`] after the first validation step: a repeat is answered from the record
+    /// (`replayed`), concurrent duplicates share one upstream call, and the channel checks run
+    /// only when a send is actually made.
     ///
     /// # Errors
     ///
     /// Fails with every field violation at once, [`UpstreamError::ChannelNotFound`],
-    /// [`UpstreamError::ChannelNotActive`], or the upstream's error.
+    /// [`UpstreamError::ChannelNotActive`], the upstream's error, or an
+    /// [`IdempotencyError`](crate::idempotency::IdempotencyError).
     pub async fn send_message(
         &self,
         send: &SendMessage,
         call: CallContext,
-    ) -> Result<SentMessage, UpstreamError> {
+    ) -> Result<SendReply, SendError> {
         let mut violations = Violations::new();
         check_send(send, &mut violations);
         if send.notify.is_some() && self.dialect() != Dialect::Devino {
@@ -115,18 +132,21 @@ impl Account {
                 format!("is only for devino accounts, not {}", self.dialect()),
             );
         }
-        violations.finish()?;
-        let channel = self.upstream.get_channel(&send.channel_id, call).await?;
-        let mut channel_violations = Violations::new();
-        check_send_for_channel(send, &channel, &mut channel_violations);
-        channel_violations.finish()?;
-        if !channel.state.allows_sending() {
-            return Err(UpstreamError::ChannelNotActive {
-                channel_id: channel.channel_id,
-                state_raw: channel.state_raw,
-            });
-        }
-        self.upstream.send_message(send, call).await
+        violations.finish().map_err(UpstreamError::from)?;
+        let Some(idempotency_key) = send.idempotency_key.clone() else {
+            let sent = send_to_channel(self.upstream.as_ref(), send, call).await?;
+            return Ok(SendReply::fresh(sent));
+        };
+        let key = RecordKey {
+            account: self.name.clone(),
+            idempotency_key,
+        };
+        let upstream = self.upstream.clone();
+        let owned_send = send.clone();
+        let send_once = async move { send_to_channel(upstream.as_ref(), &owned_send, call).await };
+        self.sends
+            .send(key, Fingerprint::of_send(send), call.remaining, send_once)
+            .await
     }
 
     /// Validates and applies an edit.
@@ -211,8 +231,9 @@ impl Accounts {
         }
     }
 
-    /// Builds one upstream per configured account.
-    pub fn from_config(config: &Config) -> Self {
+    /// Builds one upstream per configured account; keyed sends of every account go through
+    /// `sends`.
+    pub fn from_config(config: &Config, sends: &Arc<IdempotentSends>) -> Self {
         let accounts = config
             .accounts
             .iter()
@@ -223,8 +244,13 @@ impl Accounts {
                         &account.name,
                         config.server.sandbox_latency,
                     )),
+                    sends.clone(),
                 ),
-                dialect => Account::new(&account.name, Arc::new(PendingDialect { dialect })),
+                dialect => Account::new(
+                    &account.name,
+                    Arc::new(PendingDialect { dialect }),
+                    sends.clone(),
+                ),
             })
             .collect();
         let default_name = config.default_account().map(|account| account.name.clone());
@@ -256,6 +282,26 @@ impl Accounts {
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Account>> {
         self.accounts.iter()
     }
+}
+
+/// Looks the send's channel up, applies the rules of its transport, checks that it can send, then
+/// sends.
+async fn send_to_channel(
+    upstream: &dyn Upstream,
+    send: &SendMessage,
+    call: CallContext,
+) -> Result<SentMessage, UpstreamError> {
+    let channel = upstream.get_channel(&send.channel_id, call).await?;
+    let mut channel_violations = Violations::new();
+    check_send_for_channel(send, &channel, &mut channel_violations);
+    channel_violations.finish()?;
+    if !channel.state.allows_sending() {
+        return Err(UpstreamError::ChannelNotActive {
+            channel_id: channel.channel_id,
+            state_raw: channel.state_raw,
+        });
+    }
+    upstream.send_message(send, call).await
 }
 
 /// The upstream of a dialect whose client is not part of this build yet: every operation answers

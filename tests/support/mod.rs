@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::Path;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -25,6 +26,8 @@ pub struct TestGateway {
     pub admin_addr: SocketAddr,
     /// Completing it starts the drain.
     shutdown_tx: Option<oneshot::Sender<()>>,
+    /// The data directory, when the harness made one; removed when the gateway is dropped.
+    data_dir: Option<tempfile::TempDir>,
     /// The gateway task.
     task: JoinHandle<()>,
 }
@@ -40,14 +43,21 @@ impl TestGateway {
         Self::start_with_toml("").await
     }
 
-    /// Starts the gateway with `toml` and `env`; binds the listeners before spawning so clients
-    /// can connect at once.
+    /// Starts the gateway with `toml` and `env`, keeping its state in a fresh temporary data
+    /// directory unless `env` names one.
     pub async fn start_with(toml: &str, env: &HashMap<String, String>) -> Self {
-        let config = Config::from_toml_str(toml, env).expect("test configuration is valid");
-        Self::start(config).await
+        let data_dir = tempfile::tempdir().expect("temporary data directory");
+        let mut env = env.clone();
+        env.entry("WGW_DATA_DIR".to_owned())
+            .or_insert_with(|| data_dir.path().display().to_string());
+        let config = Config::from_toml_str(toml, &env).expect("test configuration is valid");
+        let mut gateway = Self::start(config).await;
+        gateway.data_dir = Some(data_dir);
+        gateway
     }
 
-    /// Starts the gateway with a ready configuration.
+    /// Starts the gateway with a ready configuration; binds the listeners before spawning so
+    /// clients can connect at once.
     pub async fn start(config: Config) -> Self {
         let listeners = Listeners {
             grpc: TcpListener::bind("127.0.0.1:0").await.unwrap(),
@@ -70,6 +80,7 @@ impl TestGateway {
             webhook_addr,
             admin_addr,
             shutdown_tx: Some(shutdown_tx),
+            data_dir: None,
             task,
         }
     }
@@ -193,4 +204,12 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The configuration of a sandbox-only gateway keeping its state in `data_dir`, with `extra`
+/// TOML appended (e.g. a `[server]` section).
+pub fn sandbox_config(data_dir: &Path, extra: &str) -> Config {
+    let data_dir = data_dir.to_str().expect("utf-8 temp dir");
+    let toml = format!("[storage]\ndata_dir = {data_dir:?}\n{extra}");
+    Config::from_toml_str(&toml, &HashMap::new()).expect("valid test configuration")
 }

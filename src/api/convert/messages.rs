@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::model::{
     Attachment, Content, DeleteMessage, EditContent, EditMessage, MessageRef, NotifyOptions,
-    Recipient, SendMessage, SentMessage, TemplateButton, TemplateMessage, ValidationError,
+    Recipient, SendMessage, SendReply, TemplateButton, TemplateMessage, ValidationError,
     Violations,
 };
 use crate::proto::pb;
@@ -133,13 +133,13 @@ fn notify_from_pb(notify: pb::NotifyOptions, violations: &mut Violations) -> Not
     }
 }
 
-impl From<SentMessage> for pb::SendMessageResponse {
-    fn from(sent: SentMessage) -> Self {
+impl From<SendReply> for pb::SendMessageResponse {
+    fn from(reply: SendReply) -> Self {
         Self {
-            message_id: sent.message_id,
-            chat_id: sent.chat_id,
-            request_id: sent.request_id,
-            replayed: false,
+            message_id: reply.sent.message_id,
+            chat_id: reply.sent.chat_id,
+            request_id: reply.sent.request_id,
+            replayed: reply.replayed,
         }
     }
 }

@@ -1,0 +1,322 @@
+//! The default idempotency store: one redb file, `{data_dir}/idempotency.redb`.
+//!
+//! Reads run on the caller's thread (a B-tree lookup of one key). Writes go to one writer thread
+//! that drains its queue and commits everything queued in one transaction (group commit, fsync'd
+//! by redb's immediate durability) before answering any of the writers, so `put` returns only
+//! once its record is durable, and many concurrent sends share one fsync.
+//!
+//! Layout: `records` maps (account, key) to (expires at, Unix ms; [`codec`](super::codec)
+//! bytes); `expiry` indexes (expires at, account, key) so that expired records are found without
+//! a scan. Expired records are ignored by `get`, purged entirely when the store opens, and a
+//! bounded number of them is purged with every commit.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use parking_lot::{Mutex, RwLock};
+use redb::{
+    Database, ReadableDatabase as _, ReadableTable as _, TableDefinition, WriteTransaction,
+};
+use tokio::sync::oneshot;
+
+use super::codec::{self, unix_millis};
+use super::{IdempotencyError, IdempotencyStore, Record, RecordKey};
+
+/// The file name inside the data directory.
+pub const FILE_NAME: &str = "idempotency.redb";
+/// The backend name in errors and `ErrorInfo.metadata`.
+const BACKEND: &str = "embedded";
+/// Records: (account, key) → (expires at in Unix ms, encoded record).
+const RECORDS: TableDefinition<'_, (&str, &str), (u64, &[u8])> = TableDefinition::new("records");
+/// Expiry index: (expires at in Unix ms, account, key) → ().
+const EXPIRY: TableDefinition<'_, (u64, &str, &str), ()> = TableDefinition::new("expiry");
+/// Most writes one commit takes from the queue.
+const MAX_WRITES_PER_COMMIT: usize = 1024;
+/// Most expired records one commit purges on the side.
+const PURGE_PER_COMMIT: usize = 64;
+
+/// The redb idempotency store.
+#[derive(Debug)]
+pub struct EmbeddedIdempotencyStore {
+    /// The file, for logs.
+    path: PathBuf,
+    /// The database; `None` once closed.
+    database: RwLock<Option<Arc<Database>>>,
+    /// The writer thread's queue and handle; `None` once closed.
+    writer: Mutex<Option<Writer>>,
+}
+
+/// The writer thread.
+#[derive(Debug)]
+struct Writer {
+    /// Its queue.
+    jobs_tx: mpsc::Sender<WriteJob>,
+    /// Joined on close.
+    thread: JoinHandle<()>,
+}
+
+/// One `put` waiting for its commit.
+#[derive(Debug)]
+struct WriteJob {
+    /// The record's key.
+    key: RecordKey,
+    /// The record.
+    record: Record,
+    /// Answered once the commit holding the record is durable (or failed).
+    done_tx: oneshot::Sender<Result<(), Arc<redb::Error>>>,
+}
+
+impl EmbeddedIdempotencyStore {
+    /// Opens (or creates) `{data_dir}/idempotency.redb`, creating `data_dir` when missing, and
+    /// purges the records expired at `now`.
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`IdempotencyError::StoreUnavailable`] when the directory or the file cannot be
+    /// created or opened (e.g. another process holds it).
+    pub fn open(data_dir: &Path, now: SystemTime) -> Result<Self, IdempotencyError> {
+        let unavailable = |source| IdempotencyError::unavailable(BACKEND, "open", source);
+        std::fs::create_dir_all(data_dir).map_err(|error| unavailable(redb::Error::Io(error)))?;
+        let path = data_dir.join(FILE_NAME);
+        let database = Database::create(&path).map_err(|error| unavailable(error.into()))?;
+        let purged = prepare(&database, now).map_err(unavailable)?;
+        tracing::info!(path = %path.display(), purged, "idempotency store open");
+        let database = Arc::new(database);
+        let (jobs_tx, jobs_rx) = mpsc::channel();
+        let writer_database = database.clone();
+        let thread = std::thread::Builder::new()
+            .name("idempotency-writer".to_owned())
+            .spawn(move || write_loop(&writer_database, &jobs_rx))
+            .map_err(|error| unavailable(redb::Error::Io(error)))?;
+        Ok(Self {
+            path,
+            database: RwLock::new(Some(database)),
+            writer: Mutex::new(Some(Writer { jobs_tx, thread })),
+        })
+    }
+
+    /// Returns the open database.
+    fn database(&self, operation: &'static str) -> Result<Arc<Database>, IdempotencyError> {
+        self.database
+            .read()
+            .clone()
+            .ok_or_else(|| IdempotencyError::unavailable(BACKEND, operation, StoreClosed))
+    }
+}
+
+impl Drop for EmbeddedIdempotencyStore {
+    /// Lets the writer commit what is queued and waits for it, so that the file is released when
+    /// the store is dropped without [`IdempotencyStore::close`].
+    fn drop(&mut self) {
+        if let Some(Writer { jobs_tx, thread }) = self.writer.get_mut().take() {
+            drop(jobs_tx);
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The store was closed.
+#[derive(Debug, thiserror::Error)]
+#[error("the store is closed")]
+struct StoreClosed;
+
+#[async_trait]
+impl IdempotencyStore for EmbeddedIdempotencyStore {
+    async fn get(
+        &self,
+        key: &RecordKey,
+        now: SystemTime,
+    ) -> Result<Option<Record>, IdempotencyError> {
+        let database = self.database("read")?;
+        let unavailable =
+            |error: redb::Error| IdempotencyError::unavailable(BACKEND, "read", error);
+        let bytes_opt = read_live(&database, key, unix_millis(now)).map_err(unavailable)?;
+        let Some(bytes) = bytes_opt else {
+            return Ok(None);
+        };
+        let record =
+            codec::decode(&bytes).map_err(|error| IdempotencyError::UndecodableRecord {
+                idempotency_key: key.idempotency_key.clone(),
+                source: Arc::new(error),
+            })?;
+        Ok(record.is_live(now).then_some(record))
+    }
+
+    async fn put(&self, key: &RecordKey, record: &Record) -> Result<(), IdempotencyError> {
+        let (done_tx, done_rx) = oneshot::channel();
+        let job = WriteJob {
+            key: key.clone(),
+            record: record.clone(),
+            done_tx,
+        };
+        let queued = match self.writer.lock().as_ref() {
+            Some(writer) => writer.jobs_tx.send(job).is_ok(),
+            None => false,
+        };
+        if !queued {
+            return Err(IdempotencyError::unavailable(BACKEND, "write", StoreClosed));
+        }
+        match done_rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(IdempotencyError::StoreUnavailable {
+                backend: BACKEND,
+                operation: "write",
+                source: error,
+            }),
+            Err(_) => Err(IdempotencyError::unavailable(BACKEND, "write", StoreClosed)),
+        }
+    }
+
+    async fn purge_expired(&self, now: SystemTime) -> Result<usize, IdempotencyError> {
+        let database = self.database("purge")?;
+        let unavailable =
+            |error: redb::Error| IdempotencyError::unavailable(BACKEND, "purge", error);
+        let transaction = database
+            .begin_write()
+            .map_err(|error| unavailable(error.into()))?;
+        let purged = purge(&transaction, unix_millis(now), usize::MAX).map_err(unavailable)?;
+        transaction
+            .commit()
+            .map_err(|error| unavailable(error.into()))?;
+        Ok(purged)
+    }
+
+    async fn close(&self) -> Result<(), IdempotencyError> {
+        let writer_opt = self.writer.lock().take();
+        if let Some(Writer { jobs_tx, thread }) = writer_opt {
+            // The thread commits what is queued, then ends when the queue is closed.
+            drop(jobs_tx);
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        let database_opt = self.database.write().take();
+        let Some(database) = database_opt else {
+            return Ok(());
+        };
+        tracing::info!(path = %self.path.display(), "idempotency store closed");
+        match Arc::try_unwrap(database) {
+            Ok(database) => database.close().map_err(|error| {
+                IdempotencyError::unavailable(BACKEND, "close", redb::Error::from(error))
+            }),
+            // A read still running holds it; the file closes when that read ends.
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// Creates the tables and purges everything expired at `now`; returns how many were purged.
+fn prepare(database: &Database, now: SystemTime) -> Result<usize, redb::Error> {
+    let transaction = database.begin_write()?;
+    transaction.open_table(RECORDS)?;
+    transaction.open_table(EXPIRY)?;
+    let purged = purge(&transaction, unix_millis(now), usize::MAX)?;
+    transaction.commit()?;
+    Ok(purged)
+}
+
+/// Returns the encoded record of `key` when it has not expired at `now_ms`.
+fn read_live(
+    database: &Database,
+    key: &RecordKey,
+    now_ms: u64,
+) -> Result<Option<Vec<u8>>, redb::Error> {
+    let transaction = database.begin_read()?;
+    let records = transaction.open_table(RECORDS)?;
+    let Some(entry) = records.get((key.account.as_str(), key.idempotency_key.as_str()))? else {
+        return Ok(None);
+    };
+    let (expires_at_ms, bytes) = entry.value();
+    Ok((now_ms < expires_at_ms).then(|| bytes.to_vec()))
+}
+
+/// Serves the queue until every sender is gone: each round takes what is queued, commits it in
+/// one transaction and answers every job.
+fn write_loop(database: &Database, jobs_rx: &mpsc::Receiver<WriteJob>) {
+    while let Ok(first) = jobs_rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_WRITES_PER_COMMIT {
+            match jobs_rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let outcome = commit_batch(database, &batch).map_err(Arc::new);
+        if let Err(error) = &outcome {
+            tracing::error!(
+                error = error as &dyn std::error::Error,
+                writes = batch.len(),
+                "idempotency records not stored"
+            );
+        }
+        for job in batch {
+            let _ = job.done_tx.send(outcome.clone());
+        }
+    }
+}
+
+/// Stores every record of `batch` and purges some expired ones, in one durable commit.
+fn commit_batch(database: &Database, batch: &[WriteJob]) -> Result<(), redb::Error> {
+    let transaction = database.begin_write()?;
+    {
+        let mut records = transaction.open_table(RECORDS)?;
+        let mut expiry = transaction.open_table(EXPIRY)?;
+        for job in batch {
+            let account = job.key.account.as_str();
+            let idempotency_key = job.key.idempotency_key.as_str();
+            let expires_at_ms = unix_millis(job.record.expires_at);
+            let bytes = codec::encode(&job.record);
+            records.insert(
+                (account, idempotency_key),
+                (expires_at_ms, bytes.as_slice()),
+            )?;
+            expiry.insert((expires_at_ms, account, idempotency_key), ())?;
+        }
+    }
+    purge(
+        &transaction,
+        unix_millis(SystemTime::now()),
+        PURGE_PER_COMMIT,
+    )?;
+    transaction.commit()?;
+    Ok(())
+}
+
+/// Removes up to `limit` expiry entries due at `now_ms`, and their records when those have not
+/// been replaced by a later one.
+fn purge(transaction: &WriteTransaction, now_ms: u64, limit: usize) -> Result<usize, redb::Error> {
+    let mut expiry = transaction.open_table(EXPIRY)?;
+    let mut records = transaction.open_table(RECORDS)?;
+    let due: Vec<(u64, String, String)> = expiry
+        .range((0, "", "")..(now_ms.saturating_add(1), "", ""))?
+        .take(limit)
+        .map(|entry| {
+            entry.map(|(key, _)| {
+                let (expires_at_ms, account, idempotency_key) = key.value();
+                (
+                    expires_at_ms,
+                    account.to_owned(),
+                    idempotency_key.to_owned(),
+                )
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut purged = 0;
+    for (expires_at_ms, account, idempotency_key) in &due {
+        expiry.remove((*expires_at_ms, account.as_str(), idempotency_key.as_str()))?;
+        let record_key = (account.as_str(), idempotency_key.as_str());
+        let replaced = match records.get(record_key)? {
+            Some(entry) => entry.value().0 > now_ms,
+            None => true,
+        };
+        if !replaced {
+            records.remove(record_key)?;
+            purged += 1;
+        }
+    }
+    Ok(purged)
+}
+
+#[cfg(test)]
+mod tests;

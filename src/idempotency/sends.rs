@@ -1,0 +1,340 @@
+//! [`IdempotentSends`]: the wrapper every keyed send goes through. The first call for a key leads:
+//! it looks the key up, sends when nothing is recorded, records the outcome, then answers the
+//! calls that arrived meanwhile for the same key (coalesced: they wait, bounded by their deadline,
+//! and get the same outcome marked replayed).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use parking_lot::Mutex;
+use tokio::sync::{Notify, oneshot, watch};
+use tracing::Instrument as _;
+
+use crate::error::ErrorClass;
+use crate::model::{SendReply, SentMessage};
+use crate::upstream::UpstreamError;
+
+use super::{
+    Fingerprint, IdempotencyError, IdempotencyStore, Outcome, Record, RecordKey, SendError,
+};
+
+/// Tells whether a failed send is a refusal that repeating cannot change, so it is recorded.
+///
+/// Only the upstream's own refusals qualify (local checks are recomputed), and only those about
+/// the request itself; failed preconditions (balance, channel state) can be fixed by an operator.
+pub fn is_definitive(error: &UpstreamError) -> bool {
+    matches!(
+        error,
+        UpstreamError::Rejected(rejection) if matches!(
+            rejection.class,
+            ErrorClass::InvalidArgument
+                | ErrorClass::NotFound
+                | ErrorClass::PermissionDenied
+                | ErrorClass::AlreadyExists
+        )
+    )
+}
+
+/// What callers coalesced with a running send receive: the same outcome, as data.
+type SharedOutcome = Result<SentMessage, IdempotencyError>;
+
+/// The sends in flight, by key.
+type InFlightMap = HashMap<RecordKey, InFlight>;
+
+/// One keyed send in flight.
+#[derive(Debug)]
+struct InFlight {
+    /// The fingerprint of the request being sent.
+    fingerprint: Fingerprint,
+    /// Receives the outcome; callers coalesced with the send subscribe to it.
+    outcome_tx: watch::Sender<Option<SharedOutcome>>,
+}
+
+/// Runs keyed sends at most once: replays recorded outcomes, coalesces concurrent duplicates into
+/// one upstream call, refuses reused keys, records outcomes.
+#[derive(Debug)]
+pub struct IdempotentSends {
+    /// Where outcomes are recorded.
+    store: Arc<dyn IdempotencyStore>,
+    /// How long an outcome is kept.
+    retention: Duration,
+    /// Sends in flight, shared with their tasks.
+    in_flight: Arc<Mutex<InFlightMap>>,
+    /// Notified whenever the last send in flight finishes.
+    idle: Arc<Notify>,
+}
+
+/// What a call does: lead the send, or follow the one already in flight.
+enum Role {
+    /// Runs the send; the entry leaves the map when it is dropped.
+    Leader(InFlightEntry),
+    /// Waits for the leader's outcome.
+    Follower(watch::Receiver<Option<SharedOutcome>>),
+}
+
+impl IdempotentSends {
+    /// Wraps `store`, keeping outcomes for `retention`.
+    pub fn new(store: Arc<dyn IdempotencyStore>, retention: Duration) -> Self {
+        Self {
+            store,
+            retention,
+            in_flight: Arc::new(Mutex::new(HashMap::new())),
+            idle: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Runs `send` once for `key`, or answers with the outcome of the send already made (or in
+    /// flight) for the same key and `fingerprint`, marked replayed.
+    ///
+    /// `send` runs in its own task: once started it finishes and is recorded even when this
+    /// caller goes away. Waiting is bounded by `deadline`.
+    ///
+    /// # Errors
+    ///
+    /// Fails with the send's own error, [`IdempotencyError::KeyReused`] when the key belongs to a
+    /// different request, [`IdempotencyError::StoreUnavailable`] when the store cannot be read
+    /// (nothing is sent then), [`IdempotencyError::InProgress`] when the deadline passes first,
+    /// and [`IdempotencyError::Repeated`] with the failure of the coalesced or recorded send.
+    pub async fn send<F>(
+        &self,
+        key: RecordKey,
+        fingerprint: Fingerprint,
+        deadline: Option<Duration>,
+        send: F,
+    ) -> Result<SendReply, SendError>
+    where
+        F: Future<Output = Result<SentMessage, UpstreamError>> + Send + 'static,
+    {
+        let idempotency_key = key.idempotency_key.clone();
+        match self.join(key.clone(), fingerprint)? {
+            Role::Follower(outcome_rx) => {
+                let shared = within(deadline, &idempotency_key, follow(outcome_rx, &key)).await?;
+                Ok(SendReply::replayed(shared?))
+            }
+            Role::Leader(entry) => {
+                let (leader_tx, leader_rx) = oneshot::channel();
+                let lead = Lead {
+                    store: self.store.clone(),
+                    retention: self.retention,
+                    fingerprint,
+                    entry,
+                };
+                let task = async move {
+                    let for_leader = lead.run(send).await;
+                    // The caller may have gone away; the outcome is recorded all the same.
+                    let _ = leader_tx.send(for_leader);
+                };
+                tokio::spawn(task.in_current_span());
+                let abandoned = || IdempotencyError::Abandoned {
+                    idempotency_key: idempotency_key.clone(),
+                };
+                let waited = async { leader_rx.await.map_err(|_| abandoned()) };
+                within(deadline, &idempotency_key, waited).await?
+            }
+        }
+    }
+
+    /// Returns how many callers wait for the send in flight for `key` (tests and diagnostics).
+    pub fn followers(&self, key: &RecordKey) -> usize {
+        self.in_flight
+            .lock()
+            .get(key)
+            .map_or(0, |in_flight| in_flight.outcome_tx.receiver_count())
+    }
+
+    /// Waits (at most `patience`) for the sends in flight to finish and be recorded, then closes
+    /// the store.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the store cannot be closed cleanly.
+    pub async fn shutdown(&self, patience: Duration) -> Result<(), IdempotencyError> {
+        let drained = tokio::time::timeout(patience, async {
+            loop {
+                let notified = self.idle.notified();
+                if self.in_flight.lock().is_empty() {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                "keyed sends still in flight at shutdown; their outcomes are not recorded"
+            );
+        }
+        self.store.close().await
+    }
+
+    /// Registers the call: leader when no send is in flight for `key`, follower when one is for
+    /// the same request.
+    fn join(&self, key: RecordKey, fingerprint: Fingerprint) -> Result<Role, IdempotencyError> {
+        let mut in_flight = self.in_flight.lock();
+        if let Some(running) = in_flight.get(&key) {
+            if running.fingerprint != fingerprint {
+                return Err(IdempotencyError::KeyReused {
+                    idempotency_key: key.idempotency_key,
+                });
+            }
+            return Ok(Role::Follower(running.outcome_tx.subscribe()));
+        }
+        let (outcome_tx, _) = watch::channel(None);
+        in_flight.insert(
+            key.clone(),
+            InFlight {
+                fingerprint,
+                outcome_tx,
+            },
+        );
+        Ok(Role::Leader(InFlightEntry {
+            key,
+            in_flight: self.in_flight.clone(),
+            idle: self.idle.clone(),
+        }))
+    }
+}
+
+/// Waits for `future`, at most `deadline` when there is one.
+async fn within<T>(
+    deadline: Option<Duration>,
+    idempotency_key: &str,
+    future: impl Future<Output = Result<T, IdempotencyError>>,
+) -> Result<T, IdempotencyError> {
+    let Some(deadline) = deadline else {
+        return future.await;
+    };
+    tokio::time::timeout(deadline, future)
+        .await
+        .map_err(|_| IdempotencyError::InProgress {
+            idempotency_key: idempotency_key.to_owned(),
+        })?
+}
+
+/// Waits for the leader's outcome.
+async fn follow(
+    mut outcome_rx: watch::Receiver<Option<SharedOutcome>>,
+    key: &RecordKey,
+) -> Result<SharedOutcome, IdempotencyError> {
+    let abandoned = || IdempotencyError::Abandoned {
+        idempotency_key: key.idempotency_key.clone(),
+    };
+    match outcome_rx.wait_for(Option::is_some).await {
+        Ok(outcome) => outcome.clone().ok_or_else(abandoned),
+        Err(_) => Err(abandoned()),
+    }
+}
+
+/// A send in flight, registered in the map until dropped.
+struct InFlightEntry {
+    /// Its key in the map.
+    key: RecordKey,
+    /// The map.
+    in_flight: Arc<Mutex<InFlightMap>>,
+    /// Notified when the map becomes empty.
+    idle: Arc<Notify>,
+}
+
+impl InFlightEntry {
+    /// Hands `outcome` to every follower.
+    fn publish(&self, outcome: SharedOutcome) {
+        if let Some(running) = self.in_flight.lock().get(&self.key) {
+            running.outcome_tx.send_replace(Some(outcome));
+        }
+    }
+}
+
+impl Drop for InFlightEntry {
+    fn drop(&mut self) {
+        let mut in_flight = self.in_flight.lock();
+        in_flight.remove(&self.key);
+        if in_flight.is_empty() {
+            self.idle.notify_waiters();
+        }
+    }
+}
+
+/// The leader's work, run in its own task.
+struct Lead {
+    /// Where the outcome is looked up and recorded.
+    store: Arc<dyn IdempotencyStore>,
+    /// How long the outcome is kept.
+    retention: Duration,
+    /// The request's fingerprint.
+    fingerprint: Fingerprint,
+    /// The registration, released when the outcome is recorded.
+    entry: InFlightEntry,
+}
+
+impl Lead {
+    /// Looks the key up, sends when nothing is recorded, records, then answers the followers
+    /// (once recorded, so that a later call finds the record) and returns the leader's answer.
+    async fn run<F>(self, send: F) -> Result<SendReply, SendError>
+    where
+        F: Future<Output = Result<SentMessage, UpstreamError>>,
+    {
+        let key = &self.entry.key;
+        let (for_leader, shared) = match self.store.get(key, SystemTime::now()).await {
+            Err(error) => (Err(error.clone().into()), Err(error)),
+            Ok(Some(record)) => {
+                let shared = replay(record, self.fingerprint, key);
+                (
+                    shared.clone().map(SendReply::replayed).map_err(Into::into),
+                    shared,
+                )
+            }
+            Ok(None) => {
+                let result = send.await;
+                self.record(&result).await;
+                let shared = match &result {
+                    Ok(sent) => Ok(sent.clone()),
+                    Err(error) => Err(IdempotencyError::Repeated(Box::new(error.into()))),
+                };
+                (result.map(SendReply::fresh).map_err(Into::into), shared)
+            }
+        };
+        self.entry.publish(shared);
+        for_leader
+    }
+
+    /// Records the outcome when it is worth keeping. A send that went out but could not be
+    /// recorded is still reported as sent: that is the truth, and a retry would be refused anyway
+    /// if the store stays down.
+    async fn record(&self, result: &Result<SentMessage, UpstreamError>) {
+        let outcome = match result {
+            Ok(sent) => Outcome::Sent(sent.clone()),
+            Err(error) if is_definitive(error) => Outcome::Failed(error.into()),
+            Err(_) => return,
+        };
+        let record = Record {
+            fingerprint: self.fingerprint,
+            outcome,
+            expires_at: SystemTime::now() + self.retention,
+        };
+        if let Err(error) = self.store.put(&self.entry.key, &record).await {
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                account = %self.entry.key.account,
+                "the outcome of a keyed send could not be recorded; a repeat may send again"
+            );
+        }
+    }
+}
+
+/// Answers a call from a record: the recorded outcome for the same request, a refusal otherwise.
+fn replay(record: Record, fingerprint: Fingerprint, key: &RecordKey) -> SharedOutcome {
+    if record.fingerprint != fingerprint {
+        return Err(IdempotencyError::KeyReused {
+            idempotency_key: key.idempotency_key.clone(),
+        });
+    }
+    match record.outcome {
+        Outcome::Sent(sent) => Ok(sent),
+        Outcome::Failed(failure) => Err(IdempotencyError::Repeated(Box::new(failure))),
+    }
+}
+
+#[cfg(test)]
+mod tests;

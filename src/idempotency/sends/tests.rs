@@ -1,0 +1,430 @@
+//! The coalescing wrapper: one upstream call per key, replays marked as such, reused keys refused,
+//! only lasting outcomes recorded, and no send without a readable store.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use tokio::sync::Semaphore;
+
+use super::*;
+use crate::idempotency::EmbeddedIdempotencyStore;
+use crate::upstream::error::Rejection;
+
+/// What the fake upstream answers.
+#[derive(Clone, Copy, Debug)]
+enum Answer {
+    /// A message id numbered by call.
+    Sent,
+    /// A refusal of the request itself.
+    Invalid,
+    /// A transient failure.
+    Unavailable,
+}
+
+/// An upstream that counts its calls and answers once a permit is available.
+#[derive(Debug)]
+struct FakeUpstream {
+    calls: AtomicUsize,
+    gate: Semaphore,
+    answer: Answer,
+}
+
+impl FakeUpstream {
+    fn open(answer: Answer) -> Arc<Self> {
+        Arc::new(Self {
+            calls: AtomicUsize::new(0),
+            gate: Semaphore::new(Semaphore::MAX_PERMITS),
+            answer,
+        })
+    }
+
+    fn held() -> Arc<Self> {
+        Arc::new(Self {
+            calls: AtomicUsize::new(0),
+            gate: Semaphore::new(0),
+            answer: Answer::Sent,
+        })
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Returns the future of one send through this upstream.
+    fn send(
+        self: &Arc<Self>,
+    ) -> impl Future<Output = Result<SentMessage, UpstreamError>> + Send + 'static {
+        let upstream = self.clone();
+        async move {
+            let call = upstream.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            let _permit = upstream.gate.acquire().await.expect("gate open");
+            match upstream.answer {
+                Answer::Sent => Ok(SentMessage {
+                    message_id: format!("m-{call}"),
+                    chat_id: "79011112233".to_owned(),
+                    request_id: String::new(),
+                }),
+                Answer::Invalid => Err(rejection(ErrorClass::InvalidArgument, "URI_NOT_VALID")),
+                Answer::Unavailable => {
+                    Err(rejection(ErrorClass::Unavailable, "UPSTREAM_UNAVAILABLE"))
+                }
+            }
+        }
+    }
+}
+
+fn rejection(class: ErrorClass, code: &str) -> UpstreamError {
+    UpstreamError::Rejected(Box::new(Rejection {
+        class,
+        code: code.to_owned(),
+        description: "refused".to_owned(),
+        domain: "api.wazzup24.com",
+        metadata: vec![("httpStatus".to_owned(), "400".to_owned())],
+        fields: Vec::new(),
+        retry_after: None,
+    }))
+}
+
+/// A store that cannot be read.
+#[derive(Debug)]
+struct BrokenStore;
+
+#[derive(Debug, thiserror::Error)]
+#[error("disk on fire")]
+struct DiskError;
+
+#[async_trait]
+impl IdempotencyStore for BrokenStore {
+    async fn get(&self, _: &RecordKey, _: SystemTime) -> Result<Option<Record>, IdempotencyError> {
+        Err(IdempotencyError::unavailable("broken", "read", DiskError))
+    }
+
+    async fn put(&self, _: &RecordKey, _: &Record) -> Result<(), IdempotencyError> {
+        Err(IdempotencyError::unavailable("broken", "write", DiskError))
+    }
+
+    async fn purge_expired(&self, _: SystemTime) -> Result<usize, IdempotencyError> {
+        Ok(0)
+    }
+
+    async fn close(&self) -> Result<(), IdempotencyError> {
+        Ok(())
+    }
+}
+
+struct Fixture {
+    sends: IdempotentSends,
+    _directory: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let store =
+        EmbeddedIdempotencyStore::open(directory.path(), SystemTime::now()).expect("store opens");
+    Fixture {
+        sends: IdempotentSends::new(Arc::new(store), Duration::from_secs(3600)),
+        _directory: directory,
+    }
+}
+
+fn key(idempotency_key: &str) -> RecordKey {
+    RecordKey {
+        account: "acme".to_owned(),
+        idempotency_key: idempotency_key.to_owned(),
+    }
+}
+
+const REQUEST: Fingerprint = Fingerprint([1; 32]);
+const OTHER_REQUEST: Fingerprint = Fingerprint([2; 32]);
+
+/// Yields until `count` callers wait for the send in flight for `key`.
+async fn until_followers(sends: &IdempotentSends, key: &RecordKey, count: usize) {
+    while sends.followers(key) < count {
+        tokio::task::yield_now().await;
+    }
+}
+
+fn idempotency_error(outcome: Result<SendReply, SendError>) -> IdempotencyError {
+    match outcome {
+        Err(SendError::Idempotency(error)) => error,
+        other => panic!("expected an idempotency error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn concurrent_duplicates_share_one_upstream_call() {
+    let Fixture { sends, .. } = &fixture();
+    let upstream = FakeUpstream::held();
+    const CALLERS: usize = 20;
+
+    let calls = (0..CALLERS).map(|_| sends.send(key("k"), REQUEST, None, upstream.send()));
+    let release = async {
+        until_followers(sends, &key("k"), CALLERS - 1).await;
+        upstream.gate.add_permits(1);
+    };
+    let (replies, ()) = tokio::join!(futures::future::join_all(calls), release);
+
+    assert_eq!(upstream.calls(), 1);
+    let replies: Vec<SendReply> = replies
+        .into_iter()
+        .map(|reply| reply.expect("sent"))
+        .collect();
+    assert!(replies.iter().all(|reply| reply.sent.message_id == "m-1"));
+    let replayed = replies.iter().filter(|reply| reply.replayed).count();
+    assert_eq!(replayed, CALLERS - 1);
+}
+
+#[tokio::test]
+async fn a_repeat_is_answered_from_the_record_without_sending() {
+    let Fixture { sends, .. } = &fixture();
+    let upstream = FakeUpstream::open(Answer::Sent);
+
+    let first = sends
+        .send(key("k"), REQUEST, None, upstream.send())
+        .await
+        .expect("sent");
+    let repeat = sends
+        .send(key("k"), REQUEST, None, upstream.send())
+        .await
+        .expect("replayed");
+
+    assert_eq!(upstream.calls(), 1);
+    assert_eq!(first, SendReply::fresh(repeat.sent.clone()));
+    assert!(repeat.replayed);
+}
+
+#[tokio::test]
+async fn a_key_reused_for_a_different_request_is_refused_without_sending() {
+    let Fixture { sends, .. } = &fixture();
+    let upstream = FakeUpstream::open(Answer::Sent);
+    sends
+        .send(key("k"), REQUEST, None, upstream.send())
+        .await
+        .expect("sent");
+
+    let reused = sends
+        .send(key("k"), OTHER_REQUEST, None, upstream.send())
+        .await;
+
+    let error = idempotency_error(reused);
+    assert_eq!(error.class(), ErrorClass::FailedPrecondition);
+    assert_eq!(error.reason(), "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(upstream.calls(), 1);
+}
+
+#[tokio::test]
+async fn a_key_reused_while_its_send_is_in_flight_is_refused_at_once() {
+    let Fixture { sends, .. } = &fixture();
+    let upstream = FakeUpstream::held();
+    let first = sends.send(key("k"), REQUEST, None, upstream.send());
+    let reused_then_release = async {
+        while sends.in_flight.lock().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let reused = sends
+            .send(key("k"), OTHER_REQUEST, None, upstream.send())
+            .await;
+        upstream.gate.add_permits(1);
+        reused
+    };
+
+    let (first, reused) = tokio::join!(first, reused_then_release);
+
+    assert_eq!(idempotency_error(reused).reason(), "IDEMPOTENCY_KEY_REUSED");
+    assert!(!first.expect("sent").replayed);
+    assert_eq!(upstream.calls(), 1);
+}
+
+#[tokio::test]
+async fn a_definitive_refusal_is_recorded_and_reported_again() {
+    let Fixture { sends, .. } = &fixture();
+    let upstream = FakeUpstream::open(Answer::Invalid);
+
+    let first = sends.send(key("k"), REQUEST, None, upstream.send()).await;
+    let repeat = sends.send(key("k"), REQUEST, None, upstream.send()).await;
+
+    assert!(matches!(first, Err(SendError::Upstream(_))));
+    let error = idempotency_error(repeat);
+    assert_eq!(
+        (error.class(), error.reason(), error.domain()),
+        (
+            ErrorClass::InvalidArgument,
+            "URI_NOT_VALID",
+            "api.wazzup24.com"
+        )
+    );
+    assert_eq!(
+        error.metadata(),
+        [("httpStatus".to_owned(), "400".to_owned())]
+    );
+    assert_eq!(upstream.calls(), 1);
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_not_recorded_so_a_retry_sends_again() {
+    let Fixture { sends, .. } = &fixture();
+    let failing = FakeUpstream::open(Answer::Unavailable);
+    let healthy = FakeUpstream::open(Answer::Sent);
+
+    let first = sends.send(key("k"), REQUEST, None, failing.send()).await;
+    let retry = sends.send(key("k"), REQUEST, None, healthy.send()).await;
+
+    assert!(matches!(first, Err(SendError::Upstream(_))));
+    assert_eq!(
+        retry.expect("sent"),
+        SendReply::fresh(SentMessage {
+            message_id: "m-1".to_owned(),
+            chat_id: "79011112233".to_owned(),
+            request_id: String::new(),
+        })
+    );
+    assert_eq!((failing.calls(), healthy.calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn followers_of_a_failed_send_get_the_same_failure() {
+    let Fixture { sends, .. } = &fixture();
+    let upstream = Arc::new(FakeUpstream {
+        calls: AtomicUsize::new(0),
+        gate: Semaphore::new(0),
+        answer: Answer::Unavailable,
+    });
+
+    let leader = sends.send(key("k"), REQUEST, None, upstream.send());
+    let follower = sends.send(key("k"), REQUEST, None, upstream.send());
+    let release = async {
+        until_followers(sends, &key("k"), 1).await;
+        upstream.gate.add_permits(1);
+    };
+    let (leader, follower, ()) = tokio::join!(leader, follower, release);
+
+    assert!(matches!(leader, Err(SendError::Upstream(_))));
+    assert_eq!(idempotency_error(follower).reason(), "UPSTREAM_UNAVAILABLE");
+    assert_eq!(upstream.calls(), 1);
+}
+
+#[tokio::test]
+async fn an_unreadable_store_refuses_the_send_as_unavailable() {
+    let sends = IdempotentSends::new(Arc::new(BrokenStore), Duration::from_secs(3600));
+    let upstream = FakeUpstream::open(Answer::Sent);
+
+    let outcome = sends.send(key("k"), REQUEST, None, upstream.send()).await;
+
+    let error = idempotency_error(outcome);
+    assert_eq!(error.class(), ErrorClass::Unavailable);
+    assert_eq!(error.reason(), "IDEMPOTENCY_STORE_UNAVAILABLE");
+    assert_eq!(upstream.calls(), 0);
+}
+
+#[tokio::test]
+async fn a_follower_stops_waiting_at_its_deadline() {
+    let Fixture { sends, .. } = &fixture();
+    let upstream = FakeUpstream::held();
+    let leader = sends.send(key("k"), REQUEST, None, upstream.send());
+    let impatient = async {
+        while sends.in_flight.lock().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let deadline = Some(Duration::from_millis(1));
+        let outcome = sends
+            .send(key("k"), REQUEST, deadline, upstream.send())
+            .await;
+        upstream.gate.add_permits(1);
+        outcome
+    };
+
+    let (leader, impatient) = tokio::join!(leader, impatient);
+
+    let error = idempotency_error(impatient);
+    assert_eq!(
+        (error.class(), error.reason()),
+        (ErrorClass::Timeout, "IDEMPOTENCY_KEY_IN_PROGRESS")
+    );
+    assert!(leader.is_ok());
+    assert_eq!(upstream.calls(), 1);
+}
+
+#[tokio::test]
+async fn a_send_whose_caller_left_still_finishes_and_is_recorded() {
+    let Fixture { sends, .. } = &fixture();
+    let upstream = FakeUpstream::held();
+    {
+        let abandoned = sends.send(key("k"), REQUEST, None, upstream.send());
+        tokio::pin!(abandoned);
+        while upstream.calls() == 0 {
+            let _ = futures::poll!(abandoned.as_mut());
+            tokio::task::yield_now().await;
+        }
+    }
+    upstream.gate.add_permits(1);
+
+    let repeat = sends.send(key("k"), REQUEST, None, upstream.send()).await;
+
+    assert_eq!(
+        repeat.expect("replayed"),
+        SendReply::replayed(SentMessage {
+            message_id: "m-1".to_owned(),
+            chat_id: "79011112233".to_owned(),
+            request_id: String::new(),
+        })
+    );
+    assert_eq!(upstream.calls(), 1);
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_sends_in_flight_then_closes_the_store() {
+    let Fixture { sends, .. } = &fixture();
+    let upstream = FakeUpstream::held();
+    let send = sends.send(key("k"), REQUEST, None, upstream.send());
+    let release_then_shut_down = async {
+        while upstream.calls() == 0 {
+            tokio::task::yield_now().await;
+        }
+        let shutdown = sends.shutdown(Duration::from_secs(30));
+        upstream.gate.add_permits(1);
+        shutdown.await
+    };
+
+    let (sent, closed) = tokio::join!(send, release_then_shut_down);
+
+    assert!(sent.is_ok());
+    closed.expect("closed");
+    let after = sends
+        .send(key("other"), REQUEST, None, upstream.send())
+        .await;
+    assert_eq!(
+        idempotency_error(after).reason(),
+        "IDEMPOTENCY_STORE_UNAVAILABLE"
+    );
+}
+
+#[test]
+fn only_refusals_of_the_request_itself_are_definitive() {
+    let table = [
+        (ErrorClass::InvalidArgument, true),
+        (ErrorClass::NotFound, true),
+        (ErrorClass::PermissionDenied, true),
+        (ErrorClass::AlreadyExists, true),
+        (ErrorClass::FailedPrecondition, false),
+        (ErrorClass::RateLimited, false),
+        (ErrorClass::Unavailable, false),
+        (ErrorClass::Timeout, false),
+        (ErrorClass::Internal, false),
+        (ErrorClass::Unauthenticated, false),
+        (ErrorClass::Unimplemented, false),
+    ];
+    for (class, definitive) in table {
+        assert_eq!(
+            is_definitive(&rejection(class, "CODE")),
+            definitive,
+            "{class:?}"
+        );
+    }
+    let local = UpstreamError::ChannelNotFound {
+        channel_id: "c".to_owned(),
+    };
+    assert!(
+        !is_definitive(&local),
+        "local checks are recomputed, not recorded"
+    );
+}
