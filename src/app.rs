@@ -70,6 +70,9 @@ pub enum AppError {
     /// The gRPC server could not be built (e.g. a broken descriptor set).
     #[error("the gRPC server could not be built")]
     Build(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// An account's upstream client could not be built.
+    #[error(transparent)]
+    Upstream(crate::upstream::transport::TransportError),
     /// A server stopped with an error.
     #[error("the {listener} server failed")]
     Serve {
@@ -91,7 +94,7 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
-    let accounts = Arc::new(Accounts::from_config(&config));
+    let accounts = Arc::new(Accounts::from_config(&config).map_err(AppError::Upstream)?);
     announce(&config, &listeners);
     let metrics = Arc::new(Metrics::new());
     let (draining_tx, draining_rx) = watch::channel(false);

@@ -4,13 +4,18 @@
 use std::sync::Arc;
 
 use crate::config::{Config, Dialect};
-use crate::model::validate::{check_delete, check_edit, check_send, check_send_for_channel};
+use crate::model::validate::{
+    check_delete, check_edit, check_send, check_send_for_channel, check_webhook_settings,
+};
 use crate::model::{
     Channel, DeleteMessage, EditMessage, MessageRef, SendMessage, SentMessage, Template,
-    TemplatePage, Violations,
+    TemplatePage, Violations, WebhookSettings,
 };
 
 use super::sandbox::SandboxUpstream;
+use super::transport::TransportError;
+use super::wazzup_v3::WazzupV3Client;
+use super::webhook_registration::WebhookRegistration;
 use super::{CallContext, PageRequest, Upstream, UpstreamError};
 
 /// A request named an account that cannot be used.
@@ -36,6 +41,8 @@ pub struct Account {
     upstream: Arc<dyn Upstream>,
     /// The same upstream, typed, when the account is a sandbox (for `SandboxService`).
     sandbox: Option<Arc<SandboxUpstream>>,
+    /// What `RegisterWebhooks` registers.
+    webhooks: WebhookRegistration,
 }
 
 impl Account {
@@ -45,7 +52,14 @@ impl Account {
             name: name.into(),
             upstream,
             sandbox: None,
+            webhooks: WebhookRegistration::default(),
         }
+    }
+
+    /// Sets what `RegisterWebhooks` registers for this account.
+    pub fn with_webhooks(mut self, webhooks: WebhookRegistration) -> Self {
+        self.webhooks = webhooks;
+        self
     }
 
     /// Creates a sandbox account.
@@ -55,6 +69,7 @@ impl Account {
             name: name.into(),
             upstream,
             sandbox: Some(sandbox),
+            webhooks: WebhookRegistration::default(),
         }
     }
 
@@ -186,6 +201,66 @@ impl Account {
     ) -> Result<Template, UpstreamError> {
         self.upstream.get_template(template_id, call).await
     }
+
+    /// Returns the upstream webhook settings, the account's secret redacted from the URI.
+    ///
+    /// # Errors
+    ///
+    /// Fails with the upstream's error.
+    pub async fn get_webhook_settings(
+        &self,
+        call: CallContext,
+    ) -> Result<WebhookSettings, UpstreamError> {
+        let settings = self.upstream.get_webhook_settings(call).await?;
+        Ok(self.webhooks.redact(settings))
+    }
+
+    /// Validates and applies new webhook settings; the answer has the secret redacted.
+    ///
+    /// # Errors
+    ///
+    /// Fails with every field violation at once, or the upstream's error.
+    pub async fn update_webhook_settings(
+        &self,
+        settings: &WebhookSettings,
+        call: CallContext,
+    ) -> Result<WebhookSettings, UpstreamError> {
+        let mut violations = Violations::new();
+        check_webhook_settings(settings, &mut violations);
+        if !settings.events.is_empty() && self.dialect() != Dialect::WazzupTech {
+            violations.add(
+                "settings.events",
+                format!(
+                    "is only for wazzup_tech accounts; {} accounts use the boolean subscriptions",
+                    self.dialect()
+                ),
+            );
+        }
+        violations.finish()?;
+        let applied = self
+            .upstream
+            .update_webhook_settings(settings, call)
+            .await?;
+        Ok(self.webhooks.redact(applied))
+    }
+
+    /// Points the upstream at this gateway's own webhook URL with the configured subscriptions.
+    ///
+    /// # Errors
+    ///
+    /// Fails with `FAILED_PRECONDITION` errors when the public base URL or the account's webhook
+    /// secret is not configured or the URI would be too long, or the upstream's error.
+    pub async fn register_webhooks(
+        &self,
+        call: CallContext,
+    ) -> Result<WebhookSettings, UpstreamError> {
+        let settings = self.webhooks.settings(&self.name)?;
+        let applied = self
+            .upstream
+            .update_webhook_settings(&settings, call)
+            .await?;
+        Ok(self.webhooks.redact(applied))
+    }
 }
 
 /// Every configured account, and which one serves requests that name none.
@@ -212,11 +287,14 @@ impl Accounts {
     }
 
     /// Builds one upstream per configured account.
-    pub fn from_config(config: &Config) -> Self {
-        let accounts = config
-            .accounts
-            .iter()
-            .map(|account| match account.dialect {
+    ///
+    /// # Errors
+    ///
+    /// Fails when the HTTP client of a `wazzup_v3` account cannot be built.
+    pub fn from_config(config: &Config) -> Result<Self, TransportError> {
+        let mut accounts = Vec::with_capacity(config.accounts.len());
+        for account in &config.accounts {
+            let built = match account.dialect {
                 Dialect::Sandbox => Account::sandbox(
                     &account.name,
                     Arc::new(SandboxUpstream::new(
@@ -224,11 +302,15 @@ impl Accounts {
                         config.server.sandbox_latency,
                     )),
                 ),
+                Dialect::WazzupV3 => {
+                    Account::new(&account.name, Arc::new(WazzupV3Client::new(account)?))
+                }
                 dialect => Account::new(&account.name, Arc::new(PendingDialect { dialect })),
-            })
-            .collect();
+            };
+            accounts.push(built.with_webhooks(WebhookRegistration::from_config(config, account)));
+        }
         let default_name = config.default_account().map(|account| account.name.clone());
-        Self::new(accounts, default_name)
+        Ok(Self::new(accounts, default_name))
     }
 
     /// Returns the account `name`, or the default one when `name` is empty.
