@@ -190,7 +190,9 @@ fn add_gateway_services(
             context.clone(),
         )))
         .add_service(ExportServiceServer::new(exports::ExportsApi))
-        .add_service(WebhookServiceServer::new(webhooks::WebhooksApi))
+        .add_service(WebhookServiceServer::new(webhooks::WebhooksApi::new(
+            context.clone(),
+        )))
         .add_service(EventServiceServer::new(events::EventsApi));
     if has_sandbox {
         routes.add_service(SandboxServiceServer::new(sandbox::SandboxApi::new(

@@ -75,6 +75,9 @@ pub enum AppError {
     /// The gRPC server could not be built (e.g. a broken descriptor set).
     #[error("the gRPC server could not be built")]
     Build(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// An account's upstream client could not be built.
+    #[error(transparent)]
+    Upstream(crate::upstream::transport::TransportError),
     /// A server stopped with an error.
     #[error("the {listener} server failed")]
     Serve {
@@ -120,7 +123,7 @@ async fn serve(
     sends: &Arc<IdempotentSends>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
-    let accounts = Arc::new(Accounts::from_config(config, sends));
+    let accounts = Arc::new(Accounts::from_config(config, sends).map_err(AppError::Upstream)?);
     announce(config, &listeners);
     let metrics = Arc::new(Metrics::new());
     let (draining_tx, draining_rx) = watch::channel(false);

@@ -47,6 +47,7 @@ mod roster;
 mod secret;
 mod settings;
 mod summary;
+mod upstream_tuning;
 mod value;
 
 use std::{
@@ -83,6 +84,11 @@ pub use self::{
         WAZZUP_SHORTCUT_ACCOUNT,
     },
     settings::{SETTINGS, SettingDoc, settings_help},
+    upstream_tuning::{
+        DEFAULT_CHANNEL_CACHE_TTL, DEFAULT_RETRY_BASE_DELAY, DEFAULT_RETRY_MAX_ATTEMPTS,
+        DEFAULT_RETRY_MAX_DELAY, DEFAULT_RETRY_MAX_RETRY_AFTER, DEFAULT_RETRY_RATE_LIMIT_FALLBACK,
+        DEFAULT_RETRY_TOTAL_BUDGET, MAX_RETRY_TOTAL_BUDGET, RetrySettings, WebhookSubscriptions,
+    },
 };
 use self::{
     file::FileConfig,

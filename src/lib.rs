@@ -15,7 +15,8 @@
 //! - [`admin`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`model`]: the provider-neutral domain and its validation against one limits table.
 //! - [`upstream`]: the `Upstream` trait, one implementation per API dialect (the built-in sandbox
-//!   today), and the account registry.
+//!   and the Wazzup API v3), the shared HTTP stack (reqwest client per account, rate limiter,
+//!   concurrency bound, retry policy), the error table, and the account registry.
 //! - [`idempotency`]: sends with an `idempotency_key` happen at most once: outcomes recorded in an
 //!   embedded redb store (24 h by default), repeats replayed, concurrent duplicates coalesced.
 //! - [`error`]: the single mapping from gateway errors to gRPC statuses with `google.rpc` details.

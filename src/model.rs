@@ -11,6 +11,7 @@ pub mod limits;
 pub mod message;
 pub mod template;
 pub mod validate;
+pub mod webhook;
 
 pub use channel::{Channel, ChannelState, ChatType, Transport};
 pub use keyboard::{
@@ -23,3 +24,4 @@ pub use message::{
 };
 pub use template::{Template, TemplateButtonSpec, TemplateComponent, TemplatePage, TemplateStatus};
 pub use validate::{FieldViolation, ValidationError, Violations};
+pub use webhook::WebhookSettings;

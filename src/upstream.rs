@@ -2,11 +2,16 @@
 //! registry that picks the implementation for each request.
 //!
 //! `api/` depends only on [`Accounts`], [`Account`] and the [`Upstream`] trait; the dialects
-//! (`sandbox`, and later `wazzup_v3`, `wazzup_tech_v2`, `devino`) never see gRPC types.
+//! (`sandbox`, `wazzup_v3`, and later `wazzup_tech_v2`, `devino`) never see gRPC types. The
+//! shared HTTP stack is [`transport`] with its [`retry`] policy; [`error`] classifies failures.
 
 pub mod accounts;
 pub mod error;
+pub mod retry;
 pub mod sandbox;
+pub mod transport;
+pub mod wazzup_v3;
+pub mod webhook_registration;
 
 use std::fmt;
 use std::time::Duration;
@@ -16,11 +21,13 @@ use async_trait::async_trait;
 use crate::config::Dialect;
 use crate::model::{
     Channel, DeleteMessage, EditMessage, MessageRef, SendMessage, SentMessage, Template,
-    TemplatePage,
+    TemplatePage, WebhookSettings,
 };
 
 pub use accounts::{Account, AccountError, Accounts};
 pub use error::UpstreamError;
+pub use retry::{Idempotency, RetryPolicy};
+pub use wazzup_v3::WazzupV3Client;
 
 /// Per-call facts an upstream needs beyond the request itself.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -112,6 +119,23 @@ pub trait Upstream: Send + Sync + fmt::Debug + 'static {
         _call: CallContext,
     ) -> Result<Template, UpstreamError> {
         Err(self.unsupported("reading templates"))
+    }
+
+    /// Returns the account's upstream webhook subscription.
+    async fn get_webhook_settings(
+        &self,
+        _call: CallContext,
+    ) -> Result<WebhookSettings, UpstreamError> {
+        Err(self.unsupported("reading webhook settings"))
+    }
+
+    /// Replaces the account's upstream webhook subscription and returns the settings in effect.
+    async fn update_webhook_settings(
+        &self,
+        _settings: &WebhookSettings,
+        _call: CallContext,
+    ) -> Result<WebhookSettings, UpstreamError> {
+        Err(self.unsupported("changing webhook settings"))
     }
 
     /// Builds the error for an operation this dialect does not offer.

@@ -6,6 +6,7 @@ pub mod channels;
 pub mod keyboards;
 pub mod messages;
 pub mod templates;
+pub mod webhooks;
 
 /// Returns `Some(value)` unless it is empty (proto3 strings have no "unset").
 pub(crate) fn non_empty(value: String) -> Option<String> {

@@ -8,6 +8,7 @@ use super::{
     ConfigError, SettingDoc,
     file::{FileAccount, FileLimits},
     secret,
+    upstream_tuning::{DEFAULT_CHANNEL_CACHE_TTL, RetrySettings, WebhookSubscriptions},
     value::{self, Env, ValueKind, env_value},
 };
 
@@ -193,6 +194,12 @@ pub struct AccountConfig {
     pub crm_key: Option<SecretString>,
     /// Rate, concurrency and timeout limits for the upstream.
     pub limits: UpstreamLimits,
+    /// How failed upstream attempts are retried (`[accounts.retry]`).
+    pub retry: RetrySettings,
+    /// How long the channel list is reused to validate sends (`channel_cache_ttl`).
+    pub channel_cache_ttl: Duration,
+    /// What `RegisterWebhooks` subscribes to (`[accounts.webhooks]`).
+    pub webhooks: WebhookSubscriptions,
 }
 
 /// The three secrets of an account.
@@ -259,6 +266,14 @@ impl AccountConfig {
             webhook_secret: resolve_secret(SecretKind::WebhookSecret, raw, prefix, env)?,
             crm_key: resolve_secret(SecretKind::CrmKey, raw, prefix, env)?,
             limits: UpstreamLimits::resolve(&raw.limits, prefix)?,
+            retry: RetrySettings::resolve(&raw.retry, prefix)?,
+            channel_cache_ttl: match &raw.channel_cache_ttl {
+                Some(text) => {
+                    value::DURATION.parse_at(text, &format!("{prefix}.channel_cache_ttl"))?
+                }
+                None => DEFAULT_CHANNEL_CACHE_TTL,
+            },
+            webhooks: WebhookSubscriptions::resolve(&raw.webhooks),
             default: raw.default,
             api_key,
             dialect,

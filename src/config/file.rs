@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::ConfigError;
+use super::upstream_tuning::{FileRetry, FileWebhooks};
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
@@ -100,8 +101,13 @@ pub(super) struct FileAccount {
     pub(super) webhook_secret_file: Option<PathBuf>,
     pub(super) crm_key_env: Option<String>,
     pub(super) crm_key_file: Option<PathBuf>,
+    pub(super) channel_cache_ttl: Option<String>,
     #[serde(default)]
     pub(super) limits: FileLimits,
+    #[serde(default)]
+    pub(super) retry: FileRetry,
+    #[serde(default)]
+    pub(super) webhooks: FileWebhooks,
 }
 
 /// `[accounts.limits]`

@@ -1,6 +1,6 @@
 //! The catalogue of settings, from which `--help` and the README table are generated.
 
-use super::{account, auth, process, roster};
+use super::{account, auth, process, roster, upstream_tuning};
 
 /// Documentation of one setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,6 +140,17 @@ pub const SETTINGS: &[SettingDoc] = &[
         "5s",
         "Upper bound for connecting to the upstream (> 0).",
     ),
+    upstream_tuning::TUNING_SETTINGS[0],
+    upstream_tuning::TUNING_SETTINGS[1],
+    upstream_tuning::TUNING_SETTINGS[2],
+    upstream_tuning::TUNING_SETTINGS[3],
+    upstream_tuning::TUNING_SETTINGS[4],
+    upstream_tuning::TUNING_SETTINGS[5],
+    upstream_tuning::TUNING_SETTINGS[6],
+    upstream_tuning::TUNING_SETTINGS[7],
+    upstream_tuning::TUNING_SETTINGS[8],
+    upstream_tuning::TUNING_SETTINGS[9],
+    upstream_tuning::TUNING_SETTINGS[10],
 ];
 
 /// Renders [`SETTINGS`] as plain text for `--help`.

@@ -18,12 +18,14 @@ mod recipient;
 mod shape;
 #[cfg(test)]
 mod tests;
+mod webhook;
 
 use std::fmt;
 
 use super::limits::IDEMPOTENCY_KEY_MAX_CHARS;
 use super::{Channel, Content, DeleteMessage, EditContent, EditMessage, SendMessage};
 use shape::{char_count, given, is_blank, too_many_chars};
+pub use webhook::check_webhook_settings;
 
 /// One invalid field of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]

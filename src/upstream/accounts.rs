@@ -5,13 +5,18 @@ use std::sync::Arc;
 
 use crate::config::{Config, Dialect};
 use crate::idempotency::{Fingerprint, IdempotentSends, RecordKey, SendError};
-use crate::model::validate::{check_delete, check_edit, check_send, check_send_for_channel};
+use crate::model::validate::{
+    check_delete, check_edit, check_send, check_send_for_channel, check_webhook_settings,
+};
 use crate::model::{
     Channel, DeleteMessage, EditMessage, MessageRef, SendMessage, SendReply, SentMessage, Template,
-    TemplatePage, Violations,
+    TemplatePage, Violations, WebhookSettings,
 };
 
 use super::sandbox::SandboxUpstream;
+use super::transport::TransportError;
+use super::wazzup_v3::WazzupV3Client;
+use super::webhook_registration::WebhookRegistration;
 use super::{CallContext, PageRequest, Upstream, UpstreamError};
 
 /// A request named an account that cannot be used.
@@ -39,6 +44,8 @@ pub struct Account {
     sandbox: Option<Arc<SandboxUpstream>>,
     /// Runs sends that carry an idempotency key at most once.
     sends: Arc<IdempotentSends>,
+    /// What `RegisterWebhooks` registers.
+    webhooks: WebhookRegistration,
 }
 
 impl Account {
@@ -53,7 +60,14 @@ impl Account {
             upstream,
             sandbox: None,
             sends,
+            webhooks: WebhookRegistration::default(),
         }
+    }
+
+    /// Sets what `RegisterWebhooks` registers for this account.
+    pub fn with_webhooks(mut self, webhooks: WebhookRegistration) -> Self {
+        self.webhooks = webhooks;
+        self
     }
 
     /// Creates a sandbox account; keyed sends go through `sends`, as for every dialect.
@@ -68,6 +82,7 @@ impl Account {
             upstream,
             sandbox: Some(sandbox),
             sends,
+            webhooks: WebhookRegistration::default(),
         }
     }
 
@@ -206,6 +221,66 @@ impl Account {
     ) -> Result<Template, UpstreamError> {
         self.upstream.get_template(template_id, call).await
     }
+
+    /// Returns the upstream webhook settings, the account's secret redacted from the URI.
+    ///
+    /// # Errors
+    ///
+    /// Fails with the upstream's error.
+    pub async fn get_webhook_settings(
+        &self,
+        call: CallContext,
+    ) -> Result<WebhookSettings, UpstreamError> {
+        let settings = self.upstream.get_webhook_settings(call).await?;
+        Ok(self.webhooks.redact(settings))
+    }
+
+    /// Validates and applies new webhook settings; the answer has the secret redacted.
+    ///
+    /// # Errors
+    ///
+    /// Fails with every field violation at once, or the upstream's error.
+    pub async fn update_webhook_settings(
+        &self,
+        settings: &WebhookSettings,
+        call: CallContext,
+    ) -> Result<WebhookSettings, UpstreamError> {
+        let mut violations = Violations::new();
+        check_webhook_settings(settings, &mut violations);
+        if !settings.events.is_empty() && self.dialect() != Dialect::WazzupTech {
+            violations.add(
+                "settings.events",
+                format!(
+                    "is only for wazzup_tech accounts; {} accounts use the boolean subscriptions",
+                    self.dialect()
+                ),
+            );
+        }
+        violations.finish()?;
+        let applied = self
+            .upstream
+            .update_webhook_settings(settings, call)
+            .await?;
+        Ok(self.webhooks.redact(applied))
+    }
+
+    /// Points the upstream at this gateway's own webhook URL with the configured subscriptions.
+    ///
+    /// # Errors
+    ///
+    /// Fails with `FAILED_PRECONDITION` errors when the public base URL or the account's webhook
+    /// secret is not configured or the URI would be too long, or the upstream's error.
+    pub async fn register_webhooks(
+        &self,
+        call: CallContext,
+    ) -> Result<WebhookSettings, UpstreamError> {
+        let settings = self.webhooks.settings(&self.name)?;
+        let applied = self
+            .upstream
+            .update_webhook_settings(&settings, call)
+            .await?;
+        Ok(self.webhooks.redact(applied))
+    }
 }
 
 /// Every configured account, and which one serves requests that name none.
@@ -233,11 +308,17 @@ impl Accounts {
 
     /// Builds one upstream per configured account; keyed sends of every account go through
     /// `sends`.
-    pub fn from_config(config: &Config, sends: &Arc<IdempotentSends>) -> Self {
-        let accounts = config
-            .accounts
-            .iter()
-            .map(|account| match account.dialect {
+    ///
+    /// # Errors
+    ///
+    /// Fails when the HTTP client of a `wazzup_v3` account cannot be built.
+    pub fn from_config(
+        config: &Config,
+        sends: &Arc<IdempotentSends>,
+    ) -> Result<Self, TransportError> {
+        let mut accounts = Vec::with_capacity(config.accounts.len());
+        for account in &config.accounts {
+            let built = match account.dialect {
                 Dialect::Sandbox => Account::sandbox(
                     &account.name,
                     Arc::new(SandboxUpstream::new(
@@ -246,15 +327,21 @@ impl Accounts {
                     )),
                     sends.clone(),
                 ),
+                Dialect::WazzupV3 => Account::new(
+                    &account.name,
+                    Arc::new(WazzupV3Client::new(account)?),
+                    sends.clone(),
+                ),
                 dialect => Account::new(
                     &account.name,
                     Arc::new(PendingDialect { dialect }),
                     sends.clone(),
                 ),
-            })
-            .collect();
+            };
+            accounts.push(built.with_webhooks(WebhookRegistration::from_config(config, account)));
+        }
         let default_name = config.default_account().map(|account| account.name.clone());
-        Self::new(accounts, default_name)
+        Ok(Self::new(accounts, default_name))
     }
 
     /// Returns the account `name`, or the default one when `name` is empty.

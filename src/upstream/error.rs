@@ -1,11 +1,39 @@
 //! What can go wrong when an account operation runs: local validation against the upstream's
-//! rules, and the upstream's own refusals, each with the class the gRPC edge maps to a status.
+//! rules, the upstream HTTP stack's own failures (unreachable, timeout, rate limited, undecodable
+//! answer), and the upstream's refusals, each with the class the gRPC edge maps to a status.
+//!
+//! Upstream answers are classified by **one table**, [`classify`]: the HTTP status and the
+//! upstream error code (wazzup-api.md §1.2, §1.3, §3.6; compared case- and
+//! underscore-insensitively, so `repeatedCrmMessageId` is `REPEATED_CRM_MESSAGE_ID`) give the
+//! [`ErrorClass`] and, where the gateway has a meaning of its own, the reason. Nothing here keeps
+//! an upstream body or the API key: only the code, the short description, the request id and the
+//! scalar debugging data the upstream sent.
+
+mod body;
 
 use std::time::Duration;
 
 use crate::config::Dialect;
 use crate::error::{ERROR_DOMAIN, ErrorClass};
 use crate::model::{FieldViolation, ValidationError};
+
+pub use body::{ErrorBody, Rejection, code_key, upper_snake};
+
+/// The ErrorInfo domain of the v3 API's own error codes.
+pub const UPSTREAM_DOMAIN: &str = "api.wazzup24.com";
+
+/// Reason of an upstream 401: the gateway's configured key was refused.
+pub const UPSTREAM_CREDENTIALS_REJECTED: &str = "UPSTREAM_CREDENTIALS_REJECTED";
+/// Reason of an upstream 403 other than `CHAT_NO_ACCESS`: the key may not use the route.
+pub const UPSTREAM_KEY_NOT_ALLOWED: &str = "UPSTREAM_KEY_NOT_ALLOWED";
+/// Reason of an upstream 429 and of the gateway's own limiter.
+pub const UPSTREAM_RATE_LIMITED: &str = "UPSTREAM_RATE_LIMITED";
+/// Reason of an unreachable upstream and of a 5xx without a code.
+pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
+/// Reason of a timeout, ours or the upstream's (408, 504) without a code.
+pub const UPSTREAM_TIMEOUT: &str = "UPSTREAM_TIMEOUT";
+/// Reason of any other error status without a code.
+pub const UPSTREAM_REJECTED: &str = "UPSTREAM_REJECTED";
 
 /// A failed account operation.
 #[derive(Debug, thiserror::Error)]
@@ -47,28 +75,70 @@ pub enum UpstreamError {
         /// The template asked for.
         template_id: String,
     },
-    /// The upstream refused the request with an error code of its own.
+    /// The upstream refused the request with an HTTP error status (and maybe a code of its own).
     #[error("upstream refused the request with {}: {}", .0.code, .0.description)]
     Rejected(Box<Rejection>),
-}
-
-/// An upstream's refusal, kept typed so the edge can report its code, fields and hints.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rejection {
-    /// How the caller should treat it.
-    pub class: ErrorClass,
-    /// The upstream's error code in UPPER_SNAKE (e.g. `MESSAGES_CONTAIN_BUTTONS`).
-    pub code: String,
-    /// The upstream's short English explanation.
-    pub description: String,
-    /// The ErrorInfo domain: the upstream host, or `sandbox` for the built-in sandbox.
-    pub domain: &'static str,
-    /// Extra ErrorInfo metadata, lowerCamelCase keys (e.g. `upstreamRequestId`, `httpStatus`).
-    pub metadata: Vec<(String, String)>,
-    /// Fields the upstream named as invalid.
-    pub fields: Vec<FieldViolation>,
-    /// When the caller may retry, if the upstream said so.
-    pub retry_after: Option<Duration>,
+    /// No answer: the connection failed (`connect`: before anything was sent) or broke.
+    #[error("{}", unreachable_message(*.connect))]
+    Unreachable {
+        /// Whether the failure happened while connecting, so the upstream saw nothing.
+        connect: bool,
+        /// The HTTP client's error.
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+    /// The upstream did not answer in time; the outcome is unknown.
+    #[error("the upstream did not answer within {} ms; the outcome is unknown", .timeout.as_millis())]
+    Timeout {
+        /// How long the attempt waited.
+        timeout: Duration,
+    },
+    /// The gateway's own limiter for the account would make the call wait past its deadline.
+    #[error("the account's upstream rate limit is used up; retry in {} ms", .retry_after.as_millis())]
+    RateLimitedLocally {
+        /// When a request will be allowed again.
+        retry_after: Duration,
+    },
+    /// The upstream answered success with a body the gateway cannot decode: its API changed.
+    #[error(
+        "the upstream answered {operation} with HTTP {http_status} and a body this gateway cannot decode"
+    )]
+    ContractChanged {
+        /// The operation, e.g. `ListChannels`.
+        operation: &'static str,
+        /// The success status it answered with.
+        http_status: u16,
+        /// What did not decode (positions and types only, never the body).
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A retried send was answered `REPEATED_CRM_MESSAGE_ID`: an earlier attempt went through,
+    /// but its answer (and so the message id) was lost.
+    #[error(
+        "an earlier attempt of this send (crmMessageId {crm_message_id}) was accepted upstream; its message id is unknown"
+    )]
+    AlreadySent {
+        /// The send's `crmMessageId` (the caller's idempotency key).
+        crm_message_id: String,
+        /// The upstream's request id of the refusing answer.
+        upstream_request_id: Option<String>,
+    },
+    /// `RegisterWebhooks` needs something the configuration does not have.
+    #[error("webhooks cannot be registered: {missing} is not configured")]
+    WebhookNotConfigured {
+        /// The ErrorInfo reason.
+        reason: &'static str,
+        /// The setting to configure.
+        missing: String,
+    },
+    /// The webhook URI this gateway would register is longer than the upstream accepts.
+    #[error("the webhook URI would be {length} characters; the upstream accepts at most {limit}")]
+    WebhookUriTooLong {
+        /// Its length in characters.
+        length: usize,
+        /// The upstream's limit.
+        limit: usize,
+    },
 }
 
 impl UpstreamError {
@@ -80,8 +150,15 @@ impl UpstreamError {
             Self::ChannelNotFound { .. }
             | Self::MessageNotFound { .. }
             | Self::TemplateNotFound { .. } => ErrorClass::NotFound,
-            Self::ChannelNotActive { .. } => ErrorClass::FailedPrecondition,
+            Self::ChannelNotActive { .. }
+            | Self::WebhookNotConfigured { .. }
+            | Self::WebhookUriTooLong { .. } => ErrorClass::FailedPrecondition,
             Self::Rejected(rejection) => rejection.class,
+            Self::Unreachable { .. } => ErrorClass::Unavailable,
+            Self::Timeout { .. } => ErrorClass::Timeout,
+            Self::RateLimitedLocally { .. } => ErrorClass::RateLimited,
+            Self::ContractChanged { .. } => ErrorClass::Internal,
+            Self::AlreadySent { .. } => ErrorClass::AlreadyExists,
         }
     }
 
@@ -95,6 +172,13 @@ impl UpstreamError {
             Self::MessageNotFound { .. } => "MESSAGE_NOT_FOUND",
             Self::TemplateNotFound { .. } => "TEMPLATE_NOT_FOUND",
             Self::Rejected(rejection) => &rejection.code,
+            Self::Unreachable { .. } => UPSTREAM_UNAVAILABLE,
+            Self::Timeout { .. } => UPSTREAM_TIMEOUT,
+            Self::RateLimitedLocally { .. } => UPSTREAM_RATE_LIMITED,
+            Self::ContractChanged { .. } => "UPSTREAM_CONTRACT_CHANGED",
+            Self::AlreadySent { .. } => "REPEATED_CRM_MESSAGE_ID",
+            Self::WebhookNotConfigured { reason, .. } => reason,
+            Self::WebhookUriTooLong { .. } => "WEBHOOK_URI_TOO_LONG",
         }
     }
 
@@ -108,25 +192,54 @@ impl UpstreamError {
 
     /// Returns the `ErrorInfo.metadata`: every variable of the message, lowerCamelCase keys.
     pub fn metadata(&self) -> Vec<(String, String)> {
-        let pair = |key: &str, value: &str| (key.to_owned(), value.to_owned());
-        match self {
-            Self::InvalidRequest(_) => Vec::new(),
-            Self::Unsupported { dialect, operation } => {
-                vec![
-                    pair("dialect", &dialect.to_string()),
-                    pair("operation", operation),
-                ]
-            }
-            Self::ChannelNotFound { channel_id } => vec![pair("channelId", channel_id)],
+        let pairs: Vec<(&str, String)> = match self {
+            Self::Rejected(rejection) => return rejection.metadata.clone(),
+            Self::Unsupported { dialect, operation } => vec![
+                ("dialect", dialect.to_string()),
+                ("operation", (*operation).to_owned()),
+            ],
+            Self::ChannelNotFound { channel_id } => vec![("channelId", channel_id.clone())],
             Self::ChannelNotActive {
                 channel_id,
                 state_raw,
-            } => {
-                vec![pair("channelId", channel_id), pair("state", state_raw)]
+            } => vec![
+                ("channelId", channel_id.clone()),
+                ("state", state_raw.clone()),
+            ],
+            Self::MessageNotFound { message_id } => vec![("messageId", message_id.clone())],
+            Self::TemplateNotFound { template_id } => vec![("templateId", template_id.clone())],
+            _ => self.stack_metadata(),
+        };
+        pairs
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect()
+    }
+
+    /// Returns the metadata of the HTTP stack's and the registration's failures.
+    fn stack_metadata(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::Timeout { timeout } => vec![("timeoutMs", timeout.as_millis().to_string())],
+            Self::RateLimitedLocally { retry_after } => {
+                vec![("retryAfterMs", retry_after.as_millis().to_string())]
             }
-            Self::MessageNotFound { message_id } => vec![pair("messageId", message_id)],
-            Self::TemplateNotFound { template_id } => vec![pair("templateId", template_id)],
-            Self::Rejected(rejection) => rejection.metadata.clone(),
+            Self::ContractChanged {
+                operation,
+                http_status,
+                ..
+            } => vec![
+                ("operation", (*operation).to_owned()),
+                ("httpStatus", http_status.to_string()),
+            ],
+            Self::AlreadySent {
+                crm_message_id,
+                upstream_request_id,
+            } => already_sent_metadata(crm_message_id, upstream_request_id.as_deref()),
+            Self::WebhookNotConfigured { missing, .. } => vec![("setting", missing.clone())],
+            Self::WebhookUriTooLong { length, limit } => {
+                vec![("length", length.to_string()), ("limit", limit.to_string())]
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -143,7 +256,133 @@ impl UpstreamError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Rejected(rejection) => rejection.retry_after,
+            Self::RateLimitedLocally { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
+
+    /// Tells whether the failure happened before anything reached the upstream.
+    pub fn is_connect_error(&self) -> bool {
+        matches!(self, Self::Unreachable { connect: true, .. })
+    }
 }
+
+/// Returns the metadata of a retried send refused as already sent.
+fn already_sent_metadata(
+    crm_message_id: &str,
+    upstream_request_id: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut pairs = vec![
+        ("crmMessageId", crm_message_id.to_owned()),
+        ("earlierAttemptAccepted", "true".to_owned()),
+    ];
+    if let Some(request_id) = upstream_request_id {
+        pairs.push(("upstreamRequestId", request_id.to_owned()));
+    }
+    pairs
+}
+
+/// Describes an unreachable upstream: nothing was sent, or the outcome is unknown.
+fn unreachable_message(connect: bool) -> &'static str {
+    if connect {
+        "the upstream could not be reached"
+    } else {
+        "the connection to the upstream broke before it answered; the outcome is unknown"
+    }
+}
+
+/// Classifies an upstream error answer: the HTTP status and the upstream code (as
+/// [`code_key`]: upper case, no underscores) give the class, and the gateway's reason when the
+/// status alone decides (`None`: the upstream code is the reason).
+///
+/// The rows follow wazzup-api.md §1.2 and §3.6 and STYLE §8.5: the gateway's own key rejected
+/// (401) is an operator problem, not the caller's; a route closed to the key (403) is one too,
+/// except for a chat the account cannot reach; a repeated `crmMessageId` means the send already
+/// happened; validation and limit codes are the caller's to fix; channel and balance codes are
+/// states of the account; unknown codes fall back to the status.
+pub fn classify(status: u16, code: Option<&str>) -> (ErrorClass, Option<&'static str>) {
+    use ErrorClass::{
+        AlreadyExists, FailedPrecondition, Internal, InvalidArgument, NotFound, PermissionDenied,
+        RateLimited, Timeout, Unavailable,
+    };
+    let listed = |list: &[&str]| code.is_some_and(|code| list.contains(&code));
+    let prefixed = |prefixes: &[&str]| {
+        code.is_some_and(|code| prefixes.iter().any(|prefix| code.starts_with(prefix)))
+    };
+    match (status, code) {
+        (401, _) => (Internal, Some(UPSTREAM_CREDENTIALS_REJECTED)),
+        (429, _) => (RateLimited, Some(UPSTREAM_RATE_LIMITED)),
+        (_, Some("REPEATEDCRMMESSAGEID")) => (AlreadyExists, None),
+        (_, Some("CHATNOACCESS")) => (PermissionDenied, None),
+        (403, _) => (FailedPrecondition, Some(UPSTREAM_KEY_NOT_ALLOWED)),
+        _ if listed(CALLER_CODES) || prefixed(CALLER_CODE_PREFIXES) => (InvalidArgument, None),
+        (_, Some(code)) if code.ends_with("NOTFOUND") => (NotFound, None),
+        _ if listed(STATE_CODES) || prefixed(&["CHANNEL"]) => (FailedPrecondition, None),
+        _ if listed(TRANSIENT_CODES) => (Unavailable, None),
+        (400 | 413 | 422, _) => (InvalidArgument, None),
+        (404, _) => (NotFound, None),
+        (408 | 504, None) => (Timeout, Some(UPSTREAM_TIMEOUT)),
+        (408 | 504, Some(_)) => (Timeout, None),
+        (500..=599, None) => (Unavailable, Some(UPSTREAM_UNAVAILABLE)),
+        (500..=599, Some(_)) => (Unavailable, None),
+        (400..=499, _) => (FailedPrecondition, None),
+        _ => (Internal, None),
+    }
+}
+
+/// Codes the caller fixes by changing the request (validation and limits, §3.2, §3.6, the older
+/// send page's `CHAT_*` codes, §1.2 `TOO_MANY_ENTITIES`, §4.1 `uriNotValid`), as [`code_key`]s.
+const CALLER_CODES: &[&str] = &[
+    "INVALIDMESSAGEDATA",
+    "VALIDATIONERROR",
+    "WRONGTRANSPORT",
+    "MESSAGEWRONGCONTENTTYPE",
+    "MESSAGEONLYTEXTORCONTENT",
+    "MESSAGESONLYTEXTORCONTENT",
+    "MESSAGENOTHINGTOSEND",
+    "MESSAGETEXTTOOLONG",
+    "MESSAGESUNSUPPORTEDCONTENTTYPEINSTAPI",
+    "MESSAGESCONTENTCANNOTBEBLANK",
+    "MESSAGECONTENTCANNOTBEBLANK",
+    "MESSAGESTEXTCANNOTBEBLANK",
+    "MESSAGETEXTCANNOTBEBLANK",
+    "MESSAGECONTENTSIZEEXCEEDED",
+    "MESSAGEDOWNLOADCONTENTERROR",
+    "MESSAGESABNORMALSEND",
+    "MESSAGESINVALIDCONTACTTYPE",
+    "CHATWRONGCHATTYPE",
+    "CHATMISSINGCHATTYPE",
+    "CHATMISSINGCHATID",
+    "TOOMANYENTITIES",
+    "URINOTVALID",
+];
+
+/// Families of caller codes: `MESSAGES_TOO_LONG_{INSTAGRAM,TELEGRAM,WABA,WABA_HEADER,
+/// WABA_TEMPLATE,VIBER,VK,AVITO}` and `MESSAGES_CONTENT_SIZE_EXCEEDED[_WABA|_TELEGRAM]`.
+const CALLER_CODE_PREFIXES: &[&str] = &["MESSAGESTOOLONG", "MESSAGESCONTENTSIZEEXCEEDED"];
+
+/// Codes that describe the state of the account, channel, chat or message (§3.5, §3.6, §4.1);
+/// `CHANNEL_*` codes other than `CHANNEL_NOT_FOUND` belong here too.
+const STATE_CODES: &[&str] = &[
+    "BALANCEISEMPTY",
+    "MESSAGECHANNELUNAVAILABLE",
+    "MESSAGESNOTTEXTFIRST",
+    "MESSAGESISSPAM",
+    "MESSAGESEDITINGTIMEEXPIRED",
+    "MESSAGESDELETIONTIMEEXPIRED",
+    "MESSAGESCONTAINBUTTONS",
+    "TEMPLATEREJECTED",
+    "BADCONTACT",
+    "TESTPOSTNOTPASSED",
+];
+
+/// Codes of upstream failures that a repeat may get past (§3.6: "an unexpected server error
+/// occurred", "unknown error").
+const TRANSIENT_CODES: &[&str] = &[
+    "MESSAGESCANNOTADD",
+    "UNKNOWNERROR",
+    "UNKNOWNERRORWITHTRACEID",
+];
+
+#[cfg(test)]
+mod tests;

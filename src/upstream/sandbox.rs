@@ -18,7 +18,7 @@ use crate::config::Dialect;
 use crate::error::ErrorClass;
 use crate::model::{
     Channel, ChannelState, Content, DeleteMessage, EditContent, EditMessage, MessageRef,
-    SendMessage, SentMessage, Template, TemplatePage, TemplateStatus, Transport,
+    SendMessage, SentMessage, Template, TemplatePage, TemplateStatus, Transport, WebhookSettings,
 };
 
 use super::error::Rejection;
@@ -45,6 +45,8 @@ struct SandboxState {
     messages: HashMap<String, SentRecord>,
     /// The WABA templates.
     templates: Vec<Template>,
+    /// The webhook subscription, kept in memory (nothing is ever delivered to it).
+    webhooks: WebhookSettings,
 }
 
 /// What the sandbox keeps of a sent message.
@@ -68,6 +70,7 @@ impl SandboxUpstream {
             channels: catalogue::channels(account),
             messages: HashMap::new(),
             templates: catalogue::templates(),
+            webhooks: WebhookSettings::default(),
         };
         Self {
             latency,
@@ -258,6 +261,24 @@ impl Upstream for SandboxUpstream {
             templates: sandbox.templates[start..end].to_vec(),
             next_offset,
         })
+    }
+
+    async fn get_webhook_settings(
+        &self,
+        _call: CallContext,
+    ) -> Result<WebhookSettings, UpstreamError> {
+        self.simulate_latency().await;
+        Ok(self.state.lock().webhooks.clone())
+    }
+
+    async fn update_webhook_settings(
+        &self,
+        settings: &WebhookSettings,
+        _call: CallContext,
+    ) -> Result<WebhookSettings, UpstreamError> {
+        self.simulate_latency().await;
+        self.state.lock().webhooks = settings.clone();
+        Ok(settings.clone())
     }
 
     async fn get_template(

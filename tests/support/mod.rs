@@ -139,6 +139,8 @@ impl TestGateway {
 
     /// Fetches an admin endpoint; returns the status code and body.
     pub async fn admin_get(&self, path: &str) -> (u16, String) {
+        // The gateway's reqwest uses rustls without a default crypto provider; pick the same one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let response = reqwest::get(format!("http://{}{path}", self.admin_addr))
             .await
             .unwrap();

@@ -1,0 +1,380 @@
+//! The one place that speaks HTTP to an upstream (the only reqwest code in the gateway): one
+//! client per account with its base URL, `Authorization: Bearer <key>` (marked sensitive),
+//! connect and request timeouts capped by the caller's deadline, a rate limiter and a bound on
+//! in-flight requests shared by every caller of the account, a span per attempt, and the retry
+//! loop that [`RetryPolicy`] drives.
+//!
+//! Spans and logs carry the method, the route template, the status and the attempt number; never
+//! the key, the query values or a body.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use secrecy::ExposeSecret as _;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tracing::Instrument as _;
+
+use crate::config::{AccountConfig, UpstreamLimits};
+
+mod request;
+
+pub use request::{Answer, TransportError, UpstreamRequest};
+
+use super::CallContext;
+use super::error::{ErrorBody, Rejection, UPSTREAM_RATE_LIMITED, UpstreamError};
+use super::retry::{Progress, RetryPolicy, Step};
+
+/// Largest success body read, in bytes.
+const MAX_SUCCESS_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Largest error body read, in bytes (only its code and short fields are kept).
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// The HTTP stack of one account.
+#[derive(Debug)]
+pub struct Transport {
+    /// The account's name, for spans and error metadata.
+    account: String,
+    /// The pooled HTTP client.
+    client: reqwest::Client,
+    /// The base URL, e.g. `https://api.wazzup24.com`.
+    base_url: Url,
+    /// `Bearer <key>`, marked sensitive so no debug output shows it.
+    authorization: HeaderValue,
+    /// Client-side pacing to the upstream's documented rate.
+    limiter: DefaultDirectRateLimiter,
+    /// The limiter's clock, to turn its answers into waits.
+    clock: DefaultClock,
+    /// Bound on upstream requests in flight; the rest wait in the gateway.
+    in_flight: Semaphore,
+    /// Upper bound for one attempt.
+    request_timeout: Duration,
+    /// When failed attempts are tried again.
+    policy: RetryPolicy,
+}
+
+impl Transport {
+    /// Builds the HTTP stack of `account`.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the account has no usable key or base URL, or TLS cannot be set up.
+    pub fn new(account: &AccountConfig, policy: RetryPolicy) -> Result<Self, TransportError> {
+        let name = account.name.clone();
+        let key = account
+            .api_key
+            .as_ref()
+            .ok_or_else(|| TransportError::MissingApiKey {
+                account: name.clone(),
+            })?;
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
+            .map_err(|_| TransportError::InvalidApiKey {
+            account: name.clone(),
+        })?;
+        authorization.set_sensitive(true);
+        let base_url = Url::parse(&account.base_url)
+            .ok()
+            .filter(|url| !url.cannot_be_a_base())
+            .ok_or_else(|| TransportError::InvalidBaseUrl {
+                account: name.clone(),
+            })?;
+        let client = build_client(&account.limits).map_err(|source| TransportError::Client {
+            account: name.clone(),
+            source,
+        })?;
+        let clock = DefaultClock::default();
+        Ok(Self {
+            limiter: RateLimiter::direct_with_clock(quota(&account.limits), clock.clone()),
+            clock,
+            in_flight: Semaphore::new(account.limits.max_concurrency.max(1)),
+            request_timeout: account.limits.request_timeout,
+            account: name,
+            client,
+            base_url,
+            authorization,
+            policy,
+        })
+    }
+
+    /// Sends `request`, retrying as the policy allows, and returns the success answer.
+    ///
+    /// # Errors
+    ///
+    /// Fails with the last attempt's failure: a [`UpstreamError::Rejected`] answer, a timeout, an
+    /// unreachable upstream, a rate limit, or [`UpstreamError::AlreadySent`] when a retried send
+    /// was refused as already sent.
+    pub async fn call(
+        &self,
+        request: &UpstreamRequest,
+        call: CallContext,
+    ) -> Result<Answer, UpstreamError> {
+        let started = Instant::now();
+        let deadline_opt = call.remaining.map(|remaining| started + remaining);
+        let mut attempts_made = 0;
+        loop {
+            let outcome = self.attempt(request, attempts_made + 1, deadline_opt).await;
+            attempts_made += 1;
+            let failure = match outcome {
+                Ok(answer) => return Ok(answer),
+                Err(failure) => self.after_attempt(failure, request, attempts_made),
+            };
+            let progress = Progress {
+                attempts_made,
+                elapsed: started.elapsed(),
+                remaining: deadline_opt
+                    .map(|deadline| deadline.saturating_duration_since(Instant::now())),
+            };
+            let jitter_unit: f64 = rand::random();
+            let step = self
+                .policy
+                .next_step(request.idempotency, progress, &failure, jitter_unit);
+            let Step::RetryAfter(delay) = step else {
+                return Err(failure);
+            };
+            tracing::info!(
+                account = %self.account,
+                operation = request.operation,
+                attempt = attempts_made,
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                reason = failure.reason(),
+                "retrying upstream request"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Makes one attempt within the caller's deadline and the request timeout.
+    async fn attempt(
+        &self,
+        request: &UpstreamRequest,
+        attempt: u32,
+        deadline_opt: Option<Instant>,
+    ) -> Result<Answer, UpstreamError> {
+        let mut attempt_deadline = Instant::now() + self.request_timeout;
+        if let Some(deadline) = deadline_opt {
+            attempt_deadline = attempt_deadline.min(deadline);
+        }
+        let timeout = attempt_deadline.saturating_duration_since(Instant::now());
+        let _permit = tokio::time::timeout_at(attempt_deadline, self.in_flight.acquire())
+            .await
+            .map_err(|_| UpstreamError::Timeout { timeout })?
+            .map_err(|_| UpstreamError::Timeout { timeout })?;
+        self.wait_for_rate(attempt_deadline).await?;
+        let span = tracing::info_span!(
+            "upstream.request",
+            otel.kind = "client",
+            http.request.method = %request.method,
+            url.path = request.route,
+            upstream.operation = request.operation,
+            account = %self.account,
+            attempt,
+            http.response.status_code = tracing::field::Empty,
+        );
+        self.send(request, attempt_deadline).instrument(span).await
+    }
+
+    /// Sends the request once and reads the answer before `deadline`.
+    async fn send(
+        &self,
+        request: &UpstreamRequest,
+        deadline: Instant,
+    ) -> Result<Answer, UpstreamError> {
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        if timeout.is_zero() {
+            return Err(UpstreamError::Timeout { timeout });
+        }
+        let mut builder = self
+            .client
+            .request(request.method.clone(), self.url(request))
+            .timeout(timeout)
+            .header(AUTHORIZATION, self.authorization.clone());
+        if let Some(body) = &request.body {
+            builder = builder
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|error| failed(error, timeout))?;
+        let status = response.status().as_u16();
+        tracing::Span::current().record("http.response.status_code", status);
+        let retry_after_opt = retry_after(response.headers().get(RETRY_AFTER));
+        let body = read_body(&mut response, timeout).await?;
+        if response.status().is_success() {
+            return Ok(Answer {
+                status,
+                body,
+                operation: request.operation,
+            });
+        }
+        Err(self.rejection(status, &body, retry_after_opt))
+    }
+
+    /// Classifies an error answer, adding the account and the rate-limit fallback.
+    fn rejection(
+        &self,
+        status: u16,
+        body: &[u8],
+        retry_after_opt: Option<Duration>,
+    ) -> UpstreamError {
+        let retry_after_opt =
+            retry_after_opt.or((status == 429).then_some(self.policy.rate_limit_fallback()));
+        let mut rejection =
+            Rejection::from_answer(status, &ErrorBody::parse(body), retry_after_opt);
+        rejection
+            .metadata
+            .push(("account".to_owned(), self.account.clone()));
+        if rejection.code == UPSTREAM_RATE_LIMITED
+            && let Some(delay) = rejection.retry_after
+        {
+            rejection
+                .metadata
+                .push(("retryAfterMs".to_owned(), delay.as_millis().to_string()));
+        }
+        UpstreamError::Rejected(Box::new(rejection))
+    }
+
+    /// Turns a retried send refused as repeated into [`UpstreamError::AlreadySent`].
+    fn after_attempt(
+        &self,
+        failure: UpstreamError,
+        request: &UpstreamRequest,
+        attempts_made: u32,
+    ) -> UpstreamError {
+        let repeated = matches!(&failure, UpstreamError::Rejected(rejection) if rejection.code == "REPEATED_CRM_MESSAGE_ID");
+        match (&request.crm_message_id, repeated && attempts_made > 1) {
+            (Some(crm_message_id), true) => UpstreamError::AlreadySent {
+                crm_message_id: crm_message_id.clone(),
+                upstream_request_id: failure
+                    .metadata()
+                    .into_iter()
+                    .find(|(key, _)| key == "upstreamRequestId")
+                    .map(|(_, value)| value),
+            },
+            _ => failure,
+        }
+    }
+
+    /// Waits until the account's rate limit allows one more request, unless that would pass
+    /// `deadline`.
+    async fn wait_for_rate(&self, deadline: Instant) -> Result<(), UpstreamError> {
+        loop {
+            let Err(not_until) = self.limiter.check() else {
+                return Ok(());
+            };
+            let wait = not_until.wait_time_from(self.clock.now());
+            if Instant::now() + wait >= deadline {
+                return Err(UpstreamError::RateLimitedLocally { retry_after: wait });
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Returns the full URL of a request, each path segment percent-encoded.
+    fn url(&self, request: &UpstreamRequest) -> Url {
+        let mut url = self.base_url.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().extend(&request.segments);
+        }
+        if !request.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&request.query);
+        }
+        url
+    }
+}
+
+/// Reads the answer's body, keeping at most 4 MiB of a success and 64 KiB of an error.
+async fn read_body(
+    response: &mut reqwest::Response,
+    timeout: Duration,
+) -> Result<Vec<u8>, UpstreamError> {
+    let limit = if response.status().is_success() {
+        MAX_SUCCESS_BODY_BYTES
+    } else {
+        MAX_ERROR_BODY_BYTES
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| failed(error, timeout))?
+    {
+        let room = limit.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    Ok(body)
+}
+
+/// Builds the pooled client: connect timeout, keep-alive pool sized to the concurrency bound.
+fn build_client(limits: &UpstreamLimits) -> Result<reqwest::Client, reqwest::Error> {
+    // rustls needs a process-wide crypto provider; installing it twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(limits.connect_timeout)
+        .pool_max_idle_per_host(limits.max_concurrency)
+        .user_agent(concat!("wazzup-gateway/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Returns the account's quota: `requests_per_window` per `rate_window`, all usable at once.
+fn quota(limits: &UpstreamLimits) -> Quota {
+    let burst = NonZeroU32::new(limits.requests_per_window).unwrap_or(NonZeroU32::MIN);
+    let period = limits.rate_window / burst.get();
+    Quota::with_period(period.max(Duration::from_nanos(1)))
+        .unwrap_or_else(|| Quota::per_second(burst))
+        .allow_burst(burst)
+}
+
+/// Maps an HTTP client failure: timeouts, connect failures, and broken connections.
+fn failed(error: reqwest::Error, timeout: Duration) -> UpstreamError {
+    if error.is_timeout() {
+        return UpstreamError::Timeout { timeout };
+    }
+    UpstreamError::Unreachable {
+        connect: error.is_connect(),
+        source: Some(error),
+    }
+}
+
+/// Reads `Retry-After` in seconds (the HTTP-date form is not used by the upstream and ignored).
+fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
+    let seconds: u64 = value?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_only() {
+        let header = |text: &str| HeaderValue::from_str(text).ok();
+        assert_eq!(
+            retry_after(header("7").as_ref()),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(retry_after(header(" 0 ").as_ref()), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after(header("Wed, 21 Oct 2015 07:28:00 GMT").as_ref()),
+            None
+        );
+        assert_eq!(retry_after(None), None);
+    }
+
+    #[test]
+    fn the_quota_allows_the_whole_window_at_once_then_paces() {
+        let limits = UpstreamLimits {
+            requests_per_window: 3,
+            rate_window: Duration::from_secs(60),
+            ..UpstreamLimits::default()
+        };
+        let limiter = RateLimiter::direct(quota(&limits));
+        assert!((0..3).all(|_| limiter.check().is_ok()));
+        assert!(limiter.check().is_err());
+    }
+}

@@ -1,0 +1,16 @@
+//! The Wazzup public API v3 dialect (`https://api.wazzup24.com/v3`, wazzup-api.md §1–§7):
+//! channels, messages, WABA templates and the webhook subscription, behind the [`Upstream`]
+//! trait.
+//!
+//! [`client`] maps the domain onto the v3 routes over the shared [`transport`]; [`wire`] holds the
+//! exact JSON, tolerant of the upstream's drift on the way in; [`lenient`] the decoders that make
+//! it tolerant.
+//!
+//! [`Upstream`]: super::Upstream
+//! [`transport`]: super::transport
+
+pub mod client;
+pub mod lenient;
+pub mod wire;
+
+pub use client::WazzupV3Client;
