@@ -16,6 +16,7 @@
 //! - [`model`]: the provider-neutral domain and its validation against one limits table.
 //! - [`upstream`]: the `Upstream` trait, one implementation per API dialect (the built-in sandbox
 //!   today), and the account registry.
+//! - [`events`]: the event vocabulary, the durable log trait, CRM requests held open.
 //! - [`error`]: the single mapping from gateway errors to gRPC statuses with `google.rpc` details.
 //! - [`proto`]: the generated code and the descriptor set served by reflection.
 
@@ -25,6 +26,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod model;
 pub mod proto;
 pub mod telemetry;
