@@ -87,7 +87,7 @@ pub struct GrpcServer {
 }
 
 impl GrpcServer {
-    /// Builds every service for `accounts`.
+    /// Builds every service for `accounts`, the event service over `events`.
     ///
     /// # Errors
     ///
@@ -95,6 +95,7 @@ impl GrpcServer {
     pub fn build(
         config: &Config,
         accounts: Arc<Accounts>,
+        events: events::EventServices,
         metrics: Arc<Metrics>,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let context = ApiContext { accounts };
@@ -114,7 +115,7 @@ impl GrpcServer {
             ))
             .add_service(reflection().build_v1()?)
             .add_service(reflection().build_v1alpha()?);
-        add_gateway_services(&mut routes, &context, has_sandbox);
+        add_gateway_services(&mut routes, &context, events, has_sandbox);
         Ok(Self {
             routes: routes.routes(),
             health: HealthHandle { reporter, services },
@@ -168,6 +169,7 @@ impl GrpcServer {
 fn add_gateway_services(
     routes: &mut tonic::service::RoutesBuilder,
     context: &ApiContext,
+    events: events::EventServices,
     has_sandbox: bool,
 ) {
     use pb::{
@@ -189,7 +191,10 @@ fn add_gateway_services(
         )))
         .add_service(ExportServiceServer::new(exports::ExportsApi))
         .add_service(WebhookServiceServer::new(webhooks::WebhooksApi))
-        .add_service(EventServiceServer::new(events::EventsApi));
+        .add_service(EventServiceServer::new(events::EventsApi::new(
+            context.clone(),
+            events,
+        )));
     if has_sandbox {
         routes.add_service(SandboxServiceServer::new(sandbox::SandboxApi::new(
             context.clone(),

@@ -8,6 +8,8 @@ use prost::Message as _;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::events::fanout::FanoutError;
+use crate::events::log::EventLogError;
 use crate::model::{FieldViolation, ValidationError};
 use crate::upstream::{AccountError, UpstreamError};
 
@@ -35,6 +37,8 @@ pub enum ErrorClass {
     RateLimited,
     /// The operation does not exist for this account's dialect, or is not built yet.
     Unimplemented,
+    /// The operation was cut short by a concurrent change (a consumer deleted under a stream).
+    Aborted,
     /// A dependency is down or overloaded, or the gateway is draining; retrying may succeed.
     Unavailable,
     /// The deadline passed before an answer arrived; the outcome is unknown.
@@ -56,6 +60,7 @@ impl ErrorClass {
             Self::PermissionDenied => Code::PermissionDenied,
             Self::RateLimited => Code::ResourceExhausted,
             Self::Unimplemented => Code::Unimplemented,
+            Self::Aborted => Code::Aborted,
             Self::Unavailable => Code::Unavailable,
             Self::Timeout => Code::DeadlineExceeded,
             Self::Internal => Code::Internal,
@@ -83,6 +88,18 @@ pub enum ApiError {
         /// What is missing, in words.
         missing: &'static str,
     },
+    /// An event stream or consumer operation failed.
+    #[error(transparent)]
+    Events(#[from] FanoutError),
+    /// The event log failed.
+    #[error(transparent)]
+    EventLog(#[from] EventLogError),
+    /// `Respond` named an event that is not a CRM entity request of the account.
+    #[error("no CRM entity request {event_id} of this account is in the event log")]
+    EventNotFound {
+        /// The event id asked for.
+        event_id: String,
+    },
     /// The caller sent no bearer token, or an unknown one.
     #[error("a valid bearer token is required in the authorization metadata")]
     Unauthenticated,
@@ -103,6 +120,9 @@ impl ApiError {
             Self::InvalidRequest(_) | Self::Account(_) => ErrorClass::InvalidArgument,
             Self::Upstream(error) => error.class(),
             Self::NotBuilt { .. } => ErrorClass::Unimplemented,
+            Self::Events(error) => error.class(),
+            Self::EventLog(error) => error.class(),
+            Self::EventNotFound { .. } => ErrorClass::NotFound,
             Self::Unauthenticated => ErrorClass::Unauthenticated,
             Self::PermissionDenied { .. } => ErrorClass::PermissionDenied,
         }
@@ -116,6 +136,9 @@ impl ApiError {
             Self::Account(AccountError::Required) => "ACCOUNT_REQUIRED",
             Self::Upstream(error) => error.reason(),
             Self::NotBuilt { .. } => "NOT_IMPLEMENTED",
+            Self::Events(error) => error.reason(),
+            Self::EventLog(error) => error.reason(),
+            Self::EventNotFound { .. } => "EVENT_NOT_FOUND",
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::PermissionDenied { .. } => "PERMISSION_DENIED",
         }
@@ -137,6 +160,8 @@ impl ApiError {
             }
             Self::Upstream(error) => error.metadata(),
             Self::NotBuilt { rpc, .. } => vec![("rpc".to_owned(), (*rpc).to_owned())],
+            Self::Events(error) => events_metadata(error),
+            Self::EventNotFound { event_id } => vec![("eventId".to_owned(), event_id.clone())],
             Self::PermissionDenied { caller, target } => vec![
                 ("caller".to_owned(), caller.clone()),
                 ("target".to_owned(), target.clone()),
@@ -155,6 +180,10 @@ impl ApiError {
                 description: error.to_string(),
             }],
             Self::Upstream(error) => error.field_violations().to_vec(),
+            Self::Events(error @ FanoutError::CursorAhead { .. }) => vec![FieldViolation {
+                field: "after_cursor".to_owned(),
+                description: error.to_string(),
+            }],
             _ => Vec::new(),
         }
     }
@@ -163,6 +192,8 @@ impl ApiError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Upstream(error) => error.retry_after(),
+            _ if self.class() == ErrorClass::Unavailable => Some(EVENTS_RETRY_AFTER),
+            Self::Events(FanoutError::TooManyStreams { .. }) => Some(EVENTS_RETRY_AFTER),
             _ => None,
         }
     }
@@ -184,6 +215,35 @@ impl ApiError {
                 "request refused"
             ),
         }
+    }
+}
+
+/// How long a caller refused by the event service (draining, log down, too many streams) should
+/// wait before trying again.
+const EVENTS_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Returns the `ErrorInfo.metadata` pairs of an event stream or consumer error.
+fn events_metadata(error: &FanoutError) -> Vec<(String, String)> {
+    let consumer = |key: &crate::events::consumers::ConsumerKey| {
+        vec![
+            ("account".to_owned(), key.account.clone()),
+            ("consumer".to_owned(), key.name.clone()),
+        ]
+    };
+    match error {
+        FanoutError::ConsumerNotFound(key)
+        | FanoutError::FiltersMismatch(key)
+        | FanoutError::ConsumerDeleted(key) => consumer(key),
+        FanoutError::OutOfRange { requested, oldest } => vec![
+            ("requestedCursor".to_owned(), requested.to_string()),
+            ("oldestCursor".to_owned(), oldest.to_string()),
+        ],
+        FanoutError::CursorAhead { requested, latest } => vec![
+            ("requestedCursor".to_owned(), requested.to_string()),
+            ("latestCursor".to_owned(), latest.to_string()),
+        ],
+        FanoutError::TooManyStreams { limit } => vec![("limit".to_owned(), limit.to_string())],
+        _ => Vec::new(),
     }
 }
 
@@ -230,6 +290,7 @@ mod tests {
             (ErrorClass::PermissionDenied, Code::PermissionDenied),
             (ErrorClass::RateLimited, Code::ResourceExhausted),
             (ErrorClass::Unimplemented, Code::Unimplemented),
+            (ErrorClass::Aborted, Code::Aborted),
             (ErrorClass::Unavailable, Code::Unavailable),
             (ErrorClass::Timeout, Code::DeadlineExceeded),
             (ErrorClass::Internal, Code::Internal),

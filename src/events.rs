@@ -5,7 +5,16 @@
 //! An event is stored with the upstream's JSON item it came from (`raw`); typed payloads are
 //! decoded from `raw` when events are read, so an upstream shape the gateway does not understand
 //! yet is stored and delivered (as [`EventType::Unknown`] when its kind is unknown), never lost.
+//!
+//! - [`log`]: the [`log::EventLog`] and [`log::ConsumerStore`] traits and the embedded backend.
+//! - [`fanout`]: subscriptions over the log (ephemeral tails and named consumers' group members).
+//! - [`dispatcher`]: one task per active named consumer: group dispatch, acks, redelivery.
+//! - [`consumers`]: consumer identity, filters and stored progress.
+//! - [`responses`]: CRM entity requests held open until `EventService.Respond`.
 
+pub mod consumers;
+pub mod dispatcher;
+pub mod fanout;
 pub mod log;
 pub mod responses;
 
@@ -15,7 +24,7 @@ use serde::{Deserialize, Serialize};
 pub type Cursor = u64;
 
 /// What happened, as the gRPC `EventType` names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
     /// A customer wrote to a channel.

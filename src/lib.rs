@@ -16,7 +16,10 @@
 //! - [`model`]: the provider-neutral domain and its validation against one limits table.
 //! - [`upstream`]: the `Upstream` trait, one implementation per API dialect (the built-in sandbox
 //!   today), and the account registry.
-//! - [`events`]: the event vocabulary, the durable log trait, CRM requests held open.
+//! - [`events`]: the event vocabulary; the durable [`events::log::EventLog`] (redb backend by
+//!   default, one writer thread with group commit, retention by age and size); the fan-out of
+//!   subscriptions, named consumers with their group dispatchers, acks and redelivery; CRM
+//!   requests held open.
 //! - [`error`]: the single mapping from gateway errors to gRPC statuses with `google.rpc` details.
 //! - [`proto`]: the generated code and the descriptor set served by reflection.
 

@@ -6,6 +6,7 @@ pub mod channels;
 pub mod events;
 pub mod keyboards;
 pub mod messages;
+pub mod subscriptions;
 pub mod templates;
 
 /// Returns `Some(value)` unless it is empty (proto3 strings have no "unset").

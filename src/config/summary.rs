@@ -41,6 +41,12 @@ fn process_lines(config: &Config) -> Vec<String> {
         format!("  admin    {}", listeners.admin),
         format!("data dir: {}", config.storage.data_dir.display()),
         format!(
+            "event log retention: {} or {} bytes; at most {} streams",
+            humantime::format_duration(config.events.retention_max_age),
+            config.events.retention_max_bytes,
+            config.events.max_streams
+        ),
+        format!(
             "timeouts: drain {}, handler {}",
             humantime::format_duration(server.drain_timeout),
             humantime::format_duration(server.handler_timeout)
