@@ -178,7 +178,10 @@ pub async fn run_with_events(
         Err(error) => Err(error),
     };
     if let Err(error) = events.log.close().await {
-        tracing::warn!(error = &error as &dyn std::error::Error, "event log not closed cleanly");
+        tracing::warn!(
+            error = &error as &dyn std::error::Error,
+            "event log not closed cleanly"
+        );
     }
     outcome
 }
@@ -258,8 +261,8 @@ fn build_grpc(
         pending: events.pending.clone(),
         defaults: config.events.stream_defaults,
     };
-    let grpc = GrpcServer::build(config, accounts, services, metrics.clone())
-        .map_err(AppError::Build)?;
+    let grpc =
+        GrpcServer::build(config, accounts, services, metrics.clone()).map_err(AppError::Build)?;
     Ok((grpc, metrics))
 }
 

@@ -20,7 +20,10 @@ type Events = Streaming<pb::SubscribeResponse>;
 async fn next(stream: &mut Events) -> Result<Kind, Status> {
     let message = tokio::time::timeout(PATIENCE, stream.message()).await;
     let message = message.expect("a message in time")?;
-    Ok(message.expect("the stream is still open").kind.expect("a kind"))
+    Ok(message
+        .expect("the stream is still open")
+        .kind
+        .expect("a kind"))
 }
 
 /// Returns the next event, skipping heartbeats.
@@ -46,13 +49,25 @@ async fn end_of(stream: &mut Events) -> Status {
 
 /// Subscribes and checks that the first message is a heartbeat.
 async fn subscribe(gateway: &TestGateway, request: pb::SubscribeRequest) -> Events {
-    let mut stream = gateway.events().await.subscribe(request).await.unwrap().into_inner();
-    assert!(matches!(next(&mut stream).await, Ok(Kind::Heartbeat(_))), "heartbeat first");
+    let mut stream = gateway
+        .events()
+        .await
+        .subscribe(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        matches!(next(&mut stream).await, Ok(Kind::Heartbeat(_))),
+        "heartbeat first"
+    );
     stream
 }
 
 fn from(start: Start) -> pb::SubscribeRequest {
-    pb::SubscribeRequest { start: Some(start), ..Default::default() }
+    pb::SubscribeRequest {
+        start: Some(start),
+        ..Default::default()
+    }
 }
 
 fn named(consumer: &str, ack_mode: pb::AckMode) -> pb::SubscribeRequest {
@@ -65,16 +80,35 @@ fn named(consumer: &str, ack_mode: pb::AckMode) -> pb::SubscribeRequest {
 }
 
 fn reason(status: &Status) -> String {
-    status.get_error_details().error_info().expect("error info").reason.clone()
+    status
+        .get_error_details()
+        .error_info()
+        .expect("error info")
+        .reason
+        .clone()
 }
 
 async fn ack(gateway: &TestGateway, consumer: &str, cursors: Vec<u64>) -> u64 {
-    let request = pb::AckRequest { consumer: consumer.to_owned(), cursors, ..Default::default() };
-    gateway.events().await.ack(request).await.unwrap().into_inner().acked_cursor
+    let request = pb::AckRequest {
+        consumer: consumer.to_owned(),
+        cursors,
+        ..Default::default()
+    };
+    gateway
+        .events()
+        .await
+        .ack(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .acked_cursor
 }
 
 async fn get_consumer(gateway: &TestGateway, name: &str) -> Result<pb::Consumer, Status> {
-    let request = pb::GetConsumerRequest { name: name.to_owned(), ..Default::default() };
+    let request = pb::GetConsumerRequest {
+        name: name.to_owned(),
+        ..Default::default()
+    };
     let response = gateway.events().await.get_consumer(request).await?;
     Ok(response.into_inner().consumer.unwrap())
 }
@@ -86,10 +120,15 @@ async fn latest_starts_with_the_first_event_stored_after_the_call() {
     gateway.append(vec![event("before")]).await;
 
     let mut stream = subscribe(&gateway, pb::SubscribeRequest::default()).await;
-    gateway.append(vec![event("after-1"), event("after-2")]).await;
+    gateway
+        .append(vec![event("after-1"), event("after-2")])
+        .await;
 
     let first = next_event(&mut stream).await;
-    assert_eq!((first.cursor, first.id.as_str(), first.delivery_count), (2, "after-1", 1));
+    assert_eq!(
+        (first.cursor, first.id.as_str(), first.delivery_count),
+        (2, "after-1", 1)
+    );
     assert_eq!(first.account, "main");
     assert_eq!(first.r#type, pb::EventType::MessageReceived as i32);
     assert_eq!(next_event(&mut stream).await.id, "after-2");
@@ -104,7 +143,10 @@ async fn earliest_after_cursor_and_since_start_where_they_say() {
     old.received_at_ms = now_ms() - 60_000;
     let boundary_ms = now_ms() - 30_000;
     gateway.append(vec![old, event("e2"), event("e3")]).await;
-    let since = prost_types::Timestamp { seconds: boundary_ms / 1000, nanos: 0 };
+    let since = prost_types::Timestamp {
+        seconds: boundary_ms / 1000,
+        nanos: 0,
+    };
 
     let table = [
         (Start::Earliest(true), "old"),
@@ -113,7 +155,7 @@ async fn earliest_after_cursor_and_since_start_where_they_say() {
         (Start::Since(since), "e2"),
     ];
     for (start, first_id) in table {
-        let mut stream = subscribe(&gateway, from(start.clone())).await;
+        let mut stream = subscribe(&gateway, from(start)).await;
         assert_eq!(next_event(&mut stream).await.id, first_id, "{start:?}");
     }
     gateway.stop().await;
@@ -125,16 +167,34 @@ async fn filters_pass_only_the_asked_accounts_types_and_channels() {
     let gateway = TestGateway::start(config(dir.path(), "")).await;
     let request = pb::SubscribeRequest {
         accounts: vec!["main".to_owned(), "other".to_owned()],
-        types: vec![pb::EventType::MessageStatus as i32, pb::EventType::TemplateStatus as i32],
+        types: vec![
+            pb::EventType::MessageStatus as i32,
+            pb::EventType::TemplateStatus as i32,
+        ],
         channel_ids: vec!["ch-1".to_owned()],
         ..from(Start::Earliest(true))
     };
     gateway
         .append(vec![
             event_of("main", EventType::MessageStatus, Some("ch-1"), "pass-1"),
-            event_of("main", EventType::MessageReceived, Some("ch-1"), "wrong-type"),
-            event_of("main", EventType::MessageStatus, Some("ch-2"), "wrong-channel"),
-            event_of("elsewhere", EventType::MessageStatus, Some("ch-1"), "wrong-account"),
+            event_of(
+                "main",
+                EventType::MessageReceived,
+                Some("ch-1"),
+                "wrong-type",
+            ),
+            event_of(
+                "main",
+                EventType::MessageStatus,
+                Some("ch-2"),
+                "wrong-channel",
+            ),
+            event_of(
+                "elsewhere",
+                EventType::MessageStatus,
+                Some("ch-1"),
+                "wrong-account",
+            ),
             event_of("other", EventType::TemplateStatus, None, "pass-2"),
         ])
         .await;
@@ -156,7 +216,12 @@ async fn a_cursor_older_than_retention_fails_with_out_of_range_naming_the_oldest
     let oldest = gateway.log.bounds().oldest;
     assert!(oldest > 2, "retention dropped the first events");
 
-    let status = gateway.events().await.subscribe(from(Start::AfterCursor(1))).await.unwrap_err();
+    let status = gateway
+        .events()
+        .await
+        .subscribe(from(Start::AfterCursor(1)))
+        .await
+        .unwrap_err();
 
     assert_eq!(status.code(), Code::OutOfRange);
     let details = status.get_error_details();
@@ -178,7 +243,9 @@ async fn members_of_one_consumer_share_the_events_each_exactly_once() {
     assert_eq!(get_consumer(&gateway, "workers").await.unwrap().members, 2);
 
     let ids: Vec<String> = (0..10).map(|index| format!("g{index}")).collect();
-    gateway.append(ids.iter().map(|id| event(id)).collect()).await;
+    gateway
+        .append(ids.iter().map(|id| event(id)).collect())
+        .await;
 
     let (mut seen_first, mut seen_second) = (Vec::new(), Vec::new());
     while seen_first.len() + seen_second.len() < ids.len() {
@@ -187,7 +254,10 @@ async fn members_of_one_consumer_share_the_events_each_exactly_once() {
             event = next_event(&mut second) => seen_second.push(event.cursor),
         }
     }
-    assert!(!seen_first.is_empty() && !seen_second.is_empty(), "{seen_first:?} {seen_second:?}");
+    assert!(
+        !seen_first.is_empty() && !seen_second.is_empty(),
+        "{seen_first:?} {seen_second:?}"
+    );
     let all: BTreeSet<u64> = seen_first.iter().chain(&seen_second).copied().collect();
     assert_eq!(all, (1..=10).collect(), "each event once");
     gateway.stop().await;
@@ -198,7 +268,10 @@ async fn an_unacked_event_is_redelivered_after_ack_wait_with_delivery_count_two(
     let dir = tempfile::tempdir().unwrap();
     let gateway = TestGateway::start(config(dir.path(), "")).await;
     let request = pb::SubscribeRequest {
-        ack_wait: Some(prost_types::Duration { seconds: 0, nanos: 300_000_000 }),
+        ack_wait: Some(prost_types::Duration {
+            seconds: 0,
+            nanos: 300_000_000,
+        }),
         ..named("billing", pb::AckMode::Explicit)
     };
     let mut stream = subscribe(&gateway, request).await;
@@ -207,14 +280,21 @@ async fn an_unacked_event_is_redelivered_after_ack_wait_with_delivery_count_two(
     let first = next_event(&mut stream).await;
     let second = next_event(&mut stream).await;
     assert_eq!((first.cursor, first.delivery_count), (1, 1));
-    assert_eq!(ack(&gateway, "billing", vec![second.cursor]).await, 0, "1 is not acked yet");
+    assert_eq!(
+        ack(&gateway, "billing", vec![second.cursor]).await,
+        0,
+        "1 is not acked yet"
+    );
 
     let again = next_event(&mut stream).await;
 
     assert_eq!((again.cursor, again.delivery_count), (1, 2));
     assert_eq!(ack(&gateway, "billing", vec![1]).await, 2);
     let consumer = get_consumer(&gateway, "billing").await.unwrap();
-    assert_eq!((consumer.acked_cursor, consumer.pending, consumer.lag), (2, 0, 0));
+    assert_eq!(
+        (consumer.acked_cursor, consumer.pending, consumer.lag),
+        (2, 0, 0)
+    );
     gateway.stop().await;
 }
 
@@ -242,7 +322,9 @@ async fn a_named_consumer_resumes_after_its_acked_cursor_across_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let gateway = TestGateway::start(config(dir.path(), "")).await;
     let mut stream = subscribe(&gateway, named("crm", pb::AckMode::Explicit)).await;
-    gateway.append(vec![event("c1"), event("c2"), event("c3")]).await;
+    gateway
+        .append(vec![event("c1"), event("c2"), event("c3")])
+        .await;
     for _ in 0..3 {
         next_event(&mut stream).await;
     }
@@ -256,7 +338,10 @@ async fn a_named_consumer_resumes_after_its_acked_cursor_across_a_restart() {
     restarted.append(vec![event("c4")]).await;
     let fresh = next_event(&mut resumed).await;
 
-    assert_eq!((redelivered.id.as_str(), redelivered.delivery_count), ("c3", 2));
+    assert_eq!(
+        (redelivered.id.as_str(), redelivered.delivery_count),
+        ("c3", 2)
+    );
     assert_eq!((fresh.id.as_str(), fresh.delivery_count), ("c4", 1));
     restarted.stop().await;
 }
@@ -267,7 +352,10 @@ async fn idle_streams_get_heartbeats_with_the_latest_cursor() {
     let gateway = TestGateway::start(config(dir.path(), "")).await;
     gateway.append(vec![event("h1")]).await;
     let request = pb::SubscribeRequest {
-        heartbeat_interval: Some(prost_types::Duration { seconds: 0, nanos: 200_000_000 }),
+        heartbeat_interval: Some(prost_types::Duration {
+            seconds: 0,
+            nanos: 200_000_000,
+        }),
         ..Default::default()
     };
     let mut stream = subscribe(&gateway, request).await;
@@ -287,14 +375,29 @@ async fn deleting_a_consumer_ends_its_streams_with_aborted_and_forgets_it() {
     let gateway = TestGateway::start(config(dir.path(), "")).await;
     let mut stream = subscribe(&gateway, named("temp", pb::AckMode::Auto)).await;
 
-    let request = pb::DeleteConsumerRequest { name: "temp".to_owned(), ..Default::default() };
-    let deleted = gateway.events().await.delete_consumer(request).await.unwrap().into_inner();
+    let request = pb::DeleteConsumerRequest {
+        name: "temp".to_owned(),
+        ..Default::default()
+    };
+    let deleted = gateway
+        .events()
+        .await
+        .delete_consumer(request)
+        .await
+        .unwrap()
+        .into_inner();
 
     assert_eq!(deleted.consumer.unwrap().members, 1);
     let end = end_of(&mut stream).await;
-    assert_eq!((end.code(), reason(&end).as_str()), (Code::Aborted, "CONSUMER_DELETED"));
+    assert_eq!(
+        (end.code(), reason(&end).as_str()),
+        (Code::Aborted, "CONSUMER_DELETED")
+    );
     let missing = get_consumer(&gateway, "temp").await.unwrap_err();
-    assert_eq!((missing.code(), reason(&missing).as_str()), (Code::NotFound, "CONSUMER_NOT_FOUND"));
+    assert_eq!(
+        (missing.code(), reason(&missing).as_str()),
+        (Code::NotFound, "CONSUMER_NOT_FOUND")
+    );
     gateway.stop().await;
 }
 
@@ -309,7 +412,10 @@ async fn shutdown_ends_open_streams_with_unavailable() {
 
     for stream in [&mut ephemeral, &mut durable] {
         let end = end_of(stream).await;
-        assert_eq!((end.code(), reason(&end).as_str()), (Code::Unavailable, "SHUTTING_DOWN"));
+        assert_eq!(
+            (end.code(), reason(&end).as_str()),
+            (Code::Unavailable, "SHUTTING_DOWN")
+        );
     }
     gateway.stop().await;
 }
@@ -345,10 +451,17 @@ async fn subscriptions_beyond_the_stream_limit_are_refused_with_resource_exhaust
     let gateway = TestGateway::start(config(dir.path(), "[events]\nmax_streams = 1\n")).await;
     let _open = subscribe(&gateway, pb::SubscribeRequest::default()).await;
 
-    let refused = gateway.events().await.subscribe(pb::SubscribeRequest::default()).await;
+    let refused = gateway
+        .events()
+        .await
+        .subscribe(pb::SubscribeRequest::default())
+        .await;
 
     let status = refused.unwrap_err();
-    assert_eq!((status.code(), reason(&status).as_str()), (Code::ResourceExhausted, "TOO_MANY_STREAMS"));
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::ResourceExhausted, "TOO_MANY_STREAMS")
+    );
     assert!(status.get_error_details().retry_info().is_some());
     gateway.stop().await;
 }
@@ -364,7 +477,10 @@ async fn joining_a_consumer_with_other_filters_fails_with_failed_precondition() 
     let _first = subscribe(&gateway, statuses.clone()).await;
     let _same_without_filters = subscribe(&gateway, named("statuses", pb::AckMode::Auto)).await;
 
-    let other = pb::SubscribeRequest { types: vec![pb::EventType::MessageReceived as i32], ..statuses };
+    let other = pb::SubscribeRequest {
+        types: vec![pb::EventType::MessageReceived as i32],
+        ..statuses
+    };
     let status = gateway.events().await.subscribe(other).await.unwrap_err();
 
     assert_eq!(
@@ -382,7 +498,10 @@ async fn invalid_subscriptions_name_every_bad_field() {
         accounts: vec!["nope".to_owned()],
         ack_mode: pb::AckMode::Explicit as i32,
         max_in_flight: 1_000_000,
-        ack_wait: Some(prost_types::Duration { seconds: -1, nanos: 0 }),
+        ack_wait: Some(prost_types::Duration {
+            seconds: -1,
+            nanos: 0,
+        }),
         ..Default::default()
     };
 
@@ -390,11 +509,33 @@ async fn invalid_subscriptions_name_every_bad_field() {
 
     assert_eq!(status.code(), Code::InvalidArgument);
     let details = status.get_error_details();
-    let fields: Vec<_> = details.bad_request().unwrap().field_violations.iter().map(|v| v.field.clone()).collect();
-    assert_eq!(fields, ["accounts[0]", "ack_mode", "max_in_flight", "ack_wait"]);
-    let ahead = gateway.events().await.subscribe(from(Start::AfterCursor(5))).await.unwrap_err();
+    let fields: Vec<_> = details
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|v| v.field.clone())
+        .collect();
+    assert_eq!(
+        fields,
+        ["accounts[0]", "ack_mode", "max_in_flight", "ack_wait"]
+    );
+    let ahead = gateway
+        .events()
+        .await
+        .subscribe(from(Start::AfterCursor(5)))
+        .await
+        .unwrap_err();
     assert_eq!(ahead.code(), Code::InvalidArgument);
-    assert_eq!(ahead.get_error_details().bad_request().unwrap().field_violations[0].field, "after_cursor");
+    assert_eq!(
+        ahead
+            .get_error_details()
+            .bad_request()
+            .unwrap()
+            .field_violations[0]
+            .field,
+        "after_cursor"
+    );
     gateway.stop().await;
 }
 
@@ -403,14 +544,23 @@ async fn respond_hands_the_body_to_the_held_request_or_reports_event_not_found()
     let dir = tempfile::tempdir().unwrap();
     let gateway = TestGateway::start(config(dir.path(), "")).await;
     gateway
-        .append(vec![event_of("main", EventType::ContactRequested, None, "crm-1"), event("plain")])
+        .append(vec![
+            event_of("main", EventType::ContactRequested, None, "crm-1"),
+            event("plain"),
+        ])
         .await;
     let waiting = tokio::spawn({
         let pending = gateway.pending.clone();
         async move { pending.wait_for("crm-1", PATIENCE).await }
     });
     let body = prost_types::Struct {
-        fields: [("id".to_owned(), prost_types::Value { kind: Some(prost_types::value::Kind::StringValue("c-9".to_owned())) })].into(),
+        fields: [(
+            "id".to_owned(),
+            prost_types::Value {
+                kind: Some(prost_types::value::Kind::StringValue("c-9".to_owned())),
+            },
+        )]
+        .into(),
     };
     let respond = |event_id: &str| pb::RespondRequest {
         event_id: event_id.to_owned(),
@@ -421,16 +571,33 @@ async fn respond_hands_the_body_to_the_held_request_or_reports_event_not_found()
     // The ingress registers its wait concurrently; answer until it has.
     let answered = tokio::time::timeout(PATIENCE, async {
         let mut client = gateway.events().await;
-        while !client.respond(respond("crm-1")).await.unwrap().into_inner().delivered {
+        while !client
+            .respond(respond("crm-1"))
+            .await
+            .unwrap()
+            .into_inner()
+            .delivered
+        {
             tokio::task::yield_now().await;
         }
     });
     answered.await.expect("answered in time");
 
-    assert_eq!(waiting.await.unwrap(), Some(serde_json::json!({ "id": "c-9" })));
+    assert_eq!(
+        waiting.await.unwrap(),
+        Some(serde_json::json!({ "id": "c-9" }))
+    );
     for missing in ["plain", "unknown"] {
-        let status = gateway.events().await.respond(respond(missing)).await.unwrap_err();
-        assert_eq!((status.code(), reason(&status).as_str()), (Code::NotFound, "EVENT_NOT_FOUND"));
+        let status = gateway
+            .events()
+            .await
+            .respond(respond(missing))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (status.code(), reason(&status).as_str()),
+            (Code::NotFound, "EVENT_NOT_FOUND")
+        );
     }
     gateway.stop().await;
 }
@@ -444,18 +611,34 @@ async fn consumers_are_listed_with_their_progress_and_metrics_show_the_log() {
     gateway.append(vec![event("m1"), event("m2")]).await;
     next_event(&mut stream).await;
 
-    let listed = gateway.events().await.list_consumers(pb::ListConsumersRequest::default()).await;
+    let listed = gateway
+        .events()
+        .await
+        .list_consumers(pb::ListConsumersRequest::default())
+        .await;
 
     let consumers = listed.unwrap().into_inner().consumers;
     let names: Vec<_> = consumers.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["alpha", "zeta"]);
-    assert_eq!((consumers[1].account.as_str(), consumers[1].lag), ("main", 2));
-    let metrics = reqwest::get(format!("http://{}/metrics", gateway.admin_addr)).await.unwrap();
+    assert_eq!(
+        (consumers[1].account.as_str(), consumers[1].lag),
+        ("main", 2)
+    );
+    let metrics = reqwest::get(format!("http://{}/metrics", gateway.admin_addr))
+        .await
+        .unwrap();
     let text = metrics.text().await.unwrap();
-    for line in ["events_appended_total 2", "event_log_latest_cursor 2", "event_streams_open 2"] {
+    for line in [
+        "events_appended_total 2",
+        "event_log_latest_cursor 2",
+        "event_streams_open 2",
+    ] {
         assert!(text.contains(line), "{line} in {text}");
     }
-    assert!(text.contains("event_consumer_lag{account=\"main\",consumer=\"zeta\"} 2"), "{text}");
+    assert!(
+        text.contains("event_consumer_lag{account=\"main\",consumer=\"zeta\"} 2"),
+        "{text}"
+    );
     gateway.stop().await;
 }
 

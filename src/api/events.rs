@@ -14,11 +14,11 @@ use super::auth::Caller;
 use super::convert::subscriptions::{self, required_consumer_name, struct_to_json};
 use crate::config::StreamDefaults;
 use crate::error::ApiError;
+use crate::events::EventType;
 use crate::events::consumers::ConsumerKey;
 use crate::events::fanout::{Fanout, Subscription};
 use crate::events::log::EventLog;
 use crate::events::responses::PendingResponses;
-use crate::events::EventType;
 use crate::model::Violations;
 use crate::proto::pb;
 
@@ -51,22 +51,35 @@ impl EventsApi {
     }
 
     /// Checks `request` and resolves its accounts into a fan-out request.
-    fn subscription(&self, request: &Request<pb::SubscribeRequest>) -> Result<Subscription, ApiError> {
+    fn subscription(
+        &self,
+        request: &Request<pb::SubscribeRequest>,
+    ) -> Result<Subscription, ApiError> {
         let body = request.get_ref();
-        let owner = self.context.account(request, &body.account)?.name().to_owned();
+        let owner = self
+            .context
+            .account(request, &body.account)?
+            .name()
+            .to_owned();
         let mut violations = Violations::new();
         let mut accounts = Vec::with_capacity(body.accounts.len());
         for (index, name) in body.accounts.iter().enumerate() {
             match self.context.accounts.resolve(name) {
                 Ok(account) => accounts.push(account.name().to_owned()),
-                Err(_) => violations.add(format!("accounts[{index}]"), "is not a configured account"),
+                Err(_) => {
+                    violations.add(format!("accounts[{index}]"), "is not a configured account")
+                }
             }
         }
         if let Some(caller) = request.extensions().get::<Caller>() {
-            accounts.iter().try_for_each(|account| caller.check_account(account))?;
+            accounts
+                .iter()
+                .try_for_each(|account| caller.check_account(account))?;
         }
         let defaults = &self.services.defaults;
-        Ok(subscriptions::subscription(body, owner, accounts, defaults, violations)?)
+        Ok(subscriptions::subscription(
+            body, owner, accounts, defaults, violations,
+        )?)
     }
 
     /// Resolves the owner account and the consumer name of a consumer request.
@@ -81,7 +94,10 @@ impl EventsApi {
         let mut violations = Violations::new();
         let name = required_consumer_name(name, field, &mut violations);
         violations.finish()?;
-        Ok(ConsumerKey { account: owner, name })
+        Ok(ConsumerKey {
+            account: owner,
+            name,
+        })
     }
 
     /// Hands the body of `Respond` to the held webhook request.
@@ -90,14 +106,24 @@ impl EventsApi {
         let account = self.context.account(request, &body.account)?;
         let mut violations = Violations::new();
         if body.event_id.is_empty() {
-            violations.add("event_id", "is required: the id of the CRM entity request event");
+            violations.add(
+                "event_id",
+                "is required: the id of the CRM entity request event",
+            );
         }
         if body.body.is_none() {
             violations.add("body", "is required: the created entity");
         }
         violations.finish()?;
-        let not_found = || ApiError::EventNotFound { event_id: body.event_id.clone() };
-        let stored = self.services.log.get(&body.event_id).await?.ok_or_else(not_found)?;
+        let not_found = || ApiError::EventNotFound {
+            event_id: body.event_id.clone(),
+        };
+        let stored = self
+            .services
+            .log
+            .get(&body.event_id)
+            .await?
+            .ok_or_else(not_found)?;
         let is_crm_request = matches!(
             stored.event.event_type,
             EventType::ContactRequested | EventType::DealRequested
@@ -114,7 +140,9 @@ impl EventsApi {
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 #[tonic::async_trait]
@@ -127,7 +155,12 @@ impl pb::event_service_server::EventService for EventsApi {
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let subscription = self.subscription(&request)?;
-        let stream = self.services.fanout.subscribe(subscription).await.map_err(ApiError::from)?;
+        let stream = self
+            .services
+            .fanout
+            .subscribe(subscription)
+            .await
+            .map_err(ApiError::from)?;
         let responses = stream.map(|item| match item {
             Ok(item) => Ok(subscriptions::response(item, now_ms())),
             Err(error) => Err(Status::from(ApiError::from(error))),
@@ -136,11 +169,19 @@ impl pb::event_service_server::EventService for EventsApi {
     }
 
     #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, consumer = %request.get_ref().consumer))]
-    async fn ack(&self, request: Request<pb::AckRequest>) -> Result<Response<pb::AckResponse>, Status> {
+    async fn ack(
+        &self,
+        request: Request<pb::AckRequest>,
+    ) -> Result<Response<pb::AckResponse>, Status> {
         let body = request.get_ref();
         let key = self.consumer_key(&request, &body.account, &body.consumer, "consumer")?;
         let cursors = body.cursors.clone();
-        let acked_cursor = self.services.fanout.ack(&key, cursors).await.map_err(ApiError::from)?;
+        let acked_cursor = self
+            .services
+            .fanout
+            .ack(&key, cursors)
+            .await
+            .map_err(ApiError::from)?;
         Ok(Response::new(pb::AckResponse { acked_cursor }))
     }
 
@@ -160,8 +201,15 @@ impl pb::event_service_server::EventService for EventsApi {
     ) -> Result<Response<pb::GetConsumerResponse>, Status> {
         let body = request.get_ref();
         let key = self.consumer_key(&request, &body.account, &body.name, "name")?;
-        let consumer = self.services.fanout.consumer(&key).await.map_err(ApiError::from)?;
-        Ok(Response::new(pb::GetConsumerResponse { consumer: Some(consumer.into()) }))
+        let consumer = self
+            .services
+            .fanout
+            .consumer(&key)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::GetConsumerResponse {
+            consumer: Some(consumer.into()),
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(account = %request.get_ref().account))]
@@ -170,7 +218,12 @@ impl pb::event_service_server::EventService for EventsApi {
         request: Request<pb::ListConsumersRequest>,
     ) -> Result<Response<pb::ListConsumersResponse>, Status> {
         let account = self.context.account(&request, &request.get_ref().account)?;
-        let consumers = self.services.fanout.consumers(account.name()).await.map_err(ApiError::from)?;
+        let consumers = self
+            .services
+            .fanout
+            .consumers(account.name())
+            .await
+            .map_err(ApiError::from)?;
         let consumers = consumers.into_iter().map(pb::Consumer::from).collect();
         Ok(Response::new(pb::ListConsumersResponse { consumers }))
     }
@@ -182,7 +235,14 @@ impl pb::event_service_server::EventService for EventsApi {
     ) -> Result<Response<pb::DeleteConsumerResponse>, Status> {
         let body = request.get_ref();
         let key = self.consumer_key(&request, &body.account, &body.name, "name")?;
-        let consumer = self.services.fanout.delete(&key).await.map_err(ApiError::from)?;
-        Ok(Response::new(pb::DeleteConsumerResponse { consumer: Some(consumer.into()) }))
+        let consumer = self
+            .services
+            .fanout
+            .delete(&key)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::DeleteConsumerResponse {
+            consumer: Some(consumer.into()),
+        }))
     }
 }

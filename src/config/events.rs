@@ -152,7 +152,15 @@ pub struct StreamDefaults {
 impl EventsConfig {
     /// Resolves the `[events]` settings: environment, then file, then default.
     pub(super) fn resolve(file: &FileEvents, env: &Env) -> Result<Self, ConfigError> {
-        let [max_age, max_bytes, check_interval, _, _, ack_wait, heartbeat] = &EVENTS_SETTINGS;
+        let [
+            max_age,
+            max_bytes,
+            check_interval,
+            _,
+            _,
+            ack_wait,
+            heartbeat,
+        ] = &EVENTS_SETTINGS;
         let bytes_text = file.retention_max_bytes.as_ref().map(|size| match size {
             FileByteSize::Number(bytes) => bytes.to_string(),
             FileByteSize::Text(text) => text.clone(),
@@ -160,14 +168,7 @@ impl EventsConfig {
         let duration = |setting: &SettingDoc, raw: &Option<String>| {
             layered(env, setting, raw.as_deref(), &value::POSITIVE_DURATION)
         };
-        let max_in_flight = value::positive(
-            file.default_max_in_flight,
-            DEFAULT_EVENTS_MAX_IN_FLIGHT,
-            "events.default_max_in_flight",
-        )?;
-        if max_in_flight > MAX_EVENTS_MAX_IN_FLIGHT {
-            return Err(ConfigError::invalid("events.default_max_in_flight", "at most 10000"));
-        }
+        let max_in_flight = default_max_in_flight(file.default_max_in_flight)?;
         Ok(Self {
             retention_max_age: duration(max_age, &file.retention_max_age)?,
             retention_max_bytes: layered(env, max_bytes, bytes_text.as_deref(), &BYTE_SIZE)?,
@@ -186,10 +187,22 @@ impl EventsConfig {
     }
 }
 
+/// Resolves `events.default_max_in_flight`: 1 to [`MAX_EVENTS_MAX_IN_FLIGHT`].
+fn default_max_in_flight(file_value: Option<u32>) -> Result<u32, ConfigError> {
+    let key = "events.default_max_in_flight";
+    let max_in_flight = value::positive(file_value, DEFAULT_EVENTS_MAX_IN_FLIGHT, key)?;
+    if max_in_flight > MAX_EVENTS_MAX_IN_FLIGHT {
+        return Err(ConfigError::invalid(key, "at most 10000"));
+    }
+    Ok(max_in_flight)
+}
+
 /// Parses a byte count with an optional unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB,
 /// GiB, TiB (powers of 1024), letters in any case, spaces allowed before the unit.
 fn parse_byte_size(raw: &str) -> Option<u64> {
-    let digits_end = raw.find(|ch: char| !ch.is_ascii_digit()).unwrap_or(raw.len());
+    let digits_end = raw
+        .find(|ch: char| !ch.is_ascii_digit())
+        .unwrap_or(raw.len());
     let (number, unit) = raw.split_at(digits_end);
     let number: u64 = number.parse().ok()?;
     let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
@@ -269,10 +282,19 @@ mod tests {
     #[test]
     fn unusable_values_name_their_setting() {
         let table = [
-            ("[events]\nretention_max_bytes = 0\n", "events.retention_max_bytes"),
-            ("[events]\nretention_max_age = \"0s\"\n", "events.retention_max_age"),
+            (
+                "[events]\nretention_max_bytes = 0\n",
+                "events.retention_max_bytes",
+            ),
+            (
+                "[events]\nretention_max_age = \"0s\"\n",
+                "events.retention_max_age",
+            ),
             ("[events]\nmax_streams = 0\n", "events.max_streams"),
-            ("[events]\ndefault_max_in_flight = 10001\n", "events.default_max_in_flight"),
+            (
+                "[events]\ndefault_max_in_flight = 10001\n",
+                "events.default_max_in_flight",
+            ),
         ];
         for (file, key) in table {
             let error = Config::from_toml_str(file, &HashMap::new()).unwrap_err();
@@ -285,8 +307,20 @@ mod tests {
         for setting in EVENTS_SETTINGS {
             assert!(SETTINGS.contains(&setting), "{}", setting.file_key);
         }
-        let default_of = |key: &str| EVENTS_SETTINGS.iter().find(|s| s.file_key == key).unwrap().default;
-        assert_eq!(default_of("events.max_streams"), DEFAULT_EVENTS_MAX_STREAMS.to_string());
-        assert_eq!(default_of("events.default_max_in_flight"), DEFAULT_EVENTS_MAX_IN_FLIGHT.to_string());
+        let default_of = |key: &str| {
+            EVENTS_SETTINGS
+                .iter()
+                .find(|s| s.file_key == key)
+                .unwrap()
+                .default
+        };
+        assert_eq!(
+            default_of("events.max_streams"),
+            DEFAULT_EVENTS_MAX_STREAMS.to_string()
+        );
+        assert_eq!(
+            default_of("events.default_max_in_flight"),
+            DEFAULT_EVENTS_MAX_IN_FLIGHT.to_string()
+        );
     }
 }

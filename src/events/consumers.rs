@@ -60,10 +60,12 @@ impl EventFilter {
 
     /// Tells whether `event` passes.
     pub fn matches(&self, event: &NewEvent) -> bool {
-        let account_ok = self.accounts.iter().any(|account| *account == event.account);
+        let account_ok = self.accounts.contains(&event.account);
         let type_ok = self.types.is_empty() || self.types.contains(&event.event_type);
         let channel_ok = match &event.channel_id {
-            Some(channel_id) => self.channel_ids.is_empty() || self.channel_ids.contains(channel_id),
+            Some(channel_id) => {
+                self.channel_ids.is_empty() || self.channel_ids.contains(channel_id)
+            }
             None => true,
         };
         account_ok && type_ok && channel_ok
@@ -149,10 +151,19 @@ mod tests {
             vec!["ch-1".to_owned()],
         );
         let table = [
-            (event("main", EventType::MessageReceived, Some("ch-1")), true),
-            (event("other", EventType::MessageReceived, Some("ch-1")), false),
+            (
+                event("main", EventType::MessageReceived, Some("ch-1")),
+                true,
+            ),
+            (
+                event("other", EventType::MessageReceived, Some("ch-1")),
+                false,
+            ),
             (event("main", EventType::MessageStatus, Some("ch-1")), false),
-            (event("main", EventType::MessageReceived, Some("ch-2")), false),
+            (
+                event("main", EventType::MessageReceived, Some("ch-2")),
+                false,
+            ),
             (event("main", EventType::MessageReceived, None), true),
         ];
         for (candidate, expected) in table {
@@ -182,10 +193,22 @@ mod tests {
         let table = [
             (EventFilter::default(), true),
             (same_types_other_order, true),
-            (EventFilter::new(vec!["main".to_owned()], vec![], vec![]), true),
-            (EventFilter::new(vec!["other".to_owned()], vec![], vec![]), false),
-            (EventFilter::new(vec![], vec![EventType::MessageStatus], vec![]), false),
-            (EventFilter::new(vec![], vec![], vec!["ch".to_owned()]), false),
+            (
+                EventFilter::new(vec!["main".to_owned()], vec![], vec![]),
+                true,
+            ),
+            (
+                EventFilter::new(vec!["other".to_owned()], vec![], vec![]),
+                false,
+            ),
+            (
+                EventFilter::new(vec![], vec![EventType::MessageStatus], vec![]),
+                false,
+            ),
+            (
+                EventFilter::new(vec![], vec![], vec!["ch".to_owned()]),
+                false,
+            ),
         ];
         for (requested, expected) in table {
             assert_eq!(consumer.admits(&requested), expected, "{requested:?}");

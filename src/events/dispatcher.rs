@@ -7,150 +7,28 @@
 //! Memory stays bounded: the dispatcher reads at most one batch ahead, and only when a member has
 //! room; each member's channel holds at most its `max_in_flight` events.
 
+mod client;
 mod state;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use self::client::{Command, ConsumerStatus, Persisted, persist};
 use self::state::{DispatchState, MemberId};
 use super::consumers::{AckState, ConsumerKey, ConsumerRecord};
-use super::fanout::{Delivery, FanoutError, StreamEnd};
+
+pub(crate) use self::client::{DispatcherClient, MemberLink, MemberSettings};
+use super::fanout::{Delivery, StreamEnd};
 use super::log::{ConsumerStore, EventLog, EventLogError};
 use super::{Cursor, StoredEvent};
 
 /// The acked cursor of every known consumer, read by metrics without waiting.
 pub(crate) type ProgressBoard = Arc<Mutex<std::collections::BTreeMap<ConsumerKey, Cursor>>>;
-
-/// A consumer's live progress, published after every change.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct ConsumerStatus {
-    /// Progress as it will be stored.
-    pub(crate) acks: AckState,
-    /// Open subscriptions.
-    pub(crate) members: u32,
-    /// Increases with every change.
-    pub(crate) version: u64,
-}
-
-/// What the persister has done so far.
-#[derive(Clone, Copy, Debug, Default)]
-struct Persisted {
-    /// Newest status version stored.
-    saved: u64,
-    /// Newest status version whose save failed.
-    failed: u64,
-}
-
-/// How a member takes its events.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct MemberSettings {
-    /// Most unacknowledged events it holds.
-    pub(crate) max_in_flight: u32,
-    /// `None`: acked when written to the stream; otherwise redelivered when not acked in time.
-    pub(crate) ack_wait: Option<Duration>,
-}
-
-/// Messages to a dispatcher.
-#[derive(Debug)]
-enum Command {
-    /// A subscription joins the group.
-    Join(MemberSettings, oneshot::Sender<MemberLink>),
-    /// A subscription left.
-    Leave(MemberId),
-    /// A member's stream took an event; `auto` acks it.
-    Taken { member: MemberId, cursor: Cursor, auto: bool },
-    /// `Ack` was called; replies with the status version that contains it and the ack floor.
-    Ack(Vec<Cursor>, oneshot::Sender<(u64, Cursor)>),
-    /// End every member for this reason and stop.
-    Stop(StreamEnd),
-}
-
-/// A group member's end of the dispatcher.
-#[derive(Debug)]
-pub(crate) struct MemberLink {
-    /// Its id.
-    id: MemberId,
-    /// Its events.
-    pub(crate) deliveries_rx: mpsc::Receiver<Delivery>,
-    /// Told why it must end, when the dispatcher ends it.
-    pub(crate) end_rx: oneshot::Receiver<StreamEnd>,
-    /// Reports what the stream took, and the leave on drop.
-    commands_tx: mpsc::UnboundedSender<Command>,
-}
-
-impl MemberLink {
-    /// Reports that the stream wrote `cursor` (acking it when `auto`).
-    pub(crate) fn taken(&self, cursor: Cursor, auto: bool) {
-        let _ = self.commands_tx.send(Command::Taken { member: self.id, cursor, auto });
-    }
-}
-
-impl Drop for MemberLink {
-    fn drop(&mut self) {
-        let _ = self.commands_tx.send(Command::Leave(self.id));
-    }
-}
-
-/// The fan-out's handle on a running dispatcher.
-#[derive(Clone, Debug)]
-pub(crate) struct DispatcherClient {
-    /// Its command queue.
-    commands_tx: mpsc::UnboundedSender<Command>,
-    /// Its live status.
-    status_rx: watch::Receiver<ConsumerStatus>,
-    /// What is durable.
-    persisted_rx: watch::Receiver<Persisted>,
-}
-
-impl DispatcherClient {
-    /// Returns the live status.
-    pub(crate) fn status(&self) -> ConsumerStatus {
-        self.status_rx.borrow().clone()
-    }
-
-    /// Adds a member.
-    pub(crate) async fn join(&self, settings: MemberSettings) -> Result<MemberLink, FanoutError> {
-        let (reply_tx, reply_rx) = oneshot::channel();
-        self.commands_tx
-            .send(Command::Join(settings, reply_tx))
-            .map_err(|_| FanoutError::ShuttingDown)?;
-        reply_rx.await.map_err(|_| FanoutError::ShuttingDown)
-    }
-
-    /// Acks `cursors` and returns the ack floor once the result is durable.
-    pub(crate) async fn ack(&self, cursors: Vec<Cursor>) -> Result<Cursor, FanoutError> {
-        let (reply_tx, reply_rx) = oneshot::channel();
-        self.commands_tx
-            .send(Command::Ack(cursors, reply_tx))
-            .map_err(|_| FanoutError::ShuttingDown)?;
-        let (version, acked) = reply_rx.await.map_err(|_| FanoutError::ShuttingDown)?;
-        let mut persisted_rx = self.persisted_rx.clone();
-        let outcome = persisted_rx
-            .wait_for(|persisted| persisted.saved >= version || persisted.failed >= version)
-            .await
-            .map(|persisted| *persisted)
-            .unwrap_or_else(|_| *persisted_rx.borrow());
-        if outcome.saved >= version {
-            Ok(acked)
-        } else if outcome.failed >= version {
-            Err(FanoutError::LogFailed)
-        } else {
-            Err(FanoutError::ShuttingDown)
-        }
-    }
-
-    /// Ends every member with `reason` and stops the dispatcher (the task ends once the final
-    /// progress is stored).
-    pub(crate) fn stop(&self, reason: StreamEnd) {
-        let _ = self.commands_tx.send(Command::Stop(reason));
-    }
-}
 
 /// Starts the dispatcher of `record`; the task ends after [`DispatcherClient::stop`].
 ///
@@ -165,11 +43,16 @@ pub(crate) async fn start(
     read_batch: usize,
 ) -> Result<(DispatcherClient, JoinHandle<()>), EventLogError> {
     let unacked = read_unacked(&*log, &record.acks).await?;
-    let initial = ConsumerStatus { acks: record.acks.clone(), members: 0, version: 0 };
+    let initial = ConsumerStatus {
+        acks: record.acks.clone(),
+        members: 0,
+        version: 0,
+    };
     let (status_tx, status_rx) = watch::channel(initial);
     let (persisted_tx, persisted_rx) = watch::channel(Persisted::default());
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
-    let persister = tokio::spawn(persist(record.key.clone(), store, status_rx.clone(), persisted_tx));
+    let key = record.key.clone();
+    let persister = tokio::spawn(persist(key, store, status_rx.clone(), persisted_tx));
     let dispatcher = Dispatcher {
         state: DispatchState::new(record.filter, &record.acks, unacked),
         key: record.key,
@@ -184,7 +67,12 @@ pub(crate) async fn start(
         read_batch,
     };
     let task = tokio::spawn(dispatcher.run(persister));
-    Ok((DispatcherClient { commands_tx, status_rx, persisted_rx }, task))
+    let client = DispatcherClient {
+        commands_tx,
+        status_rx,
+        persisted_rx,
+    };
+    Ok((client, task))
 }
 
 /// Reads back the still-retained events among `acks.unacked`.
@@ -195,35 +83,14 @@ async fn read_unacked(
     let mut events = Vec::with_capacity(acks.unacked.len());
     for cursor in acks.unacked.keys() {
         let found = log.read_after(cursor - 1, 1).await?;
-        events.extend(found.into_iter().filter(|stored| stored.cursor == *cursor).map(Arc::new));
+        events.extend(
+            found
+                .into_iter()
+                .filter(|stored| stored.cursor == *cursor)
+                .map(Arc::new),
+        );
     }
     Ok(events)
-}
-
-/// Stores each new status, newest first; reports what is durable.
-async fn persist(
-    key: ConsumerKey,
-    store: Arc<dyn ConsumerStore>,
-    mut status_rx: watch::Receiver<ConsumerStatus>,
-    persisted_tx: watch::Sender<Persisted>,
-) {
-    let mut saved_acks = status_rx.borrow().acks.clone();
-    while status_rx.changed().await.is_ok() {
-        let status = status_rx.borrow_and_update().clone();
-        if status.acks != saved_acks {
-            if let Err(error) = store.save_acks(&key, status.acks.clone()).await {
-                tracing::warn!(
-                    error = &error as &dyn std::error::Error,
-                    consumer = %key.name,
-                    "consumer progress not stored"
-                );
-                persisted_tx.send_modify(|persisted| persisted.failed = status.version);
-                continue;
-            }
-            saved_acks = status.acks;
-        }
-        persisted_tx.send_modify(|persisted| persisted.saved = status.version);
-    }
 }
 
 /// What to do after handling something.
@@ -341,9 +208,21 @@ impl Dispatcher {
         let capacity = usize::try_from(settings.max_in_flight.max(1)).unwrap_or(usize::MAX);
         let (deliveries_tx, deliveries_rx) = mpsc::channel(capacity);
         let (end_tx, end_rx) = oneshot::channel();
-        let link = MemberLink { id, deliveries_rx, end_rx, commands_tx };
-        self.state.add_member(id, settings.max_in_flight, settings.ack_wait);
-        self.members.insert(id, MemberChannels { deliveries_tx, end_tx });
+        let link = MemberLink {
+            id,
+            deliveries_rx,
+            end_rx,
+            commands_tx,
+        };
+        self.state
+            .add_member(id, settings.max_in_flight, settings.ack_wait);
+        self.members.insert(
+            id,
+            MemberChannels {
+                deliveries_tx,
+                end_tx,
+            },
+        );
         // Published before the subscriber learns it joined, so `GetConsumer` counts it at once.
         self.publish();
         // A link the subscriber no longer waits for is dropped here, which reports its leave.
@@ -360,7 +239,7 @@ impl Dispatcher {
                 .is_some_and(|channels| channels.deliveries_tx.capacity() > 0)
         };
         let mut gone = Vec::new();
-        while let Some(assignment) = self.state.next_assignment(now, &can_take) {
+        while let Some(assignment) = self.state.next_assignment(now, can_take) {
             let delivery = Delivery {
                 event: assignment.event.clone(),
                 delivery_count: assignment.delivery_count,
@@ -389,7 +268,11 @@ impl Dispatcher {
             });
             return;
         }
-        match self.log.read_after(self.state.fetched(), self.read_batch).await {
+        match self
+            .log
+            .read_after(self.state.fetched(), self.read_batch)
+            .await
+        {
             Ok(events) => self.state.take_fetched(events),
             Err(error) => {
                 tracing::warn!(

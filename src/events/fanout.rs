@@ -10,222 +10,33 @@
 //! Every stream starts with a heartbeat, sends another after `heartbeat_interval` of silence, and
 //! ends with [`FanoutError::ShuttingDown`] once the gateway drains. Open streams are bounded.
 
+mod error;
 mod streams;
+mod subscription;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::stream::BoxStream;
 use parking_lot::Mutex;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
+use super::Cursor;
 use super::consumers::{AckState, ConsumerKey, ConsumerRecord, EventFilter};
 use super::dispatcher::{self, DispatcherClient, MemberSettings, ProgressBoard};
 use super::log::{ConsumerStore, EventLog, EventLogError};
-use super::{Cursor, StoredEvent};
-use crate::error::ErrorClass;
+
+pub use self::error::{FanoutError, StreamEnd};
+pub use self::subscription::{
+    AckMode, ConsumerInfo, Delivery, DeliverySettings, Start, StreamItem, Subscription,
+};
 
 /// Events read from the log at once by one subscription or dispatcher.
 const READ_BATCH: usize = 256;
 
-/// One event as delivered on a stream.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Delivery {
-    /// The event.
-    pub event: Arc<StoredEvent>,
-    /// Deliveries to the consumer including this one (1 for ephemeral subscriptions).
-    pub delivery_count: u32,
-}
-
-/// One message of a subscription stream.
-#[derive(Clone, Debug, PartialEq)]
-pub enum StreamItem {
-    /// The next event.
-    Event(Delivery),
-    /// Liveness signal, with the newest cursor in the log.
-    Heartbeat {
-        /// The latest cursor when it was sent.
-        latest: Cursor,
-    },
-}
-
 /// A subscription: items until an error ends it.
 pub type SubscriptionStream = BoxStream<'static, Result<StreamItem, FanoutError>>;
-
-/// Where a new subscription (or a new named consumer) starts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Start {
-    /// With the first event stored after the call.
-    Latest,
-    /// With the oldest retained event.
-    Earliest,
-    /// With the first event after this cursor.
-    AfterCursor(Cursor),
-    /// With the first event received at or after this time (ms since the Unix epoch).
-    Since(i64),
-}
-
-/// How events are acknowledged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AckMode {
-    /// Acked once written to the stream.
-    Auto,
-    /// Acked by `Ack`; redelivered when not acked within `ack_wait`.
-    Explicit,
-}
-
-/// Per-subscription delivery settings, defaults applied.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DeliverySettings {
-    /// How events are acknowledged (named consumers only).
-    pub ack_mode: AckMode,
-    /// Most unacknowledged events outstanding on the subscription.
-    pub max_in_flight: u32,
-    /// How long an event may stay unacknowledged (explicit acks).
-    pub ack_wait: Duration,
-    /// Longest silence before a heartbeat.
-    pub heartbeat_interval: Duration,
-}
-
-/// A request to subscribe, validated.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Subscription {
-    /// The account acting (and owning the consumer).
-    pub account: String,
-    /// The named consumer; `None` for an ephemeral subscription.
-    pub consumer: Option<String>,
-    /// Requested filters (an empty list means "the consumer's" or "all").
-    pub filter: EventFilter,
-    /// Where to start (ignored when resuming a named consumer).
-    pub start: Start,
-    /// Delivery settings.
-    pub delivery: DeliverySettings,
-}
-
-/// A named consumer and its progress.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConsumerInfo {
-    /// Who it is.
-    pub key: ConsumerKey,
-    /// What it consumes.
-    pub filter: EventFilter,
-    /// Every event up to here is acknowledged.
-    pub acked: Cursor,
-    /// Delivered, not acknowledged.
-    pub pending: u64,
-    /// Events after `acked` in the log.
-    pub lag: u64,
-    /// Open subscriptions.
-    pub members: u32,
-}
-
-/// Why a running stream ends (sent by a dispatcher to its members).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StreamEnd {
-    /// The gateway is draining.
-    ShuttingDown,
-    /// The consumer was deleted.
-    ConsumerDeleted,
-    /// Retention dropped events the consumer had not acknowledged.
-    OutOfRange {
-        /// The consumer's acked cursor.
-        requested: Cursor,
-        /// The oldest readable cursor.
-        oldest: Cursor,
-    },
-    /// The log failed.
-    LogFailed,
-}
-
-/// Why a subscription or a consumer operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum FanoutError {
-    /// No consumer has this name in this account.
-    #[error("consumer {} of account {} does not exist", .0.name, .0.account)]
-    ConsumerNotFound(ConsumerKey),
-    /// The subscription's filters differ from the consumer's.
-    #[error("the filters differ from those of consumer {}", .0.name)]
-    FiltersMismatch(ConsumerKey),
-    /// The start cursor is after the newest event.
-    #[error("cursor {requested} is after the newest cursor {latest}")]
-    CursorAhead {
-        /// The requested cursor.
-        requested: Cursor,
-        /// The newest cursor.
-        latest: Cursor,
-    },
-    /// Events between the start and the oldest retained event were dropped by retention.
-    #[error("cursor {requested} is older than the oldest retained event {oldest}")]
-    OutOfRange {
-        /// The requested (or acked) cursor.
-        requested: Cursor,
-        /// The oldest readable cursor.
-        oldest: Cursor,
-    },
-    /// Too many streams are open.
-    #[error("too many open event streams (at most {limit})")]
-    TooManyStreams {
-        /// The configured bound.
-        limit: usize,
-    },
-    /// The consumer was deleted while the stream was open.
-    #[error("consumer {} was deleted", .0.name)]
-    ConsumerDeleted(ConsumerKey),
-    /// The gateway is shutting down.
-    #[error("the gateway is shutting down")]
-    ShuttingDown,
-    /// The log failed while a stream was reading it.
-    #[error("the event log failed")]
-    LogFailed,
-    /// The log failed.
-    #[error(transparent)]
-    Log(#[from] EventLogError),
-}
-
-impl FanoutError {
-    /// Returns the failure class.
-    pub fn class(&self) -> ErrorClass {
-        match self {
-            Self::ConsumerNotFound(_) => ErrorClass::NotFound,
-            Self::FiltersMismatch(_) => ErrorClass::FailedPrecondition,
-            Self::CursorAhead { .. } => ErrorClass::InvalidArgument,
-            Self::OutOfRange { .. } => ErrorClass::OutOfRange,
-            Self::TooManyStreams { .. } => ErrorClass::RateLimited,
-            Self::ConsumerDeleted(_) => ErrorClass::Aborted,
-            Self::ShuttingDown | Self::LogFailed => ErrorClass::Unavailable,
-            Self::Log(error) => error.class(),
-        }
-    }
-
-    /// Returns the `ErrorInfo.reason`.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Self::ConsumerNotFound(_) => "CONSUMER_NOT_FOUND",
-            Self::FiltersMismatch(_) => "CONSUMER_FILTERS_MISMATCH",
-            Self::CursorAhead { .. } => "INVALID_REQUEST",
-            Self::OutOfRange { .. } => "CURSOR_OUT_OF_RANGE",
-            Self::TooManyStreams { .. } => "TOO_MANY_STREAMS",
-            Self::ConsumerDeleted(_) => "CONSUMER_DELETED",
-            Self::ShuttingDown => "SHUTTING_DOWN",
-            Self::LogFailed => "EVENT_LOG_UNAVAILABLE",
-            Self::Log(error) => error.reason(),
-        }
-    }
-}
-
-impl StreamEnd {
-    /// Returns the error that ends a stream of consumer `key`.
-    fn into_error(self, key: &ConsumerKey) -> FanoutError {
-        match self {
-            Self::ShuttingDown => FanoutError::ShuttingDown,
-            Self::ConsumerDeleted => FanoutError::ConsumerDeleted(key.clone()),
-            Self::OutOfRange { requested, oldest } => FanoutError::OutOfRange { requested, oldest },
-            Self::LogFailed => FanoutError::LogFailed,
-        }
-    }
-}
 
 /// A dispatcher the fan-out started.
 #[derive(Debug)]
@@ -290,15 +101,20 @@ impl Fanout {
     ///
     /// Fails when too many streams are open, the gateway drains, the start is out of range, or a
     /// named consumer's filters differ.
-    pub async fn subscribe(&self, request: Subscription) -> Result<SubscriptionStream, FanoutError> {
+    pub async fn subscribe(
+        &self,
+        request: Subscription,
+    ) -> Result<SubscriptionStream, FanoutError> {
         if *self.draining_rx.borrow() {
             return Err(FanoutError::ShuttingDown);
         }
-        let permit = self
-            .streams
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| FanoutError::TooManyStreams { limit: self.max_streams })?;
+        let permit =
+            self.streams
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| FanoutError::TooManyStreams {
+                    limit: self.max_streams,
+                })?;
         let shell = streams::Shell::new(
             self.log.clone(),
             self.draining_rx.clone(),
@@ -310,7 +126,10 @@ impl Fanout {
             let filter = request.filter.resolved_for(&request.account);
             return Ok(streams::tail(shell, filter, after, READ_BATCH));
         };
-        let key = ConsumerKey { account: request.account.clone(), name };
+        let key = ConsumerKey {
+            account: request.account.clone(),
+            name,
+        };
         let member = self.join(&key, &request).await?;
         let auto_ack = request.delivery.ack_mode == AckMode::Auto;
         Ok(streams::member(shell, key, member, auto_ack))
@@ -337,13 +156,19 @@ impl Fanout {
         let bounds = self.log.bounds();
         let acked = consumer.client.status().acks.acked;
         if bounds.is_gap_after(acked) {
-            return Err(FanoutError::OutOfRange { requested: acked, oldest: bounds.first_readable() });
+            return Err(FanoutError::OutOfRange {
+                requested: acked,
+                oldest: bounds.first_readable(),
+            });
         }
         let ack_wait = match request.delivery.ack_mode {
             AckMode::Auto => None,
             AckMode::Explicit => Some(request.delivery.ack_wait),
         };
-        let settings = MemberSettings { max_in_flight: request.delivery.max_in_flight, ack_wait };
+        let settings = MemberSettings {
+            max_in_flight: request.delivery.max_in_flight,
+            ack_wait,
+        };
         consumer.client.join(settings).await
     }
 
@@ -375,7 +200,11 @@ impl Fanout {
             READ_BATCH,
         )
         .await?;
-        Ok(RunningConsumer { client, filter, task })
+        Ok(RunningConsumer {
+            client,
+            filter,
+            task,
+        })
     }
 
     /// Resolves a start position into the cursor to read after.
@@ -384,11 +213,15 @@ impl Fanout {
         match start {
             Start::Latest => Ok(bounds.latest),
             Start::Earliest => Ok(bounds.first_readable() - 1),
-            Start::AfterCursor(cursor) if cursor > bounds.latest => {
-                Err(FanoutError::CursorAhead { requested: cursor, latest: bounds.latest })
-            }
+            Start::AfterCursor(cursor) if cursor > bounds.latest => Err(FanoutError::CursorAhead {
+                requested: cursor,
+                latest: bounds.latest,
+            }),
             Start::AfterCursor(cursor) if bounds.is_gap_after(cursor) => {
-                Err(FanoutError::OutOfRange { requested: cursor, oldest: bounds.first_readable() })
+                Err(FanoutError::OutOfRange {
+                    requested: cursor,
+                    oldest: bounds.first_readable(),
+                })
             }
             Start::AfterCursor(cursor) => Ok(cursor),
             Start::Since(since_ms) => Ok(self.log.cursor_at(since_ms).await?),
@@ -400,7 +233,11 @@ impl Fanout {
     /// # Errors
     ///
     /// Fails when there is no such consumer or its progress cannot be stored.
-    pub async fn ack(&self, key: &ConsumerKey, cursors: Vec<Cursor>) -> Result<Cursor, FanoutError> {
+    pub async fn ack(
+        &self,
+        key: &ConsumerKey,
+        cursors: Vec<Cursor>,
+    ) -> Result<Cursor, FanoutError> {
         let client = {
             let mut running = self.running.lock().await;
             if !running.contains_key(key) {
@@ -511,7 +348,8 @@ impl Fanout {
     /// [`FanoutError::ShuttingDown`].
     pub async fn close(&self) {
         let mut running = self.running.lock().await;
-        let stopping: Vec<RunningConsumer> = running.drain().map(|(_, consumer)| consumer).collect();
+        let stopping: Vec<RunningConsumer> =
+            running.drain().map(|(_, consumer)| consumer).collect();
         for consumer in &stopping {
             consumer.client.stop(StreamEnd::ShuttingDown);
         }

@@ -7,9 +7,9 @@ use std::time::Duration;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _};
 use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -126,15 +126,38 @@ impl Collector for EventsCollector {
             appended.metric_type(),
         )?)?;
         let gauges = [
-            ("event_log_bytes", "Bytes of retained events, as counted against the size limit", stats.stored_bytes),
-            ("event_log_oldest_cursor", "Cursor of the oldest retained event (0 when empty)", stats.bounds.oldest),
-            ("event_log_latest_cursor", "Cursor of the newest event (0 when none)", stats.bounds.latest),
-            ("event_streams_open", "Event streams (Subscribe calls) open now", self.fanout.open_streams() as u64),
+            (
+                "event_log_bytes",
+                "Bytes of retained events, as counted against the size limit",
+                stats.stored_bytes,
+            ),
+            (
+                "event_log_oldest_cursor",
+                "Cursor of the oldest retained event (0 when empty)",
+                stats.bounds.oldest,
+            ),
+            (
+                "event_log_latest_cursor",
+                "Cursor of the newest event (0 when none)",
+                stats.bounds.latest,
+            ),
+            (
+                "event_streams_open",
+                "Event streams (Subscribe calls) open now",
+                self.fanout.open_streams() as u64,
+            ),
         ];
         for (name, help, value) in gauges {
             let gauge = ConstGauge::new(value);
             gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
         }
+        self.encode_lags(&mut encoder)
+    }
+}
+
+impl EventsCollector {
+    /// Encodes one lag gauge per named consumer.
+    fn encode_lags(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let mut lag_encoder = encoder.encode_descriptor(
             "event_consumer_lag",
             "Events after the acked cursor of each named consumer",
@@ -142,7 +165,10 @@ impl Collector for EventsCollector {
             prometheus_client::metrics::MetricType::Gauge,
         )?;
         for (key, lag) in self.fanout.consumer_lags() {
-            let labels = ConsumerLabels { account: key.account, consumer: key.name };
+            let labels = ConsumerLabels {
+                account: key.account,
+                consumer: key.name,
+            };
             ConstGauge::new(lag).encode(lag_encoder.encode_family(&labels)?)?;
         }
         Ok(())

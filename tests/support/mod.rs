@@ -55,12 +55,21 @@ impl TestGateway {
         let task = tokio::spawn(app::run_with_events(config, listeners, events, async {
             let _ = shutdown_rx.await;
         }));
-        Self { grpc_addr, admin_addr, log, pending, shutdown_tx: Some(shutdown_tx), task }
+        Self {
+            grpc_addr,
+            admin_addr,
+            log,
+            pending,
+            shutdown_tx: Some(shutdown_tx),
+            task,
+        }
     }
 
     /// Returns a new `EventService` client.
     pub async fn events(&self) -> EventServiceClient<Channel> {
-        EventServiceClient::connect(format!("http://{}", self.grpc_addr)).await.unwrap()
+        EventServiceClient::connect(format!("http://{}", self.grpc_addr))
+            .await
+            .unwrap()
     }
 
     /// Appends events and returns their cursors.
@@ -79,7 +88,10 @@ impl TestGateway {
     pub async fn stop(mut self) {
         self.begin_stop();
         let finished = tokio::time::timeout(PATIENCE, &mut self.task).await;
-        finished.expect("gateway stops in time").unwrap().expect("gateway ran cleanly");
+        finished
+            .expect("gateway stops in time")
+            .unwrap()
+            .expect("gateway ran cleanly");
     }
 }
 
@@ -101,7 +113,10 @@ pub fn config(data_dir: &Path, extra: &str) -> Config {
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 /// A message event of account `main` on channel `ch-1`, received now.

@@ -43,7 +43,10 @@ pub(crate) fn event_type_from_pb(event_type: pb::EventType) -> Option<EventType>
 
 /// Converts milliseconds since the Unix epoch into a protobuf timestamp.
 pub(crate) fn timestamp_from_ms(ms: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: ms.div_euclid(1000), nanos: (ms.rem_euclid(1000) * 1_000_000) as i32 }
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
 }
 
 /// Converts a JSON value into a protobuf `Struct` when it is an object (`None` otherwise).
@@ -62,11 +65,14 @@ fn json_to_value(value: &serde_json::Value) -> prost_types::Value {
         serde_json::Value::Bool(flag) => Kind::BoolValue(*flag),
         serde_json::Value::Number(number) => Kind::NumberValue(number.as_f64().unwrap_or_default()),
         serde_json::Value::String(text) => Kind::StringValue(text.clone()),
-        serde_json::Value::Array(items) => {
-            Kind::ListValue(prost_types::ListValue { values: items.iter().map(json_to_value).collect() })
-        }
+        serde_json::Value::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.iter().map(json_to_value).collect(),
+        }),
         serde_json::Value::Object(fields) => Kind::StructValue(prost_types::Struct {
-            fields: fields.iter().map(|(key, field)| (key.clone(), json_to_value(field))).collect(),
+            fields: fields
+                .iter()
+                .map(|(key, field)| (key.clone(), json_to_value(field)))
+                .collect(),
         }),
     };
     prost_types::Value { kind: Some(kind) }
@@ -96,8 +102,20 @@ mod tests {
 
     #[test]
     fn timestamps_split_milliseconds_including_before_the_epoch() {
-        assert_eq!(timestamp_from_ms(1_500), prost_types::Timestamp { seconds: 1, nanos: 500_000_000 });
-        assert_eq!(timestamp_from_ms(-1), prost_types::Timestamp { seconds: -1, nanos: 999_000_000 });
+        assert_eq!(
+            timestamp_from_ms(1_500),
+            prost_types::Timestamp {
+                seconds: 1,
+                nanos: 500_000_000
+            }
+        );
+        assert_eq!(
+            timestamp_from_ms(-1),
+            prost_types::Timestamp {
+                seconds: -1,
+                nanos: 999_000_000
+            }
+        );
     }
 
     #[test]

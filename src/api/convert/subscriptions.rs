@@ -34,7 +34,10 @@ pub(crate) fn subscription(
     let types = event_types(&request.types, violations);
     for (index, channel_id) in request.channel_ids.iter().enumerate() {
         if channel_id.trim().is_empty() {
-            violations.add(format!("channel_ids[{index}]"), "is blank; name a channel id");
+            violations.add(
+                format!("channel_ids[{index}]"),
+                "is blank; name a channel id",
+            );
         }
     }
     let start = start(request.start.as_ref(), violations);
@@ -50,7 +53,11 @@ pub(crate) fn subscription(
 }
 
 /// Checks an optional consumer name; `None` when empty or invalid.
-pub(crate) fn consumer_name(name: &str, field: &str, violations: &mut Violations) -> Option<String> {
+pub(crate) fn consumer_name(
+    name: &str,
+    field: &str,
+    violations: &mut Violations,
+) -> Option<String> {
     if name.is_empty() {
         return None;
     }
@@ -62,7 +69,11 @@ pub(crate) fn consumer_name(name: &str, field: &str, violations: &mut Violations
 }
 
 /// Checks a required consumer name.
-pub(crate) fn required_consumer_name(name: &str, field: &str, violations: &mut Violations) -> String {
+pub(crate) fn required_consumer_name(
+    name: &str,
+    field: &str,
+    violations: &mut Violations,
+) -> String {
     if name.is_empty() {
         violations.add(field, "is required: name the consumer");
     }
@@ -73,7 +84,10 @@ pub(crate) fn required_consumer_name(name: &str, field: &str, violations: &mut V
 fn event_types(types: &[i32], violations: &mut Violations) -> Vec<EventType> {
     let mut converted = Vec::with_capacity(types.len());
     for (index, number) in types.iter().enumerate() {
-        match pb::EventType::try_from(*number).ok().and_then(event_type_from_pb) {
+        match pb::EventType::try_from(*number)
+            .ok()
+            .and_then(event_type_from_pb)
+        {
             Some(event_type) => converted.push(event_type),
             None => violations.add(format!("types[{index}]"), "is not a known event type"),
         }
@@ -106,22 +120,14 @@ fn delivery(
     defaults: &StreamDefaults,
     violations: &mut Violations,
 ) -> DeliverySettings {
-    let ack_mode = match pb::AckMode::try_from(request.ack_mode) {
-        Ok(pb::AckMode::Unspecified | pb::AckMode::Auto) => AckMode::Auto,
-        Ok(pb::AckMode::Explicit) if named => AckMode::Explicit,
-        Ok(pb::AckMode::Explicit) => {
-            violations.add("ack_mode", "ACK_MODE_EXPLICIT needs a named consumer");
-            AckMode::Auto
-        }
-        Err(_) => {
-            violations.add("ack_mode", "is not a known ack mode");
-            AckMode::Auto
-        }
-    };
+    let ack_mode = ack_mode(request.ack_mode, named, violations);
     let max_in_flight = match request.max_in_flight {
         0 => defaults.max_in_flight,
         value if value > MAX_EVENTS_MAX_IN_FLIGHT => {
-            violations.add("max_in_flight", "must be at most 10000 (0 means the default)");
+            violations.add(
+                "max_in_flight",
+                "must be at most 10000 (0 means the default)",
+            );
             defaults.max_in_flight
         }
         value => value,
@@ -141,6 +147,22 @@ fn delivery(
     }
 }
 
+/// Converts the ack mode; explicit acks need a named consumer.
+fn ack_mode(number: i32, named: bool, violations: &mut Violations) -> AckMode {
+    match pb::AckMode::try_from(number) {
+        Ok(pb::AckMode::Unspecified | pb::AckMode::Auto) => AckMode::Auto,
+        Ok(pb::AckMode::Explicit) if named => AckMode::Explicit,
+        Ok(pb::AckMode::Explicit) => {
+            violations.add("ack_mode", "ACK_MODE_EXPLICIT needs a named consumer");
+            AckMode::Auto
+        }
+        Err(_) => {
+            violations.add("ack_mode", "is not a known ack mode");
+            AckMode::Auto
+        }
+    }
+}
+
 /// Converts an optional duration within [`MIN_INTERVAL`] and `max`; `None` when unset or invalid.
 fn interval(
     value: Option<prost_types::Duration>,
@@ -149,7 +171,9 @@ fn interval(
     violations: &mut Violations,
 ) -> Option<Duration> {
     let value = value?;
-    let converted = Duration::try_from(value).ok().filter(|d| (MIN_INTERVAL..=max).contains(d));
+    let converted = Duration::try_from(value)
+        .ok()
+        .filter(|d| (MIN_INTERVAL..=max).contains(d));
     if converted.is_none() {
         let description = format!(
             "must be between {} and {}",
@@ -235,7 +259,8 @@ fn json_number(number: f64) -> serde_json::Value {
     if integral {
         serde_json::Value::from(number as i64)
     } else {
-        serde_json::Number::from_f64(number).map_or(serde_json::Value::Null, serde_json::Value::Number)
+        serde_json::Number::from_f64(number)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number)
     }
 }
 

@@ -71,11 +71,19 @@ pub(crate) struct DispatchState {
 impl DispatchState {
     /// Starts from stored progress; `unacked` are the still-retained events of `acks.unacked`,
     /// queued for redelivery.
-    pub(crate) fn new(filter: EventFilter, acks: &AckState, unacked: Vec<Arc<StoredEvent>>) -> Self {
+    pub(crate) fn new(
+        filter: EventFilter,
+        acks: &AckState,
+        unacked: Vec<Arc<StoredEvent>>,
+    ) -> Self {
         let mut outstanding = BTreeMap::new();
         for event in unacked {
             let deliveries = acks.unacked.get(&event.cursor).copied().unwrap_or(1);
-            let entry = Outstanding { event, deliveries, holder: None };
+            let entry = Outstanding {
+                event,
+                deliveries,
+                holder: None,
+            };
             outstanding.insert(entry.event.cursor, entry);
         }
         Self {
@@ -90,8 +98,18 @@ impl DispatchState {
     }
 
     /// Adds a member.
-    pub(crate) fn add_member(&mut self, id: MemberId, max_in_flight: u32, ack_wait: Option<Duration>) {
-        let load = MemberLoad { max_in_flight: max_in_flight.max(1), in_flight: 0, ack_wait, last_served: 0 };
+    pub(crate) fn add_member(
+        &mut self,
+        id: MemberId,
+        max_in_flight: u32,
+        ack_wait: Option<Duration>,
+    ) {
+        let load = MemberLoad {
+            max_in_flight: max_in_flight.max(1),
+            in_flight: 0,
+            ack_wait,
+            last_served: 0,
+        };
         self.members.insert(id, load);
     }
 
@@ -135,7 +153,9 @@ impl DispatchState {
 
     /// Tells whether some member may take another event.
     fn has_room(&self) -> bool {
-        self.members.values().any(|load| load.in_flight < load.max_in_flight)
+        self.members
+            .values()
+            .any(|load| load.in_flight < load.max_in_flight)
     }
 
     /// Hands the next waiting event (redeliveries first) to the least loaded member with room
@@ -156,7 +176,14 @@ impl DispatchState {
             None => {
                 let event = self.fresh.pop_front()?;
                 let cursor = event.cursor;
-                self.outstanding.insert(cursor, Outstanding { event, deliveries: 0, holder: None });
+                self.outstanding.insert(
+                    cursor,
+                    Outstanding {
+                        event,
+                        deliveries: 0,
+                        holder: None,
+                    },
+                );
                 cursor
             }
         };
@@ -168,7 +195,11 @@ impl DispatchState {
         let entry = self.outstanding.get_mut(&cursor)?;
         entry.deliveries += 1;
         entry.holder = Some((member, deadline));
-        Some(Assignment { member, event: entry.event.clone(), delivery_count: entry.deliveries })
+        Some(Assignment {
+            member,
+            event: entry.event.clone(),
+            delivery_count: entry.deliveries,
+        })
     }
 
     /// Puts back an assignment whose member could not take it (it just left).
@@ -192,10 +223,10 @@ impl DispatchState {
             };
             changed = true;
             self.redeliver.remove(cursor);
-            if let Some((member, _)) = entry.holder {
-                if let Some(load) = self.members.get_mut(&member) {
-                    load.in_flight -= 1;
-                }
+            if let Some((member, _)) = entry.holder
+                && let Some(load) = self.members.get_mut(&member)
+            {
+                load.in_flight -= 1;
             }
         }
         changed
@@ -244,7 +275,11 @@ impl DispatchState {
             .keys()
             .next()
             .map_or(delivered, |first| (first - 1).min(delivered));
-        AckState { acked, delivered, unacked }
+        AckState {
+            acked,
+            delivered,
+            unacked,
+        }
     }
 }
 

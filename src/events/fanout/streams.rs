@@ -50,10 +50,14 @@ impl Shell {
 
     /// Returns a heartbeat when one is due (the first at once), and restarts the timer.
     fn heartbeat_due(&mut self) -> Option<StreamItem> {
-        let due = self.next_heartbeat.is_none_or(|deadline| deadline <= Instant::now());
+        let due = self
+            .next_heartbeat
+            .is_none_or(|deadline| deadline <= Instant::now());
         due.then(|| {
             self.restart_timer();
-            StreamItem::Heartbeat { latest: self.log.bounds().latest }
+            StreamItem::Heartbeat {
+                latest: self.log.bounds().latest,
+            }
         })
     }
 
@@ -77,7 +81,10 @@ impl Shell {
 
     /// Completes when the drain state changes (or its sender is gone, which means stop too).
     async fn draining_changed(&mut self) -> Result<(), FanoutError> {
-        self.draining_rx.changed().await.map_err(|_| FanoutError::ShuttingDown)
+        self.draining_rx
+            .changed()
+            .await
+            .map_err(|_| FanoutError::ShuttingDown)
     }
 }
 
@@ -97,9 +104,21 @@ macro_rules! into_stream {
 }
 
 /// An ephemeral subscription: reads the log after `after`, then follows it.
-pub(super) fn tail(shell: Shell, filter: EventFilter, after: Cursor, batch: usize) -> SubscriptionStream {
+pub(super) fn tail(
+    shell: Shell,
+    filter: EventFilter,
+    after: Cursor,
+    batch: usize,
+) -> SubscriptionStream {
     let latest_rx = shell.log.watch_latest();
-    into_stream!(Tail { shell, filter, position: after, buffer: VecDeque::new(), latest_rx, batch })
+    into_stream!(Tail {
+        shell,
+        filter,
+        position: after,
+        buffer: VecDeque::new(),
+        latest_rx,
+        batch
+    })
 }
 
 /// The state of an ephemeral subscription.
@@ -124,12 +143,18 @@ impl Tail {
             }
             if let Some(event) = self.next_matching() {
                 self.shell.restart_timer();
-                return Ok(StreamItem::Event(Delivery { event: Arc::new(event), delivery_count: 1 }));
+                return Ok(StreamItem::Event(Delivery {
+                    event: Arc::new(event),
+                    delivery_count: 1,
+                }));
             }
             let bounds = self.shell.log.bounds();
             if bounds.is_gap_after(self.position) {
                 let oldest = bounds.first_readable();
-                return Err(FanoutError::OutOfRange { requested: self.position, oldest });
+                return Err(FanoutError::OutOfRange {
+                    requested: self.position,
+                    oldest,
+                });
             }
             let latest = *self.latest_rx.borrow_and_update();
             if self.position < latest {
@@ -172,7 +197,12 @@ pub(super) fn member(
     link: MemberLink,
     auto_ack: bool,
 ) -> SubscriptionStream {
-    into_stream!(Member { shell, key, link, auto_ack })
+    into_stream!(Member {
+        shell,
+        key,
+        link,
+        auto_ack
+    })
 }
 
 /// The state of a group member.

@@ -103,7 +103,13 @@ pub(crate) async fn appended_events_get_increasing_cursors_in_order<L, Fut>(
 
     assert_eq!(first, [1, 2]);
     assert_eq!(second, [3]);
-    assert_eq!(log.bounds(), LogBounds { oldest: 1, latest: 3 });
+    assert_eq!(
+        log.bounds(),
+        LogBounds {
+            oldest: 1,
+            latest: 3
+        }
+    );
     assert_eq!(ids_after(&*log, 0, 10).await, ["a-0", "a-1", "b-0"]);
     let stored = log.read_after(0, 1).await.unwrap();
     assert_eq!(stored[0].event, event("a-0", 1000));
@@ -128,7 +134,10 @@ pub(crate) async fn concurrent_batches_keep_their_events_together<L, Fut>(
     for result in results {
         let cursors = result.unwrap().unwrap();
         assert_eq!(cursors.len(), 3);
-        assert!(cursors.windows(2).all(|pair| pair[1] == pair[0] + 1), "{cursors:?}");
+        assert!(
+            cursors.windows(2).all(|pair| pair[1] == pair[0] + 1),
+            "{cursors:?}"
+        );
         all.extend(cursors);
     }
     all.sort_unstable();
@@ -146,7 +155,11 @@ pub(crate) async fn duplicate_ids_return_the_existing_cursor_and_store_nothing<L
     log.append(events("a", 2)).await.unwrap();
 
     let again = log
-        .append(vec![event("a-1", 5000), event("new", 5001), event("new", 5002)])
+        .append(vec![
+            event("a-1", 5000),
+            event("new", 5001),
+            event("new", 5002),
+        ])
         .await
         .unwrap();
 
@@ -262,9 +275,21 @@ pub(crate) async fn cursor_at_finds_the_first_event_received_at_or_after_a_time<
     // Received at 1000, 1001, …, 1009 under cursors 1 … 10.
     log.append(events("t", 10)).await.unwrap();
 
-    let table = [(0, 0), (1000, 0), (1001, 1), (1005, 5), (1009, 9), (1010, 10), (99_999, 10)];
+    let table = [
+        (0, 0),
+        (1000, 0),
+        (1001, 1),
+        (1005, 5),
+        (1009, 9),
+        (1010, 10),
+        (99_999, 10),
+    ];
     for (since_ms, expected) in table {
-        assert_eq!(log.cursor_at(since_ms).await.unwrap(), expected, "since {since_ms}");
+        assert_eq!(
+            log.cursor_at(since_ms).await.unwrap(),
+            expected,
+            "since {since_ms}"
+        );
     }
 }
 
@@ -283,7 +308,13 @@ pub(crate) async fn reopening_keeps_events_cursors_and_consumers<L, Fut>(
 
     let reopened = open(dir, keep_everything()).await;
 
-    assert_eq!(reopened.bounds(), LogBounds { oldest: 1, latest: 3 });
+    assert_eq!(
+        reopened.bounds(),
+        LogBounds {
+            oldest: 1,
+            latest: 3
+        }
+    );
     assert_eq!(ids_after(&*reopened, 0, 10).await, ["k-0", "k-1", "k-2"]);
     assert_eq!(reopened.append(vec![event("k-1", 1)]).await.unwrap(), [2]);
     assert_eq!(reopened.append(vec![event("k-3", 1)]).await.unwrap(), [4]);
@@ -302,7 +333,11 @@ pub(crate) async fn consumer_records_round_trip<L, Fut>(
     let created = log.create_consumer(record("main", "crm")).await.unwrap();
     let mut other = record("main", "crm");
     other.acks = AckState::starting_after(99);
-    assert_eq!(log.create_consumer(other).await.unwrap(), created, "the first one stays");
+    assert_eq!(
+        log.create_consumer(other).await.unwrap(),
+        created,
+        "the first one stays"
+    );
     log.create_consumer(record("acme", "zeta")).await.unwrap();
     log.create_consumer(record("main", "alpha")).await.unwrap();
 
@@ -311,18 +346,46 @@ pub(crate) async fn consumer_records_round_trip<L, Fut>(
         delivered: 9,
         unacked: BTreeMap::from([(5, 1), (8, 2)]),
     };
-    assert!(log.save_acks(&key("main", "crm"), acks.clone()).await.unwrap());
+    assert!(
+        log.save_acks(&key("main", "crm"), acks.clone())
+            .await
+            .unwrap()
+    );
 
-    let loaded = log.load_consumer(&key("main", "crm")).await.unwrap().unwrap();
+    let loaded = log
+        .load_consumer(&key("main", "crm"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(loaded.acks, acks);
     let listed: Vec<_> = log.list_consumers().await.unwrap();
-    let names: Vec<_> = listed.iter().map(|r| (r.key.account.as_str(), r.key.name.as_str())).collect();
-    assert_eq!(names, [("acme", "zeta"), ("main", "alpha"), ("main", "crm")]);
+    let names: Vec<_> = listed
+        .iter()
+        .map(|r| (r.key.account.as_str(), r.key.name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [("acme", "zeta"), ("main", "alpha"), ("main", "crm")]
+    );
     let deleted = log.delete_consumer(&key("main", "crm")).await.unwrap();
     assert_eq!(deleted.map(|r| r.acks), Some(acks));
-    assert!(!log.save_acks(&key("main", "crm"), AckState::default()).await.unwrap());
-    assert!(log.load_consumer(&key("main", "crm")).await.unwrap().is_none());
-    assert!(log.delete_consumer(&key("main", "crm")).await.unwrap().is_none());
+    assert!(
+        !log.save_acks(&key("main", "crm"), AckState::default())
+            .await
+            .unwrap()
+    );
+    assert!(
+        log.load_consumer(&key("main", "crm"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        log.delete_consumer(&key("main", "crm"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 pub(crate) async fn a_closed_log_refuses_every_call<L, Fut>(
@@ -339,8 +402,14 @@ pub(crate) async fn a_closed_log_refuses_every_call<L, Fut>(
 
     let append = log.append(events("d", 1)).await;
     assert!(matches!(append, Err(EventLogError::Closed)), "{append:?}");
-    assert!(matches!(log.read_after(0, 1).await, Err(EventLogError::Closed)));
-    assert!(matches!(log.list_consumers().await, Err(EventLogError::Closed)));
+    assert!(matches!(
+        log.read_after(0, 1).await,
+        Err(EventLogError::Closed)
+    ));
+    assert!(matches!(
+        log.list_consumers().await,
+        Err(EventLogError::Closed)
+    ));
 }
 
 fn key(account: &str, name: &str) -> ConsumerKey {
@@ -353,7 +422,11 @@ fn key(account: &str, name: &str) -> ConsumerKey {
 fn record(account: &str, name: &str) -> ConsumerRecord {
     ConsumerRecord {
         key: key(account, name),
-        filter: EventFilter::new(vec![account.to_owned()], vec![EventType::MessageStatus], vec![]),
+        filter: EventFilter::new(
+            vec![account.to_owned()],
+            vec![EventType::MessageStatus],
+            vec![],
+        ),
         acks: AckState::starting_after(0),
     }
 }

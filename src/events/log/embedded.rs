@@ -8,6 +8,7 @@
 //! Size retention runs inside every write transaction; age retention runs every
 //! `check_interval` (and on [`EmbeddedEventLog::enforce_retention`]).
 
+mod tables;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -28,13 +29,13 @@ use crate::events::{Cursor, NewEvent, StoredEvent};
 pub const FILE_NAME: &str = "events.redb";
 
 /// Events by cursor; values are the JSON of [`NewEvent`].
-const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+const EVENTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("events");
 /// Cursor by event id: dedupe and `get`.
-const IDS: TableDefinition<&str, u64> = TableDefinition::new("event_ids");
+const IDS: TableDefinition<'_, &str, u64> = TableDefinition::new("event_ids");
 /// Counters that must survive restarts (`latest`, `stored_bytes`).
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 /// Named consumers by (account, name); values are the JSON of [`ConsumerRecord`].
-const CONSUMERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("consumers");
+const CONSUMERS: TableDefinition<'_, (&str, &str), &[u8]> = TableDefinition::new("consumers");
 
 /// Most write requests the writer queues before `append` callers wait for room.
 const QUEUE_CAPACITY: usize = 8192;
@@ -278,7 +279,7 @@ impl ConsumerStore for EmbeddedEventLog {
 fn open_database(data_dir: &Path, path: &Path) -> Result<(Database, LogState), EventLogError> {
     std::fs::create_dir_all(data_dir).map_err(storage)?;
     let db = Database::create(path).map_err(storage)?;
-    let state = writer::initialise(&db).map_err(storage)?;
+    let state = tables::initialise(&db).map_err(storage)?;
     Ok((db, state))
 }
 

@@ -7,8 +7,20 @@ const DEFAULTS: StreamDefaults = StreamDefaults {
 };
 
 fn convert(request: &pb::SubscribeRequest) -> Result<Subscription, Vec<String>> {
-    subscription(request, "main".to_owned(), Vec::new(), &DEFAULTS, Violations::new())
-        .map_err(|error| error.0.into_iter().map(|violation| violation.field).collect())
+    subscription(
+        request,
+        "main".to_owned(),
+        Vec::new(),
+        &DEFAULTS,
+        Violations::new(),
+    )
+    .map_err(|error| {
+        error
+            .0
+            .into_iter()
+            .map(|violation| violation.field)
+            .collect()
+    })
 }
 
 fn duration(ms: u64) -> Option<prost_types::Duration> {
@@ -36,7 +48,10 @@ fn an_empty_request_is_an_ephemeral_subscription_from_latest_with_defaults() {
 #[test]
 fn every_start_position_converts() {
     use pb::subscribe_request::Start as PbStart;
-    let since = prost_types::Timestamp { seconds: 12, nanos: 345_000_000 };
+    let since = prost_types::Timestamp {
+        seconds: 12,
+        nanos: 345_000_000,
+    };
     let table = [
         (PbStart::Latest(true), Start::Latest),
         (PbStart::Earliest(true), Start::Earliest),
@@ -44,7 +59,10 @@ fn every_start_position_converts() {
         (PbStart::Since(since), Start::Since(12_345)),
     ];
     for (given, expected) in table {
-        let request = pb::SubscribeRequest { start: Some(given), ..Default::default() };
+        let request = pb::SubscribeRequest {
+            start: Some(given),
+            ..Default::default()
+        };
         assert_eq!(convert(&request).unwrap().start, expected);
     }
 }
@@ -78,14 +96,19 @@ fn every_invalid_field_is_reported_at_once_with_its_path() {
         consumer: "no spaces".to_owned(),
         types: vec![pb::EventType::MessageReceived as i32, 0, 999],
         channel_ids: vec!["ok".to_owned(), " ".to_owned()],
-        start: Some(pb::subscribe_request::Start::Since(prost_types::Timestamp {
-            seconds: 1,
-            nanos: -1,
-        })),
+        start: Some(pb::subscribe_request::Start::Since(
+            prost_types::Timestamp {
+                seconds: 1,
+                nanos: -1,
+            },
+        )),
         ack_mode: 7,
         max_in_flight: 10_001,
         ack_wait: duration(10),
-        heartbeat_interval: Some(prost_types::Duration { seconds: 7200, nanos: 0 }),
+        heartbeat_interval: Some(prost_types::Duration {
+            seconds: 7200,
+            nanos: 0,
+        }),
         ..Default::default()
     };
 

@@ -6,12 +6,18 @@ const EXPLICIT: Option<Duration> = Some(Duration::from_secs(30));
 const AUTO: Option<Duration> = None;
 
 fn stored(cursor: Cursor) -> StoredEvent {
-    StoredEvent { cursor, event: event(&format!("e{cursor}"), 1000 + cursor as i64) }
+    StoredEvent {
+        cursor,
+        event: event(&format!("e{cursor}"), 1000 + cursor as i64),
+    }
 }
 
 fn stored_of_type(cursor: Cursor, event_type: EventType) -> StoredEvent {
     let mut stored = stored(cursor);
-    stored.event = NewEvent { event_type, ..stored.event };
+    stored.event = NewEvent {
+        event_type,
+        ..stored.event
+    };
     stored
 }
 
@@ -91,7 +97,11 @@ fn overdue_explicit_events_are_redelivered_with_a_higher_count() {
     assert_eq!(state.expire(start + Duration::from_secs(30)), 1);
 
     let later = start + Duration::from_secs(31);
-    assert_eq!(drain(&mut state, later), [(1, 1, 2)], "the least recently served member");
+    assert_eq!(
+        drain(&mut state, later),
+        [(1, 1, 2)],
+        "the least recently served member"
+    );
     assert_eq!(state.acks().unacked.get(&1), Some(&2));
 }
 
@@ -134,7 +144,11 @@ fn an_assignment_the_member_could_not_take_is_put_back() {
 
 #[test]
 fn events_outside_the_filter_count_as_acked() {
-    let filter = EventFilter::new(vec!["main".to_owned()], vec![EventType::MessageStatus], vec![]);
+    let filter = EventFilter::new(
+        vec!["main".to_owned()],
+        vec![EventType::MessageStatus],
+        vec![],
+    );
     let mut state = DispatchState::new(filter, &AckState::starting_after(0), Vec::new());
     state.add_member(1, 10, EXPLICIT);
     state.take_fetched(vec![
@@ -142,7 +156,11 @@ fn events_outside_the_filter_count_as_acked() {
         stored_of_type(2, EventType::MessageStatus),
         stored(3),
     ]);
-    assert_eq!(state.acks().delivered, 1, "event 2 is read but not handed out");
+    assert_eq!(
+        state.acks().delivered,
+        1,
+        "event 2 is read but not handed out"
+    );
 
     assert_eq!(drain(&mut state, Instant::now()), [(1, 2, 1)]);
     state.ack(&[2]);

@@ -34,7 +34,13 @@ async fn age_retention_drops_events_received_before_the_maximum_age() {
 
     log.enforce_retention(now).await.unwrap();
 
-    assert_eq!(log.bounds(), LogBounds { oldest: 3, latest: 4 });
+    assert_eq!(
+        log.bounds(),
+        LogBounds {
+            oldest: 3,
+            latest: 4
+        }
+    );
     assert!(log.get("old-2").await.unwrap().is_none());
     assert_eq!(log.get("fresh").await.unwrap().unwrap().cursor, 3);
 }
@@ -42,26 +48,40 @@ async fn age_retention_drops_events_received_before_the_maximum_age() {
 #[tokio::test]
 async fn retention_keeps_the_newest_event_even_when_it_is_too_old() {
     let dir = tempfile::tempdir().unwrap();
-    let log = EmbeddedEventLog::open(dir.path(), keep_everything()).await.unwrap();
-    log.append(vec![event("a", 1), event("b", 2)]).await.unwrap();
+    let log = EmbeddedEventLog::open(dir.path(), keep_everything())
+        .await
+        .unwrap();
+    log.append(vec![event("a", 1), event("b", 2)])
+        .await
+        .unwrap();
 
     log.enforce_retention(SystemTime::now() + Duration::from_secs(10 * 365 * 86_400))
         .await
         .unwrap();
 
-    assert_eq!(log.bounds(), LogBounds { oldest: 2, latest: 2 });
+    assert_eq!(
+        log.bounds(),
+        LogBounds {
+            oldest: 2,
+            latest: 2
+        }
+    );
 }
 
 #[tokio::test]
 async fn a_second_open_of_the_same_file_fails_while_the_first_is_open() {
     let dir = tempfile::tempdir().unwrap();
-    let first = EmbeddedEventLog::open(dir.path(), keep_everything()).await.unwrap();
+    let first = EmbeddedEventLog::open(dir.path(), keep_everything())
+        .await
+        .unwrap();
 
     let second = EmbeddedEventLog::open(dir.path(), keep_everything()).await;
 
     assert!(matches!(second, Err(EventLogError::Storage(_))));
     first.close().await.unwrap();
-    EmbeddedEventLog::open(dir.path(), keep_everything()).await.unwrap();
+    EmbeddedEventLog::open(dir.path(), keep_everything())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -85,7 +105,9 @@ async fn appends_until_killed() {
     let Ok(dir) = std::env::var(CRASH_CHILD_DIR) else {
         return; // only meaningful as the child of the crash test
     };
-    let log = EmbeddedEventLog::open(Path::new(&dir), keep_everything()).await.unwrap();
+    let log = EmbeddedEventLog::open(Path::new(&dir), keep_everything())
+        .await
+        .unwrap();
     let writers = (0..4).map(|writer| {
         let log = &log;
         async move {
@@ -103,7 +125,11 @@ async fn appends_until_killed() {
 fn appends_acknowledged_before_a_kill_survive_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "events::log::embedded::tests::appends_until_killed", "--nocapture"])
+        .args([
+            "--exact",
+            "events::log::embedded::tests::appends_until_killed",
+            "--nocapture",
+        ])
         .env(CRASH_CHILD_DIR, dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -125,15 +151,25 @@ fn appends_acknowledged_before_a_kill_survive_it() {
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let log = EmbeddedEventLog::open(dir.path(), keep_everything()).await.unwrap();
+        let log = EmbeddedEventLog::open(dir.path(), keep_everything())
+            .await
+            .unwrap();
         assert_eq!(committed.len(), 200);
         for (cursor, id) in &committed {
-            let stored = log.get(id).await.unwrap().expect("acknowledged event survives");
+            let stored = log
+                .get(id)
+                .await
+                .unwrap()
+                .expect("acknowledged event survives");
             assert_eq!(stored.cursor, *cursor);
         }
         let latest = log.bounds().latest;
         let everything = log.read_after(0, usize::MAX).await.unwrap();
         let cursors: Vec<u64> = everything.iter().map(|stored| stored.cursor).collect();
-        assert_eq!(cursors, (1..=latest).collect::<Vec<_>>(), "no holes, nothing half stored");
+        assert_eq!(
+            cursors,
+            (1..=latest).collect::<Vec<_>>(),
+            "no holes, nothing half stored"
+        );
     });
 }
