@@ -358,3 +358,6 @@ impl Fanout {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
