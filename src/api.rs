@@ -89,7 +89,7 @@ pub struct GrpcServer {
 }
 
 impl GrpcServer {
-    /// Builds every service for `accounts`.
+    /// Builds every service for `accounts`, the event service over `events`.
     ///
     /// # Errors
     ///
@@ -97,6 +97,7 @@ impl GrpcServer {
     pub fn build(
         config: &Config,
         accounts: Arc<Accounts>,
+        events: events::EventServices,
         metrics: Arc<Metrics>,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let context = ApiContext { accounts };
@@ -116,7 +117,7 @@ impl GrpcServer {
             ))
             .add_service(reflection().build_v1()?)
             .add_service(reflection().build_v1alpha()?);
-        add_gateway_services(&mut routes, &context, has_sandbox);
+        add_gateway_services(&mut routes, &context, events, has_sandbox);
         Ok(Self {
             routes: routes.routes(),
             health: HealthHandle::new(reporter, services),
@@ -170,6 +171,7 @@ impl GrpcServer {
 fn add_gateway_services(
     routes: &mut tonic::service::RoutesBuilder,
     context: &ApiContext,
+    events: events::EventServices,
     has_sandbox: bool,
 ) {
     use pb::{
@@ -193,7 +195,10 @@ fn add_gateway_services(
         .add_service(WebhookServiceServer::new(webhooks::WebhooksApi::new(
             context.clone(),
         )))
-        .add_service(EventServiceServer::new(events::EventsApi));
+        .add_service(EventServiceServer::new(events::EventsApi::new(
+            context.clone(),
+            events,
+        )));
     if has_sandbox {
         routes.add_service(SandboxServiceServer::new(sandbox::SandboxApi::new(
             context.clone(),

@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -17,7 +18,13 @@ use tokio::task::JoinSet;
 
 use crate::admin::{self, AdminState};
 use crate::api::GrpcServer;
+use crate::api::events::EventServices;
 use crate::config::{Config, Listeners as ListenAddresses};
+use crate::events::fanout::Fanout;
+use crate::events::log::{
+    ConsumerStore, EmbeddedEventLog, EventLog, EventLogError, RetentionPolicy,
+};
+use crate::events::responses::PendingResponses;
 use crate::idempotency::{EmbeddedIdempotencyStore, IdempotencyError, IdempotentSends};
 use crate::telemetry::Metrics;
 use crate::upstream::Accounts;
@@ -66,9 +73,60 @@ fn bind(address: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// The event log and what shares it. Opened before the servers start; the webhook ingress appends
+/// to `log` and waits on `pending`, `EventService` reads `log` and answers `pending`.
+#[derive(Clone, Debug)]
+pub struct EventPipeline {
+    /// The durable event log.
+    pub log: Arc<dyn EventLog>,
+    /// Named consumers' progress, kept in the same storage as the log.
+    pub consumers: Arc<dyn ConsumerStore>,
+    /// CRM entity requests the webhook ingress holds open until `EventService.Respond`.
+    pub pending: Arc<PendingResponses>,
+}
+
+impl EventPipeline {
+    /// Opens the embedded event log in `storage.data_dir` with the configured retention.
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`AppError::EventLog`] naming the file when the data directory cannot be
+    /// created or the log cannot be opened (no permission, held by another process, corrupt).
+    pub async fn open(config: &Config) -> Result<Self, AppError> {
+        let retention = RetentionPolicy {
+            max_age: config.events.retention_max_age,
+            max_bytes: config.events.retention_max_bytes,
+            check_interval: config.events.retention_check_interval,
+        };
+        let data_dir = &config.storage.data_dir;
+        let log = EmbeddedEventLog::open(data_dir, retention)
+            .await
+            .map_err(|source| AppError::EventLog {
+                path: data_dir.join(crate::events::log::embedded::FILE_NAME),
+                source,
+            })?;
+        tracing::info!(path = %log.path().display(), "event log open");
+        let log = Arc::new(log);
+        Ok(Self {
+            log: log.clone(),
+            consumers: log,
+            pending: Arc::new(PendingResponses::new()),
+        })
+    }
+}
+
 /// Errors that stop the gateway.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// The event log cannot be opened or read at start.
+    #[error("cannot open the event log {}", path.display())]
+    EventLog {
+        /// The log file.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: EventLogError,
+    },
     /// The idempotency store could not be opened.
     #[error("the idempotency store could not be opened")]
     Storage(#[source] IdempotencyError),
@@ -93,10 +151,27 @@ pub enum AppError {
 ///
 /// # Errors
 ///
-/// Fails when a server cannot be built or stops with an error before shutdown.
+/// Fails when a store cannot be opened, a server cannot be built, or a server stops with an
+/// error before shutdown.
 pub async fn run(
     config: Config,
     listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), AppError> {
+    let events = EventPipeline::open(&config).await?;
+    run_with_events(config, listeners, events, shutdown).await
+}
+
+/// Runs the gateway like [`run`], over an event pipeline the caller opened (tests keep a handle
+/// on its log to append events as the webhook ingress would). The stores are closed on return.
+///
+/// # Errors
+///
+/// As [`run`].
+pub async fn run_with_events(
+    config: Config,
+    listeners: Listeners,
+    events: EventPipeline,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
     let store = EmbeddedIdempotencyStore::open(&config.storage.data_dir, SystemTime::now())
@@ -105,7 +180,24 @@ pub async fn run(
         Arc::new(store),
         config.storage.idempotency_retention,
     ));
-    let outcome = serve(&config, listeners, &sends, shutdown).await;
+    let (draining_tx, draining_rx) = watch::channel(false);
+    let outcome = match start_fanout(&config, &events, draining_rx).await {
+        Ok(fanout) => {
+            let outcome = serve(
+                &config,
+                listeners,
+                &sends,
+                &events,
+                &fanout,
+                draining_tx,
+                shutdown,
+            )
+            .await;
+            fanout.close().await;
+            outcome
+        }
+        Err(error) => Err(error),
+    };
     // Keyed sends whose callers left still finish and are recorded before the file closes.
     if let Err(error) = sends.shutdown(config.server.drain_timeout).await {
         tracing::warn!(
@@ -113,7 +205,30 @@ pub async fn run(
             "idempotency store not closed cleanly"
         );
     }
+    if let Err(error) = events.log.close().await {
+        tracing::warn!(
+            error = &error as &dyn std::error::Error,
+            "event log not closed cleanly"
+        );
+    }
     outcome
+}
+
+/// Starts the fan-out of event streams, which end when `draining_rx` turns true.
+async fn start_fanout(
+    config: &Config,
+    events: &EventPipeline,
+    draining_rx: watch::Receiver<bool>,
+) -> Result<Arc<Fanout>, AppError> {
+    let log = events.log.clone();
+    let max_streams = config.events.max_streams;
+    Fanout::start(log, events.consumers.clone(), max_streams, draining_rx)
+        .await
+        .map(Arc::new)
+        .map_err(|source| AppError::EventLog {
+            path: config.storage.data_dir.clone(),
+            source,
+        })
 }
 
 /// Runs the three servers until `shutdown` completes or one fails, then drains them.
@@ -121,13 +236,25 @@ async fn serve(
     config: &Config,
     listeners: Listeners,
     sends: &Arc<IdempotentSends>,
+    events: &EventPipeline,
+    fanout: &Arc<Fanout>,
+    draining_tx: watch::Sender<bool>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
     let accounts = Arc::new(Accounts::from_config(config, sends).map_err(AppError::Upstream)?);
     announce(config, &listeners);
-    let metrics = Arc::new(Metrics::new());
-    let (draining_tx, draining_rx) = watch::channel(false);
-    let grpc = GrpcServer::build(config, accounts, metrics.clone()).map_err(AppError::Build)?;
+    let mut metrics = Metrics::new();
+    metrics.register_events(events.log.clone(), fanout.clone());
+    let metrics = Arc::new(metrics);
+    let services = EventServices {
+        log: events.log.clone(),
+        fanout: fanout.clone(),
+        pending: events.pending.clone(),
+        defaults: config.events.stream_defaults,
+    };
+    let grpc =
+        GrpcServer::build(config, accounts, services, metrics.clone()).map_err(AppError::Build)?;
+    let draining_rx = draining_tx.subscribe();
     let health = grpc.health();
 
     // The admin listener outlives the drain, so readiness reports 503 while calls finish.

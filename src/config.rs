@@ -41,6 +41,7 @@
 mod account;
 mod auth;
 mod error;
+mod events;
 mod file;
 mod process;
 mod roster;
@@ -69,6 +70,13 @@ pub use self::{
         ENV_AUTH_TOKEN,
     },
     error::ConfigError,
+    events::{
+        DEFAULT_EVENTS_ACK_WAIT, DEFAULT_EVENTS_HEARTBEAT_INTERVAL, DEFAULT_EVENTS_MAX_IN_FLIGHT,
+        DEFAULT_EVENTS_MAX_STREAMS, DEFAULT_EVENTS_RETENTION_CHECK_INTERVAL,
+        DEFAULT_EVENTS_RETENTION_MAX_AGE, DEFAULT_EVENTS_RETENTION_MAX_BYTES,
+        ENV_EVENTS_RETENTION_MAX_AGE, ENV_EVENTS_RETENTION_MAX_BYTES, EventsConfig,
+        MAX_EVENTS_MAX_IN_FLIGHT, StreamDefaults,
+    },
     process::{
         DEFAULT_ADMIN_LISTEN_ADDR, DEFAULT_DATA_DIR, DEFAULT_DRAIN_TIMEOUT,
         DEFAULT_GRPC_LISTEN_ADDR, DEFAULT_HANDLER_TIMEOUT, DEFAULT_IDEMPOTENCY_RETENTION,
@@ -160,6 +168,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// How the gateway logs.
     pub telemetry: TelemetryConfig,
+    /// The event log's retention and the event streams' limits.
+    pub events: EventsConfig,
     /// Who may call the gateway.
     pub auth: AuthConfig,
     /// Upstream accounts; never empty (the sandbox account is added when none is configured).
@@ -221,6 +231,7 @@ impl Config {
         let server = ServerConfig::resolve(&file.server, env)?;
         let storage = StorageConfig::resolve(&file.storage, env, overrides)?;
         let telemetry = TelemetryConfig::resolve(&file.telemetry, env)?;
+        let events = EventsConfig::resolve(&file.events, env)?;
         let auth = AuthConfig::resolve(&file.auth, env)?;
         let sandbox_requested = roster::sandbox_requested(env, overrides)?;
         let accounts = roster::resolve_accounts(&file.accounts, env, sandbox_requested)?;
@@ -229,6 +240,7 @@ impl Config {
             server,
             storage,
             telemetry,
+            events,
             auth,
             sandbox: accounts
                 .iter()

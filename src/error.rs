@@ -8,6 +8,8 @@ use prost::Message as _;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::events::fanout::FanoutError;
+use crate::events::log::EventLogError;
 use crate::idempotency::{IdempotencyError, SendError};
 use crate::model::{FieldViolation, ValidationError};
 use crate::upstream::{AccountError, UpstreamError};
@@ -36,6 +38,8 @@ pub enum ErrorClass {
     RateLimited,
     /// The operation does not exist for this account's dialect, or is not built yet.
     Unimplemented,
+    /// The operation was cut short by a concurrent change (a consumer deleted under a stream).
+    Aborted,
     /// A dependency is down or overloaded, or the gateway is draining; retrying may succeed.
     Unavailable,
     /// The deadline passed before an answer arrived; the outcome is unknown.
@@ -57,6 +61,7 @@ impl ErrorClass {
             Self::PermissionDenied => Code::PermissionDenied,
             Self::RateLimited => Code::ResourceExhausted,
             Self::Unimplemented => Code::Unimplemented,
+            Self::Aborted => Code::Aborted,
             Self::Unavailable => Code::Unavailable,
             Self::Timeout => Code::DeadlineExceeded,
             Self::Internal => Code::Internal,
@@ -86,6 +91,18 @@ pub enum ApiError {
         rpc: &'static str,
         /// What is missing, in words.
         missing: &'static str,
+    },
+    /// An event stream or consumer operation failed.
+    #[error(transparent)]
+    Events(#[from] FanoutError),
+    /// The event log failed.
+    #[error(transparent)]
+    EventLog(#[from] EventLogError),
+    /// `Respond` named an event that is not a CRM entity request of the account.
+    #[error("no CRM entity request {event_id} of this account is in the event log")]
+    EventNotFound {
+        /// The event id asked for.
+        event_id: String,
     },
     /// The caller sent no bearer token, or an unknown one.
     #[error("a valid bearer token is required in the authorization metadata")]
@@ -117,6 +134,9 @@ impl ApiError {
             Self::Upstream(error) => error.class(),
             Self::Idempotency(error) => error.class(),
             Self::NotBuilt { .. } => ErrorClass::Unimplemented,
+            Self::Events(error) => error.class(),
+            Self::EventLog(error) => error.class(),
+            Self::EventNotFound { .. } => ErrorClass::NotFound,
             Self::Unauthenticated => ErrorClass::Unauthenticated,
             Self::PermissionDenied { .. } => ErrorClass::PermissionDenied,
         }
@@ -131,6 +151,9 @@ impl ApiError {
             Self::Upstream(error) => error.reason(),
             Self::Idempotency(error) => error.reason(),
             Self::NotBuilt { .. } => "NOT_IMPLEMENTED",
+            Self::Events(error) => error.reason(),
+            Self::EventLog(error) => error.reason(),
+            Self::EventNotFound { .. } => "EVENT_NOT_FOUND",
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::PermissionDenied { .. } => "PERMISSION_DENIED",
         }
@@ -154,6 +177,8 @@ impl ApiError {
             Self::Upstream(error) => error.metadata(),
             Self::Idempotency(error) => error.metadata(),
             Self::NotBuilt { rpc, .. } => vec![("rpc".to_owned(), (*rpc).to_owned())],
+            Self::Events(error) => events_metadata(error),
+            Self::EventNotFound { event_id } => vec![("eventId".to_owned(), event_id.clone())],
             Self::PermissionDenied { caller, target } => vec![
                 ("caller".to_owned(), caller.clone()),
                 ("target".to_owned(), target.clone()),
@@ -173,6 +198,10 @@ impl ApiError {
             }],
             Self::Upstream(error) => error.field_violations().to_vec(),
             Self::Idempotency(error) => error.field_violations().to_vec(),
+            Self::Events(error @ FanoutError::CursorAhead { .. }) => vec![FieldViolation {
+                field: "after_cursor".to_owned(),
+                description: error.to_string(),
+            }],
             _ => Vec::new(),
         }
     }
@@ -182,6 +211,8 @@ impl ApiError {
         match self {
             Self::Upstream(error) => error.retry_after(),
             Self::Idempotency(error) => error.retry_after(),
+            _ if self.class() == ErrorClass::Unavailable => Some(EVENTS_RETRY_AFTER),
+            Self::Events(FanoutError::TooManyStreams { .. }) => Some(EVENTS_RETRY_AFTER),
             _ => None,
         }
     }
@@ -203,6 +234,35 @@ impl ApiError {
                 "request refused"
             ),
         }
+    }
+}
+
+/// How long a caller refused by the event service (draining, log down, too many streams) should
+/// wait before trying again.
+const EVENTS_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Returns the `ErrorInfo.metadata` pairs of an event stream or consumer error.
+fn events_metadata(error: &FanoutError) -> Vec<(String, String)> {
+    let consumer = |key: &crate::events::consumers::ConsumerKey| {
+        vec![
+            ("account".to_owned(), key.account.clone()),
+            ("consumer".to_owned(), key.name.clone()),
+        ]
+    };
+    match error {
+        FanoutError::ConsumerNotFound(key)
+        | FanoutError::FiltersMismatch(key)
+        | FanoutError::ConsumerDeleted(key) => consumer(key),
+        FanoutError::OutOfRange { requested, oldest } => vec![
+            ("requestedCursor".to_owned(), requested.to_string()),
+            ("oldestCursor".to_owned(), oldest.to_string()),
+        ],
+        FanoutError::CursorAhead { requested, latest } => vec![
+            ("requestedCursor".to_owned(), requested.to_string()),
+            ("latestCursor".to_owned(), latest.to_string()),
+        ],
+        FanoutError::TooManyStreams { limit } => vec![("limit".to_owned(), limit.to_string())],
+        _ => Vec::new(),
     }
 }
 
@@ -249,6 +309,7 @@ mod tests {
             (ErrorClass::PermissionDenied, Code::PermissionDenied),
             (ErrorClass::RateLimited, Code::ResourceExhausted),
             (ErrorClass::Unimplemented, Code::Unimplemented),
+            (ErrorClass::Aborted, Code::Aborted),
             (ErrorClass::Unavailable, Code::Unavailable),
             (ErrorClass::Timeout, Code::DeadlineExceeded),
             (ErrorClass::Internal, Code::Internal),

@@ -19,6 +19,10 @@
 //!   concurrency bound, retry policy), the error table, and the account registry.
 //! - [`idempotency`]: sends with an `idempotency_key` happen at most once: outcomes recorded in an
 //!   embedded redb store (24 h by default), repeats replayed, concurrent duplicates coalesced.
+//! - [`events`]: the event vocabulary; the durable [`events::log::EventLog`] (redb backend by
+//!   default, one writer thread with group commit, retention by age and size); the fan-out of
+//!   subscriptions, named consumers with their group dispatchers, acks and redelivery; CRM
+//!   requests held open.
 //! - [`error`]: the single mapping from gateway errors to gRPC statuses with `google.rpc` details.
 //! - [`proto`]: the generated code and the descriptor set served by reflection.
 
@@ -28,6 +32,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod idempotency;
 pub mod model;
 pub mod proto;

@@ -3,8 +3,10 @@
 //! all, such as a negative size or an enum number this build does not know, is reported here.
 
 pub mod channels;
+pub mod events;
 pub mod keyboards;
 pub mod messages;
+pub mod subscriptions;
 pub mod templates;
 pub mod webhooks;
 

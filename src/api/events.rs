@@ -1,87 +1,248 @@
-//! `EventService`: webhooks as durable gRPC streams. Part of the contract; it arrives with the
-//! webhook ingress and the embedded event log, so every RPC answers `UNIMPLEMENTED` naming what is
-//! missing.
+//! `EventService`: webhooks as durable gRPC streams, named consumers and their acks, and answers
+//! to CRM entity requests. Thin: requests are checked and converted in
+//! `convert/subscriptions.rs`, the work happens in [`crate::events::fanout`].
 
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt as _;
 use futures::stream::BoxStream;
 use tonic::{Request, Response, Status};
 
+use super::ApiContext;
+use super::auth::Caller;
+use super::convert::subscriptions::{self, required_consumer_name, struct_to_json};
+use crate::config::StreamDefaults;
 use crate::error::ApiError;
+use crate::events::EventType;
+use crate::events::consumers::ConsumerKey;
+use crate::events::fanout::{Fanout, Subscription};
+use crate::events::log::EventLog;
+use crate::events::responses::PendingResponses;
+use crate::model::Violations;
 use crate::proto::pb;
 
-/// What every event RPC is waiting for.
-const MISSING: &str = "the webhook ingress and the durable event log";
+/// What the event service works with.
+#[derive(Clone, Debug)]
+pub struct EventServices {
+    /// The log events are stored in.
+    pub log: Arc<dyn EventLog>,
+    /// Subscriptions and named consumers over the log.
+    pub fanout: Arc<Fanout>,
+    /// CRM entity requests the webhook ingress holds open.
+    pub pending: Arc<PendingResponses>,
+    /// Defaults for subscription settings left unset.
+    pub defaults: StreamDefaults,
+}
 
 /// Serves `wazzup_gateway.v1.EventService`.
 #[derive(Debug)]
-pub struct EventsApi;
+pub struct EventsApi {
+    /// Shared adapter state.
+    context: ApiContext,
+    /// The log, fan-out and pending CRM requests.
+    services: EventServices,
+}
+
+impl EventsApi {
+    /// Creates the service.
+    pub fn new(context: ApiContext, services: EventServices) -> Self {
+        Self { context, services }
+    }
+
+    /// Checks `request` and resolves its accounts into a fan-out request.
+    fn subscription(
+        &self,
+        request: &Request<pb::SubscribeRequest>,
+    ) -> Result<Subscription, ApiError> {
+        let body = request.get_ref();
+        let owner = self
+            .context
+            .account(request, &body.account)?
+            .name()
+            .to_owned();
+        let mut violations = Violations::new();
+        let mut accounts = Vec::with_capacity(body.accounts.len());
+        for (index, name) in body.accounts.iter().enumerate() {
+            match self.context.accounts.resolve(name) {
+                Ok(account) => accounts.push(account.name().to_owned()),
+                Err(_) => {
+                    violations.add(format!("accounts[{index}]"), "is not a configured account")
+                }
+            }
+        }
+        if let Some(caller) = request.extensions().get::<Caller>() {
+            accounts
+                .iter()
+                .try_for_each(|account| caller.check_account(account))?;
+        }
+        let defaults = &self.services.defaults;
+        Ok(subscriptions::subscription(
+            body, owner, accounts, defaults, violations,
+        )?)
+    }
+
+    /// Resolves the owner account and the consumer name of a consumer request.
+    fn consumer_key<T>(
+        &self,
+        request: &Request<T>,
+        account: &str,
+        name: &str,
+        field: &str,
+    ) -> Result<ConsumerKey, ApiError> {
+        let owner = self.context.account(request, account)?.name().to_owned();
+        let mut violations = Violations::new();
+        let name = required_consumer_name(name, field, &mut violations);
+        violations.finish()?;
+        Ok(ConsumerKey {
+            account: owner,
+            name,
+        })
+    }
+
+    /// Hands the body of `Respond` to the held webhook request.
+    async fn respond_to(&self, request: &Request<pb::RespondRequest>) -> Result<bool, ApiError> {
+        let body = request.get_ref();
+        let account = self.context.account(request, &body.account)?;
+        let mut violations = Violations::new();
+        if body.event_id.is_empty() {
+            violations.add(
+                "event_id",
+                "is required: the id of the CRM entity request event",
+            );
+        }
+        if body.body.is_none() {
+            violations.add("body", "is required: the created entity");
+        }
+        violations.finish()?;
+        let not_found = || ApiError::EventNotFound {
+            event_id: body.event_id.clone(),
+        };
+        let stored = self
+            .services
+            .log
+            .get(&body.event_id)
+            .await?
+            .ok_or_else(not_found)?;
+        let is_crm_request = matches!(
+            stored.event.event_type,
+            EventType::ContactRequested | EventType::DealRequested
+        );
+        if !is_crm_request || stored.event.account != account.name() {
+            return Err(not_found());
+        }
+        let answer = body.body.as_ref().map(struct_to_json).unwrap_or_default();
+        Ok(self.services.pending.respond(&body.event_id, answer))
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
+}
 
 #[tonic::async_trait]
 impl pb::event_service_server::EventService for EventsApi {
     type SubscribeStream = BoxStream<'static, Result<pb::SubscribeResponse, Status>>;
 
+    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, consumer = %request.get_ref().consumer))]
     async fn subscribe(
         &self,
-        _request: Request<pb::SubscribeRequest>,
+        request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        Err(ApiError::NotBuilt {
-            rpc: "EventService.Subscribe",
-            missing: MISSING,
-        }
-        .into())
+        let subscription = self.subscription(&request)?;
+        let stream = self
+            .services
+            .fanout
+            .subscribe(subscription)
+            .await
+            .map_err(ApiError::from)?;
+        let responses = stream.map(|item| match item {
+            Ok(item) => Ok(subscriptions::response(item, now_ms())),
+            Err(error) => Err(Status::from(ApiError::from(error))),
+        });
+        Ok(Response::new(responses.boxed()))
     }
 
+    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, consumer = %request.get_ref().consumer))]
     async fn ack(
         &self,
-        _request: Request<pb::AckRequest>,
+        request: Request<pb::AckRequest>,
     ) -> Result<Response<pb::AckResponse>, Status> {
-        Err(ApiError::NotBuilt {
-            rpc: "EventService.Ack",
-            missing: MISSING,
-        }
-        .into())
+        let body = request.get_ref();
+        let key = self.consumer_key(&request, &body.account, &body.consumer, "consumer")?;
+        let cursors = body.cursors.clone();
+        let acked_cursor = self
+            .services
+            .fanout
+            .ack(&key, cursors)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::AckResponse { acked_cursor }))
     }
 
+    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, event_id = %request.get_ref().event_id))]
     async fn respond(
         &self,
-        _request: Request<pb::RespondRequest>,
+        request: Request<pb::RespondRequest>,
     ) -> Result<Response<pb::RespondResponse>, Status> {
-        Err(ApiError::NotBuilt {
-            rpc: "EventService.Respond",
-            missing: MISSING,
-        }
-        .into())
+        let delivered = self.respond_to(&request).await?;
+        Ok(Response::new(pb::RespondResponse { delivered }))
     }
 
+    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, name = %request.get_ref().name))]
     async fn get_consumer(
         &self,
-        _request: Request<pb::GetConsumerRequest>,
+        request: Request<pb::GetConsumerRequest>,
     ) -> Result<Response<pb::GetConsumerResponse>, Status> {
-        Err(ApiError::NotBuilt {
-            rpc: "EventService.GetConsumer",
-            missing: MISSING,
-        }
-        .into())
+        let body = request.get_ref();
+        let key = self.consumer_key(&request, &body.account, &body.name, "name")?;
+        let consumer = self
+            .services
+            .fanout
+            .consumer(&key)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::GetConsumerResponse {
+            consumer: Some(consumer.into()),
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account))]
     async fn list_consumers(
         &self,
-        _request: Request<pb::ListConsumersRequest>,
+        request: Request<pb::ListConsumersRequest>,
     ) -> Result<Response<pb::ListConsumersResponse>, Status> {
-        Err(ApiError::NotBuilt {
-            rpc: "EventService.ListConsumers",
-            missing: MISSING,
-        }
-        .into())
+        let account = self.context.account(&request, &request.get_ref().account)?;
+        let consumers = self
+            .services
+            .fanout
+            .consumers(account.name())
+            .await
+            .map_err(ApiError::from)?;
+        let consumers = consumers.into_iter().map(pb::Consumer::from).collect();
+        Ok(Response::new(pb::ListConsumersResponse { consumers }))
     }
 
+    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, name = %request.get_ref().name))]
     async fn delete_consumer(
         &self,
-        _request: Request<pb::DeleteConsumerRequest>,
+        request: Request<pb::DeleteConsumerRequest>,
     ) -> Result<Response<pb::DeleteConsumerResponse>, Status> {
-        Err(ApiError::NotBuilt {
-            rpc: "EventService.DeleteConsumer",
-            missing: MISSING,
-        }
-        .into())
+        let body = request.get_ref();
+        let key = self.consumer_key(&request, &body.account, &body.name, "name")?;
+        let consumer = self
+            .services
+            .fanout
+            .delete(&key)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::DeleteConsumerResponse {
+            consumer: Some(consumer.into()),
+        }))
     }
 }

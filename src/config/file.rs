@@ -23,6 +23,8 @@ pub(super) struct FileConfig {
     #[serde(default)]
     pub(super) telemetry: FileTelemetry,
     #[serde(default)]
+    pub(super) events: super::events::FileEvents,
+    #[serde(default)]
     pub(super) auth: FileAuth,
     #[serde(default)]
     pub(super) accounts: Vec<FileAccount>,

@@ -1,6 +1,6 @@
 //! The catalogue of settings, from which `--help` and the README table are generated.
 
-use super::{account, auth, process, roster, upstream_tuning};
+use super::{account, auth, events, process, roster, upstream_tuning};
 
 /// Documentation of one setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +47,8 @@ pub const SETTINGS: &[SettingDoc] = &[
     process::SANDBOX_LATENCY,
     process::LOG,
     process::LOG_FORMAT,
+    events::EVENTS_SETTINGS[0],
+    events::EVENTS_SETTINGS[1],
     auth::AUTH_TOKEN,
     account::ACCOUNT_SETTINGS[0],
     account::ACCOUNT_SETTINGS[1],
@@ -151,6 +153,11 @@ pub const SETTINGS: &[SettingDoc] = &[
     upstream_tuning::TUNING_SETTINGS[8],
     upstream_tuning::TUNING_SETTINGS[9],
     upstream_tuning::TUNING_SETTINGS[10],
+    events::EVENTS_SETTINGS[2],
+    events::EVENTS_SETTINGS[3],
+    events::EVENTS_SETTINGS[4],
+    events::EVENTS_SETTINGS[5],
+    events::EVENTS_SETTINGS[6],
 ];
 
 /// Renders [`SETTINGS`] as plain text for `--help`.

@@ -45,6 +45,12 @@ fn process_lines(config: &Config) -> Vec<String> {
             humantime::format_duration(config.storage.idempotency_retention)
         ),
         format!(
+            "event log retention: {} or {} bytes; at most {} streams",
+            humantime::format_duration(config.events.retention_max_age),
+            config.events.retention_max_bytes,
+            config.events.max_streams
+        ),
+        format!(
             "timeouts: drain {}, handler {}",
             humantime::format_duration(server.drain_timeout),
             humantime::format_duration(server.handler_timeout)

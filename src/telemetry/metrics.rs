@@ -1,13 +1,20 @@
 //! The Prometheus registry and the metric families the gateway records, rendered in the text
 //! exposition format by the admin listener.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::events::fanout::Fanout;
+use crate::events::log::EventLog;
 
 /// Labels of one finished RPC.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -55,6 +62,13 @@ impl Metrics {
         }
     }
 
+    /// Adds the event log and event stream metrics, read from `log` and `fanout` at each scrape:
+    /// events appended, log size, oldest and latest cursor, lag per named consumer, open streams.
+    pub fn register_events(&mut self, log: Arc<dyn EventLog>, fanout: Arc<Fanout>) {
+        self.registry
+            .register_collector(Box::new(EventsCollector { log, fanout }));
+    }
+
     /// Records one finished RPC.
     pub fn record_rpc(&self, method: &str, code: &'static str, elapsed: Duration) {
         let labels = RpcLabels {
@@ -80,5 +94,83 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Labels of a named consumer.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConsumerLabels {
+    /// The owning account.
+    account: String,
+    /// The consumer name.
+    consumer: String,
+}
+
+/// Reads the event metrics at scrape time, so the log and the fan-out keep no metric state.
+#[derive(Debug)]
+struct EventsCollector {
+    /// Bounds, size and appends.
+    log: Arc<dyn EventLog>,
+    /// Consumers and open streams.
+    fanout: Arc<Fanout>,
+}
+
+impl Collector for EventsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let stats = self.log.stats();
+        let appended = ConstCounter::new(stats.appended);
+        appended.encode(encoder.encode_descriptor(
+            "events_appended",
+            "Events stored in the event log since the gateway started (duplicates not counted)",
+            None,
+            appended.metric_type(),
+        )?)?;
+        let gauges = [
+            (
+                "event_log_bytes",
+                "Bytes of retained events, as counted against the size limit",
+                stats.stored_bytes,
+            ),
+            (
+                "event_log_oldest_cursor",
+                "Cursor of the oldest retained event (0 when empty)",
+                stats.bounds.oldest,
+            ),
+            (
+                "event_log_latest_cursor",
+                "Cursor of the newest event (0 when none)",
+                stats.bounds.latest,
+            ),
+            (
+                "event_streams_open",
+                "Event streams (Subscribe calls) open now",
+                self.fanout.open_streams() as u64,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let gauge = ConstGauge::new(value);
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        self.encode_lags(&mut encoder)
+    }
+}
+
+impl EventsCollector {
+    /// Encodes one lag gauge per named consumer.
+    fn encode_lags(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let mut lag_encoder = encoder.encode_descriptor(
+            "event_consumer_lag",
+            "Events after the acked cursor of each named consumer",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for (key, lag) in self.fanout.consumer_lags() {
+            let labels = ConsumerLabels {
+                account: key.account,
+                consumer: key.name,
+            };
+            ConstGauge::new(lag).encode(lag_encoder.encode_family(&labels)?)?;
+        }
+        Ok(())
     }
 }

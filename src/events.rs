@@ -1,0 +1,85 @@
+//! Webhooks as durable streams: the shared vocabulary of the ingress (which turns upstream
+//! webhooks into [`NewEvent`]s), the [`log::EventLog`] (which stores them durably before the
+//! webhook is acknowledged), and the subscribers that read them back by cursor.
+//!
+//! An event is stored with the upstream's JSON item it came from (`raw`); typed payloads are
+//! decoded from `raw` when events are read, so an upstream shape the gateway does not understand
+//! yet is stored and delivered (as [`EventType::Unknown`] when its kind is unknown), never lost.
+//!
+//! - [`log`]: the [`log::EventLog`] and [`log::ConsumerStore`] traits and the embedded backend.
+//! - [`fanout`]: subscriptions over the log (ephemeral tails and named consumers' group members).
+//! - [`dispatcher`]: one task per active named consumer: group dispatch, acks, redelivery.
+//! - [`consumers`]: consumer identity, filters and stored progress.
+//! - [`responses`]: CRM entity requests held open until `EventService.Respond`.
+
+pub mod consumers;
+pub mod dispatcher;
+pub mod fanout;
+pub mod log;
+pub mod responses;
+
+use serde::{Deserialize, Serialize};
+
+/// A position in the event log: assigned at append, strictly increasing, starting at 1.
+pub type Cursor = u64;
+
+/// What happened, as the gRPC `EventType` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    /// A customer wrote to a channel.
+    MessageReceived,
+    /// A message was sent outside the API (phone, Wazzup chat) and echoed to us.
+    MessageEcho,
+    /// A message was edited.
+    MessageEdited,
+    /// A message was deleted.
+    MessageDeleted,
+    /// An outgoing message changed status (sent, delivered, read, error, …).
+    MessageStatus,
+    /// A channel changed state (QR, active, tier, …).
+    ChannelUpdated,
+    /// A WABA template's moderation status changed.
+    TemplateStatus,
+    /// The upstream asks the CRM to create a contact (answered through `EventService.Respond`).
+    ContactRequested,
+    /// The upstream asks the CRM to create a deal (answered through `EventService.Respond`).
+    DealRequested,
+    /// A message export is ready.
+    ExportReady,
+    /// A group chat changed (members, info).
+    GroupChatUpdated,
+    /// An authentic webhook of a shape or kind the gateway does not know; `raw` holds it all.
+    Unknown,
+}
+
+/// An event ready to be stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// Stable identity: a redelivered webhook produces the same id, and the log stores an id once
+    /// (v3: `messageId` + kind + status; tech v2: `meta.idempotency_key` + item index).
+    pub id: String,
+    /// The configured account the webhook arrived for.
+    pub account: String,
+    /// The dialect that produced it (`wazzup_v3`, `wazzup_tech`, `devino`, `sandbox`).
+    pub dialect: String,
+    /// What happened.
+    pub event_type: EventType,
+    /// The channel the event concerns, when it names one (used by subscription filters).
+    pub channel_id: Option<String>,
+    /// When the gateway received it, in milliseconds since the Unix epoch.
+    pub received_at_ms: i64,
+    /// When it happened upstream, in milliseconds since the Unix epoch, when the upstream says.
+    pub occurred_at_ms: Option<i64>,
+    /// The upstream's JSON for this one event (the whole body for unknown shapes).
+    pub raw: serde_json::Value,
+}
+
+/// An event as stored, with its position.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Its position in the log.
+    pub cursor: Cursor,
+    /// The event.
+    pub event: NewEvent,
+}

@@ -1,0 +1,242 @@
+//! The two kinds of subscription streams: an ephemeral tail of the log, and a member of a named
+//! consumer's group fed by its dispatcher. Both share a [`Shell`]: the first heartbeat, the
+//! heartbeat timer, the drain signal and the open-stream permit.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::time::Instant;
+
+use super::{Delivery, FanoutError, StreamEnd, StreamItem, SubscriptionStream};
+use crate::events::consumers::{ConsumerKey, EventFilter};
+use crate::events::dispatcher::MemberLink;
+use crate::events::log::EventLog;
+use crate::events::{Cursor, StoredEvent};
+
+/// What every stream has.
+#[derive(Debug)]
+pub(super) struct Shell {
+    log: Arc<dyn EventLog>,
+    draining_rx: watch::Receiver<bool>,
+    heartbeat_interval: Duration,
+    /// When the next heartbeat is due; `None` before the first one.
+    next_heartbeat: Option<Instant>,
+    /// Set once the stream returned an error; it yields nothing after.
+    finished: bool,
+    /// Counts the stream as open while it lives.
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Shell {
+    /// Prepares the shell of a new stream.
+    pub(super) fn new(
+        log: Arc<dyn EventLog>,
+        draining_rx: watch::Receiver<bool>,
+        heartbeat_interval: Duration,
+        permit: OwnedSemaphorePermit,
+    ) -> Self {
+        Self {
+            log,
+            draining_rx,
+            heartbeat_interval,
+            next_heartbeat: None,
+            finished: false,
+            _permit: permit,
+        }
+    }
+
+    /// Returns a heartbeat when one is due (the first at once), and restarts the timer.
+    fn heartbeat_due(&mut self) -> Option<StreamItem> {
+        let due = self
+            .next_heartbeat
+            .is_none_or(|deadline| deadline <= Instant::now());
+        due.then(|| {
+            self.restart_timer();
+            StreamItem::Heartbeat {
+                latest: self.log.bounds().latest,
+            }
+        })
+    }
+
+    /// Restarts the heartbeat timer (after anything was sent).
+    fn restart_timer(&mut self) {
+        self.next_heartbeat = Some(Instant::now() + self.heartbeat_interval);
+    }
+
+    /// Returns when the next heartbeat is due.
+    fn heartbeat_deadline(&self) -> Instant {
+        self.next_heartbeat.unwrap_or_else(Instant::now)
+    }
+
+    /// Fails when the gateway drains (marking the current drain state as seen).
+    fn check_draining(&mut self) -> Result<(), FanoutError> {
+        if *self.draining_rx.borrow_and_update() {
+            return Err(FanoutError::ShuttingDown);
+        }
+        Ok(())
+    }
+
+    /// Completes when the drain state changes (or its sender is gone, which means stop too).
+    async fn draining_changed(&mut self) -> Result<(), FanoutError> {
+        self.draining_rx
+            .changed()
+            .await
+            .map_err(|_| FanoutError::ShuttingDown)
+    }
+}
+
+/// Turns a state with an async `next_item` into a stream that ends after the first error.
+macro_rules! into_stream {
+    ($state:expr) => {
+        futures::stream::unfold($state, |mut state| async move {
+            if state.shell.finished {
+                return None;
+            }
+            let item = state.next_item().await;
+            state.shell.finished = item.is_err();
+            Some((item, state))
+        })
+        .boxed()
+    };
+}
+
+/// An ephemeral subscription: reads the log after `after`, then follows it.
+pub(super) fn tail(
+    shell: Shell,
+    filter: EventFilter,
+    after: Cursor,
+    batch: usize,
+) -> SubscriptionStream {
+    let latest_rx = shell.log.watch_latest();
+    into_stream!(Tail {
+        shell,
+        filter,
+        position: after,
+        buffer: VecDeque::new(),
+        latest_rx,
+        batch
+    })
+}
+
+/// The state of an ephemeral subscription.
+struct Tail {
+    shell: Shell,
+    filter: EventFilter,
+    /// The newest cursor examined.
+    position: Cursor,
+    /// Read, not yet examined.
+    buffer: VecDeque<StoredEvent>,
+    latest_rx: watch::Receiver<Cursor>,
+    batch: usize,
+}
+
+impl Tail {
+    /// Returns the next item: a due heartbeat, the next matching event, or the error that ends it.
+    async fn next_item(&mut self) -> Result<StreamItem, FanoutError> {
+        loop {
+            self.shell.check_draining()?;
+            if let Some(heartbeat) = self.shell.heartbeat_due() {
+                return Ok(heartbeat);
+            }
+            if let Some(event) = self.next_matching() {
+                self.shell.restart_timer();
+                return Ok(StreamItem::Event(Delivery {
+                    event: Arc::new(event),
+                    delivery_count: 1,
+                }));
+            }
+            let bounds = self.shell.log.bounds();
+            if bounds.is_gap_after(self.position) {
+                let oldest = bounds.first_readable();
+                return Err(FanoutError::OutOfRange {
+                    requested: self.position,
+                    oldest,
+                });
+            }
+            let latest = *self.latest_rx.borrow_and_update();
+            if self.position < latest {
+                let read = self.shell.log.read_after(self.position, self.batch).await?;
+                if !read.is_empty() {
+                    self.buffer.extend(read);
+                    continue;
+                }
+            }
+            self.wait().await?;
+        }
+    }
+
+    /// Takes buffered events up to the next one that passes the filter.
+    fn next_matching(&mut self) -> Option<StoredEvent> {
+        while let Some(stored) = self.buffer.pop_front() {
+            self.position = stored.cursor;
+            if self.filter.matches(&stored.event) {
+                return Some(stored);
+            }
+        }
+        None
+    }
+
+    /// Waits for a new event, a due heartbeat, or the drain.
+    async fn wait(&mut self) -> Result<(), FanoutError> {
+        let deadline = self.shell.heartbeat_deadline();
+        tokio::select! {
+            changed = self.latest_rx.changed() => changed.map_err(|_| FanoutError::ShuttingDown),
+            drained = self.shell.draining_changed() => drained,
+            () = tokio::time::sleep_until(deadline) => Ok(()),
+        }
+    }
+}
+
+/// A member of a named consumer's group.
+pub(super) fn member(
+    shell: Shell,
+    key: ConsumerKey,
+    link: MemberLink,
+    auto_ack: bool,
+) -> SubscriptionStream {
+    into_stream!(Member {
+        shell,
+        key,
+        link,
+        auto_ack
+    })
+}
+
+/// The state of a group member.
+struct Member {
+    shell: Shell,
+    key: ConsumerKey,
+    link: MemberLink,
+    auto_ack: bool,
+}
+
+impl Member {
+    /// Returns the next item: a due heartbeat, the next delivery, or the error that ends it.
+    async fn next_item(&mut self) -> Result<StreamItem, FanoutError> {
+        loop {
+            self.shell.check_draining()?;
+            if let Some(heartbeat) = self.shell.heartbeat_due() {
+                return Ok(heartbeat);
+            }
+            let deadline = self.shell.heartbeat_deadline();
+            tokio::select! {
+                biased;
+                end = &mut self.link.end_rx => {
+                    let end = end.unwrap_or(StreamEnd::ShuttingDown);
+                    return Err(end.into_error(&self.key));
+                }
+                drained = self.shell.draining_changed() => drained?,
+                delivery = self.link.deliveries_rx.recv() => {
+                    let delivery = delivery.ok_or(FanoutError::ShuttingDown)?;
+                    self.link.taken(delivery.event.cursor, self.auto_ack);
+                    self.shell.restart_timer();
+                    return Ok(StreamItem::Event(delivery));
+                }
+                () = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    }
+}

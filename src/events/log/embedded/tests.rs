@@ -1,0 +1,175 @@
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::*;
+use crate::events::log::conformance::{event, keep_everything};
+
+async fn open(dir: PathBuf, retention: RetentionPolicy) -> Arc<EmbeddedEventLog> {
+    Arc::new(EmbeddedEventLog::open(&dir, retention).await.unwrap())
+}
+
+event_log_conformance_suite!(open);
+
+#[tokio::test]
+async fn age_retention_drops_events_received_before_the_maximum_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let retention = RetentionPolicy {
+        max_age: Duration::from_secs(60),
+        ..keep_everything()
+    };
+    let log = EmbeddedEventLog::open(dir.path(), retention).await.unwrap();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    let now_ms = 1_000_000_000;
+    log.append(vec![
+        event("old-1", now_ms - 120_000),
+        event("old-2", now_ms - 61_000),
+        event("fresh", now_ms - 59_000),
+        event("newest", now_ms),
+    ])
+    .await
+    .unwrap();
+
+    log.enforce_retention(now).await.unwrap();
+
+    assert_eq!(
+        log.bounds(),
+        LogBounds {
+            oldest: 3,
+            latest: 4
+        }
+    );
+    assert!(log.get("old-2").await.unwrap().is_none());
+    assert_eq!(log.get("fresh").await.unwrap().unwrap().cursor, 3);
+}
+
+#[tokio::test]
+async fn retention_keeps_the_newest_event_even_when_it_is_too_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedEventLog::open(dir.path(), keep_everything())
+        .await
+        .unwrap();
+    log.append(vec![event("a", 1), event("b", 2)])
+        .await
+        .unwrap();
+
+    log.enforce_retention(SystemTime::now() + Duration::from_secs(10 * 365 * 86_400))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        log.bounds(),
+        LogBounds {
+            oldest: 2,
+            latest: 2
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_second_open_of_the_same_file_fails_while_the_first_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = EmbeddedEventLog::open(dir.path(), keep_everything())
+        .await
+        .unwrap();
+
+    let second = EmbeddedEventLog::open(dir.path(), keep_everything()).await;
+
+    assert!(matches!(second, Err(EventLogError::Storage(_))));
+    first.close().await.unwrap();
+    EmbeddedEventLog::open(dir.path(), keep_everything())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_unusable_data_directory_fails_the_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+
+    let opened = EmbeddedEventLog::open(&file, keep_everything()).await;
+
+    assert!(matches!(opened, Err(EventLogError::Storage(_))));
+}
+
+/// Environment variable that turns [`appends_until_killed`] into the crash-test child.
+const CRASH_CHILD_DIR: &str = "WGW_TEST_CRASH_CHILD_DIR";
+
+/// The child half of the crash test: appends one event at a time and prints each cursor once
+/// `append` returned (the moment a webhook would be answered 200), until it is killed.
+#[tokio::test]
+async fn appends_until_killed() {
+    let Ok(dir) = std::env::var(CRASH_CHILD_DIR) else {
+        return; // only meaningful as the child of the crash test
+    };
+    let log = EmbeddedEventLog::open(Path::new(&dir), keep_everything())
+        .await
+        .unwrap();
+    let writers = (0..4).map(|writer| {
+        let log = &log;
+        async move {
+            for index in 0.. {
+                let id = format!("w{writer}-{index}");
+                let cursor = log.append(vec![event(&id, index)]).await.unwrap()[0];
+                println!("committed {cursor} {id}");
+            }
+        }
+    });
+    futures::future::join_all(writers).await;
+}
+
+#[test]
+fn appends_acknowledged_before_a_kill_survive_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "events::log::embedded::tests::appends_until_killed",
+            "--nocapture",
+        ])
+        .env(CRASH_CHILD_DIR, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut committed = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("committed ") {
+            let (cursor, id) = rest.split_once(' ').unwrap();
+            committed.push((cursor.parse::<u64>().unwrap(), id.to_owned()));
+        }
+        if committed.len() >= 200 {
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let log = EmbeddedEventLog::open(dir.path(), keep_everything())
+            .await
+            .unwrap();
+        assert_eq!(committed.len(), 200);
+        for (cursor, id) in &committed {
+            let stored = log
+                .get(id)
+                .await
+                .unwrap()
+                .expect("acknowledged event survives");
+            assert_eq!(stored.cursor, *cursor);
+        }
+        let latest = log.bounds().latest;
+        let everything = log.read_after(0, usize::MAX).await.unwrap();
+        let cursors: Vec<u64> = everything.iter().map(|stored| stored.cursor).collect();
+        assert_eq!(
+            cursors,
+            (1..=latest).collect::<Vec<_>>(),
+            "no holes, nothing half stored"
+        );
+    });
+}

@@ -1,0 +1,259 @@
+//! The writer thread: the only code that writes the database.
+//!
+//! It waits for a request, takes every other request already queued (up to [`MAX_BATCH`]),
+//! applies them all in one write transaction, enforces size retention in the same transaction,
+//! commits once (redb's default durability: fsync before `commit` returns), and only then answers
+//! each request. There is no linger timer: under load the queue fills while a commit runs, so the
+//! next batch is larger by itself. When anything fails the transaction is dropped, which rolls it
+//! back, and every request of the batch gets the error: nothing of them was stored.
+
+use std::sync::Arc;
+
+use redb::Database;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::tables::{Outcome, Tables};
+use super::{Shared, storage};
+use crate::events::consumers::{AckState, ConsumerKey, ConsumerRecord};
+use crate::events::log::{EventLogError, LogBounds, RetentionPolicy};
+use crate::events::{Cursor, NewEvent};
+
+/// Most requests committed in one transaction.
+const MAX_BATCH: usize = 4096;
+
+/// Bounds and counters of the log as of the last commit.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct LogState {
+    /// What is readable.
+    pub(super) bounds: LogBounds,
+    /// Bytes of retained events.
+    pub(super) stored_bytes: u64,
+    /// Events stored since the log was opened.
+    pub(super) appended: u64,
+}
+
+/// A reply channel.
+type Reply<T> = oneshot::Sender<Result<T, EventLogError>>;
+
+/// One queued write.
+#[derive(Debug)]
+pub(super) enum WriteRequest {
+    /// Store events.
+    Append {
+        /// The events, in order.
+        events: Vec<NewEvent>,
+        /// Gets one cursor per event.
+        reply: Reply<Vec<Cursor>>,
+    },
+    /// Store a consumer unless one with its key exists.
+    CreateConsumer {
+        /// The new consumer.
+        record: ConsumerRecord,
+        /// Gets the stored record.
+        reply: Reply<ConsumerRecord>,
+    },
+    /// Replace a consumer's progress.
+    SaveAcks {
+        /// Which consumer.
+        key: ConsumerKey,
+        /// Its progress.
+        acks: AckState,
+        /// Gets whether the consumer exists.
+        reply: Reply<bool>,
+    },
+    /// Delete a consumer.
+    DeleteConsumer {
+        /// Which consumer.
+        key: ConsumerKey,
+        /// Gets the deleted record.
+        reply: Reply<Option<ConsumerRecord>>,
+    },
+    /// Drop events older than the maximum age.
+    Retain {
+        /// The current time in milliseconds since the Unix epoch.
+        now_ms: i64,
+        /// Told when done, if anyone asks.
+        reply: Option<Reply<()>>,
+    },
+    /// Finish the queued requests, release the database and stop.
+    Close {
+        /// Told when the database is released.
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// The writer thread's state.
+pub(super) struct Writer {
+    /// The database and the published counters.
+    shared: Arc<Shared>,
+    /// Limits enforced on every commit and on `Retain`.
+    retention: RetentionPolicy,
+    /// Published after every commit that stored events.
+    latest_tx: watch::Sender<Cursor>,
+}
+
+impl Writer {
+    /// Prepares a writer.
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        retention: RetentionPolicy,
+        latest_tx: watch::Sender<Cursor>,
+    ) -> Self {
+        Self {
+            shared,
+            retention,
+            latest_tx,
+        }
+    }
+
+    /// Starts the writer thread; it stops on `Close` or when every sender is gone.
+    pub(super) fn spawn(
+        self,
+        requests_rx: mpsc::Receiver<WriteRequest>,
+    ) -> Result<(), EventLogError> {
+        std::thread::Builder::new()
+            .name("event-log-writer".to_owned())
+            .spawn(move || self.run(requests_rx))
+            .map(drop)
+            .map_err(storage)
+    }
+
+    /// Drains the queue batch by batch.
+    fn run(self, mut requests_rx: mpsc::Receiver<WriteRequest>) {
+        while let Some(first) = requests_rx.blocking_recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match requests_rx.try_recv() {
+                    Ok(request) => batch.push(request),
+                    Err(_) => break,
+                }
+            }
+            let close_at = batch
+                .iter()
+                .position(|request| matches!(request, WriteRequest::Close { .. }));
+            let Some(close_at) = close_at else {
+                self.commit(batch);
+                continue;
+            };
+            let after_close = batch.split_off(close_at);
+            self.commit(batch);
+            self.close(after_close, requests_rx);
+            return;
+        }
+    }
+
+    /// Releases the database, answers the close, refuses what came after it.
+    fn close(&self, requests: Vec<WriteRequest>, mut requests_rx: mpsc::Receiver<WriteRequest>) {
+        self.shared.db.write().take();
+        requests_rx.close();
+        let late = requests
+            .into_iter()
+            .chain(std::iter::from_fn(|| requests_rx.try_recv().ok()));
+        for request in late {
+            match request {
+                WriteRequest::Close { reply } => drop(reply.send(())),
+                other => fail(other, || EventLogError::Closed),
+            }
+        }
+    }
+
+    /// Applies `batch` in one transaction and answers every request.
+    fn commit(&self, batch: Vec<WriteRequest>) {
+        let guard = self.shared.db.read();
+        let Some(db) = guard.as_ref() else {
+            batch
+                .into_iter()
+                .for_each(|request| fail(request, || EventLogError::Closed));
+            return;
+        };
+        let mut state = *self.shared.state.lock();
+        match self.apply(db, &batch, &mut state) {
+            Ok(outcomes) => {
+                *self.shared.state.lock() = state;
+                self.latest_tx.send_if_modified(|latest| {
+                    let changed = *latest != state.bounds.latest;
+                    *latest = state.bounds.latest;
+                    changed
+                });
+                batch
+                    .into_iter()
+                    .zip(outcomes)
+                    .for_each(|(request, outcome)| succeed(request, outcome));
+            }
+            Err(error) => {
+                tracing::warn!(
+                    error = &error as &dyn std::error::Error,
+                    requests = batch.len(),
+                    "event log commit failed"
+                );
+                let error = Arc::new(error);
+                batch.into_iter().for_each(|request| {
+                    fail(request, || EventLogError::Storage(Box::new(error.clone())));
+                });
+            }
+        }
+    }
+
+    /// Runs the batch inside one write transaction and commits it.
+    fn apply(
+        &self,
+        db: &Database,
+        batch: &[WriteRequest],
+        state: &mut LogState,
+    ) -> Result<Vec<Outcome>, redb::Error> {
+        let txn = db.begin_write()?;
+        let outcomes = {
+            let mut tables = Tables::open(&txn)?;
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for request in batch {
+                outcomes.push(tables.apply(request, state, &self.retention)?);
+            }
+            let max_bytes = self.retention.max_bytes;
+            tables.drop_oldest_while(state, |state, _| state.stored_bytes > max_bytes)?;
+            tables.save_counters(state)?;
+            outcomes
+        };
+        txn.commit()?;
+        Ok(outcomes)
+    }
+}
+
+/// Answers a committed request.
+fn succeed(request: WriteRequest, outcome: Outcome) {
+    match (request, outcome) {
+        (WriteRequest::Append { reply, .. }, Outcome::Cursors(cursors)) => {
+            drop(reply.send(Ok(cursors)));
+        }
+        (WriteRequest::CreateConsumer { reply, .. }, Outcome::Record(record)) => {
+            drop(reply.send(Ok(record)));
+        }
+        (WriteRequest::SaveAcks { reply, .. }, Outcome::Saved(saved)) => {
+            drop(reply.send(Ok(saved)))
+        }
+        (WriteRequest::DeleteConsumer { reply, .. }, Outcome::Deleted(record)) => {
+            drop(reply.send(Ok(record)));
+        }
+        (WriteRequest::Retain { reply, .. }, Outcome::Retained) => {
+            if let Some(reply) = reply {
+                drop(reply.send(Ok(())));
+            }
+        }
+        (request, _) => unreachable!("outcome does not match {request:?}"),
+    }
+}
+
+/// Answers a request that was not stored.
+fn fail(request: WriteRequest, error: impl FnOnce() -> EventLogError) {
+    match request {
+        WriteRequest::Append { reply, .. } => drop(reply.send(Err(error()))),
+        WriteRequest::CreateConsumer { reply, .. } => drop(reply.send(Err(error()))),
+        WriteRequest::SaveAcks { reply, .. } => drop(reply.send(Err(error()))),
+        WriteRequest::DeleteConsumer { reply, .. } => drop(reply.send(Err(error()))),
+        WriteRequest::Retain { reply, .. } => {
+            if let Some(reply) = reply {
+                drop(reply.send(Err(error())));
+            }
+        }
+        WriteRequest::Close { reply } => drop(reply.send(())),
+    }
+}
