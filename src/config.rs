@@ -44,6 +44,7 @@ mod secret;
 mod settings;
 mod summary;
 mod value;
+mod webhooks;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -78,6 +79,11 @@ pub use self::{
         WAZZUP_SHORTCUT_ACCOUNT,
     },
     settings::{SETTINGS, SettingDoc, settings_help},
+    webhooks::{
+        DEFAULT_CRM_RESPONSE_TIMEOUT, DEFAULT_WEBHOOK_MAX_BODY_BYTES,
+        DEFAULT_WEBHOOK_REQUEST_TIMEOUT, ENV_CRM_RESPONSE_TIMEOUT, ENV_WEBHOOK_MAX_BODY_BYTES,
+        ENV_WEBHOOK_REQUEST_TIMEOUT, WebhookConfig,
+    },
 };
 use self::{
     file::FileConfig,
@@ -151,6 +157,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Who may call the gateway.
     pub auth: AuthConfig,
+    /// How the webhook ingress treats upstream requests.
+    pub webhooks: WebhookConfig,
     /// Upstream accounts; never empty (the sandbox account is added when none is configured).
     pub accounts: Vec<AccountConfig>,
     /// Whether an account uses the built-in sandbox dialect (the added sandbox account or one
@@ -211,6 +219,7 @@ impl Config {
         let storage = StorageConfig::resolve(&file.storage, env, overrides)?;
         let telemetry = TelemetryConfig::resolve(&file.telemetry, env)?;
         let auth = AuthConfig::resolve(&file.auth, env)?;
+        let webhooks = WebhookConfig::resolve(&file.webhooks, env)?;
         let sandbox_requested = roster::sandbox_requested(env, overrides)?;
         let accounts = roster::resolve_accounts(&file.accounts, env, sandbox_requested)?;
         let config = Self {
@@ -219,6 +228,7 @@ impl Config {
             storage,
             telemetry,
             auth,
+            webhooks,
             sandbox: accounts
                 .iter()
                 .any(|account| account.dialect == Dialect::Sandbox),

@@ -6,8 +6,13 @@
 //! decoded from `raw` when events are read, so an upstream shape the gateway does not understand
 //! yet is stored and delivered (as [`EventType::Unknown`] when its kind is unknown), never lost.
 
+pub mod decode;
+pub mod ingress;
 pub mod log;
+pub mod payload;
 pub mod responses;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! The catalogue of settings, from which `--help` and the README table are generated.
 
-use super::{account, auth, process, roster};
+use super::{account, auth, process, roster, webhooks};
 
 /// Documentation of one setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +46,9 @@ pub const SETTINGS: &[SettingDoc] = &[
     process::SANDBOX_LATENCY,
     process::LOG,
     process::LOG_FORMAT,
+    webhooks::WEBHOOK_MAX_BODY_BYTES,
+    webhooks::WEBHOOK_REQUEST_TIMEOUT,
+    webhooks::CRM_RESPONSE_TIMEOUT,
     auth::AUTH_TOKEN,
     account::ACCOUNT_SETTINGS[0],
     account::ACCOUNT_SETTINGS[1],

@@ -55,13 +55,19 @@ mod tests {
         while !pending.respond("evt-1", serde_json::json!({"id": "c-1"})) {
             tokio::task::yield_now().await;
         }
-        assert_eq!(waiter.await.unwrap(), Some(serde_json::json!({"id": "c-1"})));
+        assert_eq!(
+            waiter.await.unwrap(),
+            Some(serde_json::json!({"id": "c-1"}))
+        );
     }
 
     #[tokio::test]
     async fn nobody_answering_ends_the_wait_empty_and_late_answers_are_refused() {
         let pending = PendingResponses::new();
-        assert_eq!(pending.wait_for("evt-2", Duration::from_millis(10)).await, None);
+        assert_eq!(
+            pending.wait_for("evt-2", Duration::from_millis(10)).await,
+            None
+        );
         assert!(!pending.respond("evt-2", serde_json::json!({})));
     }
 }

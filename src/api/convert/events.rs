@@ -1,5 +1,9 @@
 //! Stored events into `pb::Event`.
 
+mod payloads;
+
+use crate::events::decode;
+use crate::events::ingress::crm_response_timeout;
 use crate::events::{EventType, StoredEvent};
 use crate::proto::pb;
 
@@ -43,7 +47,10 @@ pub(crate) fn event_type_from_pb(event_type: pb::EventType) -> Option<EventType>
 
 /// Converts milliseconds since the Unix epoch into a protobuf timestamp.
 pub(crate) fn timestamp_from_ms(ms: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: ms.div_euclid(1000), nanos: (ms.rem_euclid(1000) * 1_000_000) as i32 }
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
 }
 
 /// Converts a JSON value into a protobuf `Struct` when it is an object (`None` otherwise).
@@ -62,11 +69,14 @@ fn json_to_value(value: &serde_json::Value) -> prost_types::Value {
         serde_json::Value::Bool(flag) => Kind::BoolValue(*flag),
         serde_json::Value::Number(number) => Kind::NumberValue(number.as_f64().unwrap_or_default()),
         serde_json::Value::String(text) => Kind::StringValue(text.clone()),
-        serde_json::Value::Array(items) => {
-            Kind::ListValue(prost_types::ListValue { values: items.iter().map(json_to_value).collect() })
-        }
+        serde_json::Value::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.iter().map(json_to_value).collect(),
+        }),
         serde_json::Value::Object(fields) => Kind::StructValue(prost_types::Struct {
-            fields: fields.iter().map(|(key, field)| (key.clone(), json_to_value(field))).collect(),
+            fields: fields
+                .iter()
+                .map(|(key, field)| (key.clone(), json_to_value(field)))
+                .collect(),
         }),
     };
     prost_types::Value { kind: Some(kind) }
@@ -90,14 +100,46 @@ pub(crate) fn envelope(stored: &StoredEvent, delivery_count: u32) -> pb::Event {
     }
 }
 
+/// Converts a stored event into its gRPC form: the [`envelope`] plus the typed payload decoded
+/// from `raw` by the event's dialect.
+///
+/// `raw` is a `Struct`, so an unknown body that is not a JSON object (an array, a number, text
+/// that is not JSON) is carried as `{"value": <body>}`; `UnknownEvent.reason` says so.
+/// A CRM entity request's `response_deadline` is `received_at` plus the running ingress's
+/// `webhooks.crm_response_timeout`, which is when the ingress stops holding the request open.
+pub(crate) fn event_to_pb(stored: &StoredEvent, delivery_count: u32) -> pb::Event {
+    let mut event = envelope(stored, delivery_count);
+    let raw = &stored.event.raw;
+    if event.raw.is_none() {
+        event.raw = json_to_struct(&serde_json::json!({ "value": raw }));
+    }
+    let timeout_ms = i64::try_from(crm_response_timeout().as_millis()).unwrap_or(i64::MAX);
+    let crm_deadline_ms = stored.event.received_at_ms.saturating_add(timeout_ms);
+    let payload = decode::payload(&stored.event);
+    event.payload = Some(payloads::payload_to_pb(payload, crm_deadline_ms));
+    event
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn timestamps_split_milliseconds_including_before_the_epoch() {
-        assert_eq!(timestamp_from_ms(1_500), prost_types::Timestamp { seconds: 1, nanos: 500_000_000 });
-        assert_eq!(timestamp_from_ms(-1), prost_types::Timestamp { seconds: -1, nanos: 999_000_000 });
+        assert_eq!(
+            timestamp_from_ms(1_500),
+            prost_types::Timestamp {
+                seconds: 1,
+                nanos: 500_000_000
+            }
+        );
+        assert_eq!(
+            timestamp_from_ms(-1),
+            prost_types::Timestamp {
+                seconds: -1,
+                nanos: 999_000_000
+            }
+        );
     }
 
     #[test]
