@@ -124,70 +124,77 @@ fn keyed(key: String, value: Value) -> Value {
     Value::Object(Map::from_iter([(key, value)]))
 }
 
-/// Turns one object item into an event.
-fn push_item(batch: &mut Batch<'_>, kind: Kind, item: Value) {
-    let (event_type, id, channel_id, occurred_at_ms) = match kind {
-        Kind::Messages => {
-            let message: WireMessage = wire::read(&item);
-            let (event_type, id) = message_identity(&message, &item);
-            (event_type, id, message.channel_id, message.date_time)
-        }
-        Kind::Statuses => {
-            let status: WireStatus = wire::read(&item);
-            let id = status_identity(&status, &item);
-            (
-                EventType::MessageStatus,
-                id,
-                status.channel_id,
-                status.timestamp,
-            )
-        }
-        Kind::ChannelsUpdates => {
-            let update: WireChannelUpdate = wire::read(&item);
-            let id = channel_identity(&update, &item);
-            (
-                EventType::ChannelUpdated,
-                id,
-                update.channel_id,
-                update.timestamp,
-            )
-        }
-        Kind::TemplateStatus => {
-            let template: WireTemplateStatus = wire::read(&item);
-            let id = template_identity(&template, &item);
-            (EventType::TemplateStatus, id, None, None)
-        }
-        Kind::CreateContact => {
-            let id = format!("contact:{}", stable_hash(&item));
-            (EventType::ContactRequested, id, None, None)
-        }
-        Kind::CreateDeal => {
-            let id = format!("deal:{}", stable_hash(&item));
-            (EventType::DealRequested, id, None, None)
-        }
-        Kind::Test => unreachable!("test probes carry no items"),
-    };
-    batch.push(event_type, id, channel_id, occurred_at_ms, item);
+/// What the ingress takes from one item: its type, id suffix, channel and time.
+struct ItemHead {
+    event_type: EventType,
+    id_suffix: String,
+    channel_id: Option<String>,
+    occurred_at_ms: Option<i64>,
 }
 
-/// Classifies a message item and returns its type and id suffix. A deletion wins over an edit,
-/// which wins over an echo.
-fn message_identity(message: &WireMessage, item: &Value) -> (EventType, String) {
-    let event_type = message_type(message);
-    let Some(message_id) = message.message_id.as_deref().filter(|id| !id.is_empty()) else {
-        return (event_type, format!("message:h{}", stable_hash(item)));
-    };
-    let status = lowercase(message.status.as_deref());
-    let id = match event_type {
-        EventType::MessageDeleted => format!("deleted:{message_id}"),
-        EventType::MessageEdited => {
-            let content = serde_json::json!([message.text, message.content_uri]);
-            format!("edited:{message_id}:{}", stable_hash(&content))
+impl ItemHead {
+    /// An item with neither channel nor time.
+    fn bare(event_type: EventType, id_suffix: String) -> Self {
+        Self {
+            event_type,
+            id_suffix,
+            channel_id: None,
+            occurred_at_ms: None,
         }
-        EventType::MessageEcho => format!("echo:{message_id}:{status}"),
-        _ => format!("message:{message_id}:{status}"),
+    }
+}
+
+/// Turns one object item into an event.
+fn push_item(batch: &mut Batch<'_>, kind: Kind, item: Value) {
+    let head = match kind {
+        Kind::Messages => message_head(wire::read(&item), &item),
+        Kind::Statuses => status_head(wire::read(&item), &item),
+        Kind::ChannelsUpdates => channel_head(wire::read(&item), &item),
+        Kind::TemplateStatus => template_head(&wire::read(&item), &item),
+        Kind::CreateContact => ItemHead::bare(
+            EventType::ContactRequested,
+            format!("contact:{}", stable_hash(&item)),
+        ),
+        Kind::CreateDeal => ItemHead::bare(
+            EventType::DealRequested,
+            format!("deal:{}", stable_hash(&item)),
+        ),
+        Kind::Test => unreachable!("test probes carry no items"),
     };
-    (event_type, id)
+    batch.push(
+        head.event_type,
+        head.id_suffix,
+        head.channel_id,
+        head.occurred_at_ms,
+        item,
+    );
+}
+
+/// Classifies a message item and identifies it. A deletion wins over an edit, which wins over an
+/// echo.
+fn message_head(message: WireMessage, item: &Value) -> ItemHead {
+    let event_type = message_type(&message);
+    let id_suffix = match message.message_id.as_deref().filter(|id| !id.is_empty()) {
+        None => format!("message:h{}", stable_hash(item)),
+        Some(message_id) => {
+            let status = lowercase(message.status.as_deref());
+            match event_type {
+                EventType::MessageDeleted => format!("deleted:{message_id}"),
+                EventType::MessageEdited => {
+                    let content = serde_json::json!([message.text, message.content_uri]);
+                    format!("edited:{message_id}:{}", stable_hash(&content))
+                }
+                EventType::MessageEcho => format!("echo:{message_id}:{status}"),
+                _ => format!("message:{message_id}:{status}"),
+            }
+        }
+    };
+    ItemHead {
+        event_type,
+        id_suffix,
+        channel_id: message.channel_id,
+        occurred_at_ms: message.date_time,
+    }
 }
 
 /// Returns the event type of a message item.
@@ -203,39 +210,53 @@ fn message_type(message: &WireMessage) -> EventType {
     }
 }
 
-/// Returns the id suffix of a status item; repeated `edited` statuses differ by time.
-fn status_identity(status: &WireStatus, item: &Value) -> String {
-    let Some(message_id) = status.message_id.as_deref().filter(|id| !id.is_empty()) else {
-        return format!("status:h{}", stable_hash(item));
-    };
+/// Identifies a status item; repeated `edited` statuses differ by time.
+fn status_head(status: WireStatus, item: &Value) -> ItemHead {
     let status_name = lowercase(status.status.as_deref());
-    match (status_name.as_str(), status.timestamp) {
-        ("edited", Some(timestamp)) => format!("status:{message_id}:edited:{timestamp}"),
-        _ => format!("status:{message_id}:{status_name}"),
+    let id_suffix = match (status.message_id.as_deref(), status.timestamp) {
+        (None | Some(""), _) => format!("status:h{}", stable_hash(item)),
+        (Some(message_id), Some(timestamp)) if status_name == "edited" => {
+            format!("status:{message_id}:edited:{timestamp}")
+        }
+        (Some(message_id), _) => format!("status:{message_id}:{status_name}"),
+    };
+    ItemHead {
+        event_type: EventType::MessageStatus,
+        id_suffix,
+        channel_id: status.channel_id,
+        occurred_at_ms: status.timestamp,
     }
 }
 
-/// Returns the id suffix of a channel update.
-fn channel_identity(update: &WireChannelUpdate, item: &Value) -> String {
-    let (Some(channel_id), Some(timestamp)) = (update.channel_id.as_deref(), update.timestamp)
-    else {
-        return format!("channel:h{}", stable_hash(item));
+/// Identifies a channel update by channel, state, tier and time.
+fn channel_head(update: WireChannelUpdate, item: &Value) -> ItemHead {
+    let id_suffix = match (update.channel_id.as_deref(), update.timestamp) {
+        (Some(channel_id), Some(timestamp)) => {
+            let state = lowercase(update.state.as_deref());
+            let tier = update.tier.as_deref().unwrap_or_default();
+            format!("channel:{channel_id}:{state}:{tier}:{timestamp}")
+        }
+        _ => format!("channel:h{}", stable_hash(item)),
     };
-    let state = lowercase(update.state.as_deref());
-    let tier = update.tier.as_deref().unwrap_or_default();
-    format!("channel:{channel_id}:{state}:{tier}:{timestamp}")
+    ItemHead {
+        event_type: EventType::ChannelUpdated,
+        id_suffix,
+        channel_id: update.channel_id,
+        occurred_at_ms: update.timestamp,
+    }
 }
 
-/// Returns the id suffix of a template status.
-fn template_identity(template: &WireTemplateStatus, item: &Value) -> String {
-    let Some(guid) = template
+/// Identifies a template status by template and status.
+fn template_head(template: &WireTemplateStatus, item: &Value) -> ItemHead {
+    let id_suffix = match template
         .template_guid
         .as_deref()
         .filter(|id| !id.is_empty())
-    else {
-        return format!("template:h{}", stable_hash(item));
+    {
+        Some(guid) => format!("template:{guid}:{}", lowercase(template.status.as_deref())),
+        None => format!("template:h{}", stable_hash(item)),
     };
-    format!("template:{guid}:{}", lowercase(template.status.as_deref()))
+    ItemHead::bare(EventType::TemplateStatus, id_suffix)
 }
 
 /// Lower-cases an optional upstream string (absent → empty).
