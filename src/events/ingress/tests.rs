@@ -451,3 +451,27 @@ async fn an_unanswered_crm_request_gets_the_504_fallback_and_stays_in_the_log() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_body_without_a_declared_length_is_cut_off_at_the_limit() {
+    let limits = WebhookConfig {
+        max_body_bytes: 10,
+        ..WebhookConfig::default()
+    };
+    let state = IngressState::new(
+        &[],
+        limits,
+        Arc::new(RecordingLog::new()),
+        Arc::new(PendingResponses::new()),
+        Arc::new(Metrics::new()),
+    );
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let headers = axum::http::HeaderMap::new();
+    let read = |text: &'static str| {
+        state
+            .inner
+            .read_body(&headers, axum::body::Body::from(text), deadline)
+    };
+    assert_eq!(read("0123456789").await, Ok(b"0123456789".to_vec()));
+    assert_eq!(read("0123456789A").await, Err(super::Outcome::TooLarge));
+}
