@@ -21,6 +21,7 @@ use crate::api::GrpcServer;
 use crate::api::events::EventServices;
 use crate::config::{Config, Listeners as ListenAddresses};
 use crate::events::fanout::Fanout;
+use crate::events::ingress::IngressState;
 use crate::events::log::{
     ConsumerStore, EmbeddedEventLog, EventLog, EventLogError, RetentionPolicy,
 };
@@ -236,20 +237,22 @@ async fn serve(
     config: &Config,
     listeners: Listeners,
     sends: &Arc<IdempotentSends>,
-    events: &EventPipeline,
+    pipeline: &EventPipeline,
     fanout: &Arc<Fanout>,
     draining_tx: watch::Sender<bool>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
     let accounts = Arc::new(Accounts::from_config(config, sends).map_err(AppError::Upstream)?);
+    // Sandbox accounts report their sends' statuses and injected messages through the log.
+    accounts.connect_event_log(&pipeline.log);
     announce(config, &listeners);
     let mut metrics = Metrics::new();
-    metrics.register_events(events.log.clone(), fanout.clone());
+    metrics.register_events(pipeline.log.clone(), fanout.clone());
     let metrics = Arc::new(metrics);
     let services = EventServices {
-        log: events.log.clone(),
+        log: pipeline.log.clone(),
         fanout: fanout.clone(),
-        pending: events.pending.clone(),
+        pending: pipeline.pending.clone(),
         defaults: config.events.stream_defaults,
     };
     let grpc =
@@ -260,7 +263,7 @@ async fn serve(
     // The admin listener outlives the drain, so readiness reports 503 while calls finish.
     let (admin_stop_tx, admin_stop_rx) = watch::channel(false);
     let admin_router = admin::router(AdminState {
-        metrics,
+        metrics: metrics.clone(),
         draining: draining_rx.clone(),
     });
     let admin = tokio::spawn(serve_http(
@@ -274,7 +277,13 @@ async fn serve(
     servers.spawn(serve_http(
         "webhook",
         listeners.webhook,
-        webhook_router(),
+        crate::events::ingress::router(IngressState::new(
+            &config.accounts,
+            config.webhooks.clone(),
+            pipeline.log.clone(),
+            pipeline.pending.clone(),
+            metrics.clone(),
+        )),
         draining_rx,
     ));
 
@@ -368,17 +377,6 @@ async fn serve_http(
             listener: listener_name,
             source: Box::new(error),
         })
-}
-
-/// The webhook listener's routes. Webhook ingress (durable event streams) is a later issue; until
-/// it lands every request is answered 501 so a misdirected sender is told plainly.
-fn webhook_router() -> axum::Router {
-    axum::Router::new().fallback(|| async {
-        (
-            axum::http::StatusCode::NOT_IMPLEMENTED,
-            "webhook ingress is not implemented yet\n",
-        )
-    })
 }
 
 /// Completes once draining starts.

@@ -50,6 +50,7 @@ mod settings;
 mod summary;
 mod upstream_tuning;
 mod value;
+mod webhooks;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -96,6 +97,11 @@ pub use self::{
         DEFAULT_CHANNEL_CACHE_TTL, DEFAULT_RETRY_BASE_DELAY, DEFAULT_RETRY_MAX_ATTEMPTS,
         DEFAULT_RETRY_MAX_DELAY, DEFAULT_RETRY_MAX_RETRY_AFTER, DEFAULT_RETRY_RATE_LIMIT_FALLBACK,
         DEFAULT_RETRY_TOTAL_BUDGET, MAX_RETRY_TOTAL_BUDGET, RetrySettings, WebhookSubscriptions,
+    },
+    webhooks::{
+        DEFAULT_CRM_RESPONSE_TIMEOUT, DEFAULT_WEBHOOK_MAX_BODY_BYTES,
+        DEFAULT_WEBHOOK_REQUEST_TIMEOUT, ENV_CRM_RESPONSE_TIMEOUT, ENV_WEBHOOK_MAX_BODY_BYTES,
+        ENV_WEBHOOK_REQUEST_TIMEOUT, WebhookConfig,
     },
 };
 use self::{
@@ -172,6 +178,8 @@ pub struct Config {
     pub events: EventsConfig,
     /// Who may call the gateway.
     pub auth: AuthConfig,
+    /// How the webhook ingress treats upstream requests.
+    pub webhooks: WebhookConfig,
     /// Upstream accounts; never empty (the sandbox account is added when none is configured).
     pub accounts: Vec<AccountConfig>,
     /// Whether an account uses the built-in sandbox dialect (the added sandbox account or one
@@ -233,6 +241,7 @@ impl Config {
         let telemetry = TelemetryConfig::resolve(&file.telemetry, env)?;
         let events = EventsConfig::resolve(&file.events, env)?;
         let auth = AuthConfig::resolve(&file.auth, env)?;
+        let webhooks = WebhookConfig::resolve(&file.webhooks, env)?;
         let sandbox_requested = roster::sandbox_requested(env, overrides)?;
         let accounts = roster::resolve_accounts(&file.accounts, env, sandbox_requested)?;
         let config = Self {
@@ -242,6 +251,7 @@ impl Config {
             telemetry,
             events,
             auth,
+            webhooks,
             sandbox: accounts
                 .iter()
                 .any(|account| account.dialect == Dialect::Sandbox),

@@ -13,10 +13,15 @@
 //! - [`responses`]: CRM entity requests held open until `EventService.Respond`.
 
 pub mod consumers;
+pub mod decode;
 pub mod dispatcher;
 pub mod fanout;
+pub mod ingress;
 pub mod log;
+pub mod payload;
 pub mod responses;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use serde::{Deserialize, Serialize};
 

@@ -28,6 +28,8 @@ pub(super) struct FileConfig {
     pub(super) auth: FileAuth,
     #[serde(default)]
     pub(super) accounts: Vec<FileAccount>,
+    #[serde(default)]
+    pub(super) webhooks: super::webhooks::FileWebhooks,
 }
 
 /// `[listeners]`

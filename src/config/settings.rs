@@ -1,6 +1,6 @@
 //! The catalogue of settings, from which `--help` and the README table are generated.
 
-use super::{account, auth, events, process, roster, upstream_tuning};
+use super::{account, auth, events, process, roster, upstream_tuning, webhooks};
 
 /// Documentation of one setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +49,9 @@ pub const SETTINGS: &[SettingDoc] = &[
     process::LOG_FORMAT,
     events::EVENTS_SETTINGS[0],
     events::EVENTS_SETTINGS[1],
+    webhooks::WEBHOOK_MAX_BODY_BYTES,
+    webhooks::WEBHOOK_REQUEST_TIMEOUT,
+    webhooks::CRM_RESPONSE_TIMEOUT,
     auth::AUTH_TOKEN,
     account::ACCOUNT_SETTINGS[0],
     account::ACCOUNT_SETTINGS[1],

@@ -25,6 +25,19 @@ pub struct RpcLabels {
     pub code: &'static str,
 }
 
+/// Labels of one webhook request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    /// The configured account it was addressed to; `-` when the path names no configured
+    /// account (so unauthenticated callers cannot grow the label set).
+    pub account: String,
+    /// The v3 top-level kind (`messages`, `statuses`, …), `mixed`, `test`, `empty`, `unknown`,
+    /// or `-` when the body was not read.
+    pub kind: &'static str,
+    /// What the ingress answered, e.g. `stored`, `unauthorized`, `unavailable`.
+    pub outcome: &'static str,
+}
+
 /// Every metric the gateway exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -34,6 +47,8 @@ pub struct Metrics {
     rpcs_handled: Family<RpcLabels, Counter>,
     /// RPC duration from request to the end of the response, by method and code.
     rpc_seconds: Family<RpcLabels, Histogram>,
+    /// Webhook requests, by account, kind and outcome.
+    webhooks_received: Family<WebhookLabels, Counter>,
 }
 
 impl Metrics {
@@ -55,10 +70,17 @@ impl Metrics {
             "gRPC call duration until the response ended, by method and status code",
             rpc_seconds.clone(),
         );
+        let webhooks_received = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "webhooks_received",
+            "Webhook requests received, by account, kind and outcome",
+            webhooks_received.clone(),
+        );
         Self {
             registry,
             rpcs_handled,
             rpc_seconds,
+            webhooks_received,
         }
     }
 
@@ -79,6 +101,16 @@ impl Metrics {
         self.rpc_seconds
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one webhook request.
+    pub fn record_webhook(&self, account: &str, kind: &'static str, outcome: &'static str) {
+        let labels = WebhookLabels {
+            account: account.to_owned(),
+            kind,
+            outcome,
+        };
+        self.webhooks_received.get_or_create(&labels).inc();
     }
 
     /// Renders every metric in the Prometheus text format.

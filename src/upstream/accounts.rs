@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::config::{Config, Dialect};
+use crate::events::log::EventLog;
 use crate::idempotency::{Fingerprint, IdempotentSends, RecordKey, SendError};
 use crate::model::validate::{
     check_delete, check_edit, check_send, check_send_for_channel, check_webhook_settings,
@@ -368,6 +369,16 @@ impl Accounts {
     /// Iterates over every account, in configuration order.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Account>> {
         self.accounts.iter()
+    }
+
+    /// Connects every sandbox account to the event log, so that its sends (statuses), injected
+    /// messages and channel changes become events. Real accounts get their events from webhooks.
+    pub fn connect_event_log(&self, log: &Arc<dyn EventLog>) {
+        for account in &self.accounts {
+            if let Some(sandbox) = account.as_sandbox() {
+                sandbox.connect_event_log(account.name(), log.clone());
+            }
+        }
     }
 }
 

@@ -6,9 +6,11 @@
 //! real dialects.
 
 mod catalogue;
+mod events;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,6 +26,10 @@ use crate::model::{
 use super::error::Rejection;
 use super::{CallContext, PageRequest, Upstream, UpstreamError};
 
+pub use events::IncomingMessage;
+
+use self::events::SandboxEvents;
+
 /// The ErrorInfo domain of refusals the sandbox makes in the upstream's place.
 const SANDBOX_DOMAIN: &str = "sandbox.wazzup-gateway";
 
@@ -34,6 +40,8 @@ pub struct SandboxUpstream {
     latency: Duration,
     /// Channels, sent messages and templates.
     state: Mutex<SandboxState>,
+    /// Where its events go, once the event log is connected (`connect_event_log`).
+    events: OnceLock<SandboxEvents>,
 }
 
 /// What the sandbox remembers.
@@ -75,6 +83,7 @@ impl SandboxUpstream {
         Self {
             latency,
             state: Mutex::new(state),
+            events: OnceLock::new(),
         }
     }
 
@@ -183,6 +192,9 @@ impl Upstream for SandboxUpstream {
             .lock()
             .messages
             .insert(message_id.clone(), record);
+        if let Some(events) = self.events.get() {
+            events.message_sent(&message_id, &send.channel_id, &chat_id);
+        }
         Ok(SentMessage {
             message_id,
             chat_id,

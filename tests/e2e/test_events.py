@@ -1,16 +1,48 @@
-"""EventService: the parts a client can already see from outside."""
+"""EventService from a Python grpcio client: a subscription sees what the sandbox reports."""
 
 import grpc
 import pytest
 
-from harness import RPC_TIMEOUT_S
+from harness import RPC_TIMEOUT_S, WHATSAPP_CHANNEL
+
+STREAM_TIMEOUT_S = 15
+
+
+def test_a_subscriber_receives_an_injected_customer_message(channel, pb):
+    events = pb.stub("EventService", channel)
+    sandbox = pb.stub("SandboxService", channel)
+    stream = events.Subscribe(pb.message("SubscribeRequest", {"earliest": True}), timeout=STREAM_TIMEOUT_S)
+
+    first = next(stream)
+    sandbox.InjectIncomingMessage(
+        pb.message(
+            "InjectIncomingMessageRequest",
+            {"channel_id": WHATSAPP_CHANNEL, "chat_id": "79011112233", "text": "Is my order ready?", "contact_name": "Ivan"},
+        ),
+        timeout=RPC_TIMEOUT_S,
+    )
+    event = next(response.event for response in stream if response.WhichOneof("kind") == "event")
+    stream.cancel()
+
+    assert first.WhichOneof("kind") == "heartbeat"
+    assert event.type == pb.message("Event").DESCRIPTOR.fields_by_name["type"].enum_type.values_by_name["EVENT_TYPE_MESSAGE_RECEIVED"].number
+    assert event.message.text == "Is my order ready?"
+    assert event.message.chat_id == "79011112233"
+
+
+def test_no_consumer_exists_until_a_named_subscription_creates_one(channel, pb):
+    events = pb.stub("EventService", channel)
+
+    listed = events.ListConsumers(pb.message("ListConsumersRequest"), timeout=RPC_TIMEOUT_S)
+
+    assert list(listed.consumers) == []
 
 
 def test_an_rpc_not_built_yet_is_unimplemented_and_says_what_is_missing(channel, pb):
-    stub = pb.stub("EventService", channel)
+    exports = pb.stub("ExportService", channel)
 
     with pytest.raises(grpc.RpcError) as raised:
-        stub.ListConsumers(pb.message("ListConsumersRequest"), timeout=RPC_TIMEOUT_S)
+        exports.GetMessageExport(pb.message("GetMessageExportRequest"), timeout=RPC_TIMEOUT_S)
 
     assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "consumers" in (raised.value.details() or "").lower(), raised.value.details()
+    assert "ExportService.GetMessageExport" in (raised.value.details() or ""), raised.value.details()

@@ -39,6 +39,24 @@ pub(crate) fn transport_from_pb(transport: pb::Transport) -> Option<Transport> {
     })
 }
 
+impl From<ChatType> for pb::ChatType {
+    fn from(chat_type: ChatType) -> Self {
+        match chat_type {
+            ChatType::Whatsapp => Self::Whatsapp,
+            ChatType::Whatsgroup => Self::Whatsgroup,
+            ChatType::Viber => Self::Viber,
+            ChatType::Instagram => Self::Instagram,
+            ChatType::Telegram => Self::Telegram,
+            ChatType::Telegroup => Self::Telegroup,
+            ChatType::Vk => Self::Vk,
+            ChatType::Avito => Self::Avito,
+            ChatType::Max => Self::Max,
+            ChatType::Maxgroup => Self::Maxgroup,
+            ChatType::Other => Self::Other,
+        }
+    }
+}
+
 /// Returns the domain chat type; `None` for unspecified.
 pub(crate) fn chat_type_from_pb(chat_type: pb::ChatType) -> Option<ChatType> {
     Some(match chat_type {

@@ -1,5 +1,9 @@
 //! Stored events into `pb::Event`.
 
+mod payloads;
+
+use crate::events::decode;
+use crate::events::ingress::crm_response_timeout;
 use crate::events::{EventType, StoredEvent};
 use crate::proto::pb;
 
@@ -23,6 +27,10 @@ impl From<EventType> for pb::EventType {
 }
 
 /// Returns the domain event type of a subscription filter value; `None` for unspecified.
+#[allow(
+    dead_code,
+    reason = "used by EventService.Subscribe (events-stream branch)"
+)]
 pub(crate) fn event_type_from_pb(event_type: pb::EventType) -> Option<EventType> {
     Some(match event_type {
         pb::EventType::Unspecified => return None,
@@ -94,6 +102,26 @@ pub(crate) fn envelope(stored: &StoredEvent, delivery_count: u32) -> pb::Event {
         payload: None,
         raw: json_to_struct(&event.raw),
     }
+}
+
+/// Converts a stored event into its gRPC form: the [`envelope`] plus the typed payload decoded
+/// from `raw` by the event's dialect.
+///
+/// `raw` is a `Struct`, so an unknown body that is not a JSON object (an array, a number, text
+/// that is not JSON) is carried as `{"value": <body>}`; `UnknownEvent.reason` says so.
+/// A CRM entity request's `response_deadline` is `received_at` plus the running ingress's
+/// `webhooks.crm_response_timeout`, which is when the ingress stops holding the request open.
+pub(crate) fn event_to_pb(stored: &StoredEvent, delivery_count: u32) -> pb::Event {
+    let mut event = envelope(stored, delivery_count);
+    let raw = &stored.event.raw;
+    if event.raw.is_none() {
+        event.raw = json_to_struct(&serde_json::json!({ "value": raw }));
+    }
+    let timeout_ms = i64::try_from(crm_response_timeout().as_millis()).unwrap_or(i64::MAX);
+    let crm_deadline_ms = stored.event.received_at_ms.saturating_add(timeout_ms);
+    let payload = decode::payload(&stored.event);
+    event.payload = Some(payloads::payload_to_pb(payload, crm_deadline_ms));
+    event
 }
 
 #[cfg(test)]

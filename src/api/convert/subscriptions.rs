@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::events::{envelope, event_type_from_pb, timestamp_from_ms};
+use super::events::{event_to_pb, event_type_from_pb, timestamp_from_ms};
 use crate::config::{MAX_EVENTS_MAX_IN_FLIGHT, StreamDefaults};
 use crate::events::consumers::{EventFilter, is_valid_consumer_name};
 use crate::events::fanout::{
@@ -198,10 +198,9 @@ pub(crate) fn response(item: StreamItem, now_ms: i64) -> pb::SubscribeResponse {
     pb::SubscribeResponse { kind: Some(kind) }
 }
 
-/// Converts a delivered event. The typed payload is added by the webhook decoding when it lands
-/// (it wraps [`envelope`]).
+/// Converts a delivered event, typed payload included.
 fn event(stored: &StoredEvent, delivery_count: u32) -> pb::Event {
-    envelope(stored, delivery_count)
+    event_to_pb(stored, delivery_count)
 }
 
 impl From<ConsumerInfo> for pb::Consumer {

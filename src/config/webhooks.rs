@@ -1,0 +1,237 @@
+//! `[webhooks]`: how the webhook ingress treats upstream requests (body size, time limits, and how
+//! long CRM entity requests are held open for a subscriber's answer).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{
+    ConfigError, SettingDoc,
+    value::{self, Env, ValueKind, env_value, layered},
+};
+
+/// Largest webhook body accepted, in bytes; larger bodies are answered 413 and not stored.
+pub const ENV_WEBHOOK_MAX_BODY_BYTES: &str = "WGW_WEBHOOK_MAX_BODY_BYTES";
+/// Default for [`ENV_WEBHOOK_MAX_BODY_BYTES`] (1 MiB).
+pub const DEFAULT_WEBHOOK_MAX_BODY_BYTES: usize = 1024 * 1024;
+pub(super) const WEBHOOK_MAX_BODY_BYTES: SettingDoc = SettingDoc {
+    env: ENV_WEBHOOK_MAX_BODY_BYTES,
+    file_key: "webhooks.max_body_bytes",
+    default: "1048576",
+    description: "Largest webhook body accepted, in bytes; larger ones get 413 (> 0).",
+};
+
+/// Upper bound for receiving and storing one webhook (the CRM hold is bounded separately).
+pub const ENV_WEBHOOK_REQUEST_TIMEOUT: &str = "WGW_WEBHOOK_REQUEST_TIMEOUT";
+/// Default for [`ENV_WEBHOOK_REQUEST_TIMEOUT`].
+pub const DEFAULT_WEBHOOK_REQUEST_TIMEOUT: &str = "10s";
+pub(super) const WEBHOOK_REQUEST_TIMEOUT: SettingDoc = SettingDoc {
+    env: ENV_WEBHOOK_REQUEST_TIMEOUT,
+    file_key: "webhooks.request_timeout",
+    default: DEFAULT_WEBHOOK_REQUEST_TIMEOUT,
+    description: "Upper bound for reading and storing one webhook; 408 or 503 after it (> 0).",
+};
+
+/// How long a `createContact` / `createDeal` webhook is held open for `EventService.Respond`.
+pub const ENV_CRM_RESPONSE_TIMEOUT: &str = "WGW_CRM_RESPONSE_TIMEOUT";
+/// Default for [`ENV_CRM_RESPONSE_TIMEOUT`]; below the upstream's 30 s webhook timeout.
+pub const DEFAULT_CRM_RESPONSE_TIMEOUT: &str = "25s";
+pub(super) const CRM_RESPONSE_TIMEOUT: SettingDoc = SettingDoc {
+    env: ENV_CRM_RESPONSE_TIMEOUT,
+    file_key: "webhooks.crm_response_timeout",
+    default: DEFAULT_CRM_RESPONSE_TIMEOUT,
+    description: "How long CRM entity webhooks wait for EventService.Respond (> 0, < 30s).",
+};
+
+/// The upstream gives up on a webhook after 30 s (wazzup-api.md §5), so holding a CRM request
+/// open that long would only make it see a timeout instead of the documented fallback.
+const UPSTREAM_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A byte count greater than zero.
+const BYTE_COUNT: ValueKind<usize> = ValueKind::new(
+    |raw| raw.parse().ok().filter(|bytes: &usize| *bytes > 0),
+    "a number of bytes greater than zero",
+);
+
+/// `[webhooks]` as written in the file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileWebhooks {
+    pub(super) max_body_bytes: Option<usize>,
+    pub(super) request_timeout: Option<String>,
+    pub(super) crm_response_timeout: Option<String>,
+}
+
+/// How the webhook ingress treats upstream requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// Largest body accepted; larger ones are answered 413 and nothing is stored.
+    pub max_body_bytes: usize,
+    /// Upper bound for reading the body (408 after it) and storing its events (503 after it).
+    pub request_timeout: Duration,
+    /// How long a CRM entity request waits for a subscriber's answer before the fallback.
+    pub crm_response_timeout: Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: DEFAULT_WEBHOOK_MAX_BODY_BYTES,
+            request_timeout: Duration::from_secs(10),
+            crm_response_timeout: Duration::from_secs(25),
+        }
+    }
+}
+
+impl WebhookConfig {
+    /// Resolves the webhook settings: environment, then file, then default.
+    pub(super) fn resolve(file: &FileWebhooks, env: &Env) -> Result<Self, ConfigError> {
+        let max_body_bytes = match env_value(env, ENV_WEBHOOK_MAX_BODY_BYTES) {
+            Some(raw) => BYTE_COUNT.parse_at(raw, ENV_WEBHOOK_MAX_BODY_BYTES)?,
+            None => value::positive(
+                file.max_body_bytes,
+                DEFAULT_WEBHOOK_MAX_BODY_BYTES,
+                WEBHOOK_MAX_BODY_BYTES.file_key,
+            )?,
+        };
+        let request_timeout = layered(
+            env,
+            &WEBHOOK_REQUEST_TIMEOUT,
+            file.request_timeout.as_deref(),
+            &value::POSITIVE_DURATION,
+        )?;
+        let crm_response_timeout = layered(
+            env,
+            &CRM_RESPONSE_TIMEOUT,
+            file.crm_response_timeout.as_deref(),
+            &value::POSITIVE_DURATION,
+        )?;
+        if crm_response_timeout >= UPSTREAM_WEBHOOK_TIMEOUT {
+            let key = match env_value(env, ENV_CRM_RESPONSE_TIMEOUT) {
+                Some(_) => ENV_CRM_RESPONSE_TIMEOUT,
+                None => CRM_RESPONSE_TIMEOUT.file_key,
+            };
+            return Err(ConfigError::invalid(
+                key,
+                "a duration below 30s, the upstream's webhook timeout",
+            ));
+        }
+        Ok(Self {
+            max_body_bytes,
+            request_timeout,
+            crm_response_timeout,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use crate::config::Config;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_one_mebibyte_ten_seconds_and_twenty_five_seconds() {
+        let config = Config::from_toml_str("", &HashMap::new()).unwrap();
+        assert_eq!(config.webhooks, WebhookConfig::default());
+        assert_eq!(config.webhooks.max_body_bytes, 1_048_576);
+        assert_eq!(config.webhooks.request_timeout, Duration::from_secs(10));
+        assert_eq!(
+            config.webhooks.crm_response_timeout,
+            Duration::from_secs(25)
+        );
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_file() {
+        let text = "[webhooks]\nmax_body_bytes = 2048\nrequest_timeout = \"3s\"\n\
+                    crm_response_timeout = \"5s\"\n";
+        let from_file = Config::from_toml_str(text, &HashMap::new()).unwrap();
+        assert_eq!(from_file.webhooks.max_body_bytes, 2048);
+        assert_eq!(from_file.webhooks.request_timeout, Duration::from_secs(3));
+        assert_eq!(
+            from_file.webhooks.crm_response_timeout,
+            Duration::from_secs(5)
+        );
+
+        let overridden = Config::from_toml_str(
+            text,
+            &env(&[
+                (ENV_WEBHOOK_MAX_BODY_BYTES, "4096"),
+                (ENV_WEBHOOK_REQUEST_TIMEOUT, "250ms"),
+                (ENV_CRM_RESPONSE_TIMEOUT, "1s"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(overridden.webhooks.max_body_bytes, 4096);
+        assert_eq!(
+            overridden.webhooks.request_timeout,
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            overridden.webhooks.crm_response_timeout,
+            Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn unusable_values_name_their_setting() {
+        let cases = [
+            (ENV_WEBHOOK_MAX_BODY_BYTES, "0"),
+            (ENV_WEBHOOK_MAX_BODY_BYTES, "1MiB"),
+            (ENV_WEBHOOK_REQUEST_TIMEOUT, "0s"),
+            (ENV_CRM_RESPONSE_TIMEOUT, "30s"),
+        ];
+        for (key, raw) in cases {
+            let error = Config::from_toml_str("", &env(&[(key, raw)])).unwrap_err();
+            assert!(error.to_string().contains(key), "{key}={raw}: {error}");
+        }
+        let error =
+            Config::from_toml_str("[webhooks]\nmax_body_bytes = 0\n", &HashMap::new()).unwrap_err();
+        assert!(
+            error.to_string().contains("webhooks.max_body_bytes"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn every_setting_is_documented_with_its_typed_default() {
+        let declared: Vec<&str> = include_str!("webhooks.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix("pub const ENV_"))
+            .filter_map(|rest| rest.split('"').nth(1))
+            .collect();
+        assert_eq!(declared.len(), 3, "{declared:?}");
+        for env_name in declared {
+            assert!(
+                crate::config::SETTINGS
+                    .iter()
+                    .any(|setting| setting.env == env_name),
+                "{env_name} missing from SETTINGS"
+            );
+        }
+        let defaults = WebhookConfig::default();
+        assert_eq!(
+            WEBHOOK_MAX_BODY_BYTES.default,
+            defaults.max_body_bytes.to_string()
+        );
+        let duration = |text: &str| humantime::parse_duration(text).unwrap();
+        assert_eq!(
+            duration(WEBHOOK_REQUEST_TIMEOUT.default),
+            defaults.request_timeout
+        );
+        assert_eq!(
+            duration(CRM_RESPONSE_TIMEOUT.default),
+            defaults.crm_response_timeout
+        );
+    }
+}

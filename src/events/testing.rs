@@ -1,0 +1,134 @@
+//! Test doubles for the event log (unit tests only).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use super::log::{EventLog, EventLogError, LogBounds};
+use super::{Cursor, NewEvent, StoredEvent};
+
+/// An in-memory [`EventLog`] that records every append, dedupes by id like the real ones, and can
+/// be told to fail or to never answer.
+#[derive(Debug)]
+pub(crate) struct RecordingLog {
+    /// Stored events in cursor order (cursor = index + 1).
+    stored: Mutex<Vec<StoredEvent>>,
+    /// The ids of each `append` call, in call order (failed calls included).
+    calls: Mutex<Vec<Vec<String>>>,
+    /// When set, `append` fails with a storage error.
+    failing: AtomicBool,
+    /// When set, `append` never returns.
+    stalled: AtomicBool,
+    /// The latest cursor.
+    latest_tx: watch::Sender<Cursor>,
+}
+
+impl RecordingLog {
+    /// Creates an empty log that works.
+    pub(crate) fn new() -> Self {
+        Self {
+            stored: Mutex::new(Vec::new()),
+            calls: Mutex::new(Vec::new()),
+            failing: AtomicBool::new(false),
+            stalled: AtomicBool::new(false),
+            latest_tx: watch::channel(0).0,
+        }
+    }
+
+    /// Makes every later `append` fail (or work again).
+    pub(crate) fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// Makes every later `append` hang.
+    pub(crate) fn set_stalled(&self, stalled: bool) {
+        self.stalled.store(stalled, Ordering::SeqCst);
+    }
+
+    /// Returns every stored event, oldest first.
+    pub(crate) fn events(&self) -> Vec<NewEvent> {
+        self.stored
+            .lock()
+            .iter()
+            .map(|stored| stored.event.clone())
+            .collect()
+    }
+
+    /// Returns the ids passed to each `append` call.
+    pub(crate) fn calls(&self) -> Vec<Vec<String>> {
+        self.calls.lock().clone()
+    }
+}
+
+#[async_trait]
+impl EventLog for RecordingLog {
+    async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Cursor>, EventLogError> {
+        self.calls
+            .lock()
+            .push(events.iter().map(|event| event.id.clone()).collect());
+        if self.stalled.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(EventLogError::Storage("disk on fire".into()));
+        }
+        let mut stored = self.stored.lock();
+        let mut by_id: HashMap<String, Cursor> = stored
+            .iter()
+            .map(|stored| (stored.event.id.clone(), stored.cursor))
+            .collect();
+        let mut cursors = Vec::with_capacity(events.len());
+        for event in events {
+            if let Some(cursor) = by_id.get(&event.id) {
+                cursors.push(*cursor);
+                continue;
+            }
+            let cursor = stored.len() as Cursor + 1;
+            by_id.insert(event.id.clone(), cursor);
+            stored.push(StoredEvent { cursor, event });
+            cursors.push(cursor);
+        }
+        self.latest_tx.send_replace(stored.len() as Cursor);
+        Ok(cursors)
+    }
+
+    async fn read_after(
+        &self,
+        after: Cursor,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, EventLogError> {
+        let stored = self.stored.lock();
+        Ok(stored
+            .iter()
+            .filter(|stored| stored.cursor > after)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<StoredEvent>, EventLogError> {
+        let stored = self.stored.lock();
+        Ok(stored.iter().find(|stored| stored.event.id == id).cloned())
+    }
+
+    fn bounds(&self) -> LogBounds {
+        let latest = self.stored.lock().len() as Cursor;
+        LogBounds {
+            oldest: latest.min(1),
+            latest,
+        }
+    }
+
+    fn watch_latest(&self) -> watch::Receiver<Cursor> {
+        self.latest_tx.subscribe()
+    }
+}
+
+impl Default for RecordingLog {
+    fn default() -> Self {
+        Self::new()
+    }
+}
