@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::{
     ConfigError, SettingDoc,
+    settings::file_only,
     value::{self, Env, ValueKind, layered},
 };
 
@@ -81,20 +82,6 @@ pub(super) const EVENTS_SETTINGS: [SettingDoc; 7] = [
         "Longest stream silence before a heartbeat when the request names none (> 0).",
     ),
 ];
-
-/// A setting only the file can set.
-const fn file_only(
-    file_key: &'static str,
-    default: &'static str,
-    description: &'static str,
-) -> SettingDoc {
-    SettingDoc {
-        env: "",
-        file_key,
-        default,
-        description,
-    }
-}
 
 /// A byte size such as `1073741824`, `512MiB` or `1GB`.
 const BYTE_SIZE: ValueKind<u64> = ValueKind::new(

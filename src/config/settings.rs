@@ -17,7 +17,7 @@ pub struct SettingDoc {
 }
 
 /// Shorthand for a setting only the configuration file can set.
-const fn file_only(
+pub(super) const fn file_only(
     file_key: &'static str,
     default: &'static str,
     description: &'static str,

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::{
     ConfigError, SettingDoc,
+    settings::file_only,
     value::{self, ValueKind},
 };
 
@@ -178,20 +179,6 @@ pub(super) struct FileWebhooks {
     pub(super) contacts_and_deals_creation: Option<bool>,
     pub(super) channels_updates: Option<bool>,
     pub(super) template_status: Option<bool>,
-}
-
-/// Shorthand for a file-only setting.
-const fn file_only(
-    file_key: &'static str,
-    default: &'static str,
-    description: &'static str,
-) -> SettingDoc {
-    SettingDoc {
-        env: "",
-        file_key,
-        default,
-        description,
-    }
 }
 
 /// The settings of this file, for [`SETTINGS`](super::SETTINGS).
