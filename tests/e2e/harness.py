@@ -86,11 +86,13 @@ def http_get(url: str, timeout_s: float = 5.0) -> tuple[int, str]:
 class Gateway:
     """One gateway process started from the built binary, with its output captured to a file."""
 
-    def __init__(self, binary: Path, workdir: Path, args: list[str], env: dict[str, str]):
+    def __init__(
+        self, binary: Path, workdir: Path, args: list[str], env: dict[str, str], data_dir: Path | None = None
+    ):
         self.grpc_port = free_port()
         self.webhook_port = free_port()
         self.admin_port = free_port()
-        self.data_dir = workdir / "data"
+        self.data_dir = data_dir if data_dir is not None else workdir / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "gateway.log"
         command = [
@@ -111,6 +113,7 @@ class Gateway:
                 stderr=subprocess.STDOUT,
             )
         self.exit_code: int | None = None
+        self.killed = False
 
     @property
     def grpc_target(self) -> str:
@@ -142,6 +145,12 @@ class Gateway:
         raise AssertionError(
             f"gateway not ready within {READY_TIMEOUT_S} s ({last_problem}); log:\n{self.log_text()}"
         )
+
+    def sigkill(self) -> None:
+        """SIGKILL, as a crash: no shutdown path runs. The fixture then expects no clean exit code."""
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.killed = True
+        self.exit_code = self.process.wait(timeout=STOP_TIMEOUT_S)
 
     def send_sigterm(self) -> None:
         self.process.send_signal(signal.SIGTERM)
@@ -352,3 +361,44 @@ def run_binary(binary: Path, *args: str, env: dict[str, str] | None = None) -> s
         text=True,
         timeout=SUBPROCESS_TIMEOUT_S,
     )
+
+
+# ---------------------------------------------------------------------------------------------- webhooks
+
+SANDBOX_WEBHOOK_SECRET = "e2e-sandbox-webhook-secret-5c1f9a2e"
+SANDBOX_WEBHOOK_ENV = {"WGW_ACCOUNT_SANDBOX_WEBHOOK_SECRET": SANDBOX_WEBHOOK_SECRET}
+
+
+def inbound_message_webhook(message_id: str, text: str, chat_id: str = "79999999999") -> dict:
+    """A Wazzup v3 webhook body carrying one inbound WhatsApp text message."""
+    return {
+        "messages": [
+            {
+                "messageId": message_id,
+                "channelId": WHATSAPP_CHANNEL,
+                "chatType": "whatsapp",
+                "chatId": chat_id,
+                "type": "text",
+                "isEcho": False,
+                "text": text,
+                "status": "inbound",
+                "dateTime": "2025-05-06T14:16:00.002Z",
+            }
+        ]
+    }
+
+
+def post_webhook(gateway: "Gateway", body: dict, timeout_s: float = 10.0) -> int:
+    """POSTs a webhook to the sandbox account; the HTTP status (raises OSError when there is no answer)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{gateway.webhook_port}/webhooks/sandbox/{SANDBOX_WEBHOOK_SECRET}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
