@@ -1,0 +1,296 @@
+//! `wazzup-load`: the send benchmark's load tool (see `scripts/bench-send` and `docs/benchmarks.md`).
+//!
+//! * `mock-upstream --listen 127.0.0.1:PORT` serves the two Wazzup v3 routes a send needs
+//!   (`GET /v3/channels`, `POST /v3/message`) with fixed answers, as cheaply as possible.
+//! * `run --mode gateway|direct --target … --concurrency N --requests M` fires `M` sends with `N` in
+//!   flight and prints one JSON line (mode, concurrency, requests, seconds, rps, p50_ms, p99_ms,
+//!   errors). `gateway` sends unary `SendMessage` to the gateway's gRPC address; `direct` POSTs the
+//!   same v3 JSON body straight to the mock with reqwest, as the gateway's upstream client would.
+//!
+//! Only loopback addresses are meant here; every run is bounded by `--requests` and `--max-seconds`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use clap::{Parser, Subcommand, ValueEnum};
+use tonic::transport::Channel;
+use wazzup_gateway::proto::pb;
+use wazzup_gateway::proto::pb::message_service_client::MessageServiceClient;
+
+/// The one channel the mock lists; the gateway validates sends against it.
+const CHANNEL_ID: &str = "6f0c8a52-3b1e-4b7a-9d3c-1a2b3c4d5e6f";
+/// Recipient of every benchmark send (WhatsApp digits).
+const CHAT_ID: &str = "79991112233";
+/// Text of every benchmark send.
+const TEXT: &str = "bench";
+/// API key the direct mode sends (the mock does not check it).
+const API_KEY: &str = "bench-key";
+/// Timeout of a single request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Command line.
+#[derive(Debug, Parser)]
+#[command(about = "Load tool for the send benchmark")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serves a minimal, fast Wazzup v3 mock (channels list and message send).
+    MockUpstream {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+    /// Fires sends and prints one JSON line of results.
+    Run {
+        /// What to call.
+        #[arg(long, value_enum)]
+        mode: Mode,
+        /// `gateway`: gRPC address `HOST:PORT`; `direct`: the mock's base URL `http://HOST:PORT`.
+        #[arg(long)]
+        target: String,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// Measured requests.
+        #[arg(long, default_value_t = 1000)]
+        requests: usize,
+        /// Unmeasured requests sent first (connections, channel cache).
+        #[arg(long, default_value_t = 100)]
+        warmup: usize,
+        /// Stop early (counting what finished) after this many seconds.
+        #[arg(long, default_value_t = 120)]
+        max_seconds: u64,
+    },
+}
+
+/// What the load tool calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// Unary `SendMessage` through the gateway.
+    Gateway,
+    /// The same v3 JSON POST, straight to the mock.
+    Direct,
+}
+
+/// One way of sending; cheap to clone per worker.
+#[derive(Clone)]
+enum Sender {
+    Gateway(Vec<MessageServiceClient<Channel>>),
+    Direct(reqwest::Client, Arc<str>),
+}
+
+impl Sender {
+    async fn new(mode: Mode, target: &str, concurrency: usize) -> Result<Self, String> {
+        match mode {
+            Mode::Gateway => {
+                // One HTTP/2 connection carries at most ~100 streams well; use a few for high concurrency.
+                let count = concurrency.div_ceil(16).clamp(1, 4);
+                let mut clients = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let channel = Channel::from_shared(format!("http://{target}"))
+                        .map_err(|error| error.to_string())?
+                        .timeout(REQUEST_TIMEOUT)
+                        .connect()
+                        .await
+                        .map_err(|error| format!("cannot connect to {target}: {error}"))?;
+                    clients.push(MessageServiceClient::new(channel));
+                }
+                Ok(Self::Gateway(clients))
+            }
+            Mode::Direct => {
+                let client = reqwest::Client::builder()
+                    .timeout(REQUEST_TIMEOUT)
+                    .build()
+                    .map_err(|error| error.to_string())?;
+                let url = format!("{}/v3/message", target.trim_end_matches('/'));
+                Ok(Self::Direct(client, url.into()))
+            }
+        }
+    }
+
+    /// Sends one message; `worker` picks the gRPC connection.
+    async fn send(&self, worker: usize) -> bool {
+        match self {
+            Self::Gateway(clients) => {
+                let mut client = clients[worker % clients.len()].clone();
+                let request = pb::SendMessageRequest {
+                    channel_id: CHANNEL_ID.to_owned(),
+                    recipient: Some(pb::Recipient {
+                        chat_type: pb::ChatType::Whatsapp.into(),
+                        chat_id: CHAT_ID.to_owned(),
+                        ..Default::default()
+                    }),
+                    content: Some(pb::send_message_request::Content::Text(TEXT.to_owned())),
+                    ..Default::default()
+                };
+                client.send_message(request).await.is_ok()
+            }
+            Self::Direct(client, url) => {
+                let body = serde_json::json!({
+                    "channelId": CHANNEL_ID,
+                    "chatType": "whatsapp",
+                    "chatId": CHAT_ID,
+                    "text": TEXT,
+                });
+                match client
+                    .post(&**url)
+                    .bearer_auth(API_KEY)
+                    .json(&body)
+                    .send()
+                    .await
+                {
+                    Ok(response) => {
+                        let ok = response.status().is_success();
+                        // Read the body, as the gateway does.
+                        response.bytes().await.is_ok() && ok
+                    }
+                    Err(_) => false,
+                }
+            }
+        }
+    }
+}
+
+/// Sends `requests` messages with `concurrency` in flight; returns sorted latencies, errors, wall time.
+async fn fire(
+    sender: &Sender,
+    concurrency: usize,
+    requests: usize,
+    deadline: Instant,
+) -> (Vec<Duration>, usize, Duration) {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::with_capacity(concurrency);
+    for worker in 0..concurrency {
+        let (sender, next) = (sender.clone(), Arc::clone(&next));
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(requests / concurrency + 1);
+            let mut errors = 0;
+            while next.fetch_add(1, Ordering::Relaxed) < requests && Instant::now() < deadline {
+                let begun = Instant::now();
+                if !sender.send(worker).await {
+                    errors += 1;
+                }
+                latencies.push(begun.elapsed());
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(requests);
+    let mut errors = 0;
+    for worker in workers {
+        let (mut own, own_errors) = worker.await.unwrap_or_default();
+        latencies.append(&mut own);
+        errors += own_errors;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    (latencies, errors, elapsed)
+}
+
+/// The latency at quantile `q` of sorted samples, in milliseconds.
+fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    // Nearest-rank quantile.
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1].as_secs_f64() * 1e3
+}
+
+async fn run(
+    mode: Mode,
+    target: &str,
+    concurrency: usize,
+    requests: usize,
+    warmup: usize,
+    max_seconds: u64,
+) -> Result<(), String> {
+    let concurrency = concurrency.max(1);
+    let deadline = Instant::now() + Duration::from_secs(max_seconds);
+    let sender = Sender::new(mode, target, concurrency).await?;
+    let (_, warmup_errors, _) = fire(&sender, concurrency, warmup, deadline).await;
+    if warmup > 0 && warmup_errors == warmup {
+        return Err(format!("every warm-up request to {target} failed"));
+    }
+    let (latencies, errors, elapsed) = fire(&sender, concurrency, requests, deadline).await;
+    let seconds = elapsed.as_secs_f64();
+    let line = serde_json::json!({
+        "mode": match mode { Mode::Gateway => "gateway", Mode::Direct => "direct" },
+        "concurrency": concurrency,
+        "requests": latencies.len(),
+        "seconds": seconds,
+        "rps": latencies.len() as f64 / seconds,
+        "p50_ms": quantile_ms(&latencies, 0.50),
+        "p99_ms": quantile_ms(&latencies, 0.99),
+        "errors": errors,
+    });
+    println!("{line}");
+    Ok(())
+}
+
+async fn mock_upstream(listen: SocketAddr) -> Result<(), String> {
+    let channels = format!(
+        r#"[{{"channelId":"{CHANNEL_ID}","transport":"whatsapp","plainId":"79990000001","state":"active"}}]"#
+    );
+    let sent =
+        format!(r#"{{"messageId":"00000000-0000-4000-8000-000000000001","chatId":"{CHAT_ID}"}}"#);
+    let router = Router::new()
+        .route(
+            "/v3/channels",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], channels) }),
+        )
+        .route(
+            "/v3/message",
+            post(move || async move {
+                (
+                    StatusCode::CREATED,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    sent,
+                )
+                    .into_response()
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|error| format!("cannot listen on {listen}: {error}"))?;
+    let address = listener.local_addr().map_err(|error| error.to_string())?;
+    println!("listening on http://{address}");
+    axum::serve(listener, router)
+        .await
+        .map_err(|error| error.to_string())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let outcome = match Cli::parse().command {
+        Command::MockUpstream { listen } => mock_upstream(listen).await,
+        Command::Run {
+            mode,
+            target,
+            concurrency,
+            requests,
+            warmup,
+            max_seconds,
+        } => run(mode, &target, concurrency, requests, warmup, max_seconds).await,
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("wazzup-load: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
