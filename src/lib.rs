@@ -1,8 +1,8 @@
 //! wazzup-gateway: a gRPC gateway in front of the Wazzup24 messaging APIs.
 //!
 //! Internal services call it over gRPC (`proto/wazzup_gateway/v1`) instead of speaking each
-//! upstream's REST dialect, and (as later issues land) receive upstream webhooks as durable,
-//! replayable gRPC streams. The map, in the order the modules are listed:
+//! upstream's REST dialect, and receive upstream webhooks as durable, replayable gRPC streams
+//! (`EventService`). The map, in the order the modules are listed:
 //!
 //! - [`config`]: one typed [`config::Config`] from a TOML file, environment overrides and the
 //!   command line; secrets from env or mounted files, redacted everywhere.
