@@ -110,16 +110,7 @@ pub async fn webhooks(
 
 /// A send of `text` to a WhatsApp chat from the WhatsApp channel.
 pub fn whatsapp_text(chat_id: &str, text: &str) -> pb::SendMessageRequest {
-    pb::SendMessageRequest {
-        channel_id: WHATSAPP.to_owned(),
-        recipient: Some(pb::Recipient {
-            chat_type: pb::ChatType::Whatsapp.into(),
-            chat_id: chat_id.to_owned(),
-            ..Default::default()
-        }),
-        content: Some(pb::send_message_request::Content::Text(text.to_owned())),
-        ..Default::default()
-    }
+    crate::support::text_send(WHATSAPP, chat_id, text)
 }
 
 /// The parts of a failed call tests assert on.
