@@ -6,6 +6,7 @@
 //! limits themselves in one table, [`limits`].
 
 pub mod channel;
+pub mod export;
 pub mod keyboard;
 pub mod limits;
 pub mod message;
@@ -14,6 +15,7 @@ pub mod validate;
 pub mod webhook;
 
 pub use channel::{Channel, ChannelState, ChatType, Transport};
+pub use export::{ExportRequest, ExportState, MessageExport};
 pub use keyboard::{
     Keyboard, MaxButton, MaxButtonType, MaxIntent, MaxKeyboard, TelegramButton, TelegramKeyboard,
     TelegramMarkup, WabaButton,

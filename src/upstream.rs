@@ -20,8 +20,8 @@ use async_trait::async_trait;
 
 use crate::config::Dialect;
 use crate::model::{
-    Channel, DeleteMessage, EditMessage, MessageRef, SendMessage, SentMessage, Template,
-    TemplatePage, WebhookSettings,
+    Channel, DeleteMessage, EditMessage, ExportRequest, MessageExport, MessageRef, SendMessage,
+    SentMessage, Template, TemplatePage, WebhookSettings,
 };
 
 pub use accounts::{Account, AccountError, Accounts};
@@ -136,6 +136,24 @@ pub trait Upstream: Send + Sync + fmt::Debug + 'static {
         _call: CallContext,
     ) -> Result<WebhookSettings, UpstreamError> {
         Err(self.unsupported("changing webhook settings"))
+    }
+
+    /// Starts a message history export job (tech v2 `messages_dump`).
+    async fn create_message_export(
+        &self,
+        _request: &ExportRequest,
+        _call: CallContext,
+    ) -> Result<MessageExport, UpstreamError> {
+        Err(self.unsupported("exporting messages"))
+    }
+
+    /// Returns the current state of an export job.
+    async fn get_message_export(
+        &self,
+        _export_id: &str,
+        _call: CallContext,
+    ) -> Result<MessageExport, UpstreamError> {
+        Err(self.unsupported("exporting messages"))
     }
 
     /// Builds the error for an operation this dialect does not offer.
