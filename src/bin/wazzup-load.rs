@@ -1,4 +1,5 @@
-//! `wazzup-load`: the send benchmark's load tool (see `scripts/bench-send` and `docs/benchmarks.md`).
+//! `wazzup-load`: the benchmarks' load tool (see `scripts/bench-send`, `scripts/bench-ingest` and
+//! `docs/benchmarks.md`).
 //!
 //! * `mock-upstream --listen 127.0.0.1:PORT` serves the two Wazzup v3 routes a send needs
 //!   (`GET /v3/channels`, `POST /v3/message`) with fixed answers, as cheaply as possible.
@@ -6,6 +7,9 @@
 //!   flight and prints one JSON line (mode, concurrency, requests, seconds, rps, p50_ms, p99_ms,
 //!   errors). `gateway` sends unary `SendMessage` to the gateway's gRPC address; `direct` POSTs the
 //!   same v3 JSON body straight to the mock with reqwest, as the gateway's upstream client would.
+//! * `sink`, `ingest` and `latency` are the webhook ingest benchmark ([`ingest`]): a plain HTTP
+//!   server answering 200 (the ceiling), closed-loop webhook posting, and ingest → subscriber
+//!   latency at a fixed rate.
 //!
 //! Only loopback addresses are meant here; every run is bounded by `--requests` and `--max-seconds`.
 
@@ -23,6 +27,9 @@ use tonic::transport::Channel;
 use wazzup_gateway::proto::pb;
 use wazzup_gateway::proto::pb::message_service_client::MessageServiceClient;
 
+#[path = "wazzup-load/ingest.rs"]
+mod ingest;
+
 /// The one channel the mock lists; the gateway validates sends against it.
 const CHANNEL_ID: &str = "6f0c8a52-3b1e-4b7a-9d3c-1a2b3c4d5e6f";
 /// Recipient of every benchmark send (WhatsApp digits).
@@ -36,7 +43,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Command line.
 #[derive(Debug, Parser)]
-#[command(about = "Load tool for the send benchmark")]
+#[command(about = "Load tool for the send and webhook ingest benchmarks")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -71,6 +78,54 @@ enum Command {
         /// Stop early (counting what finished) after this many seconds.
         #[arg(long, default_value_t = 120)]
         max_seconds: u64,
+    },
+    /// Serves a plain HTTP server that answers 200 to any webhook POST and stores nothing.
+    Sink {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+    /// Posts webhooks with a fixed number in flight and prints one JSON line of results.
+    Ingest {
+        /// Webhook URL (`http://HOST:PORT/webhooks/ACCOUNT/SECRET`).
+        #[arg(long)]
+        target: String,
+        /// Posts in flight.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// Measured posts.
+        #[arg(long, default_value_t = 1000)]
+        requests: usize,
+        /// Unmeasured posts sent first.
+        #[arg(long, default_value_t = 100)]
+        warmup: usize,
+        /// Size of each webhook body.
+        #[arg(long, default_value_t = 1024)]
+        body_bytes: usize,
+        /// Stop early (counting what finished) after this many seconds.
+        #[arg(long, default_value_t = 120)]
+        max_seconds: u64,
+    },
+    /// Opens Subscribe streams, posts webhooks at a fixed rate, prints ingest → subscriber latency.
+    Latency {
+        /// Webhook URL (`http://HOST:PORT/webhooks/ACCOUNT/SECRET`).
+        #[arg(long)]
+        webhook_url: String,
+        /// The gateway's gRPC address `HOST:PORT`.
+        #[arg(long)]
+        grpc: String,
+        /// Subscribe streams.
+        #[arg(long, default_value_t = 1)]
+        subscribers: usize,
+        /// Webhooks per second.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        /// Webhooks in all.
+        #[arg(long, default_value_t = 5000)]
+        requests: usize,
+        /// Size of each webhook body.
+        #[arg(long, default_value_t = 1024)]
+        body_bytes: usize,
     },
 }
 
@@ -262,6 +317,11 @@ async fn mock_upstream(listen: SocketAddr) -> Result<(), String> {
                     .into_response()
             }),
         );
+    serve(listen, router).await
+}
+
+/// Serves `router` on `listen` until the process ends, after printing the bound address.
+async fn serve(listen: SocketAddr, router: Router) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|error| format!("cannot listen on {listen}: {error}"))?;
@@ -285,6 +345,37 @@ async fn main() -> std::process::ExitCode {
             warmup,
             max_seconds,
         } => run(mode, &target, concurrency, requests, warmup, max_seconds).await,
+        Command::Sink { listen } => ingest::sink(listen).await,
+        Command::Ingest {
+            target,
+            concurrency,
+            requests,
+            warmup,
+            body_bytes,
+            max_seconds,
+        } => {
+            let deadline = Instant::now() + Duration::from_secs(max_seconds);
+            ingest::throughput(&target, concurrency, requests, warmup, body_bytes, deadline)
+                .await
+                .map(|line| println!("{line}"))
+        }
+        Command::Latency {
+            webhook_url,
+            grpc,
+            subscribers,
+            rate,
+            requests,
+            body_bytes,
+        } => ingest::latency(ingest::LatencyRun {
+            webhook_url,
+            grpc,
+            subscribers,
+            rate,
+            requests,
+            body_bytes,
+        })
+        .await
+        .map(|line| println!("{line}")),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
