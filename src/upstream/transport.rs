@@ -8,7 +8,7 @@
 //! the key, the query values or a body.
 
 use std::num::NonZeroU32;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -203,7 +203,7 @@ impl Transport {
             .map_err(|error| failed(error, timeout))?;
         let status = response.status().as_u16();
         tracing::Span::current().record("http.response.status_code", status);
-        let retry_after_opt = retry_after(response.headers().get(RETRY_AFTER));
+        let retry_after_opt = retry_after(response.headers().get(RETRY_AFTER), SystemTime::now());
         let body = read_body(&mut response, timeout).await?;
         if response.status().is_success() {
             return Ok(Answer {
@@ -341,10 +341,15 @@ fn failed(error: reqwest::Error, timeout: Duration) -> UpstreamError {
     }
 }
 
-/// Reads `Retry-After` in seconds (the HTTP-date form is not used by the upstream and ignored).
-fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
-    let seconds: u64 = value?.to_str().ok()?.trim().parse().ok()?;
-    Some(Duration::from_secs(seconds))
+/// Reads `Retry-After` in either of its forms: delay seconds, or an HTTP-date (a date already
+/// past means no wait). `now` is the current wall-clock time.
+fn retry_after(value: Option<&HeaderValue>, now: SystemTime) -> Option<Duration> {
+    let text = value?.to_str().ok()?.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(text).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -352,18 +357,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retry_after_reads_seconds_only() {
-        let header = |text: &str| HeaderValue::from_str(text).ok();
-        assert_eq!(
-            retry_after(header("7").as_ref()),
-            Some(Duration::from_secs(7))
-        );
-        assert_eq!(retry_after(header(" 0 ").as_ref()), Some(Duration::ZERO));
-        assert_eq!(
-            retry_after(header("Wed, 21 Oct 2015 07:28:00 GMT").as_ref()),
-            None
-        );
-        assert_eq!(retry_after(None), None);
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        let cases = [
+            (Some("7"), Some(Duration::from_secs(7))),
+            (Some(" 0 "), Some(Duration::ZERO)),
+            (
+                Some("Wed, 21 Oct 2015 07:28:30 GMT"),
+                Some(Duration::from_secs(30)),
+            ),
+            (Some("Wed, 21 Oct 2015 07:27:00 GMT"), Some(Duration::ZERO)),
+            (Some("soon"), None),
+            (Some("-5"), None),
+            (None, None),
+        ];
+        for (text, expected) in cases {
+            let header = text.map(|text| HeaderValue::from_str(text).unwrap());
+            assert_eq!(retry_after(header.as_ref(), now), expected, "{text:?}");
+        }
     }
 
     #[test]
