@@ -7,6 +7,7 @@
 
 pub mod channel;
 pub mod export;
+pub mod http_url;
 pub mod keyboard;
 pub mod limits;
 pub mod message;

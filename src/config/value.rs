@@ -1,8 +1,9 @@
 //! Parsers for setting values, and the layering of environment over file over default.
 
-use std::{collections::HashMap, net::Ipv6Addr, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
 
 use super::{ConfigError, SettingDoc};
+use crate::model::http_url;
 
 /// The process environment as handed to the loader.
 pub(super) type Env = HashMap<String, String>;
@@ -155,43 +156,16 @@ fn is_valid_name(raw: &str) -> bool {
     allowed_first && allowed_rest && raw.len() <= 63
 }
 
-/// Returns the URL without trailing `/` when it is an http(s) URL with a host and no
-/// credentials, query or fragment (credentials would end up in logs and summaries).
+/// Returns the URL without trailing `/` when it is an http(s) URL with a host
+/// ([`crate::model::http_url`]) and no credentials, query or fragment (credentials would end up
+/// in logs and summaries).
 fn parse_http_url(raw: &str) -> Option<String> {
-    let (scheme, rest) = raw.split_once("://")?;
-    let scheme_ok = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
-    let forbidden = |ch: char| ch.is_whitespace() || matches!(ch, '?' | '#' | '@' | '\\');
-    if !scheme_ok || rest.contains(forbidden) {
-        return None;
-    }
-    let authority = rest.split('/').next().unwrap_or_default();
-    is_valid_authority(authority).then(|| raw.trim_end_matches('/').to_owned())
-}
-
-/// Checks `host[:port]` where host is a DNS name, an IPv4 address or a bracketed IPv6 address.
-fn is_valid_authority(authority: &str) -> bool {
-    let (host_ok, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-        let Some((host, after)) = bracketed.split_once(']') else {
-            return false;
-        };
-        let port = if after.is_empty() {
-            None
-        } else {
-            let Some(port) = after.strip_prefix(':') else {
-                return false;
-            };
-            Some(port)
-        };
-        (host.parse::<Ipv6Addr>().is_ok(), port)
-    } else {
-        let (host, port) = match authority.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        };
-        let host_chars = |ch: char| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '.' | '_');
-        (!host.is_empty() && host.chars().all(host_chars), port)
-    };
-    host_ok && port.is_none_or(|port| port.parse::<u16>().is_ok())
+    let url = http_url::parse(raw)?;
+    let plain = url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none();
+    plain.then(|| raw.trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Small shape checks shared by the rules: set and blank strings, phone digits, URLs, MIME types,
 //! hashes, and the wording of length violations.
 
+use crate::model::http_url;
 use crate::model::limits::{PHONE_DIGITS, SHA1_HEX_CHARS};
 
 /// Returns the value of an optional string when it is set.
@@ -55,45 +56,12 @@ pub(super) fn accepted_phone() -> String {
     format!("{min} to {max} digits with the country code and no + are accepted")
 }
 
-/// Tells whether `url` is an absolute `http` or `https` URL with a non-empty host.
+/// Tells whether `url` is an absolute http(s) URL with a host ([`crate::model::http_url`]).
 ///
-/// A hand check rather than a URL crate: the upstream fetches the URL itself, the gateway only
-/// refuses what can never work (relative paths, other schemes, spaces, a missing host).
+/// The upstream fetches the URL itself; the gateway only refuses what can never work (relative
+/// paths, other schemes, spaces, a missing host).
 pub(super) fn is_http_url(url: &str) -> bool {
-    if url
-        .chars()
-        .any(|character| character.is_whitespace() || character.is_control())
-    {
-        return false;
-    }
-    let Some(rest) = strip_prefix_ignoring_case(url, "https://")
-        .or_else(|| strip_prefix_ignoring_case(url, "http://"))
-    else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_and_port = authority.rsplit('@').next().unwrap_or_default();
-    let host = if host_and_port.starts_with('[') {
-        // An IPv6 literal such as `[::1]:8080`: the host runs to the closing bracket.
-        host_and_port
-            .split(']')
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-    } else {
-        host_and_port.split(':').next().unwrap_or_default()
-    };
-    !host.is_empty()
-}
-
-/// Returns `value` without `prefix` when it starts with it, compared ASCII-case-insensitively.
-fn strip_prefix_ignoring_case<'a>(value: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = value.get(..prefix.len())?;
-    if head.eq_ignore_ascii_case(prefix) {
-        value.get(prefix.len()..)
-    } else {
-        None
-    }
+    http_url::parse(url).is_some()
 }
 
 /// Tells whether `value` is shaped like a MIME type: `type/subtype`, optionally followed by
