@@ -6,6 +6,7 @@ pub mod channels;
 pub mod events;
 pub mod keyboards;
 pub mod messages;
+pub mod shared_events;
 pub mod subscriptions;
 pub mod templates;
 pub mod webhooks;

@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 
 use super::ApiContext;
 use super::auth::Caller;
+use super::convert::shared_events::SharedEvents;
 use super::convert::subscriptions::{self, required_consumer_name, struct_to_json};
 use crate::config::StreamDefaults;
 use crate::error::ApiError;
@@ -42,12 +43,18 @@ pub struct EventsApi {
     context: ApiContext,
     /// The log, fan-out and pending CRM requests.
     services: EventServices,
+    /// Delivered events in protobuf, shared by the streams.
+    shared: Arc<SharedEvents>,
 }
 
 impl EventsApi {
     /// Creates the service.
     pub fn new(context: ApiContext, services: EventServices) -> Self {
-        Self { context, services }
+        Self {
+            context,
+            services,
+            shared: Arc::new(SharedEvents::default()),
+        }
     }
 
     /// Checks `request` and resolves its accounts into a fan-out request.
@@ -161,8 +168,9 @@ impl pb::event_service_server::EventService for EventsApi {
             .subscribe(subscription)
             .await
             .map_err(ApiError::from)?;
-        let responses = stream.map(|item| match item {
-            Ok(item) => Ok(subscriptions::response(item, now_ms())),
+        let shared = Arc::clone(&self.shared);
+        let responses = stream.map(move |item| match item {
+            Ok(item) => Ok(subscriptions::response(item, now_ms(), &shared)),
             Err(error) => Err(Status::from(ApiError::from(error))),
         });
         Ok(Response::new(responses.boxed()))

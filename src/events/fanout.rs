@@ -11,6 +11,7 @@
 //! ends with [`FanoutError::ShuttingDown`] once the gateway drains. Open streams are bounded.
 
 mod error;
+mod shared_reads;
 mod streams;
 mod subscription;
 
@@ -22,6 +23,7 @@ use parking_lot::Mutex;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
+use self::shared_reads::SharedReads;
 use super::Cursor;
 use super::consumers::{AckState, ConsumerKey, ConsumerRecord, EventFilter};
 use super::dispatcher::{self, DispatcherClient, MemberSettings, ProgressBoard};
@@ -53,6 +55,8 @@ struct RunningConsumer {
 #[derive(Debug)]
 pub struct Fanout {
     log: Arc<dyn EventLog>,
+    /// Reads of `log` shared by the ephemeral subscriptions.
+    reads: Arc<SharedReads>,
     store: Arc<dyn ConsumerStore>,
     /// Flips to true when the gateway drains.
     draining_rx: watch::Receiver<bool>,
@@ -85,6 +89,7 @@ impl Fanout {
             .map(|record| (record.key, record.acks.acked))
             .collect();
         Ok(Self {
+            reads: Arc::new(SharedReads::new(Arc::clone(&log))),
             log,
             store,
             draining_rx,
@@ -124,7 +129,13 @@ impl Fanout {
         let Some(name) = request.consumer.clone() else {
             let after = self.start_after(request.start).await?;
             let filter = request.filter.resolved_for(&request.account);
-            return Ok(streams::tail(shell, filter, after, READ_BATCH));
+            return Ok(streams::tail(
+                shell,
+                Arc::clone(&self.reads),
+                filter,
+                after,
+                READ_BATCH,
+            ));
         };
         let key = ConsumerKey {
             account: request.account.clone(),

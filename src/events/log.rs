@@ -28,7 +28,9 @@ pub use embedded::EmbeddedEventLog;
 ///   increasing cursors; an event whose `id` is already stored (and still retained) is not
 ///   stored again, and its existing cursor is returned in its place. When it fails, nothing of
 ///   the call was stored.
-/// - Cursors are never reused, also after retention dropped every event and after a restart.
+/// - Cursors are never reused, also after retention dropped every event and after a restart, and
+///   a new event's cursor is greater than every cursor stored before it (readers rely on what
+///   follows a cursor never changing).
 /// - `read_after` returns stored events with a cursor greater than `after`, oldest first.
 /// - Retention may drop the oldest events (by age and by total size, never the newest one);
 ///   `bounds` tells what is still readable, and `get` no longer finds a dropped event.

@@ -1,7 +1,7 @@
 //! Test doubles for the event log (unit tests only).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
@@ -22,6 +22,8 @@ pub(crate) struct RecordingLog {
     failing: AtomicBool,
     /// When set, `append` never returns.
     stalled: AtomicBool,
+    /// How many times `read_after` was called.
+    reads: AtomicUsize,
     /// The latest cursor.
     latest_tx: watch::Sender<Cursor>,
 }
@@ -34,6 +36,7 @@ impl RecordingLog {
             calls: Mutex::new(Vec::new()),
             failing: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
+            reads: AtomicUsize::new(0),
             latest_tx: watch::channel(0).0,
         }
     }
@@ -55,6 +58,11 @@ impl RecordingLog {
             .iter()
             .map(|stored| stored.event.clone())
             .collect()
+    }
+
+    /// Returns how many times `read_after` was called.
+    pub(crate) fn reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
     }
 
     /// Returns the ids passed to each `append` call.
@@ -100,6 +108,7 @@ impl EventLog for RecordingLog {
         after: Cursor,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, EventLogError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
         let stored = self.stored.lock();
         Ok(stored
             .iter()

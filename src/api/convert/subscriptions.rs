@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
-use super::events::{event_to_pb, event_type_from_pb, timestamp_from_ms};
+use super::events::{event_type_from_pb, timestamp_from_ms};
+use super::shared_events::SharedEvents;
 use crate::config::{MAX_EVENTS_MAX_IN_FLIGHT, StreamDefaults};
+use crate::events::EventType;
 use crate::events::consumers::{EventFilter, is_valid_consumer_name};
 use crate::events::fanout::{
     AckMode, ConsumerInfo, DeliverySettings, Start, StreamItem, Subscription,
 };
-use crate::events::{EventType, StoredEvent};
 use crate::model::{ValidationError, Violations};
 use crate::proto::pb;
 
@@ -185,22 +186,21 @@ fn interval(
     converted
 }
 
-/// Converts a stream item into a response message.
-pub(crate) fn response(item: StreamItem, now_ms: i64) -> pb::SubscribeResponse {
+/// Converts a stream item into a response message, its event through the shared conversions.
+pub(crate) fn response(
+    item: StreamItem,
+    now_ms: i64,
+    shared: &SharedEvents,
+) -> pb::SubscribeResponse {
     use pb::subscribe_response::Kind;
     let kind = match item {
-        StreamItem::Event(delivery) => Kind::Event(event(&delivery.event, delivery.delivery_count)),
+        StreamItem::Event(delivery) => Kind::Event(shared.event(&delivery)),
         StreamItem::Heartbeat { latest } => Kind::Heartbeat(pb::Heartbeat {
             sent_at: Some(timestamp_from_ms(now_ms)),
             latest_cursor: latest,
         }),
     };
     pb::SubscribeResponse { kind: Some(kind) }
-}
-
-/// Converts a delivered event, typed payload included.
-fn event(stored: &StoredEvent, delivery_count: u32) -> pb::Event {
-    event_to_pb(stored, delivery_count)
 }
 
 impl From<ConsumerInfo> for pb::Consumer {

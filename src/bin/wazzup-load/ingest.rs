@@ -190,7 +190,8 @@ pub(crate) struct LatencyRun {
 
 /// Open-loop latency: opens the subscriptions, posts `requests` webhooks at `rate` per second, and
 /// measures, for every (subscriber, webhook) pair, the time from the start of the post to the
-/// event's arrival on that stream. Prints p50/p99 and how many deliveries were missing.
+/// event's arrival on that stream. Prints p50/p99, how many deliveries were missing, and the
+/// posts' own latency (the durable commit and the 200) for comparison.
 pub(crate) async fn latency(run: LatencyRun) -> Result<serde_json::Value, String> {
     let bodies = WebhookBodies::new(run.body_bytes);
     let sent_at: Arc<Vec<OnceLock<Instant>>> =
@@ -259,17 +260,20 @@ pub(crate) async fn latency(run: LatencyRun) -> Result<serde_json::Value, String
         let (client, url, body) = (client.clone(), run.webhook_url.clone(), bodies.body(n));
         let (sent_at, errors) = (Arc::clone(&sent_at), Arc::clone(&errors));
         posts.push(tokio::spawn(async move {
-            let _ = sent_at[n].set(Instant::now());
+            let begun = *sent_at[n].get_or_init(Instant::now);
             if !post_webhook(&client, &url, body).await {
                 errors.fetch_add(1, Ordering::Relaxed);
             }
             drop(permit);
+            begun.elapsed()
         }));
     }
+    let mut post_latencies = Vec::with_capacity(run.requests);
     for post in posts {
-        let _ = post.await;
+        post_latencies.extend(post.await.ok());
     }
     let posting_seconds = started.elapsed().as_secs_f64();
+    post_latencies.sort_unstable();
     let mut latencies = Vec::with_capacity(run.requests * run.subscribers);
     for subscriber in subscribers {
         latencies.append(&mut subscriber.await.unwrap_or_default());
@@ -287,6 +291,8 @@ pub(crate) async fn latency(run: LatencyRun) -> Result<serde_json::Value, String
         "p50_ms": quantile_ms(&latencies, 0.50),
         "p99_ms": quantile_ms(&latencies, 0.99),
         "max_ms": latencies.last().map_or(f64::NAN, |max| max.as_secs_f64() * 1e3),
+        "post_p50_ms": quantile_ms(&post_latencies, 0.50),
+        "post_p99_ms": quantile_ms(&post_latencies, 0.99),
         "errors": errors.load(Ordering::Relaxed),
     }))
 }

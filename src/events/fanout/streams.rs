@@ -10,6 +10,7 @@ use futures::StreamExt as _;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::Instant;
 
+use super::shared_reads::SharedReads;
 use super::{Delivery, FanoutError, StreamEnd, StreamItem, SubscriptionStream};
 use crate::events::consumers::{ConsumerKey, EventFilter};
 use crate::events::dispatcher::MemberLink;
@@ -106,6 +107,7 @@ macro_rules! into_stream {
 /// An ephemeral subscription: reads the log after `after`, then follows it.
 pub(super) fn tail(
     shell: Shell,
+    reads: Arc<SharedReads>,
     filter: EventFilter,
     after: Cursor,
     batch: usize,
@@ -113,6 +115,7 @@ pub(super) fn tail(
     let latest_rx = shell.log.watch_latest();
     into_stream!(Tail {
         shell,
+        reads,
         filter,
         position: after,
         buffer: VecDeque::new(),
@@ -124,11 +127,13 @@ pub(super) fn tail(
 /// The state of an ephemeral subscription.
 struct Tail {
     shell: Shell,
+    /// The log, through the reads every tail shares.
+    reads: Arc<SharedReads>,
     filter: EventFilter,
     /// The newest cursor examined.
     position: Cursor,
     /// Read, not yet examined.
-    buffer: VecDeque<StoredEvent>,
+    buffer: VecDeque<Arc<StoredEvent>>,
     latest_rx: watch::Receiver<Cursor>,
     batch: usize,
 }
@@ -144,7 +149,7 @@ impl Tail {
             if let Some(event) = self.next_matching() {
                 self.shell.restart_timer();
                 return Ok(StreamItem::Event(Delivery {
-                    event: Arc::new(event),
+                    event,
                     delivery_count: 1,
                 }));
             }
@@ -158,7 +163,7 @@ impl Tail {
             }
             let latest = *self.latest_rx.borrow_and_update();
             if self.position < latest {
-                let read = self.shell.log.read_after(self.position, self.batch).await?;
+                let read = self.reads.read_after(self.position, self.batch).await?;
                 if !read.is_empty() {
                     self.buffer.extend(read);
                     continue;
@@ -169,7 +174,7 @@ impl Tail {
     }
 
     /// Takes buffered events up to the next one that passes the filter.
-    fn next_matching(&mut self) -> Option<StoredEvent> {
+    fn next_matching(&mut self) -> Option<Arc<StoredEvent>> {
         while let Some(stored) = self.buffer.pop_front() {
             self.position = stored.cursor;
             if self.filter.matches(&stored.event) {
