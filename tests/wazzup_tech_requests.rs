@@ -19,7 +19,7 @@ use wazzup_gateway::proto::pb;
 use wazzup_gateway::upstream::{CallContext, RetryPolicy, Upstream, WazzupTechClient};
 use wazzup_tech_support::*;
 use wazzup_v3_support::{failure, webhooks};
-use wiremock::matchers::{body_json, header, method, path};
+use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use pb::send_message_request::Content;
@@ -1080,6 +1080,91 @@ async fn waba_buttons_without_payload_are_refused_before_the_upstream() {
     let refused = failure(&status);
     assert_eq!(refused.code, tonic::Code::InvalidArgument);
     assert_eq!(refused.fields, ["keyboard.waba.buttons[0].payload"]);
+    upstream.verify().await;
+    gateway.stop().await;
+}
+
+/// A template as the (unconfirmed) v2 read routes are assumed to answer it.
+fn tech_template(id: &str) -> Value {
+    json!({
+        "id": id,
+        "title": "order_ready",
+        "waba": {"waba_id": "w-1", "waba_name": "Acme"},
+        "channels": [WABA],
+        "category": "UTILITY",
+        "language": "en",
+        "status": "approved",
+        "components": [{"type": "BODY", "text": "Hi {{1}}", "example": [["Anna"]]}]
+    })
+}
+
+#[tokio::test]
+async fn templates_are_read_from_the_unconfirmed_v2_waba_routes() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/templates/waba"))
+        .and(header("authorization", BEARER))
+        .and(query_param("limit", "2"))
+        .and(query_param("offset", "0"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(envelope(json!([
+            tech_template("t-1"),
+            tech_template("t-2")
+        ]))))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/templates/waba/t-9"))
+        .and(header("authorization", BEARER))
+        .respond_with(ResponseTemplate::new(200).set_body_json(envelope(tech_template("t-9"))))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/templates/waba/t-404"))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    let gateway = start_tech(&upstream).await;
+    let mut templates = gateway.templates().await;
+
+    let page = templates
+        .list_templates(pb::ListTemplatesRequest {
+            page_size: 2,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner();
+    let ids: Vec<&str> = page
+        .templates
+        .iter()
+        .map(|template| template.template_id.as_str())
+        .collect();
+    assert_eq!(ids, ["t-1", "t-2"]);
+    assert!(!page.next_page_token.is_empty());
+    let one = templates
+        .get_template(pb::GetTemplateRequest {
+            template_id: "t-9".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("get")
+        .into_inner()
+        .template
+        .expect("a template");
+    assert_eq!(one.status, pb::TemplateStatus::Approved as i32);
+    assert_eq!(one.channel_ids, [WABA]);
+    let missing = templates
+        .get_template(pb::GetTemplateRequest {
+            template_id: "t-404".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("not found");
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+    assert_eq!(failure(&missing).reason, "TEMPLATE_NOT_FOUND");
     upstream.verify().await;
     gateway.stop().await;
 }

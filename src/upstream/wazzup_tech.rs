@@ -6,7 +6,8 @@
 //! [`client`] maps the domain onto the v2 routes over the shared [`transport`]; [`token`] keeps
 //! the access token and renews it; [`wire`] holds the exact JSON and the tolerant decoding of the
 //! `{data, meta}` envelope; [`subscriptions`] maps the gateway's webhook switches to v2 event
-//! names. WABA templates are not served: the v2 read paths are unconfirmed (§16.10 [U]).
+//! names. WABA templates are read from `GET /v2/templates/waba[/{id}]`, routes the docs do not
+//! confirm (§16.10 [U]).
 //!
 //! [`Upstream`]: super::Upstream
 //! [`transport`]: super::transport

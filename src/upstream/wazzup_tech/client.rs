@@ -10,18 +10,18 @@ use super::subscriptions::{settings_of, wanted_events};
 use super::token::TokenKeeper;
 use super::wire::{
     ChannelReply, EditMessageBody, ExportBody, ExportReply, MessageReply, SendMessageBody,
-    SendReply, WebhookItem, WebhookReply, WebhooksBody, unwrap_data, unwrap_list,
+    SendReply, TemplateReply, WebhookItem, WebhookReply, WebhooksBody, unwrap_data, unwrap_list,
 };
 use crate::config::{AccountConfig, Dialect};
 use crate::model::{
     Channel, DeleteMessage, EditMessage, ExportRequest, MessageExport, MessageRef, SendMessage,
-    SentMessage, WebhookSettings,
+    SentMessage, Template, TemplatePage, WebhookSettings,
 };
 use crate::upstream::channel_cache::ChannelCache;
 use crate::upstream::error::UPSTREAM_CREDENTIALS_REJECTED;
 use crate::upstream::retry::{Idempotency, RetryPolicy};
 use crate::upstream::transport::{Answer, Transport, TransportError, UpstreamRequest};
-use crate::upstream::{CallContext, Upstream, UpstreamError};
+use crate::upstream::{CallContext, PageRequest, Upstream, UpstreamError};
 
 /// A Wazzup partner API v2 account (one end customer of a partner).
 #[derive(Debug)]
@@ -160,6 +160,15 @@ fn decode_failed(answer: &Answer, source: serde_json::Error) -> UpstreamError {
     }
 }
 
+/// Returns the HTTP status of an upstream refusal.
+pub(super) fn http_status(failure: &UpstreamError) -> Option<u16> {
+    failure
+        .metadata()
+        .into_iter()
+        .find(|(key, _)| key == "httpStatus")
+        .and_then(|(_, status)| status.parse().ok())
+}
+
 /// Reads an edit or delete answer: ids when present.
 fn message_ref(body: &[u8], message_id: &str) -> MessageRef {
     let reply: MessageReply = unwrap_data(body).unwrap_or_default();
@@ -239,6 +248,65 @@ impl Upstream for WazzupTechClient {
         let request = Self::message_request(Method::DELETE, &delete.message_id, "DeleteMessage");
         let answer = self.call(request, call).await?;
         Ok(message_ref(&answer.body, &delete.message_id))
+    }
+
+    /// **Unconfirmed route** (wazzup-api.md §16.10: only `POST /v2/templates/waba` is documented):
+    /// `GET /v2/templates/waba?limit=&offset=`, the templates under `data` (or `data.templates`).
+    async fn list_templates(
+        &self,
+        page: PageRequest,
+        call: CallContext,
+    ) -> Result<TemplatePage, UpstreamError> {
+        let mut request = UpstreamRequest::new(
+            Method::GET,
+            "/v2/templates/waba",
+            &["v2", "templates", "waba"],
+            "ListTemplates",
+            Idempotency::Safe,
+        );
+        request.query = vec![
+            ("limit", page.limit.to_string()),
+            ("offset", page.offset.to_string()),
+        ];
+        let answer = self.call(request, call).await?;
+        let replies: Vec<TemplateReply> = unwrap_list(&answer.body, "templates")
+            .map_err(|source| decode_failed(&answer, source))?;
+        let count = u32::try_from(replies.len()).unwrap_or(u32::MAX);
+        let full = count >= page.limit && count > 0;
+        Ok(TemplatePage {
+            templates: replies
+                .into_iter()
+                .map(TemplateReply::into_template)
+                .collect(),
+            next_offset: full.then(|| page.offset.saturating_add(count)),
+        })
+    }
+
+    /// **Unconfirmed route** (§16.10): `GET /v2/templates/waba/{template_id}`; a 404 is
+    /// [`UpstreamError::TemplateNotFound`].
+    async fn get_template(
+        &self,
+        template_id: &str,
+        call: CallContext,
+    ) -> Result<Template, UpstreamError> {
+        let request = UpstreamRequest::new(
+            Method::GET,
+            "/v2/templates/waba/:template_id",
+            &["v2", "templates", "waba", template_id],
+            "GetTemplate",
+            Idempotency::Safe,
+        );
+        let answer = match self.call(request, call).await {
+            Err(failure) if http_status(&failure) == Some(404) => {
+                return Err(UpstreamError::TemplateNotFound {
+                    template_id: template_id.to_owned(),
+                });
+            }
+            outcome => outcome?,
+        };
+        let reply: TemplateReply =
+            unwrap_data(&answer.body).map_err(|source| decode_failed(&answer, source))?;
+        Ok(reply.into_template())
     }
 
     async fn get_webhook_settings(

@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use super::client::http_status;
 use super::wire::{RefreshBody, RefreshTokenData, TokenReply, unwrap_data};
 use crate::config::{AccountConfig, TokenRefresh};
 use crate::error::ErrorClass;
@@ -224,17 +225,11 @@ impl TokenKeeper {
     /// A refused refresh is the operator's problem, whatever the upstream said: the reason is
     /// `UPSTREAM_CREDENTIALS_REJECTED`, as for a refused token without refresh.
     fn refresh_failed(&self, failure: UpstreamError) -> UpstreamError {
-        match failure {
-            UpstreamError::Rejected(rejection) => {
-                let status = rejection
-                    .metadata
-                    .iter()
-                    .find(|(key, _)| key == "httpStatus")
-                    .and_then(|(_, status)| status.parse().ok())
-                    .unwrap_or(401);
-                self.refresh_failed_with(status)
+        match &failure {
+            UpstreamError::Rejected(_) => {
+                self.refresh_failed_with(http_status(&failure).unwrap_or(401))
             }
-            other => other,
+            _ => failure,
         }
     }
 

@@ -7,6 +7,7 @@
 //! `remove_keyboard`; a MAX bot keyboard as rows of `{type?, text, payload?, url?, intent?}`.
 
 mod replies;
+mod templates;
 
 use serde::Serialize;
 
@@ -19,6 +20,7 @@ pub use replies::{
     ChannelReply, ExportReply, MessageReply, SendReply, TokenReply, WebhookReply, unwrap_data,
     unwrap_list,
 };
+pub use templates::{TemplateReply, WabaReply};
 
 /// Body of `POST /v2/messages`.
 #[derive(Debug, PartialEq, Serialize)]
