@@ -503,6 +503,9 @@ mod token_refresh_tests {
         );
         assert_eq!(refresh.client_id.as_deref(), Some("client-7"));
         assert!(!format!("{config:?}").contains("p@example.com:pw"));
+        let summary = config.summary();
+        assert!(summary.contains(", token refresh set"), "{summary}");
+        assert!(!summary.contains("refresh-1") && !summary.contains("p@example.com"));
     }
 
     #[test]
