@@ -2,14 +2,16 @@
 //! registry that picks the implementation for each request.
 //!
 //! `api/` depends only on [`Accounts`], [`Account`] and the [`Upstream`] trait; the dialects
-//! (`sandbox`, `wazzup_v3`, and later `wazzup_tech_v2`, `devino`) never see gRPC types. The
+//! (`sandbox`, `wazzup_v3`, `wazzup_tech`, and later `devino`) never see gRPC types. The
 //! shared HTTP stack is [`transport`] with its [`retry`] policy; [`error`] classifies failures.
 
 pub mod accounts;
+pub mod channel_cache;
 pub mod error;
 pub mod retry;
 pub mod sandbox;
 pub mod transport;
+pub mod wazzup_tech;
 pub mod wazzup_v3;
 pub mod webhook_registration;
 
@@ -27,6 +29,7 @@ use crate::model::{
 pub use accounts::{Account, AccountError, Accounts};
 pub use error::UpstreamError;
 pub use retry::{Idempotency, RetryPolicy};
+pub use wazzup_tech::WazzupTechClient;
 pub use wazzup_v3::WazzupV3Client;
 
 /// Per-call facts an upstream needs beyond the request itself.

@@ -2,7 +2,7 @@
 
 use std::{fmt, path::Path, time::Duration};
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use super::{
     ConfigError, SettingDoc,
@@ -25,6 +25,12 @@ pub const ENV_ACCOUNT_API_KEY_FILE: &str = "WGW_ACCOUNT_<NAME>_API_KEY_FILE";
 pub const ENV_ACCOUNT_WEBHOOK_SECRET: &str = "WGW_ACCOUNT_<NAME>_WEBHOOK_SECRET";
 /// Template of the per-account CRM key (also the default of `crm_key_env`).
 pub const ENV_ACCOUNT_CRM_KEY: &str = "WGW_ACCOUNT_<NAME>_CRM_KEY";
+/// Template of a `wazzup_tech` account's OAuth refresh token (also the default of
+/// `refresh_token_env`).
+pub const ENV_ACCOUNT_REFRESH_TOKEN: &str = "WGW_ACCOUNT_<NAME>_REFRESH_TOKEN";
+/// Template of a `wazzup_tech` account's partner credentials, `email:password` (also the default
+/// of `partner_credentials_env`).
+pub const ENV_ACCOUNT_PARTNER_CREDENTIALS: &str = "WGW_ACCOUNT_<NAME>_PARTNER_CREDENTIALS";
 
 /// Returns the variable `template` names for `account`: the name upper-cased, `-` → `_`.
 ///
@@ -200,14 +206,86 @@ pub struct AccountConfig {
     pub channel_cache_ttl: Duration,
     /// What `RegisterWebhooks` subscribes to (`[accounts.webhooks]`).
     pub webhooks: WebhookSubscriptions,
+    /// How a `wazzup_tech` account renews its access token (the API key).
+    pub token_refresh: TokenRefresh,
 }
 
-/// The three secrets of an account.
+/// What a `wazzup_tech` account needs to renew its `client_access_token`: the refresh token and
+/// the partner credentials the OAuth route is called with. Without both, the configured token
+/// is used as it is.
+#[derive(Clone, Debug, Default)]
+pub struct TokenRefresh {
+    /// The OAuth refresh token issued with the access token.
+    pub refresh_token: Option<SecretString>,
+    /// The partner account's `email:password`, sent as HTTP Basic to `POST /v2/oauth/token`.
+    pub partner_credentials: Option<SecretString>,
+    /// The partner's OAuth `client_id`, sent with the refresh token when set.
+    pub client_id: Option<String>,
+}
+
+impl TokenRefresh {
+    /// Resolves the refresh settings of one account entry: both secrets or neither, and only for
+    /// `wazzup_tech` accounts.
+    fn resolve(
+        raw: &FileAccount,
+        name: &str,
+        dialect: Dialect,
+        prefix: &str,
+        env: &Env,
+    ) -> Result<Self, ConfigError> {
+        let refresh = Self {
+            refresh_token: resolve_secret(SecretKind::RefreshToken, raw, prefix, env)?,
+            partner_credentials: resolve_secret(SecretKind::PartnerCredentials, raw, prefix, env)?,
+            client_id: raw
+                .oauth_client_id
+                .clone()
+                .filter(|id| !id.trim().is_empty()),
+        };
+        let any_set = refresh.refresh_token.is_some()
+            || refresh.partner_credentials.is_some()
+            || refresh.client_id.is_some();
+        if any_set && dialect != Dialect::WazzupTech {
+            return Err(ConfigError::invalid(
+                format!("{prefix}.dialect"),
+                "wazzup_tech, because only wazzup_tech accounts refresh their token",
+            ));
+        }
+        if let Some(credentials) = &refresh.partner_credentials
+            && !credentials.expose_secret().contains(':')
+        {
+            return Err(ConfigError::invalid(
+                format!("{prefix}.partner_credentials"),
+                "email:password (the value is not shown)",
+            ));
+        }
+        let (missing, template) = match (&refresh.refresh_token, &refresh.partner_credentials) {
+            (Some(_), None) => ("partner_credentials", ENV_ACCOUNT_PARTNER_CREDENTIALS),
+            (None, Some(_)) => ("refresh_token", ENV_ACCOUNT_REFRESH_TOKEN),
+            _ => return Ok(refresh),
+        };
+        Err(ConfigError::missing(
+            format!(
+                "{prefix}.{missing} (or {})",
+                account_env_var(template, name)
+            ),
+            "a token refresh needs both the refresh token and the partner credentials",
+        ))
+    }
+
+    /// Tells whether the token can be refreshed (both secrets are set).
+    pub fn is_configured(&self) -> bool {
+        self.refresh_token.is_some() && self.partner_credentials.is_some()
+    }
+}
+
+/// The secrets of an account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SecretKind {
     ApiKey,
     WebhookSecret,
     CrmKey,
+    RefreshToken,
+    PartnerCredentials,
 }
 
 impl SecretKind {
@@ -231,6 +309,18 @@ impl SecretKind {
                 ENV_ACCOUNT_CRM_KEY,
                 &raw.crm_key_env,
                 &raw.crm_key_file,
+            ),
+            Self::RefreshToken => (
+                "refresh_token",
+                ENV_ACCOUNT_REFRESH_TOKEN,
+                &raw.refresh_token_env,
+                &raw.refresh_token_file,
+            ),
+            Self::PartnerCredentials => (
+                "partner_credentials",
+                ENV_ACCOUNT_PARTNER_CREDENTIALS,
+                &raw.partner_credentials_env,
+                &raw.partner_credentials_file,
             ),
         };
         (stem, template, env_name.as_deref(), file.as_deref())
@@ -274,6 +364,7 @@ impl AccountConfig {
                 None => DEFAULT_CHANNEL_CACHE_TTL,
             },
             webhooks: WebhookSubscriptions::resolve(&raw.webhooks),
+            token_refresh: TokenRefresh::resolve(raw, &name, dialect, prefix, env)?,
             default: raw.default,
             api_key,
             dialect,
@@ -328,7 +419,7 @@ fn resolve_secret(
 }
 
 /// The per-account settings, for [`SETTINGS`](super::SETTINGS).
-pub(super) const ACCOUNT_SETTINGS: [SettingDoc; 5] = [
+pub(super) const ACCOUNT_SETTINGS: [SettingDoc; 7] = [
     SettingDoc {
         env: ENV_ACCOUNT_BASE_URL,
         file_key: "accounts[].base_url",
@@ -359,4 +450,91 @@ pub(super) const ACCOUNT_SETTINGS: [SettingDoc; 5] = [
         default: "",
         description: "Key the upstream presents when it calls the CRM side.",
     },
+    SettingDoc {
+        env: ENV_ACCOUNT_REFRESH_TOKEN,
+        file_key: "accounts[].refresh_token_env",
+        default: "",
+        description: "wazzup_tech: OAuth refresh token that renews the account's access token.",
+    },
+    SettingDoc {
+        env: ENV_ACCOUNT_PARTNER_CREDENTIALS,
+        file_key: "accounts[].partner_credentials_env",
+        default: "",
+        description: "wazzup_tech: partner email:password, HTTP Basic of the token refresh.",
+    },
 ];
+
+#[cfg(test)]
+mod token_refresh_tests {
+    use std::collections::HashMap;
+
+    use secrecy::ExposeSecret as _;
+
+    use crate::config::Config;
+
+    const TECH: &str = "[[accounts]]\nname = \"tech\"\ndialect = \"wazzup_tech\"\n";
+
+    fn load(text: &str, pairs: &[(&str, &str)]) -> Result<Config, String> {
+        let mut env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        env.entry("WGW_ACCOUNT_TECH_API_KEY".to_owned())
+            .or_insert_with(|| "access-1".to_owned());
+        Config::from_toml_str(text, &env).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn a_tech_account_reads_its_refresh_token_partner_credentials_and_client_id() {
+        let text = format!("{TECH}oauth_client_id = \"client-7\"\n");
+        let config = load(
+            &text,
+            &[
+                ("WGW_ACCOUNT_TECH_REFRESH_TOKEN", "refresh-1"),
+                ("WGW_ACCOUNT_TECH_PARTNER_CREDENTIALS", "p@example.com:pw"),
+            ],
+        )
+        .unwrap();
+        let refresh = &config.accounts[0].token_refresh;
+        assert!(refresh.is_configured());
+        assert_eq!(
+            refresh.refresh_token.as_ref().unwrap().expose_secret(),
+            "refresh-1"
+        );
+        assert_eq!(refresh.client_id.as_deref(), Some("client-7"));
+        assert!(!format!("{config:?}").contains("p@example.com:pw"));
+        let summary = config.summary();
+        assert!(summary.contains(", token refresh set"), "{summary}");
+        assert!(!summary.contains("refresh-1") && !summary.contains("p@example.com"));
+    }
+
+    #[test]
+    fn refresh_needs_both_secrets_a_colon_and_a_tech_account() {
+        let half = load(TECH, &[("WGW_ACCOUNT_TECH_REFRESH_TOKEN", "refresh-1")]).unwrap_err();
+        assert!(
+            half.contains("WGW_ACCOUNT_TECH_PARTNER_CREDENTIALS"),
+            "{half}"
+        );
+
+        let no_colon = load(
+            TECH,
+            &[
+                ("WGW_ACCOUNT_TECH_REFRESH_TOKEN", "refresh-1"),
+                ("WGW_ACCOUNT_TECH_PARTNER_CREDENTIALS", "SECRET-NO-COLON"),
+            ],
+        )
+        .unwrap_err();
+        assert!(
+            no_colon.contains("email:password") && !no_colon.contains("SECRET-NO-COLON"),
+            "{no_colon}"
+        );
+
+        let v3 = "[[accounts]]\nname = \"tech\"\noauth_client_id = \"c\"\n";
+        assert!(load(v3, &[]).unwrap_err().contains("wazzup_tech"));
+        assert!(
+            !load(TECH, &[]).unwrap().accounts[0]
+                .token_refresh
+                .is_configured()
+        );
+    }
+}

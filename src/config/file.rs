@@ -105,6 +105,11 @@ pub(super) struct FileAccount {
     pub(super) webhook_secret_file: Option<PathBuf>,
     pub(super) crm_key_env: Option<String>,
     pub(super) crm_key_file: Option<PathBuf>,
+    pub(super) refresh_token_env: Option<String>,
+    pub(super) refresh_token_file: Option<PathBuf>,
+    pub(super) partner_credentials_env: Option<String>,
+    pub(super) partner_credentials_file: Option<PathBuf>,
+    pub(super) oauth_client_id: Option<String>,
     pub(super) channel_cache_ttl: Option<String>,
     #[serde(default)]
     pub(super) limits: FileLimits,

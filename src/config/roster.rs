@@ -7,7 +7,8 @@ use super::{
     AccountConfig, CliOverrides, ConfigError, Dialect, SettingDoc,
     account::{
         ACCOUNT_NAME_PLACEHOLDER, ENV_ACCOUNT_API_KEY, ENV_ACCOUNT_API_KEY_FILE,
-        ENV_ACCOUNT_BASE_URL, ENV_ACCOUNT_CRM_KEY, ENV_ACCOUNT_WEBHOOK_SECRET, account_env_var,
+        ENV_ACCOUNT_BASE_URL, ENV_ACCOUNT_CRM_KEY, ENV_ACCOUNT_PARTNER_CREDENTIALS,
+        ENV_ACCOUNT_REFRESH_TOKEN, ENV_ACCOUNT_WEBHOOK_SECRET, account_env_var,
     },
     file::FileAccount,
     value::{self, Env, env_value},
@@ -154,12 +155,14 @@ fn shortcut_account(
 /// Rejects set `WGW_ACCOUNT_<NAME>_*` variables whose `<NAME>` is no account's: a typo there
 /// would otherwise silently leave an account without its key, or fall back to the sandbox.
 fn reject_stray_account_vars(accounts: &[AccountConfig], env: &Env) -> Result<(), ConfigError> {
-    const TEMPLATES: [&str; 5] = [
+    const TEMPLATES: [&str; 7] = [
         ENV_ACCOUNT_BASE_URL,
         ENV_ACCOUNT_API_KEY,
         ENV_ACCOUNT_API_KEY_FILE,
         ENV_ACCOUNT_WEBHOOK_SECRET,
         ENV_ACCOUNT_CRM_KEY,
+        ENV_ACCOUNT_REFRESH_TOKEN,
+        ENV_ACCOUNT_PARTNER_CREDENTIALS,
     ];
     let known: HashSet<String> = accounts
         .iter()

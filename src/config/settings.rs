@@ -58,6 +58,8 @@ pub const SETTINGS: &[SettingDoc] = &[
     account::ACCOUNT_SETTINGS[2],
     account::ACCOUNT_SETTINGS[3],
     account::ACCOUNT_SETTINGS[4],
+    account::ACCOUNT_SETTINGS[5],
+    account::ACCOUNT_SETTINGS[6],
     roster::WAZZUP_API_KEY,
     roster::WAZZUP_BASE_URL,
     file_only(
@@ -119,6 +121,21 @@ pub const SETTINGS: &[SettingDoc] = &[
         "accounts[].crm_key_file",
         "",
         "File holding the account's CRM key.",
+    ),
+    file_only(
+        "accounts[].refresh_token_file",
+        "",
+        "File holding the wazzup_tech account's refresh token.",
+    ),
+    file_only(
+        "accounts[].partner_credentials_file",
+        "",
+        "File holding the wazzup_tech partner's email:password.",
+    ),
+    file_only(
+        "accounts[].oauth_client_id",
+        "",
+        "wazzup_tech: partner OAuth client_id sent with the refresh token.",
     ),
     file_only(
         "accounts[].limits.requests_per_window",

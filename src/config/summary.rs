@@ -81,9 +81,14 @@ fn sandbox_line(config: &Config) -> String {
 
 fn account_line(account: &AccountConfig) -> String {
     let limits = &account.limits;
+    let refresh = if account.token_refresh.is_configured() {
+        ", token refresh set"
+    } else {
+        ""
+    };
     format!(
         "  {}{}: dialect {}, base URL {}, api key {}, webhook secret {}, crm key {}, \
-         limits {} requests / {}, concurrency {}, timeouts request {} connect {}",
+         limits {} requests / {}, concurrency {}, timeouts request {} connect {}{refresh}",
         account.name,
         if account.default { " (default)" } else { "" },
         account.dialect,

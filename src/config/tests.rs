@@ -612,7 +612,7 @@ fn settings_list_every_env_constant_in_order() {
         .filter_map(|line| line.strip_prefix("pub const ENV_"))
         .filter_map(|rest| rest.split('"').nth(1))
         .collect();
-    assert_eq!(declared.len(), 21, "{declared:?}");
+    assert_eq!(declared.len(), 23, "{declared:?}");
     for env_name in declared {
         assert!(
             SETTINGS.iter().any(|setting| setting.env == env_name),

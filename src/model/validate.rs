@@ -16,6 +16,7 @@ mod for_channel;
 mod keyboard;
 mod recipient;
 mod shape;
+mod tech;
 #[cfg(test)]
 mod tests;
 mod webhook;
@@ -25,6 +26,7 @@ use std::fmt;
 use super::limits::IDEMPOTENCY_KEY_MAX_CHARS;
 use super::{Channel, Content, DeleteMessage, EditContent, EditMessage, SendMessage};
 use shape::{char_count, given, is_blank, too_many_chars};
+pub use tech::check_tech_send;
 pub use webhook::check_webhook_settings;
 
 /// One invalid field of a request.

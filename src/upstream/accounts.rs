@@ -7,7 +7,8 @@ use crate::config::{Config, Dialect};
 use crate::events::log::EventLog;
 use crate::idempotency::{Fingerprint, IdempotentSends, RecordKey, SendError};
 use crate::model::validate::{
-    check_delete, check_edit, check_send, check_send_for_channel, check_webhook_settings,
+    check_delete, check_edit, check_send, check_send_for_channel, check_tech_send,
+    check_webhook_settings,
 };
 use crate::model::{
     Channel, DeleteMessage, EditMessage, MessageRef, SendMessage, SendReply, SentMessage, Template,
@@ -16,6 +17,7 @@ use crate::model::{
 
 use super::sandbox::SandboxUpstream;
 use super::transport::TransportError;
+use super::wazzup_tech::WazzupTechClient;
 use super::wazzup_v3::WazzupV3Client;
 use super::webhook_registration::WebhookRegistration;
 use super::{CallContext, PageRequest, Upstream, UpstreamError};
@@ -142,6 +144,9 @@ impl Account {
     ) -> Result<SendReply, SendError> {
         let mut violations = Violations::new();
         check_send(send, &mut violations);
+        if self.dialect() == Dialect::WazzupTech {
+            check_tech_send(send, &mut violations);
+        }
         if send.notify.is_some() && self.dialect() != Dialect::Devino {
             violations.add(
                 "notify",
@@ -312,7 +317,7 @@ impl Accounts {
     ///
     /// # Errors
     ///
-    /// Fails when the HTTP client of a `wazzup_v3` account cannot be built.
+    /// Fails when the HTTP client of a `wazzup_v3` or `wazzup_tech` account cannot be built.
     pub fn from_config(
         config: &Config,
         sends: &Arc<IdempotentSends>,
@@ -331,6 +336,11 @@ impl Accounts {
                 Dialect::WazzupV3 => Account::new(
                     &account.name,
                     Arc::new(WazzupV3Client::new(account)?),
+                    sends.clone(),
+                ),
+                Dialect::WazzupTech => Account::new(
+                    &account.name,
+                    Arc::new(WazzupTechClient::new(account)?),
                     sends.clone(),
                 ),
                 dialect => Account::new(

@@ -21,6 +21,16 @@ pub use body::{ErrorBody, Rejection, code_key, upper_snake};
 
 /// The ErrorInfo domain of the v3 API's own error codes.
 pub const UPSTREAM_DOMAIN: &str = "api.wazzup24.com";
+/// The ErrorInfo domain of the partner (tech) API v2's own error codes.
+pub const TECH_UPSTREAM_DOMAIN: &str = "tech.wazzup24.com";
+
+/// Returns the ErrorInfo domain of the error codes of `dialect`'s upstream.
+pub fn upstream_domain(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::WazzupTech => TECH_UPSTREAM_DOMAIN,
+        _ => UPSTREAM_DOMAIN,
+    }
+}
 
 /// Reason of an upstream 401: the gateway's configured key was refused.
 pub const UPSTREAM_CREDENTIALS_REJECTED: &str = "UPSTREAM_CREDENTIALS_REJECTED";
@@ -331,7 +341,9 @@ pub fn classify(status: u16, code: Option<&str>) -> (ErrorClass, Option<&'static
 }
 
 /// Codes the caller fixes by changing the request (validation and limits, §3.2, §3.6, the older
-/// send page's `CHAT_*` codes, §1.2 `TOO_MANY_ENTITIES`, §4.1 `uriNotValid`), as [`code_key`]s.
+/// send page's `CHAT_*` codes, §1.2 `TOO_MANY_ENTITIES`, §4.1 `uriNotValid`, and tech v2's
+/// "Cannot provide more than one of text, attachment or template", which [`ErrorBody::parse`]
+/// reads as `MESSAGES_ONLY_TEXT_OR_CONTENT`), as [`code_key`]s.
 const CALLER_CODES: &[&str] = &[
     "INVALIDMESSAGEDATA",
     "VALIDATIONERROR",

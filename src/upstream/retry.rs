@@ -176,7 +176,12 @@ mod tests {
             error: code.map(str::to_owned),
             ..ErrorBody::default()
         };
-        UpstreamError::Rejected(Box::new(Rejection::from_answer(status, &body, retry_after)))
+        UpstreamError::Rejected(Box::new(Rejection::from_answer(
+            status,
+            &body,
+            retry_after,
+            crate::upstream::error::UPSTREAM_DOMAIN,
+        )))
     }
 
     fn connect_error() -> UpstreamError {

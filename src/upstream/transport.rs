@@ -23,10 +23,10 @@ use crate::config::{AccountConfig, UpstreamLimits};
 
 mod request;
 
-pub use request::{Answer, TransportError, UpstreamRequest};
+pub use request::{Answer, Credentials, TransportError, UpstreamRequest};
 
 use super::CallContext;
-use super::error::{ErrorBody, Rejection, UPSTREAM_RATE_LIMITED, UpstreamError};
+use super::error::{ErrorBody, Rejection, UPSTREAM_RATE_LIMITED, UpstreamError, upstream_domain};
 use super::retry::{Progress, RetryPolicy, Step};
 
 /// Largest success body read, in bytes.
@@ -55,6 +55,8 @@ pub struct Transport {
     request_timeout: Duration,
     /// When failed attempts are tried again.
     policy: RetryPolicy,
+    /// The ErrorInfo domain of the upstream's own error codes.
+    domain: &'static str,
 }
 
 impl Transport {
@@ -97,6 +99,7 @@ impl Transport {
             base_url,
             authorization,
             policy,
+            domain: upstream_domain(account.dialect),
         })
     }
 
@@ -190,8 +193,14 @@ impl Transport {
         let mut builder = self
             .client
             .request(request.method.clone(), self.url(request))
-            .timeout(timeout)
-            .header(AUTHORIZATION, self.authorization.clone());
+            .timeout(timeout);
+        builder = match &request.credentials {
+            Credentials::AccountKey => builder.header(AUTHORIZATION, self.authorization.clone()),
+            Credentials::Header(value) => builder.header(AUTHORIZATION, value.clone()),
+            Credentials::Basic { user, password } => {
+                builder.basic_auth(user, Some(password.expose_secret()))
+            }
+        };
         if let Some(body) = &request.body {
             builder = builder
                 .header(CONTENT_TYPE, "application/json")
@@ -224,8 +233,12 @@ impl Transport {
     ) -> UpstreamError {
         let retry_after_opt =
             retry_after_opt.or((status == 429).then_some(self.policy.rate_limit_fallback()));
-        let mut rejection =
-            Rejection::from_answer(status, &ErrorBody::parse(body), retry_after_opt);
+        let mut rejection = Rejection::from_answer(
+            status,
+            &ErrorBody::parse(body),
+            retry_after_opt,
+            self.domain,
+        );
         rejection
             .metadata
             .push(("account".to_owned(), self.account.clone()));

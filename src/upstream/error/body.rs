@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{UPSTREAM_DOMAIN, UPSTREAM_REJECTED, classify};
+use super::{UPSTREAM_REJECTED, classify};
 use crate::error::{ERROR_DOMAIN, ErrorClass};
 use crate::model::FieldViolation;
 
@@ -18,6 +18,13 @@ const MAX_DATA_ENTRIES: usize = 8;
 const MAX_DATA_VALUE_CHARS: usize = 200;
 /// Longest ErrorInfo reason (AIP-193).
 const MAX_REASON_CHARS: usize = 63;
+/// Error texts that come without a code, and the code the classification table knows them by:
+/// tech v2 refuses a send with more than one content kind with this sentence only (its error
+/// envelope is not documented, so it is looked for anywhere in the body).
+const CODELESS_ERRORS: &[(&str, &str)] = &[(
+    "cannot provide more than one of text, attachment or template",
+    "MESSAGES_ONLY_TEXT_OR_CONTENT",
+)];
 
 /// An upstream error body: `{error, description, data}` on every route, plus `status` and
 /// `requestId` on the message routes. Every field is optional; an empty or non-JSON body decodes
@@ -41,8 +48,26 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     /// Decodes a body leniently: anything that is not the documented shape gives the default.
+    /// A body that carries one of the known code-less error texts (in any field, or as plain
+    /// text) gets that text's code, and the text as its description when it has none.
     pub fn parse(bytes: &[u8]) -> Self {
-        serde_json::from_slice(bytes).unwrap_or_default()
+        let mut body: Self = serde_json::from_slice(bytes).unwrap_or_default();
+        let text = String::from_utf8_lossy(bytes).to_lowercase();
+        if let Some((phrase, code)) = CODELESS_ERRORS
+            .iter()
+            .find(|(phrase, _)| text.contains(phrase))
+        {
+            let has_code = body
+                .code()
+                .is_some_and(|code| !code.to_lowercase().contains(phrase));
+            if !has_code {
+                body.error = Some((*code).to_owned());
+            }
+            if body.short_description().is_none() {
+                body.description = Some(sentence(phrase));
+            }
+        }
+        body
     }
 
     /// Returns the error code when there is a non-blank one.
@@ -129,12 +154,18 @@ pub struct Rejection {
 impl Rejection {
     /// Classifies an upstream error answer with [`classify`] and keeps what callers may see: the
     /// code, the short description, the request id, scalar debugging data and the named fields.
-    pub fn from_answer(status: u16, body: &ErrorBody, retry_after: Option<Duration>) -> Self {
+    /// `upstream_domain` is the ErrorInfo domain of the upstream's own codes.
+    pub fn from_answer(
+        status: u16,
+        body: &ErrorBody,
+        retry_after: Option<Duration>,
+        upstream_domain: &'static str,
+    ) -> Self {
         let code_opt = body.code();
         let (class, gateway_reason_opt) = classify(status, code_opt.map(code_key).as_deref());
         let (code, domain) = match (gateway_reason_opt, code_opt) {
             (Some(reason), _) => (reason.to_owned(), ERROR_DOMAIN),
-            (None, Some(code)) => (upper_snake(code), UPSTREAM_DOMAIN),
+            (None, Some(code)) => (upper_snake(code), upstream_domain),
             (None, None) => (UPSTREAM_REJECTED.to_owned(), ERROR_DOMAIN),
         };
         let description = body
@@ -229,6 +260,15 @@ fn scalar_text(value: &Value) -> Option<String> {
         _ => return None,
     };
     Some(truncated(&text, MAX_DATA_VALUE_CHARS))
+}
+
+/// Returns a lower-case phrase with its first letter upper-cased.
+fn sentence(phrase: &str) -> String {
+    let mut chars = phrase.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// Returns at most `limit` characters of `text`.

@@ -10,7 +10,7 @@ use crate::error::ErrorClass::{
 
 fn rejection(status: u16, body: serde_json::Value) -> Rejection {
     let body: ErrorBody = serde_json::from_value(body).expect("error body");
-    Rejection::from_answer(status, &body, Some(Duration::from_secs(3)))
+    Rejection::from_answer(status, &body, Some(Duration::from_secs(3)), UPSTREAM_DOMAIN)
 }
 
 #[test]
@@ -233,6 +233,40 @@ fn empty_and_foreign_bodies_still_classify_by_status() {
         ErrorBody::default()
     );
     assert_eq!(ErrorBody::parse(b"{\"error\": 42}").code(), Some("42"));
-    let answer = Rejection::from_answer(429, &ErrorBody::default(), Some(Duration::from_secs(3)));
+    let answer = Rejection::from_answer(
+        429,
+        &ErrorBody::default(),
+        Some(Duration::from_secs(3)),
+        UPSTREAM_DOMAIN,
+    );
     assert_eq!(answer.retry_after, Some(Duration::from_secs(3)));
+}
+
+#[test]
+fn the_tech_more_than_one_content_sentence_is_a_caller_error_in_any_envelope() {
+    let bodies: [&[u8]; 4] = [
+        br#"{"error": "Cannot provide more than one of text, attachment or template"}"#,
+        br#"{"error": "VALIDATION", "description": "Cannot provide more than one of text, attachment or template"}"#,
+        br#"{"message": "Cannot provide more than one of text, attachment or template"}"#,
+        b"Cannot provide more than one of text, attachment or template",
+    ];
+    for body in bodies {
+        let parsed = ErrorBody::parse(body);
+        let answer = Rejection::from_answer(400, &parsed, None, TECH_UPSTREAM_DOMAIN);
+        let shown = String::from_utf8_lossy(body);
+        assert_eq!(answer.class, InvalidArgument, "{shown}");
+        assert_eq!(answer.domain, TECH_UPSTREAM_DOMAIN, "{shown}");
+        assert!(
+            answer.description.contains("more than one of text"),
+            "{shown}"
+        );
+    }
+    let plain = ErrorBody::parse(b"Cannot provide more than one of text, attachment or template");
+    assert_eq!(plain.code(), Some("MESSAGES_ONLY_TEXT_OR_CONTENT"));
+}
+
+#[test]
+fn each_dialect_names_its_own_upstream_domain() {
+    assert_eq!(upstream_domain(Dialect::WazzupV3), UPSTREAM_DOMAIN);
+    assert_eq!(upstream_domain(Dialect::WazzupTech), "tech.wazzup24.com");
 }

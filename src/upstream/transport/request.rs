@@ -2,6 +2,8 @@
 //! may fail to build.
 
 use reqwest::Method;
+use reqwest::header::HeaderValue;
+use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 
 use crate::upstream::UpstreamError;
@@ -60,6 +62,25 @@ pub struct UpstreamRequest {
     pub operation: &'static str,
     /// The send's `crmMessageId`, so a retry refused as repeated can say the send went through.
     pub crm_message_id: Option<String>,
+    /// How the request authenticates.
+    pub credentials: Credentials,
+}
+
+/// How one request authenticates.
+#[derive(Clone, Debug, Default)]
+pub enum Credentials {
+    /// `Authorization: Bearer <key>` with the account's configured key.
+    #[default]
+    AccountKey,
+    /// This `Authorization` value (marked sensitive), e.g. a refreshed access token.
+    Header(HeaderValue),
+    /// HTTP Basic, e.g. the tech partner's login and password on the OAuth routes.
+    Basic {
+        /// The user name (the partner's e-mail).
+        user: String,
+        /// The password.
+        password: SecretString,
+    },
 }
 
 impl UpstreamRequest {
@@ -83,6 +104,7 @@ impl UpstreamRequest {
             idempotency,
             operation,
             crm_message_id: None,
+            credentials: Credentials::AccountKey,
         }
     }
 
@@ -109,6 +131,11 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// Returns the operation the answer belongs to (e.g. `SendMessage`).
+    pub fn operation(&self) -> &'static str {
+        self.operation
+    }
+
     /// Decodes the body.
     ///
     /// # Errors

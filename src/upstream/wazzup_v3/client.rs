@@ -3,12 +3,9 @@
 //! time.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use parking_lot::Mutex;
 use reqwest::Method;
-use tokio::time::Instant;
 
 use super::lenient::ListReply;
 use super::wire::{
@@ -20,6 +17,7 @@ use crate::model::{
     Channel, DeleteMessage, EditMessage, Keyboard, MessageRef, SendMessage, SentMessage, Template,
     TemplatePage, Violations, WebhookSettings,
 };
+use crate::upstream::channel_cache::ChannelCache;
 use crate::upstream::retry::{Idempotency, RetryPolicy};
 use crate::upstream::transport::{Transport, TransportError, UpstreamRequest};
 use crate::upstream::{CallContext, PageRequest, Upstream, UpstreamError};
@@ -36,12 +34,8 @@ pub struct WazzupV3Client {
     account: String,
     /// The HTTP stack.
     transport: Transport,
-    /// The last channel list and when it was fetched.
-    channels: Mutex<Option<(Instant, Arc<Vec<Channel>>)>>,
-    /// How long the channel list is reused.
-    channel_cache_ttl: Duration,
-    /// Lets one caller refresh the channel list while the others wait for its answer.
-    refresh: tokio::sync::Mutex<()>,
+    /// The last channel list.
+    channels: ChannelCache,
 }
 
 impl WazzupV3Client {
@@ -66,9 +60,7 @@ impl WazzupV3Client {
         Ok(Self {
             account: account.name.clone(),
             transport: Transport::new(account, policy)?,
-            channels: Mutex::new(None),
-            channel_cache_ttl: account.channel_cache_ttl,
-            refresh: tokio::sync::Mutex::new(()),
+            channels: ChannelCache::new(account.channel_cache_ttl),
         })
     }
 
@@ -83,21 +75,12 @@ impl WazzupV3Client {
         );
         let answer = self.transport.call(&request, call).await?;
         let (replies, _) = answer.decode::<ListReply<ChannelReply>>()?.into_parts();
-        let channels: Arc<Vec<Channel>> = Arc::new(
+        Ok(self.channels.store(
             replies
                 .into_iter()
                 .map(|reply| reply.into_channel(&self.account))
                 .collect(),
-        );
-        *self.channels.lock() = Some((Instant::now(), channels.clone()));
-        Ok(channels)
-    }
-
-    /// Returns the cached channel list while it is fresh.
-    fn cached_channels(&self) -> Option<Arc<Vec<Channel>>> {
-        let cache = self.channels.lock();
-        let (fetched_at, channels) = cache.as_ref()?;
-        (fetched_at.elapsed() < self.channel_cache_ttl).then(|| channels.clone())
+        ))
     }
 
     /// Fetches one page of templates.
@@ -204,24 +187,9 @@ impl Upstream for WazzupV3Client {
         channel_id: &str,
         call: CallContext,
     ) -> Result<Channel, UpstreamError> {
-        let find = |channels: &[Channel]| {
-            channels
-                .iter()
-                .find(|channel| channel.channel_id == channel_id)
-                .cloned()
-        };
-        if let Some(channel) = self.cached_channels().and_then(|channels| find(&channels)) {
-            return Ok(channel);
-        }
-        let _refreshing = self.refresh.lock().await;
-        // Another caller may have refreshed while this one waited.
-        if let Some(channel) = self.cached_channels().and_then(|channels| find(&channels)) {
-            return Ok(channel);
-        }
-        let channels = self.fetch_channels(call).await?;
-        find(&channels).ok_or_else(|| UpstreamError::ChannelNotFound {
-            channel_id: channel_id.to_owned(),
-        })
+        self.channels
+            .find(channel_id, self.fetch_channels(call))
+            .await
     }
 
     async fn send_message(

@@ -171,27 +171,34 @@ impl TemplateReply {
             waba_id: self.waba.waba_id,
             waba_name: self.waba.waba_name,
             namespace: self.namespace,
-            components: self.components.into_iter().map(component).collect(),
+            components: self
+                .components
+                .into_iter()
+                .map(ComponentReply::into_component)
+                .collect(),
         }
     }
 }
 
-/// Converts one component.
-fn component(reply: ComponentReply) -> TemplateComponent {
-    TemplateComponent {
-        component_type: reply.component_type,
-        format: reply.format,
-        text: reply.text,
-        examples: lenient::flat_texts(&reply.example),
-        buttons: reply
-            .buttons
-            .into_iter()
-            .map(|button| TemplateButtonSpec {
-                button_type: button.button_type,
-                text: button.text,
-                url: button.url,
-            })
-            .collect(),
+impl ComponentReply {
+    /// Converts into the domain component (the tech v2 dialect shares this shape: its keys are
+    /// single words).
+    pub fn into_component(self) -> TemplateComponent {
+        TemplateComponent {
+            component_type: self.component_type,
+            format: self.format,
+            text: self.text,
+            examples: lenient::flat_texts(&self.example),
+            buttons: self
+                .buttons
+                .into_iter()
+                .map(|button| TemplateButtonSpec {
+                    button_type: button.button_type,
+                    text: button.text,
+                    url: button.url,
+                })
+                .collect(),
+        }
     }
 }
 
