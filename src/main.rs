@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use wazzup_gateway::cli::{Cli, Command};
+use wazzup_gateway::config::Config;
 use wazzup_gateway::{app, telemetry};
 
 /// mimalloc instead of the system allocator: the request paths allocate many small, short-lived
@@ -11,8 +12,7 @@ use wazzup_gateway::{app, telemetry};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match cli.load_config() {
         Ok(config) => config,
@@ -25,6 +25,21 @@ async fn main() -> ExitCode {
         println!("configuration is valid\n{}", config.summary());
         return ExitCode::SUCCESS;
     }
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = config.server.worker_threads {
+        runtime.worker_threads(threads.get());
+    }
+    match runtime.enable_all().build() {
+        Ok(runtime) => runtime.block_on(serve(config)),
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the gateway until it is told to stop.
+async fn serve(config: Config) -> ExitCode {
     telemetry::init(&config.telemetry);
     let listeners = match app::Listeners::bind(&config.listeners).await {
         Ok(listeners) => listeners,

@@ -1,6 +1,6 @@
 //! Settings of the gateway process itself: listeners, request handling, storage and logs.
 
-use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{fmt, net::SocketAddr, num::NonZeroUsize, path::PathBuf, time::Duration};
 
 use super::{
     CliOverrides, ConfigError, SettingDoc,
@@ -123,6 +123,16 @@ pub(super) const SANDBOX_LATENCY: SettingDoc = SettingDoc {
     description: "Simulated upstream latency of every sandbox operation.",
 };
 
+/// Threads that run the gateway's async work.
+pub const ENV_WORKER_THREADS: &str = "WGW_WORKER_THREADS";
+pub(super) const WORKER_THREADS: SettingDoc = SettingDoc {
+    env: ENV_WORKER_THREADS,
+    file_key: "server.worker_threads",
+    default: "0",
+    description: "Threads running the async work; 0 means one per available CPU. \
+                  See docs/benchmarks.md for when fewer pay off.",
+};
+
 /// Default for `server.max_in_flight_per_connection` (file only).
 pub const DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION: usize = 256;
 
@@ -140,6 +150,8 @@ pub struct ServerConfig {
     pub public_webhook_base_url: Option<String>,
     /// Simulated upstream latency of every sandbox operation (zero: answer at once).
     pub sandbox_latency: Duration,
+    /// Threads running the async work; `None` means one per available CPU.
+    pub worker_threads: Option<NonZeroUsize>,
 }
 
 impl ServerConfig {
@@ -169,6 +181,14 @@ impl ServerConfig {
                 file.public_webhook_base_url.as_deref(),
                 &value::HTTP_URL,
             )?,
+            worker_threads: NonZeroUsize::new(layered(
+                env,
+                &WORKER_THREADS,
+                file.worker_threads
+                    .map(|count| count.to_string())
+                    .as_deref(),
+                &value::COUNT,
+            )?),
             sandbox_latency: layered(
                 env,
                 &SANDBOX_LATENCY,

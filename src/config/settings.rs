@@ -45,6 +45,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     process::PUBLIC_WEBHOOK_BASE_URL,
     roster::SANDBOX,
     process::SANDBOX_LATENCY,
+    process::WORKER_THREADS,
     process::LOG,
     process::LOG_FORMAT,
     events::EVENTS_SETTINGS[0],

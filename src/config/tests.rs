@@ -1,4 +1,4 @@
-use std::{io::Write as _, time::Duration};
+use std::{io::Write as _, num::NonZeroUsize, time::Duration};
 
 use secrecy::ExposeSecret as _;
 
@@ -42,6 +42,7 @@ fn empty_environment_gives_defaults_and_one_default_sandbox_account() {
     assert_eq!(config.server.handler_timeout, Duration::from_secs(60));
     assert_eq!(config.server.max_in_flight_per_connection, 256);
     assert_eq!(config.server.sandbox_latency, Duration::ZERO);
+    assert_eq!(config.server.worker_threads, None);
     assert_eq!(config.server.public_webhook_base_url, None);
     assert_eq!(config.storage.data_dir, PathBuf::from("./data"));
     assert_eq!(
@@ -265,6 +266,26 @@ fn invalid_grpc_listen_addr_error_names_the_variable() {
     assert_eq!(
         error,
         "WGW_GRPC_LISTEN_ADDR: expected a socket address such as 127.0.0.1:50051"
+    );
+}
+
+#[test]
+fn worker_threads_come_from_the_environment_or_the_file_and_zero_means_one_per_cpu() {
+    let from_file = Config::from_toml_str("[server]\nworker_threads = 1\n", &env(&[])).unwrap();
+    let from_env = Config::from_toml_str(
+        "[server]\nworker_threads = 1\n",
+        &env(&[(ENV_WORKER_THREADS, "3")]),
+    )
+    .unwrap();
+    let zero = Config::from_toml_str("", &env(&[(ENV_WORKER_THREADS, "0")])).unwrap();
+    let error = load_err("", &[(ENV_WORKER_THREADS, "many")]);
+
+    assert_eq!(from_file.server.worker_threads, NonZeroUsize::new(1));
+    assert_eq!(from_env.server.worker_threads, NonZeroUsize::new(3));
+    assert_eq!(zero.server.worker_threads, None);
+    assert_eq!(
+        error,
+        "WGW_WORKER_THREADS: expected a whole number such as 0, 1 or 4"
     );
 }
 
@@ -612,7 +633,7 @@ fn settings_list_every_env_constant_in_order() {
         .filter_map(|line| line.strip_prefix("pub const ENV_"))
         .filter_map(|rest| rest.split('"').nth(1))
         .collect();
-    assert_eq!(declared.len(), 23, "{declared:?}");
+    assert_eq!(declared.len(), 24, "{declared:?}");
     for env_name in declared {
         assert!(
             SETTINGS.iter().any(|setting| setting.env == env_name),

@@ -51,6 +51,12 @@ pub(super) const POSITIVE_DURATION: ValueKind<Duration> = ValueKind {
     expected: "a duration greater than zero such as 250ms or 10s",
 };
 
+/// A whole number, zero included.
+pub(super) const COUNT: ValueKind<usize> = ValueKind {
+    parse: |raw| raw.parse().ok(),
+    expected: "a whole number such as 0, 1 or 4",
+};
+
 /// A boolean flag.
 pub(super) const BOOL: ValueKind<bool> = ValueKind {
     parse: parse_bool,
