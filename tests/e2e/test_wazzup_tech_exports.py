@@ -31,6 +31,9 @@ class TechExportUpstream:
         self.base_url = ""
 
     def __call__(self, method: str, path: str):
+        if (method, path) == ("GET", "/v2/channels"):
+            channel = {"channel_id": CHANNEL_ID, "transport": "whatsapp", "status": "active", "phone": "79990001122"}
+            return json_answer(200, {"data": [channel], "meta": {}})
         if (method, path) == ("POST", "/v2/messages/messages_dump"):
             return json_answer(200, {"data": {"export_id": EXPORT_ID, "status": "pending"}, "meta": {}})
         if (method, path) == ("GET", f"/v2/messages/messages_dump/{EXPORT_ID}"):
