@@ -1,5 +1,6 @@
-//! The admin listener: liveness (`/healthz`), readiness (`/readyz`, 503 while draining) and
-//! Prometheus metrics (`/metrics`). Internal only; never exposed with the webhook port.
+//! The admin listener: liveness (`/healthz`), readiness (`/readyz`, 503 while draining, naming
+//! accounts whose upstream credentials are refused) and Prometheus metrics (`/metrics`). Internal
+//! only; never exposed with the webhook port.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use axum::routing::get;
 use tokio::sync::watch;
 
 use crate::telemetry::Metrics;
+use crate::upstream::Accounts;
 
 /// What the admin endpoints read.
 #[derive(Clone, Debug)]
@@ -19,6 +21,8 @@ pub struct AdminState {
     pub metrics: Arc<Metrics>,
     /// True once the gateway has started draining.
     pub draining: watch::Receiver<bool>,
+    /// The accounts, whose upstream credentials readiness reports.
+    pub accounts: Arc<Accounts>,
 }
 
 /// Builds the admin router.
@@ -36,12 +40,24 @@ async fn healthz() -> &'static str {
 }
 
 /// Answers 200 while serving and 503 once draining, so load balancers stop sending traffic.
-async fn readyz(State(state): State<AdminState>) -> (StatusCode, &'static str) {
+///
+/// The body also names every account whose upstream refuses its credentials. That stays a 200:
+/// every replica shares the account's key, so taking replicas out of service would not help, and
+/// the other accounts still work.
+async fn readyz(State(state): State<AdminState>) -> (StatusCode, String) {
     if *state.draining.borrow() {
-        (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
-    } else {
-        (StatusCode::OK, "ready\n")
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n".to_owned());
     }
+    let mut body = "ready\n".to_owned();
+    for account in state.accounts.iter() {
+        if account.credentials_rejected() {
+            body.push_str(&format!(
+                "account {}: upstream refuses its credentials (HTTP 401)\n",
+                account.name()
+            ));
+        }
+    }
+    (StatusCode::OK, body)
 }
 
 /// Renders the metrics in the Prometheus text format.

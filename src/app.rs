@@ -248,6 +248,7 @@ async fn serve(
     announce(config, &listeners);
     let mut metrics = Metrics::new();
     metrics.register_events(pipeline.log.clone(), fanout.clone());
+    metrics.register_accounts(accounts.clone());
     let metrics = Arc::new(metrics);
     let services = EventServices {
         log: pipeline.log.clone(),
@@ -255,8 +256,8 @@ async fn serve(
         pending: pipeline.pending.clone(),
         defaults: config.events.stream_defaults,
     };
-    let grpc =
-        GrpcServer::build(config, accounts, services, metrics.clone()).map_err(AppError::Build)?;
+    let grpc = GrpcServer::build(config, accounts.clone(), services, metrics.clone())
+        .map_err(AppError::Build)?;
     let draining_rx = draining_tx.subscribe();
     let health = grpc.health();
 
@@ -265,6 +266,7 @@ async fn serve(
     let admin_router = admin::router(AdminState {
         metrics: metrics.clone(),
         draining: draining_rx.clone(),
+        accounts: accounts.clone(),
     });
     let admin = tokio::spawn(serve_http(
         "admin",

@@ -159,6 +159,12 @@ pub trait Upstream: Send + Sync + fmt::Debug + 'static {
         Err(self.unsupported("exporting messages"))
     }
 
+    /// Tells whether the upstream currently refuses the account's credentials (its latest answer
+    /// was a 401); dialects without credentials never do.
+    fn credentials_rejected(&self) -> bool {
+        false
+    }
+
     /// Builds the error for an operation this dialect does not offer.
     fn unsupported(&self, operation: &'static str) -> UpstreamError {
         UpstreamError::Unsupported {

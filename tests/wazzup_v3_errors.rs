@@ -779,6 +779,48 @@ async fn a_rejected_key_is_reported_as_the_gateways_problem_without_the_key() {
 }
 
 #[tokio::test]
+async fn a_rejected_key_shows_in_readiness_and_metrics_until_the_upstream_accepts_it_again() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v3/channels"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": "UNAUTHORIZED"})))
+        .up_to_n_times(1)
+        .mount(&upstream)
+        .await;
+    mount_channels(&upstream).await;
+    let gateway = start_v3(&upstream).await;
+    let list = || async {
+        gateway
+            .channels()
+            .await
+            .list_channels(pb::ListChannelsRequest::default())
+            .await
+    };
+    let gauge = format!("upstream_credentials_rejected{{account=\"{ACCOUNT}\"}}");
+
+    let before = gateway.admin_get("/metrics").await.1;
+    list().await.expect_err("rejected key");
+    let (ready_status, ready_body) = gateway.admin_get("/readyz").await;
+    let rejected = gateway.admin_get("/metrics").await.1;
+    list().await.expect("the key is accepted again");
+    let (_, ready_again) = gateway.admin_get("/readyz").await;
+    let accepted = gateway.admin_get("/metrics").await.1;
+
+    assert!(before.contains(&format!("{gauge} 0")), "{before}");
+    assert_eq!(ready_status, 200, "other accounts still serve");
+    assert!(
+        ready_body.contains(&format!(
+            "account {ACCOUNT}: upstream refuses its credentials"
+        )),
+        "{ready_body}"
+    );
+    assert!(rejected.contains(&format!("{gauge} 1")), "{rejected}");
+    assert_eq!(ready_again, "ready\n");
+    assert!(accepted.contains(&format!("{gauge} 0")), "{accepted}");
+    gateway.stop().await;
+}
+
+#[tokio::test]
 async fn invalid_sends_are_refused_before_any_upstream_call() {
     let upstream = MockServer::start().await;
     mount_channels(&upstream).await;

@@ -15,6 +15,7 @@ use prometheus_client::registry::Registry;
 
 use crate::events::fanout::Fanout;
 use crate::events::log::EventLog;
+use crate::upstream::Accounts;
 
 /// Labels of one finished RPC.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -89,6 +90,13 @@ impl Metrics {
     pub fn register_events(&mut self, log: Arc<dyn EventLog>, fanout: Arc<Fanout>) {
         self.registry
             .register_collector(Box::new(EventsCollector { log, fanout }));
+    }
+
+    /// Adds `upstream_credentials_rejected{account}`, read from `accounts` at each scrape: 1 while
+    /// the account's upstream refuses its credentials (its latest answer was a 401).
+    pub fn register_accounts(&mut self, accounts: Arc<Accounts>) {
+        self.registry
+            .register_collector(Box::new(AccountsCollector { accounts }));
     }
 
     /// Records one finished RPC.
@@ -202,6 +210,38 @@ impl EventsCollector {
                 consumer: key.name,
             };
             ConstGauge::new(lag).encode(lag_encoder.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// Labels of an upstream account.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AccountLabels {
+    /// The configured account name.
+    account: String,
+}
+
+/// Reads the accounts' upstream health at scrape time.
+#[derive(Debug)]
+struct AccountsCollector {
+    accounts: Arc<Accounts>,
+}
+
+impl Collector for AccountsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "upstream_credentials_rejected",
+            "1 while the upstream refuses the account's API key or token (its latest answer was a 401)",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for account in self.accounts.iter() {
+            let labels = AccountLabels {
+                account: account.name().to_owned(),
+            };
+            let rejected = u64::from(account.credentials_rejected());
+            ConstGauge::new(rejected).encode(family.encode_family(&labels)?)?;
         }
         Ok(())
     }

@@ -104,6 +104,12 @@ impl Account {
         self.sandbox.as_ref()
     }
 
+    /// Tells whether the upstream currently refuses the account's credentials (see
+    /// [`Upstream::credentials_rejected`]).
+    pub fn credentials_rejected(&self) -> bool {
+        self.upstream.credentials_rejected()
+    }
+
     /// Lists the account's channels.
     ///
     /// # Errors

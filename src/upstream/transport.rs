@@ -8,6 +8,7 @@
 //! the key, the query values or a body.
 
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use governor::clock::{Clock as _, DefaultClock};
@@ -57,6 +58,8 @@ pub struct Transport {
     policy: RetryPolicy,
     /// The ErrorInfo domain of the upstream's own error codes.
     domain: &'static str,
+    /// Set by a 401 answer, cleared by any success: the upstream refuses the account's key.
+    credentials_rejected: AtomicBool,
 }
 
 impl Transport {
@@ -100,7 +103,30 @@ impl Transport {
             authorization,
             policy,
             domain: upstream_domain(account.dialect),
+            credentials_rejected: AtomicBool::new(false),
         })
+    }
+
+    /// Tells whether the upstream's latest answer was a 401 (no success since): the account's
+    /// key or token is refused, which only an operator can mend.
+    pub fn credentials_rejected(&self) -> bool {
+        self.credentials_rejected.load(Ordering::Relaxed)
+    }
+
+    /// Remembers whether the upstream accepted the credentials of the latest answer, and tells
+    /// operators once when that changes to refused.
+    fn note_credentials(&self, status: u16) {
+        let rejected = status == 401;
+        if !rejected && !(200..300).contains(&status) {
+            return;
+        }
+        let was_rejected = self.credentials_rejected.swap(rejected, Ordering::Relaxed);
+        if rejected && !was_rejected {
+            tracing::error!(
+                account = %self.account,
+                "the upstream refuses this account's credentials (HTTP 401); check its API key or token"
+            );
+        }
     }
 
     /// Sends `request`, retrying as the policy allows, and returns the success answer.
@@ -212,6 +238,7 @@ impl Transport {
             .map_err(|error| failed(error, timeout))?;
         let status = response.status().as_u16();
         tracing::Span::current().record("http.response.status_code", status);
+        self.note_credentials(status);
         let retry_after_opt = retry_after(response.headers().get(RETRY_AFTER), SystemTime::now());
         let body = read_body(&mut response, timeout).await?;
         if response.status().is_success() {

@@ -188,6 +188,10 @@ impl Upstream for WazzupTechClient {
         Dialect::WazzupTech
     }
 
+    fn credentials_rejected(&self) -> bool {
+        self.transport.credentials_rejected()
+    }
+
     async fn list_channels(&self, call: CallContext) -> Result<Vec<Channel>, UpstreamError> {
         Ok(self.fetch_channels(call).await?.as_ref().clone())
     }

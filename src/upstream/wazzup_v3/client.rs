@@ -178,6 +178,10 @@ impl Upstream for WazzupV3Client {
         Dialect::WazzupV3
     }
 
+    fn credentials_rejected(&self) -> bool {
+        self.transport.credentials_rejected()
+    }
+
     async fn list_channels(&self, call: CallContext) -> Result<Vec<Channel>, UpstreamError> {
         Ok(self.fetch_channels(call).await?.as_ref().clone())
     }
