@@ -21,8 +21,10 @@ use tracing::Instrument as _;
 
 use crate::config::{AccountConfig, UpstreamLimits};
 
+mod download;
 mod request;
 
+pub use download::{Downloads, FileChunks, describe as describe_download_error};
 pub use request::{Answer, TransportError, UpstreamRequest};
 
 use super::CallContext;
