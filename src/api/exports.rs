@@ -129,3 +129,6 @@ impl pb::export_service_server::ExportService for ExportsApi {
         Ok(Response::new(responses.boxed()))
     }
 }
+
+#[cfg(test)]
+mod tests;
