@@ -50,6 +50,7 @@ pub(super) struct FileServer {
     pub(super) max_in_flight_per_connection: Option<usize>,
     pub(super) public_webhook_base_url: Option<String>,
     pub(super) sandbox_latency: Option<String>,
+    pub(super) sandbox_export_rows: Option<u64>,
 }
 
 /// `[storage]`

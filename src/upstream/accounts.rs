@@ -411,10 +411,10 @@ impl Accounts {
             let built = match account.dialect {
                 Dialect::Sandbox => Account::sandbox(
                     &account.name,
-                    Arc::new(SandboxUpstream::new(
-                        &account.name,
-                        config.server.sandbox_latency,
-                    )),
+                    Arc::new(
+                        SandboxUpstream::new(&account.name, config.server.sandbox_latency)
+                            .with_synthetic_export_rows(config.server.sandbox_export_rows),
+                    ),
                     sends.clone(),
                     downloads.clone(),
                 ),

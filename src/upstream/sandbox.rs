@@ -32,7 +32,7 @@ use super::{CallContext, PageRequest, Upstream, UpstreamError};
 pub use events::IncomingMessage;
 
 use self::events::SandboxEvents;
-use self::exports::{HistoryEntry, SandboxExports};
+use self::exports::{ExportFile, HistoryEntry, SandboxExports};
 
 /// The ErrorInfo domain of refusals the sandbox makes in the upstream's place.
 const SANDBOX_DOMAIN: &str = "sandbox.wazzup-gateway";
@@ -123,6 +123,13 @@ impl SandboxUpstream {
         Ok(channel.clone())
     }
 
+    /// Makes every export CSV end with `rows` generated rows (a load-test knob: they are written
+    /// as the file is sent, never held).
+    pub fn with_synthetic_export_rows(self, rows: u64) -> Self {
+        self.state.lock().exports.set_synthetic_rows(rows);
+        self
+    }
+
     /// Tells the sandbox where the gateway serves its export files (the admin listener's base
     /// URL, e.g. `http://127.0.0.1:9090`); done links point there. Returns false when already set.
     pub fn serve_files_at(&self, base_url: &str) -> bool {
@@ -140,8 +147,8 @@ impl SandboxUpstream {
     }
 
     /// Returns the rows of a finished export's CSV; `None` for an unknown or unfinished export.
-    pub(crate) fn export_file(&self, export_id: &str) -> Option<Vec<HistoryEntry>> {
-        self.state.lock().exports.rows(export_id)
+    pub(crate) fn export_file(&self, export_id: &str) -> Option<ExportFile> {
+        self.state.lock().exports.file(export_id)
     }
 
     /// Remembers a message for exports.

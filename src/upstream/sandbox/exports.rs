@@ -2,7 +2,8 @@
 //! [`PENDING_FOR`], `processing` until [`DONE_AFTER`], then `done` with a link to a real CSV the
 //! gateway serves itself ([`super::files`]); at that moment the sandbox stores the
 //! `messages_dump.status_update` event the upstream would send. The CSV holds the messages sent
-//! through the sandbox and injected into it within the job's period (and channel), oldest first.
+//! through the sandbox and injected into it within the job's period (and channel), oldest first,
+//! then as many generated rows as `server.sandbox_export_rows` asks for (a load-test knob).
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -65,9 +66,27 @@ pub(crate) struct SandboxExports {
     history: VecDeque<HistoryEntry>,
     /// Jobs by id.
     jobs: HashMap<String, Job>,
+    /// Generated rows appended to every CSV.
+    synthetic_rows: u64,
+}
+
+/// What one export's CSV holds: the matching history, then generated rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ExportFile {
+    /// The messages of the period, oldest first.
+    pub(crate) rows: Vec<HistoryEntry>,
+    /// How many generated rows follow.
+    pub(crate) synthetic_rows: u64,
+    /// The time written into generated rows (the period's start).
+    pub(crate) synthetic_at: SystemTime,
 }
 
 impl SandboxExports {
+    /// Makes every CSV end with `rows` generated rows.
+    pub(crate) fn set_synthetic_rows(&mut self, rows: u64) {
+        self.synthetic_rows = rows;
+    }
+
     /// Remembers a message for later exports.
     pub(crate) fn record(&mut self, entry: HistoryEntry) {
         if self.history.len() == HISTORY_LIMIT {
@@ -93,8 +112,8 @@ impl SandboxExports {
         Some(job_state(export_id, job.created.elapsed(), file_url))
     }
 
-    /// Returns the rows of a job's CSV; `None` for an unknown or unfinished job.
-    pub(crate) fn rows(&self, export_id: &str) -> Option<Vec<HistoryEntry>> {
+    /// Returns what a job's CSV holds; `None` for an unknown or unfinished job.
+    pub(crate) fn file(&self, export_id: &str) -> Option<ExportFile> {
         let job = self.jobs.get(export_id)?;
         if job.created.elapsed() < DONE_AFTER {
             return None;
@@ -112,7 +131,11 @@ impl SandboxExports {
             })
             .cloned()
             .collect();
-        Some(rows)
+        Some(ExportFile {
+            rows,
+            synthetic_rows: self.synthetic_rows,
+            synthetic_at: request.start_at,
+        })
     }
 }
 
@@ -133,13 +156,13 @@ pub(crate) fn job_state(export_id: &str, elapsed: Duration, file_url: &str) -> M
     }
 }
 
-/// Writes `rows` as a CSV (header first, CRLF line ends), a few rows per chunk, so a large file
+/// Writes a file as a CSV (header first, CRLF line ends), a few rows per chunk, so a large file
 /// is produced as it is sent.
-pub(crate) fn csv_chunks(
-    rows: Vec<HistoryEntry>,
-) -> impl Stream<Item = Result<String, Infallible>> {
+pub(crate) fn csv_chunks(file: ExportFile) -> impl Stream<Item = Result<String, Infallible>> {
     let header = std::iter::once(Ok(HEADER.to_owned()));
-    let mut rows = rows.into_iter().peekable();
+    let at = file.synthetic_at;
+    let synthetic = (0..file.synthetic_rows).map(move |index| synthetic_row(index, at));
+    let mut rows = file.rows.into_iter().chain(synthetic).peekable();
     let body = std::iter::from_fn(move || {
         rows.peek()?;
         let mut chunk = String::new();
@@ -149,6 +172,21 @@ pub(crate) fn csv_chunks(
         Some(Ok(chunk))
     });
     futures::stream::iter(header.chain(body))
+}
+
+/// Builds generated row `index`: a plausible inbound WhatsApp message.
+fn synthetic_row(index: u64, at: SystemTime) -> HistoryEntry {
+    HistoryEntry {
+        at,
+        direction: "inbound",
+        transport: Transport::Whatsapp,
+        chat_type: ChatType::Whatsapp,
+        chat_id: format!("7900{:07}", index % 10_000_000),
+        channel_id: super::catalogue::WHATSAPP_CHANNEL_ID.to_owned(),
+        message_id: format!("synthetic-{index}"),
+        user_name: format!("Customer {index}"),
+        text: "Hello, is my order ready? It was placed yesterday, \"express\".".to_owned(),
+    }
 }
 
 /// Appends one CSV line.
@@ -235,15 +273,18 @@ mod tests {
             channel_id: Some("a".to_owned()),
         };
         let export_id = exports.create(&request);
-        assert_eq!(exports.rows(&export_id), None, "not done yet");
+        assert_eq!(exports.file(&export_id), None, "not done yet");
         tokio::time::advance(DONE_AFTER).await;
-        let rows = exports.rows(&export_id).unwrap();
-        let chunks = csv_chunks(rows).map(|chunk| chunk.map(String::into_bytes));
+        exports.set_synthetic_rows(1000);
+        let file = exports.file(&export_id).unwrap();
+        let chunks = csv_chunks(file).map(|chunk| chunk.map(String::into_bytes));
         let read: Vec<_> = export_rows(chunks, DEFAULT_MAX_RECORD_BYTES)
             .map(Result::unwrap)
             .collect()
             .await;
-        assert_eq!(read.len(), 2);
+        assert_eq!(read.len(), 2 + 1000);
+        assert_eq!(read[1001].other_columns["message_id"], "synthetic-999");
+        assert_eq!(read[1001].sent_at_ms, Some(15_000));
         assert_eq!(read[0].other_columns["text"], "hello, \"world\"\nbye");
         assert_eq!(read[0].sent_at_ms, Some(20_000));
         assert_eq!(read[0].transport_raw, "telegram");

@@ -32,16 +32,16 @@ async fn export_file(
     State(accounts): State<Arc<Accounts>>,
     Path((account, file)): Path<(String, String)>,
 ) -> Response {
-    let rows = file.strip_suffix(".csv").and_then(|export_id| {
+    let contents = file.strip_suffix(".csv").and_then(|export_id| {
         let account = accounts.resolve(&account).ok()?;
         account.as_sandbox()?.export_file(export_id)
     });
-    let Some(rows) = rows else {
+    let Some(contents) = contents else {
         return (StatusCode::NOT_FOUND, "no such export file\n").into_response();
     };
     (
         [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-        Body::from_stream(csv_chunks(rows)),
+        Body::from_stream(csv_chunks(contents)),
     )
         .into_response()
 }
