@@ -3,8 +3,13 @@
 
 use std::sync::Arc;
 
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+
 use crate::config::{Config, Dialect};
 use crate::events::log::EventLog;
+use crate::exports::csv::{CsvError, DEFAULT_MAX_RECORD_BYTES};
+use crate::exports::export_rows;
 use crate::idempotency::{Fingerprint, IdempotentSends, RecordKey, SendError};
 use crate::model::validate::{
     check_delete, check_edit, check_export, check_export_id, check_send, check_send_for_channel,
@@ -14,11 +19,6 @@ use crate::model::{
     Channel, DeleteMessage, EditMessage, ExportRequest, ExportRow, MessageExport, MessageRef,
     SendMessage, SendReply, SentMessage, Template, TemplatePage, Violations, WebhookSettings,
 };
-use futures::StreamExt as _;
-use futures::stream::BoxStream;
-
-use crate::exports::csv::{CsvError, DEFAULT_MAX_RECORD_BYTES};
-use crate::exports::export_rows;
 
 use super::sandbox::SandboxUpstream;
 use super::transport::{Downloads, TransportError, describe_download_error};
@@ -463,24 +463,22 @@ impl Accounts {
         self.accounts.iter()
     }
 
-    /// Connects every sandbox account to the event log, so that its sends (statuses), injected
-    /// messages and channel changes become events. Real accounts get their events from webhooks.
-    pub fn connect_event_log(&self, log: &Arc<dyn EventLog>) {
-        for account in &self.accounts {
-            if let Some(sandbox) = account.as_sandbox() {
-                sandbox.connect_event_log(account.name(), log.clone());
-            }
-        }
-    }
-}
-
-impl Accounts {
     /// Tells every sandbox account where the gateway serves its export files (see
     /// [`SandboxUpstream::serve_files_at`]).
     pub fn serve_sandbox_files_at(&self, base_url: &str) {
         for account in &self.accounts {
             if let Some(sandbox) = account.as_sandbox() {
                 sandbox.serve_files_at(base_url);
+            }
+        }
+    }
+
+    /// Connects every sandbox account to the event log, so that its sends (statuses), injected
+    /// messages and channel changes become events. Real accounts get their events from webhooks.
+    pub fn connect_event_log(&self, log: &Arc<dyn EventLog>) {
+        for account in &self.accounts {
+            if let Some(sandbox) = account.as_sandbox() {
+                sandbox.connect_event_log(account.name(), log.clone());
             }
         }
     }
