@@ -151,6 +151,19 @@ async fn reading_an_unfinished_export_is_a_failed_precondition() {
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
     assert_eq!(reason_of(&unknown).0, "EXPORT_NOT_FOUND");
+    let file = format!("/sandbox/exports/sandbox/{}.csv", created.export_id);
+    assert_eq!(
+        gateway.admin_get(&file).await.0,
+        404,
+        "not served before done"
+    );
+    assert_eq!(
+        gateway
+            .admin_get("/sandbox/exports/sandbox/no-such-export.csv")
+            .await
+            .0,
+        404
+    );
     gateway.stop().await;
 }
 
@@ -211,8 +224,8 @@ async fn bad_periods_are_invalid_arguments_naming_the_field() {
     gateway.stop().await;
 }
 
-#[tokio::test]
-async fn a_tech_v2_webhook_reaches_the_stream_typed() {
+/// A gateway with one `wazzup_tech` account `partner` (webhook secret `tech-secret`).
+async fn tech_gateway() -> TestGateway {
     let toml = "[[accounts]]\nname = \"partner\"\ndialect = \"wazzup_tech\"\ndefault = true\n";
     let env = HashMap::from([
         (
@@ -224,7 +237,27 @@ async fn a_tech_v2_webhook_reaches_the_stream_typed() {
             "tech-secret".to_owned(),
         ),
     ]);
-    let gateway = TestGateway::start_with(toml, &env).await;
+    TestGateway::start_with(toml, &env).await
+}
+
+/// Posts a v2 webhook body to the `partner` account.
+async fn post_tech_webhook(
+    webhook_addr: std::net::SocketAddr,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+        .post(format!(
+            "http://{webhook_addr}/webhooks/partner/tech-secret"
+        ))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Opens a subscription from the oldest event and returns its first event.
+async fn first_event(gateway: &TestGateway) -> pb::Event {
     let mut events = pb::event_service_client::EventServiceClient::new(gateway.channel().await);
     let mut stream = events
         .subscribe(pb::SubscribeRequest {
@@ -234,34 +267,31 @@ async fn a_tech_v2_webhook_reaches_the_stream_typed() {
         .await
         .unwrap()
         .into_inner();
-    let body = serde_json::json!({
-        "event": "message.status_update",
-        "data": [{ "request_id": "req-7", "message_id": "msg-7", "status": "sent", "channel_id": "ch-1" }],
-        "meta": { "idempotency_key": "key-1", "timestamp": 1762340623 }
-    });
-
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let answer = reqwest::Client::new()
-        .post(format!(
-            "http://{}/webhooks/partner/tech-secret",
-            gateway.webhook_addr
-        ))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status().as_u16(), 200);
-    let event = loop {
+    loop {
         let message = tokio::time::timeout(Duration::from_secs(10), stream.message())
             .await
             .expect("an event arrives")
             .unwrap()
             .unwrap();
         if let Some(pb::subscribe_response::Kind::Event(event)) = message.kind {
-            break event;
+            return event;
         }
-    };
+    }
+}
 
+#[tokio::test]
+async fn a_tech_v2_webhook_reaches_the_stream_typed() {
+    let gateway = tech_gateway().await;
+    let body = serde_json::json!({
+        "event": "message.status_update",
+        "data": [{ "request_id": "req-7", "message_id": "msg-7", "status": "sent", "channel_id": "ch-1" }],
+        "meta": { "idempotency_key": "key-1", "timestamp": 1762340623 }
+    });
+
+    let answer = post_tech_webhook(gateway.webhook_addr, body).await;
+    let event = first_event(&gateway).await;
+
+    assert_eq!(answer.status().as_u16(), 200);
     assert_eq!(event.r#type(), pb::EventType::MessageStatus);
     assert_eq!(event.dialect, "wazzup_tech");
     assert_eq!(event.id, "wazzup_tech:partner:key-1:0");
@@ -273,5 +303,59 @@ async fn a_tech_v2_webhook_reaches_the_stream_typed() {
         ("req-7", "msg-7")
     );
     assert_eq!(status.status(), pb::MessageStatus::Sent);
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn a_tech_v2_contact_request_is_answered_through_respond() {
+    let gateway = tech_gateway().await;
+    // [U] the item shape of crm_entities.contact_add; the item is handed over as sent.
+    let body = serde_json::json!({
+        "event": "crm_entities.contact_add",
+        "data": [{ "name": "Ann", "contact_data": [{ "chat_type": "telegram", "chat_id": "42" }] }],
+        "meta": { "idempotency_key": "crm-key", "timestamp": 1762340623 }
+    });
+    let webhook_addr = gateway.webhook_addr;
+    let held = tokio::spawn(async move {
+        let answer = post_tech_webhook(webhook_addr, body).await;
+        let status = answer.status().as_u16();
+        (status, answer.json::<serde_json::Value>().await.unwrap())
+    });
+
+    let event = first_event(&gateway).await;
+    assert_eq!(event.r#type(), pb::EventType::ContactRequested);
+    let Some(pb::event::Payload::CrmRequest(request)) = &event.payload else {
+        panic!("{:?}", event.payload);
+    };
+    assert_eq!(request.kind(), pb::CrmEntityKind::Contact);
+    let mut client = pb::event_service_client::EventServiceClient::new(gateway.channel().await);
+    let created = prost_types::Struct {
+        fields: [(
+            "id".to_owned(),
+            prost_types::Value {
+                kind: Some(prost_types::value::Kind::StringValue(
+                    "contact-1".to_owned(),
+                )),
+            },
+        )]
+        .into(),
+    };
+    let delivered = client
+        .respond(pb::RespondRequest {
+            event_id: event.id.clone(),
+            body: Some(created),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let (status, answer) = tokio::time::timeout(Duration::from_secs(10), held)
+        .await
+        .expect("the held webhook is answered")
+        .unwrap();
+
+    assert!(delivered.delivered);
+    assert_eq!(status, 200);
+    assert_eq!(answer, serde_json::json!({ "id": "contact-1" }));
     gateway.stop().await;
 }
