@@ -87,7 +87,7 @@ pub struct Record {
 pub struct CsvParser {
     /// The parser, once the header line told the delimiter.
     core: Option<Reader>,
-    /// The file's first bytes, held until the header line is complete.
+    /// The file's first bytes, held until the header line is complete (then parsed from `input`).
     head: Vec<u8>,
     /// The chunk being parsed.
     input: Vec<u8>,
@@ -168,11 +168,6 @@ impl CsvParser {
         self.done
     }
 
-    /// Returns the delimiter, once the header line was seen.
-    pub fn delimiter(&self) -> Option<u8> {
-        self.core.as_ref().map(|_| detect_delimiter(&self.head))
-    }
-
     /// Returns the bytes the parser holds allocated (chunk, header, record and field buffers),
     /// to check that memory stays bounded.
     pub fn buffered_bytes(&self) -> usize {
@@ -243,15 +238,7 @@ impl CsvParser {
         }
         let delimiter = detect_delimiter(&self.head);
         self.core = Some(ReaderBuilder::new().delimiter(delimiter).build());
-        // Keep only the header line: it is what `delimiter()` reads again.
-        let header_end = self
-            .head
-            .iter()
-            .position(|byte| *byte == b'\n')
-            .map_or(self.head.len(), |newline| newline + 1);
-        self.input = self.head.clone();
-        self.head.truncate(header_end);
-        self.head.shrink_to_fit();
+        self.input = std::mem::take(&mut self.head);
         self.position = 0;
     }
 
