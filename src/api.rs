@@ -89,7 +89,8 @@ pub struct GrpcServer {
 }
 
 impl GrpcServer {
-    /// Builds every service for `accounts`, the event service over `events`.
+    /// Builds every service for `accounts`, the event service over `events`, export watches
+    /// over `watching`.
     ///
     /// # Errors
     ///
@@ -98,6 +99,7 @@ impl GrpcServer {
         config: &Config,
         accounts: Arc<Accounts>,
         events: events::EventServices,
+        watching: exports::ExportWatching,
         metrics: Arc<Metrics>,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let context = ApiContext { accounts };
@@ -117,7 +119,7 @@ impl GrpcServer {
             ))
             .add_service(reflection().build_v1()?)
             .add_service(reflection().build_v1alpha()?);
-        add_gateway_services(&mut routes, &context, events, has_sandbox);
+        add_gateway_services(&mut routes, &context, events, watching, has_sandbox);
         Ok(Self {
             routes: routes.routes(),
             health: HealthHandle::new(reporter, services),
@@ -172,6 +174,7 @@ fn add_gateway_services(
     routes: &mut tonic::service::RoutesBuilder,
     context: &ApiContext,
     events: events::EventServices,
+    watching: exports::ExportWatching,
     has_sandbox: bool,
 ) {
     use pb::{
@@ -191,7 +194,10 @@ fn add_gateway_services(
         .add_service(TemplateServiceServer::new(templates::TemplatesApi::new(
             context.clone(),
         )))
-        .add_service(ExportServiceServer::new(exports::ExportsApi))
+        .add_service(ExportServiceServer::new(exports::ExportsApi::new(
+            context.clone(),
+            watching,
+        )))
         .add_service(WebhookServiceServer::new(webhooks::WebhooksApi::new(
             context.clone(),
         )))

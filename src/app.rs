@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 use crate::admin::{self, AdminState};
 use crate::api::GrpcServer;
 use crate::api::events::EventServices;
+use crate::api::exports::{ExportWatching, PollPolicy};
 use crate::config::{Config, Listeners as ListenAddresses};
 use crate::events::fanout::Fanout;
 use crate::events::ingress::IngressState;
@@ -245,6 +246,8 @@ async fn serve(
     let accounts = Arc::new(Accounts::from_config(config, sends).map_err(AppError::Upstream)?);
     // Sandbox accounts report their sends' statuses and injected messages through the log.
     accounts.connect_event_log(&pipeline.log);
+    // Sandbox export links point at the admin listener, which serves their files.
+    accounts.serve_sandbox_files_at(&local_base_url(&listeners.admin));
     announce(config, &listeners);
     let mut metrics = Metrics::new();
     metrics.register_events(pipeline.log.clone(), fanout.clone());
@@ -256,9 +259,20 @@ async fn serve(
         pending: pipeline.pending.clone(),
         defaults: config.events.stream_defaults,
     };
-    let grpc = GrpcServer::build(config, accounts.clone(), services, metrics.clone())
-        .map_err(AppError::Build)?;
     let draining_rx = draining_tx.subscribe();
+    let watching = ExportWatching {
+        log: pipeline.log.clone(),
+        draining: draining_rx.clone(),
+        poll: PollPolicy::default(),
+    };
+    let grpc = GrpcServer::build(
+        config,
+        accounts.clone(),
+        services,
+        watching,
+        metrics.clone(),
+    )
+    .map_err(AppError::Build)?;
     let health = grpc.health();
 
     // The admin listener outlives the drain, so readiness reports 503 while calls finish.
@@ -267,7 +281,8 @@ async fn serve(
         metrics: metrics.clone(),
         draining: draining_rx.clone(),
         accounts: accounts.clone(),
-    });
+    })
+    .merge(crate::upstream::sandbox::files::router(accounts.clone()));
     let admin = tokio::spawn(serve_http(
         "admin",
         listeners.admin,
@@ -300,6 +315,22 @@ async fn serve(
     };
     let _ = admin_stop_tx.send(true);
     server_outcome(Some(admin.await)).and(outcome)
+}
+
+/// Returns `http://host:port` of a listener, with a loopback host for an unspecified address.
+fn local_base_url(listener: &TcpListener) -> String {
+    match listener.local_addr() {
+        Ok(address) => {
+            let host = match address.ip() {
+                ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+                ip if ip.is_unspecified() => "[::1]".to_owned(),
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                std::net::IpAddr::V4(ip) => ip.to_string(),
+            };
+            format!("http://{host}:{}", address.port())
+        }
+        Err(_) => String::new(),
+    }
 }
 
 /// Logs where the gateway listens, and says loudly when the sandbox upstream is in use.

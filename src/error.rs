@@ -84,14 +84,6 @@ pub enum ApiError {
     /// An idempotent send was refused, or its recorded failure is reported again.
     #[error(transparent)]
     Idempotency(#[from] IdempotencyError),
-    /// The RPC is part of the contract but its implementation has not landed yet.
-    #[error("{rpc} is not implemented yet: it needs {missing}")]
-    NotBuilt {
-        /// The full RPC name, e.g. `EventService.Subscribe`.
-        rpc: &'static str,
-        /// What is missing, in words.
-        missing: &'static str,
-    },
     /// An event stream or consumer operation failed.
     #[error(transparent)]
     Events(#[from] FanoutError),
@@ -133,7 +125,6 @@ impl ApiError {
             Self::InvalidRequest(_) | Self::Account(_) => ErrorClass::InvalidArgument,
             Self::Upstream(error) => error.class(),
             Self::Idempotency(error) => error.class(),
-            Self::NotBuilt { .. } => ErrorClass::Unimplemented,
             Self::Events(error) => error.class(),
             Self::EventLog(error) => error.class(),
             Self::EventNotFound { .. } => ErrorClass::NotFound,
@@ -150,7 +141,6 @@ impl ApiError {
             Self::Account(AccountError::Required) => "ACCOUNT_REQUIRED",
             Self::Upstream(error) => error.reason(),
             Self::Idempotency(error) => error.reason(),
-            Self::NotBuilt { .. } => "NOT_IMPLEMENTED",
             Self::Events(error) => error.reason(),
             Self::EventLog(error) => error.reason(),
             Self::EventNotFound { .. } => "EVENT_NOT_FOUND",
@@ -176,7 +166,6 @@ impl ApiError {
             }
             Self::Upstream(error) => error.metadata(),
             Self::Idempotency(error) => error.metadata(),
-            Self::NotBuilt { rpc, .. } => vec![("rpc".to_owned(), (*rpc).to_owned())],
             Self::Events(error) => events_metadata(error),
             Self::EventNotFound { event_id } => vec![("eventId".to_owned(), event_id.clone())],
             Self::PermissionDenied { caller, target } => vec![
@@ -444,13 +433,12 @@ mod tests {
 
     #[test]
     fn batch_items_carry_the_same_code_and_details_as_a_call() {
-        let item = rpc_status(ApiError::NotBuilt {
-            rpc: "EventService.Ack",
-            missing: "the event log",
+        let item = rpc_status(ApiError::EventNotFound {
+            event_id: "sandbox:sandbox:contact:1".to_owned(),
         });
 
-        assert_eq!(item.code, Code::Unimplemented as i32);
-        assert!(item.message.contains("EventService.Ack"));
+        assert_eq!(item.code, Code::NotFound as i32);
+        assert!(item.message.contains("sandbox:sandbox:contact:1"));
         assert_eq!(item.details.len(), 1);
     }
 }

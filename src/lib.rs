@@ -23,6 +23,7 @@
 //!   default, one writer thread with group commit, retention by age and size); the fan-out of
 //!   subscriptions, named consumers with their group dispatchers, acks and redelivery; CRM
 //!   requests held open.
+//! - [`exports`]: message export CSVs read as a stream of rows with bounded memory.
 //! - [`error`]: the single mapping from gateway errors to gRPC statuses with `google.rpc` details.
 //! - [`proto`]: the generated code and the descriptor set served by reflection.
 
@@ -33,6 +34,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod exports;
 pub mod idempotency;
 pub mod model;
 pub mod proto;

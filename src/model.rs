@@ -16,7 +16,7 @@ pub mod validate;
 pub mod webhook;
 
 pub use channel::{Channel, ChannelState, ChatType, Transport};
-pub use export::{ExportRequest, ExportState, MessageExport};
+pub use export::{ExportRequest, ExportRow, ExportState, MessageExport};
 pub use keyboard::{
     Keyboard, MaxButton, MaxButtonType, MaxIntent, MaxKeyboard, TelegramButton, TelegramKeyboard,
     TelegramMarkup, WabaButton,

@@ -116,24 +116,24 @@ async fn notification_options_are_refused_for_other_dialects() {
 }
 
 #[tokio::test]
-async fn rpcs_not_built_yet_answer_unimplemented_naming_what_is_missing() {
-    let gateway = TestGateway::sandbox().await;
+async fn operations_a_dialect_lacks_answer_unimplemented_naming_it() {
+    let toml = "[[accounts]]\nname = \"main\"\ndialect = \"wazzup_v3\"\ndefault = true\n";
+    let env = HashMap::from([("WGW_ACCOUNT_MAIN_API_KEY".to_owned(), "test-key".to_owned())]);
+    let gateway = TestGateway::start_with(toml, &env).await;
     let mut exports = pb::export_service_client::ExportServiceClient::new(gateway.channel().await);
 
     let status = exports
-        .get_message_export(pb::GetMessageExportRequest::default())
+        .get_message_export(pb::GetMessageExportRequest {
+            export_id: "e1".to_owned(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
 
     assert_eq!(status.code(), Code::Unimplemented);
-    assert!(
-        status.message().contains("ExportService.GetMessageExport"),
-        "{}",
-        status.message()
-    );
-    assert_eq!(
-        metadata_of(&status).get("rpc").map(String::as_str),
-        Some("ExportService.GetMessageExport")
-    );
+    assert_eq!(reason_of(&status).0, "NOT_IMPLEMENTED");
+    let metadata = metadata_of(&status);
+    assert_eq!(metadata["dialect"], "wazzup_v3");
+    assert_eq!(metadata["operation"], "exporting messages");
     gateway.stop().await;
 }

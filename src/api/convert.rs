@@ -4,6 +4,7 @@
 
 pub mod channels;
 pub mod events;
+pub mod exports;
 pub mod keyboards;
 pub mod messages;
 pub mod shared_events;

@@ -111,6 +111,7 @@ mod tests {
     use crate::idempotency::{EmbeddedIdempotencyStore, IdempotentSends};
     use crate::proto::pb::sandbox_service_server::SandboxService as _;
     use crate::upstream::sandbox::SandboxUpstream;
+    use crate::upstream::transport::Downloads;
     use crate::upstream::{Account, Accounts};
 
     use super::*;
@@ -127,7 +128,12 @@ mod tests {
             Duration::from_secs(3600),
         ));
         let accounts = Accounts::new(
-            vec![Account::sandbox("sandbox", sandbox, sends)],
+            vec![Account::sandbox(
+                "sandbox",
+                sandbox,
+                sends,
+                Downloads::new().expect("client builds"),
+            )],
             Some("sandbox".to_owned()),
         );
         let log = Arc::new(RecordingLog::new());

@@ -1,5 +1,5 @@
-//! `wazzup-load`: the benchmarks' load tool (see `scripts/bench-send`, `scripts/bench-ingest` and
-//! `docs/benchmarks.md`).
+//! `wazzup-load`: the benchmarks' load tool (see `scripts/bench-send`, `scripts/bench-ingest`,
+//! `scripts/bench-export` and `docs/benchmarks.md`).
 //!
 //! * `mock-upstream --listen 127.0.0.1:PORT` serves the two Wazzup v3 routes a send needs
 //!   (`GET /v3/channels`, `POST /v3/message`) with fixed answers, as cheaply as possible.
@@ -11,12 +11,17 @@
 //!   server answering 200 (the ceiling), closed-loop webhook posting, and ingest → subscriber
 //!   latency at a fixed rate.
 //!
+//! * `read-export --target HOST:PORT` creates a message export on the gateway's default account
+//!   (the sandbox, with `server.sandbox_export_rows` generated rows), watches it to `DONE`, reads
+//!   every row with `ReadMessageExport` and prints one JSON line (rows, seconds, rows_per_s,
+//!   first_row_ms, errors).
+//!
 //! Only loopback addresses are meant here; every run is bounded by `--requests` and `--max-seconds`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -25,6 +30,7 @@ use axum::routing::{get, post};
 use clap::{Parser, Subcommand, ValueEnum};
 use tonic::transport::Channel;
 use wazzup_gateway::proto::pb;
+use wazzup_gateway::proto::pb::export_service_client::ExportServiceClient;
 use wazzup_gateway::proto::pb::message_service_client::MessageServiceClient;
 
 #[path = "wazzup-load/ingest.rs"]
@@ -126,6 +132,15 @@ enum Command {
         /// Size of each webhook body.
         #[arg(long, default_value_t = 1024)]
         body_bytes: usize,
+    },
+    /// Creates an export, watches it to DONE, reads all its rows and prints one JSON line.
+    ReadExport {
+        /// The gateway's gRPC address `HOST:PORT`.
+        #[arg(long)]
+        target: String,
+        /// Give up (counting what was read) after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        max_seconds: u64,
     },
 }
 
@@ -295,6 +310,86 @@ async fn run(
     Ok(())
 }
 
+/// Creates an export of the last day, waits for `DONE`, then reads and counts its rows.
+async fn read_export(target: &str, max_seconds: u64) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(max_seconds);
+    let channel = Channel::from_shared(format!("http://{target}"))
+        .map_err(|error| error.to_string())?
+        .connect()
+        .await
+        .map_err(|error| format!("cannot connect to {target}: {error}"))?;
+    let mut client = ExportServiceClient::new(channel);
+    let now = SystemTime::now();
+    let created = client
+        .create_message_export(pb::CreateMessageExportRequest {
+            start_time: Some((now - Duration::from_secs(24 * 3600)).into()),
+            end_time: Some((now + Duration::from_secs(3600)).into()),
+            ..Default::default()
+        })
+        .await
+        .map_err(|status| format!("CreateMessageExport: {status}"))?
+        .into_inner()
+        .export
+        .ok_or("CreateMessageExport answered no export")?;
+    let export_id = created.export_id;
+    let mut watch = client
+        .watch_message_export(pb::WatchMessageExportRequest {
+            export_id: export_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|status| format!("WatchMessageExport: {status}"))?
+        .into_inner();
+    while let Some(message) = tokio::time::timeout_at(deadline.into(), watch.message())
+        .await
+        .map_err(|_| "the export did not finish in time")?
+        .map_err(|status| format!("WatchMessageExport: {status}"))?
+    {
+        let state = message.export.map(|export| export.state());
+        if state == Some(pb::ExportState::Done) {
+            break;
+        }
+    }
+    let started = Instant::now();
+    let mut rows = client
+        .read_message_export(pb::ReadMessageExportRequest {
+            export_id,
+            ..Default::default()
+        })
+        .await
+        .map_err(|status| format!("ReadMessageExport: {status}"))?
+        .into_inner();
+    let (mut count, mut errors, mut first_row) = (0_u64, 0_u64, None);
+    loop {
+        match tokio::time::timeout_at(deadline.into(), rows.message()).await {
+            Ok(Ok(Some(_))) => {
+                count += 1;
+                first_row.get_or_insert_with(|| started.elapsed());
+            }
+            Ok(Ok(None)) => break,
+            Ok(Err(status)) => {
+                eprintln!("ReadMessageExport ended early: {status}");
+                errors += 1;
+                break;
+            }
+            Err(_) => {
+                errors += 1;
+                break;
+            }
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let line = serde_json::json!({
+        "rows": count,
+        "seconds": seconds,
+        "rows_per_s": count as f64 / seconds,
+        "first_row_ms": first_row.map(|elapsed| elapsed.as_secs_f64() * 1e3),
+        "errors": errors,
+    });
+    println!("{line}");
+    Ok(())
+}
+
 async fn mock_upstream(listen: SocketAddr) -> Result<(), String> {
     let channels = format!(
         r#"[{{"channelId":"{CHANNEL_ID}","transport":"whatsapp","plainId":"79990000001","state":"active"}}]"#
@@ -376,6 +471,10 @@ async fn main() -> std::process::ExitCode {
         })
         .await
         .map(|line| println!("{line}")),
+        Command::ReadExport {
+            target,
+            max_seconds,
+        } => read_export(&target, max_seconds).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -51,6 +51,7 @@ pub(super) struct FileServer {
     pub(super) public_webhook_base_url: Option<String>,
     pub(super) sandbox_latency: Option<String>,
     pub(super) worker_threads: Option<usize>,
+    pub(super) sandbox_export_rows: Option<u64>,
 }
 
 /// `[storage]`

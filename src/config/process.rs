@@ -133,6 +133,9 @@ pub(super) const WORKER_THREADS: SettingDoc = SettingDoc {
                   See docs/benchmarks.md for when fewer pay off.",
 };
 
+/// Most synthetic rows `server.sandbox_export_rows` may ask for (file only).
+pub(super) const MAX_SANDBOX_EXPORT_ROWS: u64 = 100_000_000;
+
 /// Default for `server.max_in_flight_per_connection` (file only).
 pub const DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION: usize = 256;
 
@@ -152,6 +155,9 @@ pub struct ServerConfig {
     pub sandbox_latency: Duration,
     /// Threads running the async work; `None` means one per available CPU.
     pub worker_threads: Option<NonZeroUsize>,
+    /// Synthetic rows the sandbox appends to every export's CSV (file only; for load tests of
+    /// `ReadMessageExport`).
+    pub sandbox_export_rows: u64,
 }
 
 impl ServerConfig {
@@ -195,6 +201,15 @@ impl ServerConfig {
                 file.sandbox_latency.as_deref(),
                 &value::DURATION,
             )?,
+            sandbox_export_rows: match file.sandbox_export_rows {
+                Some(rows) if rows > MAX_SANDBOX_EXPORT_ROWS => {
+                    return Err(ConfigError::invalid(
+                        "server.sandbox_export_rows",
+                        "a number of rows up to 100000000",
+                    ));
+                }
+                rows => rows.unwrap_or(0),
+            },
         })
     }
 }

@@ -69,6 +69,11 @@ pub const SETTINGS: &[SettingDoc] = &[
         "Requests one connection may have in flight (> 0).",
     ),
     file_only(
+        "server.sandbox_export_rows",
+        "0",
+        "Synthetic rows the sandbox appends to every export CSV, for load tests of ReadMessageExport.",
+    ),
+    file_only(
         "auth.open_health_and_reflection",
         "true",
         "Let the gRPC health and reflection services answer without a token.",

@@ -7,6 +7,7 @@
 //! [`EventType::Unknown`] event with its JSON, and a field of an unexpected type reads as absent.
 
 pub(crate) mod lenient;
+mod wazzup_tech;
 mod wazzup_v3;
 
 use std::collections::HashSet;
@@ -60,14 +61,19 @@ const KIND_UNKNOWN: &str = "unknown";
 
 /// Splits a webhook body into events. Never fails: what cannot be read is kept as unknown.
 ///
-/// Dialects without a decoder yet (`wazzup_tech`, `devino`) store the whole body as one unknown
-/// event, so nothing they send is lost before their decoders land.
+/// The sandbox speaks v3, except for message exports, which only tech v2 has: a sandbox body that
+/// is a v2 envelope is read as v2. Dialects without a decoder yet (`devino`) store the whole body
+/// as one unknown event, so nothing they send is lost before their decoder lands.
 pub fn decode_webhook(source: WebhookSource<'_>, body: &[u8]) -> DecodedWebhook {
     let mut batch = Batch::new(source);
     let top_level = TopLevel::parse(body);
     match source.dialect {
+        Dialect::WazzupTech => wazzup_tech::split(&mut batch, top_level),
+        Dialect::Sandbox if top_level.is_tech_envelope() => {
+            wazzup_tech::split(&mut batch, top_level);
+        }
         Dialect::WazzupV3 | Dialect::Sandbox => wazzup_v3::split(&mut batch, top_level),
-        Dialect::WazzupTech | Dialect::Devino => {
+        Dialect::Devino => {
             batch.push_unknown(top_level.into_value(), WebhookKind::Unknown);
         }
     }
@@ -77,6 +83,9 @@ pub fn decode_webhook(source: WebhookSource<'_>, body: &[u8]) -> DecodedWebhook 
 /// Decodes the typed payload of a stored event from its raw JSON.
 pub fn payload(event: &NewEvent) -> EventPayload {
     match event.dialect.as_str() {
+        "wazzup_tech" => wazzup_tech::payload(event),
+        // The sandbox's export events are v2 envelopes (see `decode_webhook`).
+        "sandbox" if event.event_type == EventType::ExportReady => wazzup_tech::payload(event),
         "wazzup_v3" | "sandbox" => wazzup_v3::payload(event),
         other => EventPayload::Unknown(UnknownPayload {
             reason: format!("webhooks of dialect {other} are not decoded yet"),
@@ -105,6 +114,11 @@ impl TopLevel {
             Ok(value) => Self::Other(value),
             Err(_) => Self::Other(Value::String(String::from_utf8_lossy(body).into_owned())),
         }
+    }
+
+    /// Tells whether the body is a tech v2 envelope (`{event, data, meta}`).
+    fn is_tech_envelope(&self) -> bool {
+        matches!(self, Self::Object(entries) if wazzup_tech::is_envelope(entries))
     }
 
     /// Returns the body as one JSON value.
@@ -300,17 +314,13 @@ mod tests {
     #[test]
     fn undecoded_dialects_keep_the_whole_body_as_one_unknown_event() {
         let body = br#"{"event": "message.add", "data": [{"message_id": "m"}]}"#;
-        let decoded = decode_webhook(source(Dialect::WazzupTech), body);
+        let decoded = decode_webhook(source(Dialect::Devino), body);
         assert_eq!(decoded.kind, "unknown");
         assert_eq!(decoded.events.len(), 1);
         let event = &decoded.events[0];
         assert_eq!(event.event_type, EventType::Unknown);
-        assert_eq!(event.dialect, "wazzup_tech");
-        assert!(
-            event.id.starts_with("wazzup_tech:main:unknown:"),
-            "{}",
-            event.id
-        );
+        assert_eq!(event.dialect, "devino");
+        assert!(event.id.starts_with("devino:main:unknown:"), "{}", event.id);
         assert_eq!(
             event.raw,
             json!({"event": "message.add", "data": [{"message_id": "m"}]})
@@ -318,7 +328,7 @@ mod tests {
         let EventPayload::Unknown(unknown) = payload(event) else {
             panic!("unknown payload");
         };
-        assert!(unknown.reason.contains("wazzup_tech"), "{}", unknown.reason);
+        assert!(unknown.reason.contains("devino"), "{}", unknown.reason);
     }
 
     #[test]

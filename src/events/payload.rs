@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 
-use crate::model::{ChannelState, ChatType, TemplateStatus};
+use crate::model::{ChannelState, ChatType, MessageExport, TemplateStatus, Transport};
 
 /// The decoded content of one event; the variant follows the event's type.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,6 +24,10 @@ pub enum EventPayload {
     TemplateStatus(TemplateStatusPayload),
     /// A request to create a CRM contact or deal.
     CrmRequest(CrmRequestPayload),
+    /// A message export job reached a final state (tech v2 `messages_dump.status_update`).
+    Export(MessageExport),
+    /// A group chat changed (tech v2 `group_chat.*`).
+    GroupChat(GroupChatPayload),
     /// A webhook (or item) the gateway stored but cannot decode.
     Unknown(UnknownPayload),
 }
@@ -85,6 +89,14 @@ pub struct MessagePayload {
     pub direction: Option<Direction>,
     /// Avito: the listing the customer wrote about, as sent.
     pub advert: Option<Value>,
+    /// `direction` as the upstream spelled it (tech v2); empty when derived (v3).
+    pub direction_raw: String,
+    /// Tech v2: the asynchronous send's `request_id` this message resulted from.
+    pub request_id: String,
+    /// Tech v2: CRM user id the message was sent as.
+    pub crm_user_id: String,
+    /// Tech v2 group chats: the participant who wrote.
+    pub sender: Option<Contact>,
 }
 
 /// A person in a chat.
@@ -98,6 +110,8 @@ pub struct Contact {
     pub username: String,
     /// Phone number, digits (the upstream sends it as a string or a number).
     pub phone: String,
+    /// The person's id in the messenger, when it differs from the event's chat (tech v2 senders).
+    pub chat_id: String,
 }
 
 /// A delivery failure reported by the upstream.
@@ -139,6 +153,8 @@ pub struct StatusPayload {
     pub channel_id: String,
     /// Chat of the message, when the upstream (or the sandbox) says.
     pub chat_id: String,
+    /// Tech v2: the `request_id` of the asynchronous send this status is the outcome of.
+    pub request_id: String,
 }
 
 /// What changed about a channel.
@@ -146,6 +162,12 @@ pub struct StatusPayload {
 pub enum ChannelChange {
     /// The state changed (possibly with a QR code to scan).
     State,
+    /// The channel was created (tech v2 `channel.create`).
+    Created,
+    /// The channel was deleted (tech v2 `channel.delete`).
+    Deleted,
+    /// A new QR or pairing code is to be shown (tech v2 `channel.qr_update`).
+    Qr,
     /// Only the WABA tier was reported.
     Tier,
 }
@@ -167,6 +189,36 @@ pub struct ChannelPayload {
     pub qr: String,
     /// When the state was set, in ms since the Unix epoch.
     pub changed_at_ms: Option<i64>,
+    /// Pairing code to type instead of scanning the QR (tech v2).
+    pub pairing_code: String,
+    /// Reason for the state (tech v2 `reason`).
+    pub reason: String,
+    /// Transport of the channel, when sent.
+    pub transport: Option<Transport>,
+    /// `transport` as the upstream spelled it.
+    pub transport_raw: String,
+}
+
+/// What changed about a group chat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupChatChange {
+    /// Members joined, left or were renamed (`group_chat.memberships_update`).
+    Memberships,
+    /// The group's info changed (`group_chat.update`).
+    Info,
+}
+
+/// A group chat change (tech v2 `group_chat.*`; the item's shape is undocumented).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupChatPayload {
+    /// Channel the group belongs to.
+    pub channel_id: String,
+    /// The group's chat id.
+    pub chat_id: String,
+    /// What changed.
+    pub change: GroupChatChange,
+    /// The upstream item, as sent.
+    pub data: Value,
 }
 
 /// A WABA template moderation change (v3 `templateStatus`).
@@ -207,7 +259,8 @@ pub struct CrmRequestPayload {
 pub struct UnknownPayload {
     /// Why it was not decoded.
     pub reason: String,
-    /// The upstream kind (the v3 top-level key), empty when not recognisable.
+    /// The upstream kind (the v3 top-level key, the tech v2 event name), empty when not
+    /// recognisable.
     pub kind: String,
 }
 

@@ -1,5 +1,6 @@
 //! Message history exports (tech v2 `messages_dump`): the job, its state and the range it covers.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 /// State of an export job, as the upstream reports it.
@@ -58,6 +59,33 @@ pub struct ExportRequest {
     pub end_at: SystemTime,
     /// Only this channel's chats; `None` means all channels.
     pub channel_id: Option<String>,
+}
+
+/// One row of an export's CSV. The upstream does not document the columns (wazzup-api.md §16.8):
+/// the ones clients rely on are read into fields, every other column is kept by its header name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExportRow {
+    /// 1-based line the row starts on (the header is line 1).
+    pub line_number: u64,
+    /// Column `direction` (`inbound` / `outbound`), as written.
+    pub direction_raw: String,
+    /// Column `transport`, as written.
+    pub transport_raw: String,
+    /// Column `chat_type`, as written.
+    pub chat_type_raw: String,
+    /// Column `chat_id`.
+    pub chat_id: String,
+    /// Column `user_name`.
+    pub user_name: String,
+    /// Column `user_username`.
+    pub user_username: String,
+    /// Column `user_phone`.
+    pub user_phone: String,
+    /// Column `datetime` read as UTC, in ms since the Unix epoch; `None` when empty or
+    /// unreadable (an unreadable value is kept in `other_columns` under `datetime`).
+    pub sent_at_ms: Option<i64>,
+    /// Every other column, by header name.
+    pub other_columns: BTreeMap<String, String>,
 }
 
 #[cfg(test)]

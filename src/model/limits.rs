@@ -72,6 +72,10 @@ pub const TEMPLATE_MAX_BUTTONS: usize = 10;
 /// Longest webhook URI, in characters (§17: `webhooksUri` ≤ 200).
 pub const WEBHOOK_URI_MAX_CHARS: usize = 200;
 
+/// Longest period one message export may cover (tech v2 `messages_dump`; the upstream documents
+/// no bound, so this is the gateway's: a year, leap day included, keeps one job and its CSV sane).
+pub const EXPORT_MAX_SPAN: std::time::Duration = std::time::Duration::from_secs(366 * 24 * 60 * 60);
+
 /// Returns the longest message text, in characters, a channel of `transport` accepts (§3.2, §17).
 ///
 /// The result never exceeds [`MAX_TEXT_CHARS_ANY_TRANSPORT`].

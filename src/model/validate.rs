@@ -12,6 +12,7 @@
 //! to `""` counts as unset.
 
 mod content;
+mod export;
 mod for_channel;
 mod keyboard;
 mod recipient;
@@ -25,6 +26,7 @@ use std::fmt;
 
 use super::limits::IDEMPOTENCY_KEY_MAX_CHARS;
 use super::{Channel, Content, DeleteMessage, EditContent, EditMessage, SendMessage};
+pub use export::{check_export, check_export_id};
 use shape::{char_count, given, is_blank, too_many_chars};
 pub use tech::check_tech_send;
 pub use webhook::check_webhook_settings;

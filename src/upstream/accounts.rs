@@ -3,20 +3,25 @@
 
 use std::sync::Arc;
 
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+
 use crate::config::{Config, Dialect};
 use crate::events::log::EventLog;
+use crate::exports::csv::{CsvError, DEFAULT_MAX_RECORD_BYTES};
+use crate::exports::export_rows;
 use crate::idempotency::{Fingerprint, IdempotentSends, RecordKey, SendError};
 use crate::model::validate::{
-    check_delete, check_edit, check_send, check_send_for_channel, check_tech_send,
-    check_webhook_settings,
+    check_delete, check_edit, check_export, check_export_id, check_send, check_send_for_channel,
+    check_tech_send, check_webhook_settings,
 };
 use crate::model::{
-    Channel, DeleteMessage, EditMessage, MessageRef, SendMessage, SendReply, SentMessage, Template,
-    TemplatePage, Violations, WebhookSettings,
+    Channel, DeleteMessage, EditMessage, ExportRequest, ExportRow, MessageExport, MessageRef,
+    SendMessage, SendReply, SentMessage, Template, TemplatePage, Violations, WebhookSettings,
 };
 
 use super::sandbox::SandboxUpstream;
-use super::transport::TransportError;
+use super::transport::{Downloads, TransportError, describe_download_error};
 use super::wazzup_tech::WazzupTechClient;
 use super::wazzup_v3::WazzupV3Client;
 use super::webhook_registration::WebhookRegistration;
@@ -49,14 +54,21 @@ pub struct Account {
     sends: Arc<IdempotentSends>,
     /// What `RegisterWebhooks` registers.
     webhooks: WebhookRegistration,
+    /// Fetches export files.
+    downloads: Downloads,
 }
 
+/// The rows of an export file as they are parsed, ending at the first failure.
+pub type ExportRows = BoxStream<'static, Result<ExportRow, UpstreamError>>;
+
 impl Account {
-    /// Wraps an upstream as the account `name`; keyed sends go through `sends`.
+    /// Wraps an upstream as the account `name`; keyed sends go through `sends`, export files
+    /// are fetched with `downloads`.
     pub fn new(
         name: impl Into<String>,
         upstream: Arc<dyn Upstream>,
         sends: Arc<IdempotentSends>,
+        downloads: Downloads,
     ) -> Self {
         Self {
             name: name.into(),
@@ -64,6 +76,7 @@ impl Account {
             sandbox: None,
             sends,
             webhooks: WebhookRegistration::default(),
+            downloads,
         }
     }
 
@@ -78,6 +91,7 @@ impl Account {
         name: impl Into<String>,
         sandbox: Arc<SandboxUpstream>,
         sends: Arc<IdempotentSends>,
+        downloads: Downloads,
     ) -> Self {
         let upstream: Arc<dyn Upstream> = sandbox.clone();
         Self {
@@ -86,6 +100,7 @@ impl Account {
             sandbox: Some(sandbox),
             sends,
             webhooks: WebhookRegistration::default(),
+            downloads,
         }
     }
 
@@ -276,6 +291,78 @@ impl Account {
         Ok(self.webhooks.redact(applied))
     }
 
+    /// Validates the period and starts a message export job.
+    ///
+    /// # Errors
+    ///
+    /// Fails with every field violation at once, or the upstream's error.
+    pub async fn create_message_export(
+        &self,
+        request: &ExportRequest,
+        call: CallContext,
+    ) -> Result<MessageExport, UpstreamError> {
+        let mut violations = Violations::new();
+        check_export(request, &mut violations);
+        violations.finish()?;
+        self.upstream.create_message_export(request, call).await
+    }
+
+    /// Returns the current state of an export job.
+    ///
+    /// # Errors
+    ///
+    /// Fails with a missing id, [`UpstreamError::ExportNotFound`], or the upstream's error.
+    pub async fn get_message_export(
+        &self,
+        export_id: &str,
+        call: CallContext,
+    ) -> Result<MessageExport, UpstreamError> {
+        let mut violations = Violations::new();
+        check_export_id(export_id, &mut violations);
+        violations.finish()?;
+        self.upstream.get_message_export(export_id, call).await
+    }
+
+    /// Checks that the export is finished, starts downloading its CSV and returns its rows as
+    /// they are parsed: memory stays at one network chunk and one record, whatever the size.
+    ///
+    /// # Errors
+    ///
+    /// Fails as [`get_message_export`](Self::get_message_export), with
+    /// [`UpstreamError::ExportNotFinished`] before the export is done, or
+    /// [`UpstreamError::ExportDownloadFailed`]. The stream itself ends with
+    /// [`UpstreamError::ExportDownloadFailed`] when the transfer breaks and
+    /// [`UpstreamError::ExportFileMalformed`] at a row that cannot be read.
+    pub async fn read_message_export(
+        &self,
+        export_id: &str,
+        call: CallContext,
+    ) -> Result<(MessageExport, ExportRows), UpstreamError> {
+        let export = self.get_message_export(export_id, call).await?;
+        if !export.state.is_terminal() {
+            return Err(UpstreamError::ExportNotFinished {
+                export_id: export.export_id,
+                state_raw: export.state_raw,
+            });
+        }
+        let chunks = self.downloads.open(&export.export_id, &export.url).await?;
+        let chunks = chunks.map(|chunk| chunk.map_err(|error| describe_download_error(&error)));
+        let id = export.export_id.clone();
+        let rows = export_rows(chunks, DEFAULT_MAX_RECORD_BYTES).map(move |row| {
+            row.map_err(|error| match error {
+                CsvError::Source(detail) => UpstreamError::ExportDownloadFailed {
+                    export_id: id.clone(),
+                    detail,
+                },
+                malformed => UpstreamError::ExportFileMalformed {
+                    export_id: id.clone(),
+                    detail: malformed.to_string(),
+                },
+            })
+        });
+        Ok((export, rows.boxed()))
+    }
+
     /// Points the upstream at this gateway's own webhook URL with the configured subscriptions.
     ///
     /// # Errors
@@ -328,31 +415,36 @@ impl Accounts {
         config: &Config,
         sends: &Arc<IdempotentSends>,
     ) -> Result<Self, TransportError> {
+        let downloads = Downloads::new().map_err(TransportError::Downloads)?;
         let mut accounts = Vec::with_capacity(config.accounts.len());
         for account in &config.accounts {
             let built = match account.dialect {
                 Dialect::Sandbox => Account::sandbox(
                     &account.name,
-                    Arc::new(SandboxUpstream::new(
-                        &account.name,
-                        config.server.sandbox_latency,
-                    )),
+                    Arc::new(
+                        SandboxUpstream::new(&account.name, config.server.sandbox_latency)
+                            .with_synthetic_export_rows(config.server.sandbox_export_rows),
+                    ),
                     sends.clone(),
+                    downloads.clone(),
                 ),
                 Dialect::WazzupV3 => Account::new(
                     &account.name,
                     Arc::new(WazzupV3Client::new(account)?),
                     sends.clone(),
+                    downloads.clone(),
                 ),
                 Dialect::WazzupTech => Account::new(
                     &account.name,
                     Arc::new(WazzupTechClient::new(account)?),
                     sends.clone(),
+                    downloads.clone(),
                 ),
                 dialect => Account::new(
                     &account.name,
                     Arc::new(PendingDialect { dialect }),
                     sends.clone(),
+                    downloads.clone(),
                 ),
             };
             accounts.push(built.with_webhooks(WebhookRegistration::from_config(config, account)));
@@ -385,6 +477,16 @@ impl Accounts {
     /// Iterates over every account, in configuration order.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Account>> {
         self.accounts.iter()
+    }
+
+    /// Tells every sandbox account where the gateway serves its export files (see
+    /// [`SandboxUpstream::serve_files_at`]).
+    pub fn serve_sandbox_files_at(&self, base_url: &str) {
+        for account in &self.accounts {
+            if let Some(sandbox) = account.as_sandbox() {
+                sandbox.serve_files_at(base_url);
+            }
+        }
     }
 
     /// Connects every sandbox account to the event log, so that its sends (statuses), injected

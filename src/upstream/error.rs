@@ -149,6 +149,37 @@ pub enum UpstreamError {
         /// The upstream's limit.
         limit: usize,
     },
+    /// No export job has that id.
+    #[error("message export {export_id} was not found")]
+    ExportNotFound {
+        /// The id asked for.
+        export_id: String,
+    },
+    /// The export's CSV is not ready yet.
+    #[error("message export {export_id} is {state_raw}; its file can be read once it is done")]
+    ExportNotFinished {
+        /// The export.
+        export_id: String,
+        /// Its state, as the upstream spelled it.
+        state_raw: String,
+    },
+    /// The export's CSV could not be downloaded (its link answered an error, or the transfer
+    /// broke).
+    #[error("the file of message export {export_id} could not be downloaded: {detail}")]
+    ExportDownloadFailed {
+        /// The export.
+        export_id: String,
+        /// What failed (an HTTP status or a transfer error; never the link, which is a credential).
+        detail: String,
+    },
+    /// The export's CSV is not a CSV the gateway can read.
+    #[error("the file of message export {export_id} cannot be read: {detail}")]
+    ExportFileMalformed {
+        /// The export.
+        export_id: String,
+        /// What is wrong, with the line.
+        detail: String,
+    },
 }
 
 impl UpstreamError {
@@ -162,7 +193,11 @@ impl UpstreamError {
             | Self::TemplateNotFound { .. } => ErrorClass::NotFound,
             Self::ChannelNotActive { .. }
             | Self::WebhookNotConfigured { .. }
-            | Self::WebhookUriTooLong { .. } => ErrorClass::FailedPrecondition,
+            | Self::WebhookUriTooLong { .. }
+            | Self::ExportNotFinished { .. } => ErrorClass::FailedPrecondition,
+            Self::ExportNotFound { .. } => ErrorClass::NotFound,
+            Self::ExportDownloadFailed { .. } => ErrorClass::Unavailable,
+            Self::ExportFileMalformed { .. } => ErrorClass::Internal,
             Self::Rejected(rejection) => rejection.class,
             Self::Unreachable { .. } => ErrorClass::Unavailable,
             Self::Timeout { .. } => ErrorClass::Timeout,
@@ -189,6 +224,10 @@ impl UpstreamError {
             Self::AlreadySent { .. } => "REPEATED_CRM_MESSAGE_ID",
             Self::WebhookNotConfigured { reason, .. } => reason,
             Self::WebhookUriTooLong { .. } => "WEBHOOK_URI_TOO_LONG",
+            Self::ExportNotFound { .. } => "EXPORT_NOT_FOUND",
+            Self::ExportNotFinished { .. } => "EXPORT_NOT_READY",
+            Self::ExportDownloadFailed { .. } => "EXPORT_DOWNLOAD_FAILED",
+            Self::ExportFileMalformed { .. } => "EXPORT_FILE_MALFORMED",
         }
     }
 
@@ -218,6 +257,18 @@ impl UpstreamError {
             ],
             Self::MessageNotFound { message_id } => vec![("messageId", message_id.clone())],
             Self::TemplateNotFound { template_id } => vec![("templateId", template_id.clone())],
+            Self::ExportNotFound { export_id }
+            | Self::ExportDownloadFailed { export_id, .. }
+            | Self::ExportFileMalformed { export_id, .. } => {
+                vec![("exportId", export_id.clone())]
+            }
+            Self::ExportNotFinished {
+                export_id,
+                state_raw,
+            } => vec![
+                ("exportId", export_id.clone()),
+                ("state", state_raw.clone()),
+            ],
             _ => self.stack_metadata(),
         };
         pairs

@@ -7,6 +7,8 @@
 
 mod catalogue;
 mod events;
+mod exports;
+pub mod files;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -19,8 +21,9 @@ use parking_lot::Mutex;
 use crate::config::Dialect;
 use crate::error::ErrorClass;
 use crate::model::{
-    Channel, ChannelState, Content, DeleteMessage, EditContent, EditMessage, MessageRef,
-    SendMessage, SentMessage, Template, TemplatePage, TemplateStatus, Transport, WebhookSettings,
+    Channel, ChannelState, ChatType, Content, DeleteMessage, EditContent, EditMessage,
+    ExportRequest, MessageExport, MessageRef, SendMessage, SentMessage, Template, TemplatePage,
+    TemplateStatus, Transport, WebhookSettings,
 };
 
 use super::error::Rejection;
@@ -29,6 +32,7 @@ use super::{CallContext, PageRequest, Upstream, UpstreamError};
 pub use events::IncomingMessage;
 
 use self::events::SandboxEvents;
+use self::exports::{ExportFile, HistoryEntry, SandboxExports};
 
 /// The ErrorInfo domain of refusals the sandbox makes in the upstream's place.
 const SANDBOX_DOMAIN: &str = "sandbox.wazzup-gateway";
@@ -36,6 +40,10 @@ const SANDBOX_DOMAIN: &str = "sandbox.wazzup-gateway";
 /// An in-memory upstream account.
 #[derive(Debug)]
 pub struct SandboxUpstream {
+    /// The account's name (part of its export file links).
+    account: String,
+    /// Where the gateway serves export files, e.g. `http://127.0.0.1:9090`, once known.
+    files_base_url: OnceLock<String>,
     /// Simulated latency of every operation.
     latency: Duration,
     /// Channels, sent messages and templates.
@@ -55,6 +63,8 @@ struct SandboxState {
     templates: Vec<Template>,
     /// The webhook subscription, kept in memory (nothing is ever delivered to it).
     webhooks: WebhookSettings,
+    /// Messages seen, and export jobs.
+    exports: SandboxExports,
 }
 
 /// What the sandbox keeps of a sent message.
@@ -79,8 +89,11 @@ impl SandboxUpstream {
             messages: HashMap::new(),
             templates: catalogue::templates(),
             webhooks: WebhookSettings::default(),
+            exports: SandboxExports::default(),
         };
         Self {
+            account: account.to_owned(),
+            files_base_url: OnceLock::new(),
             latency,
             state: Mutex::new(state),
             events: OnceLock::new(),
@@ -108,6 +121,39 @@ impl SandboxUpstream {
         channel.state = state;
         channel.state_raw = state.as_upstream().to_owned();
         Ok(channel.clone())
+    }
+
+    /// Makes every export CSV end with `rows` generated rows (a load-test knob: they are written
+    /// as the file is sent, never held).
+    pub fn with_synthetic_export_rows(self, rows: u64) -> Self {
+        self.state.lock().exports.set_synthetic_rows(rows);
+        self
+    }
+
+    /// Tells the sandbox where the gateway serves its export files (the admin listener's base
+    /// URL, e.g. `http://127.0.0.1:9090`); done links point there. Returns false when already set.
+    pub fn serve_files_at(&self, base_url: &str) -> bool {
+        self.files_base_url
+            .set(base_url.trim_end_matches('/').to_owned())
+            .is_ok()
+    }
+
+    /// Returns the link of an export's CSV (empty until [`Self::serve_files_at`] was called).
+    fn file_url(&self, export_id: &str) -> String {
+        self.files_base_url
+            .get()
+            .map(|base| files::file_url(base, &self.account, export_id))
+            .unwrap_or_default()
+    }
+
+    /// Returns the rows of a finished export's CSV; `None` for an unknown or unfinished export.
+    pub(crate) fn export_file(&self, export_id: &str) -> Option<ExportFile> {
+        self.state.lock().exports.file(export_id)
+    }
+
+    /// Remembers a message for exports.
+    fn record_history(&self, entry: HistoryEntry) {
+        self.state.lock().exports.record(entry);
     }
 
     /// Waits the configured latency, as a remote upstream would take.
@@ -182,6 +228,24 @@ impl Upstream for SandboxUpstream {
             .map_or(Transport::Other, |channel| channel.transport);
         let chat_id = chat_id_for(send);
         let message_id = uuid::Uuid::new_v4().to_string();
+        self.record_history(HistoryEntry {
+            at: std::time::SystemTime::now(),
+            direction: "outbound",
+            transport,
+            chat_type: send
+                .recipient
+                .chat_type
+                .or_else(|| transport.chat_types().first().copied())
+                .unwrap_or(ChatType::Other),
+            chat_id: chat_id.clone(),
+            channel_id: send.channel_id.clone(),
+            message_id: message_id.clone(),
+            user_name: send.recipient.contact_name.clone().unwrap_or_default(),
+            text: match &send.content {
+                Some(Content::Text(text)) => text.clone(),
+                _ => String::new(),
+            },
+        });
         let record = SentRecord {
             chat_id: chat_id.clone(),
             transport,
@@ -291,6 +355,42 @@ impl Upstream for SandboxUpstream {
         self.simulate_latency().await;
         self.state.lock().webhooks = settings.clone();
         Ok(settings.clone())
+    }
+
+    async fn create_message_export(
+        &self,
+        request: &ExportRequest,
+        _call: CallContext,
+    ) -> Result<MessageExport, UpstreamError> {
+        self.simulate_latency().await;
+        if let Some(channel_id) = &request.channel_id {
+            self.channel(channel_id)?;
+        }
+        let export_id = self.state.lock().exports.create(request);
+        if let Some(events) = self.events.get() {
+            events.export_will_finish(&export_id, self.file_url(&export_id));
+        }
+        Ok(exports::job_state(
+            &export_id,
+            std::time::Duration::ZERO,
+            "",
+        ))
+    }
+
+    async fn get_message_export(
+        &self,
+        export_id: &str,
+        _call: CallContext,
+    ) -> Result<MessageExport, UpstreamError> {
+        self.simulate_latency().await;
+        let url = self.file_url(export_id);
+        self.state
+            .lock()
+            .exports
+            .get(export_id, &url)
+            .ok_or_else(|| UpstreamError::ExportNotFound {
+                export_id: export_id.to_owned(),
+            })
     }
 
     async fn get_template(

@@ -22,8 +22,10 @@ use tracing::Instrument as _;
 
 use crate::config::{AccountConfig, UpstreamLimits};
 
+mod download;
 mod request;
 
+pub use download::{Downloads, FileChunks, describe as describe_download_error};
 pub use request::{Answer, Credentials, TransportError, UpstreamRequest};
 
 use super::CallContext;

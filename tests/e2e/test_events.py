@@ -1,8 +1,5 @@
 """EventService from a Python grpcio client: a subscription sees what the sandbox reports."""
 
-import grpc
-import pytest
-
 from harness import RPC_TIMEOUT_S, WHATSAPP_CHANNEL
 
 STREAM_TIMEOUT_S = 15
@@ -37,12 +34,3 @@ def test_no_consumer_exists_until_a_named_subscription_creates_one(channel, pb):
 
     assert list(listed.consumers) == []
 
-
-def test_an_rpc_not_built_yet_is_unimplemented_and_says_what_is_missing(channel, pb):
-    exports = pb.stub("ExportService", channel)
-
-    with pytest.raises(grpc.RpcError) as raised:
-        exports.GetMessageExport(pb.message("GetMessageExportRequest"), timeout=RPC_TIMEOUT_S)
-
-    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "ExportService.GetMessageExport" in (raised.value.details() or ""), raised.value.details()

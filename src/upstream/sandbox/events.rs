@@ -1,8 +1,9 @@
 //! What the sandbox reports as events, through the same event log as real webhooks: statuses
 //! `sent` → `delivered` → `read` shortly after each send, incoming messages injected through
-//! `SandboxService.InjectIncomingMessage`, and channel state changes.
+//! `SandboxService.InjectIncomingMessage`, channel state changes, and finished message exports.
 //!
-//! Every event is built as the v3 webhook JSON the real upstream would send (wazzup-api.md §6)
+//! Every event is built as the webhook JSON the real upstream would send (v3, wazzup-api.md §6;
+//! exports exist only in tech v2, so their event is a v2 `messages_dump.status_update`, §16.8)
 //! and split by the same decoder as webhooks ([`crate::events::decode`]), so subscribers see the
 //! same shapes, ids and payloads; only `Event.dialect` says `sandbox`.
 
@@ -21,6 +22,7 @@ use crate::events::{NewEvent, StoredEvent};
 use crate::model::{Channel, ChannelState, ChatType, Violations};
 use crate::upstream::UpstreamError;
 
+use super::exports::{DONE_AFTER, HistoryEntry};
 use super::{SandboxUpstream, refusal};
 
 /// Time between a send and its `sent` status, and between the following statuses.
@@ -119,6 +121,35 @@ impl SandboxEvents {
         self.store_one(json!({ "channelsUpdates": [item] })).await
     }
 
+    /// Stores the `messages_dump.status_update` event of an export when it is done (after
+    /// [`DONE_AFTER`]), in a tracked task, as the tech v2 upstream would deliver it.
+    pub(super) fn export_will_finish(&self, export_id: &str, url: String) {
+        let account = self.account.clone();
+        let log = self.log.clone();
+        let export_id = export_id.to_owned();
+        let mut tasks = self.status_tasks.lock();
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(async move {
+            tokio::time::sleep(DONE_AFTER).await;
+            let body = json!({
+                "event": "messages_dump.status_update",
+                "data": [{ "export_id": export_id, "status": "done", "url": url }],
+                "meta": {
+                    "idempotency_key": format!("sandbox-export-{export_id}"),
+                    "timestamp": now_ms() / 1000,
+                },
+            });
+            let event = sandbox_event(&account, &body);
+            if let Err(error) = log.append(vec![event]).await {
+                tracing::warn!(
+                    account,
+                    error = &error as &dyn std::error::Error,
+                    "sandbox export event not stored"
+                );
+            }
+        });
+    }
+
     /// Waits until every status sequence started so far has been stored.
     pub(super) async fn flush(&self) {
         let mut tasks = std::mem::take(&mut *self.status_tasks.lock());
@@ -166,10 +197,25 @@ impl SandboxUpstream {
         let channel = self.channel(&message.channel_id)?;
         let chat_type = check_incoming(message, &channel)?;
         let events = self.events.get().ok_or_else(log_not_connected)?;
-        events
+        let stored = events
             .incoming_message(message, chat_type)
             .await
-            .map_err(log_unavailable)
+            .map_err(log_unavailable)?;
+        self.record_history(HistoryEntry {
+            at: SystemTime::now(),
+            direction: "inbound",
+            transport: channel.transport,
+            chat_type,
+            chat_id: message.chat_id.clone(),
+            channel_id: message.channel_id.clone(),
+            message_id: stored.event.raw["messageId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            user_name: message.contact_name.clone(),
+            text: message.text.clone(),
+        });
+        Ok(stored)
     }
 
     /// Puts a channel into `state` and reports the change as a channel event when a log is
@@ -195,7 +241,7 @@ impl SandboxUpstream {
     }
 
     /// Returns one of the sandbox's channels.
-    fn channel(&self, channel_id: &str) -> Result<Channel, UpstreamError> {
+    pub(super) fn channel(&self, channel_id: &str) -> Result<Channel, UpstreamError> {
         self.state
             .lock()
             .channels
@@ -295,7 +341,8 @@ impl StatusReporter {
     }
 }
 
-/// Splits a one-item v3 body into its event, as the ingress would for a sandbox account.
+/// Splits a one-item body (v3, or a tech v2 envelope for exports) into its event, as the ingress
+/// would for a sandbox account.
 fn sandbox_event(account: &str, body: &Value) -> NewEvent {
     let source = WebhookSource {
         account,
@@ -309,7 +356,7 @@ fn sandbox_event(account: &str, body: &Value) -> NewEvent {
         .events
         .into_iter()
         .next()
-        .expect("a one-item v3 body yields one event")
+        .expect("a one-item body yields one event")
 }
 
 /// Returns the current time as the v3 webhooks write it (`2025-05-06T14:16:00.002Z`).

@@ -41,6 +41,9 @@ pub enum TransportError {
         #[source]
         source: reqwest::Error,
     },
+    /// The HTTP client that downloads export files could not be built (TLS setup).
+    #[error("the HTTP client for export downloads could not be built")]
+    Downloads(#[source] reqwest::Error),
 }
 
 /// One upstream request, as the dialect describes it.

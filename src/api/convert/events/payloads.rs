@@ -2,8 +2,8 @@
 
 use crate::events::payload::{
     ChannelChange, ChannelPayload, Contact, CrmEntityKind, CrmRequestPayload, Direction,
-    EventPayload, MessageError, MessagePayload, MessageStatus, MessageType, OldInfo, StatusPayload,
-    TemplateStatusPayload, UnknownPayload,
+    EventPayload, GroupChatChange, MessageError, MessagePayload, MessageStatus, MessageType,
+    OldInfo, StatusPayload, TemplateStatusPayload, UnknownPayload,
 };
 use crate::proto::pb;
 
@@ -21,6 +21,19 @@ pub(super) fn payload_to_pb(payload: EventPayload, crm_deadline_ms: i64) -> pb::
         EventPayload::CrmRequest(request) => {
             pb::event::Payload::CrmRequest(crm_request_to_pb(request, crm_deadline_ms))
         }
+        EventPayload::GroupChat(group) => pb::event::Payload::GroupChat(pb::GroupChatEvent {
+            channel_id: group.channel_id,
+            chat_id: group.chat_id,
+            change: match group.change {
+                GroupChatChange::Memberships => pb::GroupChatChange::Memberships,
+                GroupChatChange::Info => pb::GroupChatChange::Info,
+            }
+            .into(),
+            data: json_to_struct(&group.data),
+        }),
+        EventPayload::Export(export) => pb::event::Payload::Export(pb::ExportEvent {
+            export: Some(export.into()),
+        }),
         EventPayload::Unknown(UnknownPayload { reason, kind }) => {
             pb::event::Payload::Unknown(pb::UnknownEvent { reason, kind })
         }
@@ -66,7 +79,11 @@ fn message_to_pb(message: MessagePayload) -> pb::MessageEvent {
         sent_from_app: message.sent_from_app,
         direction: enum_number::<_, pb::Direction>(message.direction),
         advert: message.advert.as_ref().and_then(json_to_struct),
-        // Fields of other dialects (tech v2 request ids and senders, Devino locations, …).
+        direction_raw: message.direction_raw,
+        request_id: message.request_id,
+        crm_user_id: message.crm_user_id,
+        sender: message.sender.map(contact_to_pb),
+        // Fields of other dialects (Devino locations and contact cards, content details).
         ..pb::MessageEvent::default()
     }
 }
@@ -78,7 +95,7 @@ fn contact_to_pb(contact: Contact) -> pb::Contact {
         avatar_uri: contact.avatar_uri,
         username: contact.username,
         phone: contact.phone,
-        chat_id: String::new(),
+        chat_id: contact.chat_id,
     }
 }
 
@@ -120,8 +137,9 @@ fn status_to_pb(status: StatusPayload) -> pb::MessageStatusEvent {
         channel_id: status.channel_id,
         chat_id: status.chat_id,
         error_data,
-        // Tech v2 request ids and Devino callback data.
-        ..pb::MessageStatusEvent::default()
+        request_id: status.request_id,
+        // Devino callback data.
+        callback_data: String::new(),
     }
 }
 
@@ -135,8 +153,10 @@ fn channel_to_pb(channel: ChannelPayload) -> pb::ChannelEvent {
         tier: channel.tier,
         qr: channel.qr,
         changed_at: channel.changed_at_ms.map(timestamp_from_ms),
-        // Tech v2 pairing codes, reasons and transports.
-        ..pb::ChannelEvent::default()
+        pairing_code: channel.pairing_code,
+        reason: channel.reason,
+        transport: enum_number::<_, pb::Transport>(channel.transport),
+        transport_raw: channel.transport_raw,
     }
 }
 
@@ -208,6 +228,9 @@ impl From<ChannelChange> for pb::ChannelChange {
     fn from(change: ChannelChange) -> Self {
         match change {
             ChannelChange::State => Self::State,
+            ChannelChange::Created => Self::Created,
+            ChannelChange::Deleted => Self::Deleted,
+            ChannelChange::Qr => Self::Qr,
             ChannelChange::Tier => Self::Tier,
         }
     }

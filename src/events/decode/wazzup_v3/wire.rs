@@ -193,6 +193,10 @@ impl From<WireMessage> for MessagePayload {
                 Direction::Inbound
             }),
             advert: wire.advert,
+            direction_raw: String::new(),
+            request_id: String::new(),
+            crm_user_id: String::new(),
+            sender: None,
             chat_type_raw,
             type_raw,
             status_raw,
@@ -207,6 +211,7 @@ impl From<WireContact> for Contact {
             avatar_uri: wire.avatar_uri.unwrap_or_default(),
             username: wire.username.unwrap_or_default(),
             phone: wire.phone.unwrap_or_default(),
+            chat_id: String::new(),
         }
     }
 }
@@ -241,6 +246,7 @@ impl From<WireStatus> for StatusPayload {
             occurred_at_ms: wire.timestamp,
             channel_id: wire.channel_id.unwrap_or_default(),
             chat_id: wire.chat_id.unwrap_or_default(),
+            request_id: String::new(),
             status_raw,
         }
     }
@@ -261,6 +267,10 @@ impl From<WireChannelUpdate> for ChannelPayload {
             state: known(&state_raw, ChannelState::from_upstream),
             qr: wire.qr.unwrap_or_default(),
             changed_at_ms: wire.timestamp,
+            pairing_code: String::new(),
+            reason: String::new(),
+            transport: None,
+            transport_raw: String::new(),
             state_raw,
             tier,
         }
