@@ -178,9 +178,8 @@ fn add_gateway_services(
     has_sandbox: bool,
 ) {
     use pb::{
-        channel_service_server::ChannelServiceServer, event_service_server::EventServiceServer,
-        export_service_server::ExportServiceServer, message_service_server::MessageServiceServer,
-        sandbox_service_server::SandboxServiceServer,
+        channel_service_server::ChannelServiceServer, export_service_server::ExportServiceServer,
+        message_service_server::MessageServiceServer, sandbox_service_server::SandboxServiceServer,
         template_service_server::TemplateServiceServer,
         webhook_service_server::WebhookServiceServer,
     };
@@ -201,7 +200,7 @@ fn add_gateway_services(
         .add_service(WebhookServiceServer::new(webhooks::WebhooksApi::new(
             context.clone(),
         )))
-        .add_service(EventServiceServer::new(events::EventsApi::new(
+        .add_service(events::EventServiceRoute::new(events::EventsApi::new(
             context.clone(),
             events,
         )));

@@ -1,6 +1,11 @@
 //! `EventService`: webhooks as durable gRPC streams, named consumers and their acks, and answers
 //! to CRM entity requests. Thin: requests are checked and converted in
-//! `convert/subscriptions.rs`, the work happens in [`crate::events::fanout`].
+//! `convert/subscriptions.rs`, the work happens in [`crate::events::fanout`]. `Subscribe` is
+//! served through [`EventServiceRoute`], which encodes each event once for every stream.
+
+mod encoded;
+
+pub use encoded::EventServiceRoute;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -17,7 +22,7 @@ use crate::config::StreamDefaults;
 use crate::error::ApiError;
 use crate::events::EventType;
 use crate::events::consumers::ConsumerKey;
-use crate::events::fanout::{Fanout, Subscription};
+use crate::events::fanout::{Fanout, StreamItem, Subscription};
 use crate::events::log::EventLog;
 use crate::events::responses::PendingResponses;
 use crate::model::Violations;
@@ -89,6 +94,28 @@ impl EventsApi {
         )?)
     }
 
+    /// Opens the subscription `request` asks for: its items, failures as statuses.
+    async fn open(
+        &self,
+        request: &Request<pb::SubscribeRequest>,
+    ) -> Result<BoxStream<'static, Result<StreamItem, Status>>, Status> {
+        let subscription = self.subscription(request)?;
+        let stream = self
+            .services
+            .fanout
+            .subscribe(subscription)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(stream
+            .map(|item| item.map_err(|error| Status::from(ApiError::from(error))))
+            .boxed())
+    }
+
+    /// The encoded events shared by the streams.
+    fn shared_events(&self) -> Arc<SharedEvents> {
+        Arc::clone(&self.shared)
+    }
+
     /// Resolves the owner account and the consumer name of a consumer request.
     fn consumer_key<T>(
         &self,
@@ -156,23 +183,15 @@ fn now_ms() -> i64 {
 impl pb::event_service_server::EventService for EventsApi {
     type SubscribeStream = BoxStream<'static, Result<pb::SubscribeResponse, Status>>;
 
+    /// The typed form of `Subscribe`, for the generated server; the gateway serves `Subscribe`
+    /// through [`EventServiceRoute`], whose bytes on the wire are the same.
     #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, consumer = %request.get_ref().consumer))]
     async fn subscribe(
         &self,
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        let subscription = self.subscription(&request)?;
-        let stream = self
-            .services
-            .fanout
-            .subscribe(subscription)
-            .await
-            .map_err(ApiError::from)?;
-        let shared = Arc::clone(&self.shared);
-        let responses = stream.map(move |item| match item {
-            Ok(item) => Ok(subscriptions::response(item, now_ms(), &shared)),
-            Err(error) => Err(Status::from(ApiError::from(error))),
-        });
+        let stream = self.open(&request).await?;
+        let responses = stream.map(|item| Ok(subscriptions::response(item?, now_ms())));
         Ok(Response::new(responses.boxed()))
     }
 

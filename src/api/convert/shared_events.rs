@@ -1,27 +1,28 @@
-//! Delivered events converted to protobuf once and shared by every stream that delivers them.
+//! Delivered events encoded once and shared by every stream that delivers them.
 //!
-//! Converting a stored event means parsing its raw JSON twice (typed payload and `raw` struct);
-//! with many subscriptions tailing the log, each new event would otherwise be converted once per
-//! stream. The most recent conversions are kept by cursor, so the streams at the head of the log
-//! share them; a stream far behind converts for itself without evicting them.
+//! Converting a stored event means parsing its raw JSON twice (typed payload and `raw` struct) and
+//! encoding a message with a nested `Struct`; with many subscriptions tailing the log, each new
+//! event would otherwise be converted and encoded once per stream. The most recent encodings are
+//! kept by cursor and delivery count, so the streams at the head of the log share them; a stream
+//! far behind encodes for itself without evicting them.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
+use prost::Message as _;
 
-use super::events::event_to_pb;
+use super::subscriptions::response;
 use crate::events::Cursor;
-use crate::events::fanout::Delivery;
-use crate::proto::pb;
+use crate::events::fanout::{Delivery, StreamItem};
 
-/// Conversions kept: a few seconds of events at a thousand webhooks a second.
+/// Encodings kept: a few seconds of events at a thousand webhooks a second.
 const DEFAULT_CAPACITY: usize = 4096;
 
-/// The shared conversions, newest cursors kept.
+/// The shared encodings, newest cursors kept.
 #[derive(Debug)]
 pub struct SharedEvents {
-    recent: Mutex<BTreeMap<Cursor, Arc<pb::Event>>>,
+    recent: Mutex<BTreeMap<(Cursor, u32), Bytes>>,
     capacity: usize,
 }
 
@@ -32,7 +33,7 @@ impl Default for SharedEvents {
 }
 
 impl SharedEvents {
-    /// Keeps at most `capacity` conversions.
+    /// Keeps at most `capacity` encodings.
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             recent: Mutex::new(BTreeMap::new()),
@@ -40,68 +41,72 @@ impl SharedEvents {
         }
     }
 
-    /// Returns the delivery's event in protobuf, converted at most once while it is recent.
-    pub fn event(&self, delivery: &Delivery) -> pb::Event {
-        let mut event = pb::Event::clone(&self.shared(delivery));
-        event.delivery_count = delivery.delivery_count;
-        event
+    /// Returns the `SubscribeResponse` of `item`, encoded; an event's encoding is made at most
+    /// once while it is recent, a heartbeat's each time (it carries `now_ms`).
+    pub fn encode(&self, item: StreamItem, now_ms: i64) -> Bytes {
+        match item {
+            StreamItem::Event(delivery) => self.encoded_event(delivery),
+            heartbeat @ StreamItem::Heartbeat { .. } => {
+                Bytes::from(response(heartbeat, now_ms).encode_to_vec())
+            }
+        }
     }
 
-    /// The shared conversion of the delivery's event.
-    fn shared(&self, delivery: &Delivery) -> Arc<pb::Event> {
-        let cursor = delivery.event.cursor;
-        if let Some(converted) = self.recent.lock().get(&cursor) {
-            return Arc::clone(converted);
+    /// The shared encoding of the delivery's event.
+    fn encoded_event(&self, delivery: Delivery) -> Bytes {
+        let key = (delivery.event.cursor, delivery.delivery_count);
+        if let Some(encoded) = self.recent.lock().get(&key) {
+            return encoded.clone();
         }
-        // Converted outside the lock; two streams racing on one event both convert, harmlessly.
-        let converted = Arc::new(event_to_pb(&delivery.event, delivery.delivery_count));
+        // Encoded outside the lock; two streams racing on one event both encode, harmlessly.
+        let encoded = Bytes::from(response(StreamItem::Event(delivery), 0).encode_to_vec());
         let mut recent = self.recent.lock();
-        recent.insert(cursor, Arc::clone(&converted));
+        recent.insert(key, encoded.clone());
         if recent.len() > self.capacity {
             // The oldest cursor goes: a stream far behind the others does not push out what the
             // streams at the head are sharing.
             recent.pop_first();
         }
-        converted
-    }
-
-    /// How many conversions are kept.
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.recent.lock().len()
+        encoded
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::events::StoredEvent;
     use crate::events::log::conformance;
 
-    fn stored_event(cursor: Cursor) -> StoredEvent {
-        StoredEvent {
-            cursor,
-            event: conformance::event(&format!("event-{cursor}"), 1000),
-        }
+    fn delivery(cursor: Cursor, delivery_count: u32) -> StreamItem {
+        StreamItem::Event(Delivery {
+            event: Arc::new(StoredEvent {
+                cursor,
+                event: conformance::event(&format!("event-{cursor}"), 1000),
+            }),
+            delivery_count,
+        })
     }
 
-    fn delivery(cursor: Cursor, delivery_count: u32) -> Delivery {
-        Delivery {
-            event: Arc::new(stored_event(cursor)),
-            delivery_count,
-        }
+    fn typed(item: StreamItem, now_ms: i64) -> Bytes {
+        Bytes::from(response(item, now_ms).encode_to_vec())
     }
 
     #[test]
-    fn a_shared_conversion_equals_a_fresh_one_with_its_own_delivery_count() {
+    fn shared_encodings_are_the_bytes_of_the_typed_responses() {
         let shared = SharedEvents::default();
+        let heartbeat = || StreamItem::Heartbeat { latest: 9 };
 
-        let first = shared.event(&delivery(7, 1));
-        let again = shared.event(&delivery(7, 3));
+        let first = shared.encode(delivery(7, 1), 5);
+        let again = shared.encode(delivery(7, 1), 6);
+        let redelivered = shared.encode(delivery(7, 3), 7);
+        let beat = shared.encode(heartbeat(), 1_700_000_000_123);
 
-        assert_eq!(first, event_to_pb(&stored_event(7), 1));
-        assert_eq!(again, event_to_pb(&stored_event(7), 3));
-        assert_eq!(shared.len(), 1);
+        assert_eq!(first, typed(delivery(7, 1), 5));
+        assert_eq!(again.as_ptr(), first.as_ptr(), "made once, shared");
+        assert_eq!(redelivered, typed(delivery(7, 3), 7));
+        assert_eq!(beat, typed(heartbeat(), 1_700_000_000_123));
     }
 
     #[test]
@@ -109,10 +114,10 @@ mod tests {
         let shared = SharedEvents::with_capacity(2);
 
         for cursor in [5, 6, 7, 1] {
-            shared.event(&delivery(cursor, 1));
+            shared.encode(delivery(cursor, 1), 0);
         }
 
-        let kept: Vec<Cursor> = shared.recent.lock().keys().copied().collect();
-        assert_eq!(kept, vec![6, 7]);
+        let kept: Vec<(Cursor, u32)> = shared.recent.lock().keys().copied().collect();
+        assert_eq!(kept, vec![(6, 1), (7, 1)]);
     }
 }

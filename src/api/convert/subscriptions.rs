@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use super::events::{event_type_from_pb, timestamp_from_ms};
-use super::shared_events::SharedEvents;
+use super::events::{event_to_pb, event_type_from_pb, timestamp_from_ms};
 use crate::config::{MAX_EVENTS_MAX_IN_FLIGHT, StreamDefaults};
 use crate::events::EventType;
 use crate::events::consumers::{EventFilter, is_valid_consumer_name};
@@ -186,15 +185,13 @@ fn interval(
     converted
 }
 
-/// Converts a stream item into a response message, its event through the shared conversions.
-pub(crate) fn response(
-    item: StreamItem,
-    now_ms: i64,
-    shared: &SharedEvents,
-) -> pb::SubscribeResponse {
+/// Converts a stream item into a response message.
+pub(crate) fn response(item: StreamItem, now_ms: i64) -> pb::SubscribeResponse {
     use pb::subscribe_response::Kind;
     let kind = match item {
-        StreamItem::Event(delivery) => Kind::Event(shared.event(&delivery)),
+        StreamItem::Event(delivery) => {
+            Kind::Event(event_to_pb(&delivery.event, delivery.delivery_count))
+        }
         StreamItem::Heartbeat { latest } => Kind::Heartbeat(pb::Heartbeat {
             sent_at: Some(timestamp_from_ms(now_ms)),
             latest_cursor: latest,

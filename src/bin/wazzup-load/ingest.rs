@@ -17,7 +17,6 @@ use axum::routing::post;
 use tokio::sync::Semaphore;
 use tonic::transport::Channel;
 use wazzup_gateway::proto::pb;
-use wazzup_gateway::proto::pb::event_service_client::EventServiceClient;
 
 use crate::{CHANNEL_ID, CHAT_ID, REQUEST_TIMEOUT, quantile_ms};
 
@@ -204,14 +203,7 @@ pub(crate) async fn latency(run: LatencyRun) -> Result<serde_json::Value, String
 
     let mut subscribers = Vec::with_capacity(run.subscribers);
     for _ in 0..run.subscribers {
-        let mut stream = EventServiceClient::new(channel.clone())
-            .subscribe(pb::SubscribeRequest {
-                types: vec![pb::EventType::MessageReceived.into()],
-                ..Default::default()
-            })
-            .await
-            .map_err(|status| format!("Subscribe failed: {status}"))?
-            .into_inner();
+        let mut stream = subscribe_thin(channel.clone()).await?;
         // The first message of every stream is a heartbeat: the subscription is in place.
         stream
             .message()
@@ -226,10 +218,7 @@ pub(crate) async fn latency(run: LatencyRun) -> Result<serde_json::Value, String
                 else {
                     break;
                 };
-                let Some(pb::subscribe_response::Kind::Event(event)) = message.kind else {
-                    continue;
-                };
-                let Some(pb::event::Payload::Message(payload)) = event.payload else {
+                let Some(payload) = message.event.and_then(|event| event.message) else {
                     continue;
                 };
                 let sent = bodies
@@ -295,6 +284,52 @@ pub(crate) async fn latency(run: LatencyRun) -> Result<serde_json::Value, String
         "post_p99_ms": quantile_ms(&post_latencies, 0.99),
         "errors": errors.load(Ordering::Relaxed),
     }))
+}
+
+/// A `SubscribeResponse` read only as far as the benchmark needs: the message id of a message
+/// event. prost skips every other field unread, so the load tool's decoding does not compete with
+/// the gateway for the CPU; the bytes on the wire are the full messages.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ThinSubscribeResponse {
+    /// `SubscribeResponse.event`.
+    #[prost(message, optional, tag = "1")]
+    event: Option<ThinEvent>,
+}
+
+/// `Event`, only its `message` payload.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ThinEvent {
+    /// `Event.message`.
+    #[prost(message, optional, tag = "10")]
+    message: Option<ThinMessageEvent>,
+}
+
+/// `MessageEvent`, only its id.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ThinMessageEvent {
+    /// `MessageEvent.message_id`.
+    #[prost(string, tag = "1")]
+    message_id: String,
+}
+
+/// Subscribes to `MESSAGE_RECEIVED` events, reading responses as [`ThinSubscribeResponse`].
+async fn subscribe_thin(
+    channel: Channel,
+) -> Result<tonic::Streaming<ThinSubscribeResponse>, String> {
+    let request = pb::SubscribeRequest {
+        types: vec![pb::EventType::MessageReceived.into()],
+        ..Default::default()
+    };
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready()
+        .await
+        .map_err(|error| format!("Subscribe failed: {error}"))?;
+    let codec = tonic_prost::ProstCodec::<pb::SubscribeRequest, ThinSubscribeResponse>::default();
+    let path = http::uri::PathAndQuery::from_static("/wazzup_gateway.v1.EventService/Subscribe");
+    grpc.server_streaming(tonic::Request::new(request), path, codec)
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(|status| format!("Subscribe failed: {status}"))
 }
 
 /// Serves the ceiling: any `POST /webhooks/...` has its body read and is answered 200, nothing
