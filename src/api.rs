@@ -31,6 +31,7 @@ use tower::ServiceBuilder;
 use crate::app::AppError;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::events::outcomes::SendOutcomes;
 use crate::proto::pb;
 use crate::telemetry::Metrics;
 use crate::upstream::{Account, Accounts, CallContext};
@@ -189,6 +190,7 @@ fn add_gateway_services(
         )))
         .add_service(MessageServiceServer::new(messages::MessagesApi::new(
             context.clone(),
+            SendOutcomes::new(events.log.clone()),
         )))
         .add_service(TemplateServiceServer::new(templates::TemplatesApi::new(
             context.clone(),

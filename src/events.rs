@@ -18,6 +18,7 @@ pub mod dispatcher;
 pub mod fanout;
 pub mod ingress;
 pub mod log;
+pub mod outcomes;
 pub mod payload;
 pub mod responses;
 #[cfg(test)]

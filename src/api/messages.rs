@@ -1,9 +1,16 @@
-//! `MessageService`: send, batch send, edit, delete.
+//! `MessageService`: send (optionally held until an asynchronous send's outcome arrives), batch
+//! send, edit, delete.
+
+use std::time::Duration;
 
 use futures::StreamExt as _;
+use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
+use crate::api::convert::events::event_to_pb;
+
 use crate::error::{ApiError, rpc_status};
+use crate::events::outcomes::SendOutcomes;
 use crate::model::{DeleteMessage, EditMessage, SendMessage, ValidationError, Violations};
 use crate::proto::pb;
 use crate::upstream::CallContext;
@@ -15,17 +22,24 @@ const MAX_BATCH_SIZE: usize = 100;
 /// Sends of one batch in flight at once, for dialects without native batching.
 const BATCH_PARALLELISM: usize = 8;
 
+/// How long `wait_for_outcome` holds a call that has no deadline.
+const OUTCOME_WAIT_WITHOUT_DEADLINE: Duration = Duration::from_secs(30);
+/// How long before the call's deadline `wait_for_outcome` answers without the outcome.
+const OUTCOME_WAIT_MARGIN: Duration = Duration::from_millis(100);
+
 /// Serves `wazzup_gateway.v1.MessageService`.
 #[derive(Debug)]
 pub struct MessagesApi {
     /// Shared adapter state.
     context: ApiContext,
+    /// Where `wait_for_outcome` finds the outcome of asynchronous sends.
+    outcomes: SendOutcomes,
 }
 
 impl MessagesApi {
     /// Creates the service.
-    pub fn new(context: ApiContext) -> Self {
-        Self { context }
+    pub fn new(context: ApiContext, outcomes: SendOutcomes) -> Self {
+        Self { context, outcomes }
     }
 
     /// Sends one message on behalf of the caller of `request`.
@@ -36,8 +50,30 @@ impl MessagesApi {
         call: CallContext,
     ) -> Result<pb::SendMessageResponse, ApiError> {
         let account = self.context.account(request, &send.account)?;
+        let wait_for_outcome = send.wait_for_outcome;
         let send = SendMessage::try_from(send)?;
-        Ok(account.send_message(&send, call).await?.into())
+        let before = self.outcomes.position();
+        let mut response: pb::SendMessageResponse = account.send_message(&send, call).await?.into();
+        let pending = response.message_id.is_empty() && !response.request_id.is_empty();
+        if wait_for_outcome && pending && !response.replayed {
+            let deadline = Instant::now()
+                + call
+                    .remaining
+                    .map_or(OUTCOME_WAIT_WITHOUT_DEADLINE, |remaining| {
+                        remaining.saturating_sub(OUTCOME_WAIT_MARGIN)
+                    });
+            let found = self
+                .outcomes
+                .wait(account.name(), &response.request_id, before, deadline)
+                .await?;
+            if let Some(pb::event::Payload::Status(status)) =
+                found.and_then(|stored| event_to_pb(&stored, 1).payload)
+            {
+                response.message_id.clone_from(&status.message_id);
+                response.outcome = Some(status);
+            }
+        }
+        Ok(response)
     }
 }
 

@@ -140,6 +140,7 @@ impl From<SendReply> for pb::SendMessageResponse {
             chat_id: reply.sent.chat_id,
             request_id: reply.sent.request_id,
             replayed: reply.replayed,
+            outcome: None,
         }
     }
 }
