@@ -35,6 +35,8 @@ use wazzup_gateway::proto::pb::message_service_client::MessageServiceClient;
 
 #[path = "wazzup-load/ingest.rs"]
 mod ingest;
+#[path = "wazzup-load/passthrough.rs"]
+mod passthrough;
 
 /// The one channel the mock lists; the gateway validates sends against it.
 const CHANNEL_ID: &str = "6f0c8a52-3b1e-4b7a-9d3c-1a2b3c4d5e6f";
@@ -63,6 +65,15 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
+    },
+    /// Serves a bare tonic → reqwest pass-through of `SendMessage` to the mock (the reference).
+    PassThrough {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// The mock's base URL `http://HOST:PORT`.
+        #[arg(long)]
+        upstream: String,
     },
     /// Fires sends and prints one JSON line of results.
     Run {
@@ -440,6 +451,7 @@ async fn main() -> std::process::ExitCode {
             warmup,
             max_seconds,
         } => run(mode, &target, concurrency, requests, warmup, max_seconds).await,
+        Command::PassThrough { listen, upstream } => passthrough::serve(listen, &upstream).await,
         Command::Sink { listen } => ingest::sink(listen).await,
         Command::Ingest {
             target,
