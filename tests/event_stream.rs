@@ -2,11 +2,12 @@
 //! retention, consumer groups, acks and redelivery, restarts, heartbeats, deletion, shutdown,
 //! back-pressure. Events are appended to the gateway's log directly, as the webhook ingress does.
 
-mod event_support;
+mod support;
 
 use std::collections::BTreeSet;
 
-use event_support::{PATIENCE, TestGateway, config, event, event_of, now_ms};
+use support::TestGateway;
+use support::events::{PATIENCE, config, event, event_of, now_ms};
 use tonic::{Code, Status, Streaming};
 use tonic_types::StatusExt as _;
 use wazzup_gateway::events::EventType;
@@ -408,7 +409,7 @@ async fn shutdown_ends_open_streams_with_unavailable() {
     let mut ephemeral = subscribe(&gateway, pb::SubscribeRequest::default()).await;
     let mut durable = subscribe(&gateway, named("d", pb::AckMode::Auto)).await;
 
-    gateway.begin_stop();
+    gateway.begin_shutdown();
 
     for stream in [&mut ephemeral, &mut durable] {
         let end = end_of(stream).await;

@@ -258,7 +258,7 @@ async fn post_tech_webhook(
 
 /// Opens a subscription from the oldest event and returns its first event.
 async fn first_event(gateway: &TestGateway) -> pb::Event {
-    let mut events = pb::event_service_client::EventServiceClient::new(gateway.channel().await);
+    let mut events = gateway.events().await;
     let mut stream = events
         .subscribe(pb::SubscribeRequest {
             start: Some(pb::subscribe_request::Start::Earliest(true)),
@@ -328,7 +328,7 @@ async fn a_tech_v2_contact_request_is_answered_through_respond() {
         panic!("{:?}", event.payload);
     };
     assert_eq!(request.kind(), pb::CrmEntityKind::Contact);
-    let mut client = pb::event_service_client::EventServiceClient::new(gateway.channel().await);
+    let mut client = gateway.events().await;
     let created = prost_types::Struct {
         fields: [(
             "id".to_owned(),

@@ -34,7 +34,7 @@ async fn next_events(
 async fn subscribe_from_the_start(
     gateway: &TestGateway,
 ) -> tonic::Streaming<pb::SubscribeResponse> {
-    let mut client = pb::event_service_client::EventServiceClient::new(gateway.channel().await);
+    let mut client = gateway.events().await;
     let request = pb::SubscribeRequest {
         start: Some(pb::subscribe_request::Start::Earliest(true)),
         ..Default::default()

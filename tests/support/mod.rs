@@ -1,19 +1,27 @@
 //! Test harness: a gateway running in this process on ephemeral 127.0.0.1 ports, with typed
-//! gRPC clients and helpers to read `google.rpc` error details.
+//! gRPC clients, helpers to read `google.rpc` error details, and a handle on the event log the
+//! gateway uses, so tests can append events the way the webhook ingress does ([`events`] has the
+//! event helpers).
 
 #![allow(dead_code, unreachable_pub)]
+
+pub mod events;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 use tonic_types::StatusExt as _;
-use wazzup_gateway::app::{self, Listeners};
+use wazzup_gateway::app::{self, EventPipeline, Listeners};
 use wazzup_gateway::config::Config;
+use wazzup_gateway::events::log::EventLog;
+use wazzup_gateway::events::responses::PendingResponses;
+use wazzup_gateway::events::{Cursor, NewEvent};
 use wazzup_gateway::proto::pb;
 
 /// A gateway serving in this process.
@@ -24,6 +32,10 @@ pub struct TestGateway {
     pub webhook_addr: SocketAddr,
     /// Address of the admin listener.
     pub admin_addr: SocketAddr,
+    /// The event log the gateway serves (append here as the ingress would).
+    pub log: Arc<dyn EventLog>,
+    /// The CRM requests the ingress holds open.
+    pub pending: Arc<PendingResponses>,
     /// Completing it starts the drain.
     shutdown_tx: Option<oneshot::Sender<()>>,
     /// The data directory, when the harness made one; removed when the gateway is dropped.
@@ -56,9 +68,11 @@ impl TestGateway {
         gateway
     }
 
-    /// Starts the gateway with a ready configuration; binds the listeners before spawning so
-    /// clients can connect at once.
+    /// Starts the gateway with a ready configuration; opens its event log and binds the listeners
+    /// before spawning, so clients can connect and events can be appended at once.
     pub async fn start(config: Config) -> Self {
+        let events = EventPipeline::open(&config).await.expect("event log opens");
+        let (log, pending) = (events.log.clone(), events.pending.clone());
         let listeners = Listeners {
             grpc: TcpListener::bind("127.0.0.1:0").await.unwrap(),
             webhook: TcpListener::bind("127.0.0.1:0").await.unwrap(),
@@ -69,7 +83,7 @@ impl TestGateway {
         let admin_addr = listeners.admin.local_addr().unwrap();
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            app::run(config, listeners, async {
+            app::run_with_events(config, listeners, events, async {
                 let _ = shutdown_rx.await;
             })
             .await
@@ -79,6 +93,8 @@ impl TestGateway {
             grpc_addr,
             webhook_addr,
             admin_addr,
+            log,
+            pending,
             shutdown_tx: Some(shutdown_tx),
             data_dir: None,
             task,
@@ -108,6 +124,16 @@ impl TestGateway {
             .connect()
             .await
             .expect("gateway accepts connections")
+    }
+
+    /// Appends events to the gateway's log, as the webhook ingress does, and returns their cursors.
+    pub async fn append(&self, events: Vec<NewEvent>) -> Vec<Cursor> {
+        self.log.append(events).await.expect("append")
+    }
+
+    /// An `EventService` client.
+    pub async fn events(&self) -> pb::event_service_client::EventServiceClient<Channel> {
+        pb::event_service_client::EventServiceClient::new(self.channel().await)
     }
 
     /// A `MessageService` client.
