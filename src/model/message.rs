@@ -151,6 +151,21 @@ pub struct MessageRef {
     pub chat_id: String,
 }
 
+impl MessageRef {
+    /// The ids an edit or delete answered; the upstreams may leave the message id out, and then
+    /// it is the one the request named.
+    pub fn answered(message_id: String, chat_id: String, requested_message_id: &str) -> Self {
+        Self {
+            message_id: if message_id.is_empty() {
+                requested_message_id.to_owned()
+            } else {
+                message_id
+            },
+            chat_id,
+        }
+    }
+}
+
 /// The answer to a send as the caller sees it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SendReply {

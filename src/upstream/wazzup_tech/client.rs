@@ -172,14 +172,7 @@ pub(super) fn http_status(failure: &UpstreamError) -> Option<u16> {
 /// Reads an edit or delete answer: ids when present.
 fn message_ref(body: &[u8], message_id: &str) -> MessageRef {
     let reply: MessageReply = unwrap_data(body).unwrap_or_default();
-    MessageRef {
-        message_id: if reply.message_id.is_empty() {
-            message_id.to_owned()
-        } else {
-            reply.message_id
-        },
-        chat_id: reply.chat_id,
-    }
+    MessageRef::answered(reply.message_id, reply.chat_id, message_id)
 }
 
 #[async_trait]

@@ -162,14 +162,7 @@ fn check_expressible(send: &SendMessage) -> Result<(), UpstreamError> {
 /// Reads an edit or delete answer, whose body the docs do not show: ids when present.
 fn message_ref(body: &[u8], message_id: &str) -> MessageRef {
     let reply: MessageReply = serde_json::from_slice(body).unwrap_or_default();
-    MessageRef {
-        message_id: if reply.message_id.is_empty() {
-            message_id.to_owned()
-        } else {
-            reply.message_id
-        },
-        chat_id: reply.chat_id,
-    }
+    MessageRef::answered(reply.message_id, reply.chat_id, message_id)
 }
 
 #[async_trait]
