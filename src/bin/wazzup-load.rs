@@ -224,22 +224,29 @@ impl Sender {
                     "chatId": CHAT_ID,
                     "text": TEXT,
                 });
-                match client
-                    .post(&**url)
-                    .bearer_auth(API_KEY)
-                    .json(&body)
-                    .send()
-                    .await
-                {
-                    Ok(response) => {
-                        let ok = response.status().is_success();
-                        // Read the body, as the gateway does.
-                        response.bytes().await.is_ok() && ok
-                    }
-                    Err(_) => false,
-                }
+                // The body is read, as the gateway does.
+                succeeded(
+                    client
+                        .post(&**url)
+                        .bearer_auth(API_KEY)
+                        .json(&body)
+                        .send()
+                        .await,
+                )
+                .await
             }
         }
+    }
+}
+
+/// Tells whether an HTTP exchange succeeded: a 2xx answer whose body was read to the end.
+async fn succeeded(sent: Result<reqwest::Response, reqwest::Error>) -> bool {
+    match sent {
+        Ok(response) => {
+            let ok = response.status().is_success();
+            response.bytes().await.is_ok() && ok
+        }
+        Err(_) => false,
     }
 }
 

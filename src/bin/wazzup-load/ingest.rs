@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use tonic::transport::Channel;
 use wazzup_gateway::proto::pb;
 
-use crate::{CHANNEL_ID, CHAT_ID, REQUEST_TIMEOUT, quantile_ms};
+use crate::{CHANNEL_ID, CHAT_ID, REQUEST_TIMEOUT, quantile_ms, succeeded};
 
 /// Most webhook posts in flight during a latency run (the rate, not this bound, sets the load).
 const LATENCY_RUN_MAX_IN_FLIGHT: usize = 256;
@@ -82,19 +82,13 @@ impl WebhookBodies {
 
 /// Posts one webhook; true on a 2xx answer with its body read.
 async fn post_webhook(client: &reqwest::Client, url: &str, body: String) -> bool {
-    match client
+    let sent = client
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(body)
         .send()
-        .await
-    {
-        Ok(response) => {
-            let ok = response.status().is_success();
-            response.bytes().await.is_ok() && ok
-        }
-        Err(_) => false,
-    }
+        .await;
+    succeeded(sent).await
 }
 
 fn http_client() -> Result<reqwest::Client, String> {
