@@ -52,10 +52,14 @@ impl MessagesApi {
         let account = self.context.account(request, &send.account)?;
         let wait_for_outcome = send.wait_for_outcome;
         let send = SendMessage::try_from(send)?;
-        let before = self.outcomes.position();
+        // The outcome can only be stored after this position, and may arrive before the answer.
+        let before = wait_for_outcome.then(|| self.outcomes.position());
         let mut response: pb::SendMessageResponse = account.send_message(&send, call).await?.into();
         let pending = response.message_id.is_empty() && !response.request_id.is_empty();
-        if wait_for_outcome && pending && !response.replayed {
+        if let Some(before) = before
+            && pending
+            && !response.replayed
+        {
             let deadline = Instant::now()
                 + call
                     .remaining
