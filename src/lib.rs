@@ -12,17 +12,17 @@
 //!   and drains on SIGTERM/SIGINT.
 //! - [`api`]: the tonic services (thin adapters: proto → [`model`] → [`upstream`] → proto), caller
 //!   authentication, health, reflection, RPC metrics.
-//! - [`admin`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`admin`]: `/healthz`, `/readyz` (draining, refused upstream credentials), `/metrics`.
 //! - [`model`]: the provider-neutral domain and its validation against one limits table.
-//! - [`upstream`]: the `Upstream` trait, one implementation per API dialect (the built-in sandbox
-//!   and the Wazzup API v3), the shared HTTP stack (reqwest client per account, rate limiter,
+//! - [`upstream`]: the `Upstream` trait, one implementation per API dialect (the built-in sandbox,
+//!   the Wazzup API v3 and the partner API v2), the shared HTTP stack (reqwest client per account, rate limiter,
 //!   concurrency bound, retry policy), the error table, and the account registry.
 //! - [`idempotency`]: sends with an `idempotency_key` happen at most once: outcomes recorded in an
 //!   embedded redb store (24 h by default), repeats replayed, concurrent duplicates coalesced.
 //! - [`events`]: the event vocabulary; the durable [`events::log::EventLog`] (redb backend by
 //!   default, one writer thread with group commit, retention by age and size); the fan-out of
-//!   subscriptions, named consumers with their group dispatchers, acks and redelivery; CRM
-//!   requests held open.
+//!   subscriptions (sharing log reads and encoded events), named consumers with their group
+//!   dispatchers, acks and redelivery; CRM requests held open; outcomes of asynchronous sends.
 //! - [`exports`]: message export CSVs read as a stream of rows with bounded memory.
 //! - [`error`]: the single mapping from gateway errors to gRPC statuses with `google.rpc` details.
 //! - [`proto`]: the generated code and the descriptor set served by reflection.
