@@ -1,6 +1,6 @@
 //! `ExportService`: message history exports (tech v2 `messages_dump`, and the sandbox's). Create
 //! and get are thin adapters over [`Account`](crate::upstream::Account); watching is in
-//! [`watch`]; reading streams the CSV's rows as they are parsed, never holding the file.
+//! `watch`; reading streams the CSV's rows as they are parsed, never holding the file.
 
 mod watch;
 

@@ -5,7 +5,7 @@
 //! by redb's immediate durability) before answering any of the writers, so `put` returns only
 //! once its record is durable, and many concurrent sends share one fsync.
 //!
-//! Layout: `records` maps (account, key) to (expires at, Unix ms; [`codec`](super::codec)
+//! Layout: `records` maps (account, key) to (expires at, Unix ms; [`super::codec`]
 //! bytes); `expiry` indexes (expires at, account, key) so that expired records are found without
 //! a scan. Expired records are ignored by `get`, purged entirely when the store opens, and a
 //! bounded number of them is purged with every commit.

@@ -49,7 +49,7 @@ pub const TELEGRAM_MAX_BUTTONS: usize = 12;
 /// not sent).
 pub const TELEGRAM_BUTTON_TEXT_MAX_CHARS: usize = 64;
 
-/// Accepted size of a Telegram button's `callback_data`, in **bytes** (§3.4 [S], tech v2: "1–64
+/// Accepted size of a Telegram button's `callback_data`, in **bytes** (§3.4 \[S\], tech v2: "1–64
 /// bytes").
 pub const TELEGRAM_CALLBACK_DATA_BYTES: RangeInclusive<usize> = 1..=64;
 

@@ -7,7 +7,7 @@
 //! the access token and renews it; [`wire`] holds the exact JSON and the tolerant decoding of the
 //! `{data, meta}` envelope; [`subscriptions`] maps the gateway's webhook switches to v2 event
 //! names. WABA templates are read from `GET /v2/templates/waba[/{id}]`, routes the docs do not
-//! confirm (§16.10 [U]).
+//! confirm (§16.10 \[U\]).
 //!
 //! [`Upstream`]: super::Upstream
 //! [`transport`]: super::transport

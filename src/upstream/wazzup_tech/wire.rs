@@ -396,7 +396,7 @@ impl<'a> ExportBody<'a> {
 }
 
 /// Body of the token refresh, `POST /v2/oauth/token`. The shape is unconfirmed (wazzup-api.md
-/// §16.2 [U]); it follows the confirmed `authorize_code_data` / `client_credentials_data` pattern.
+/// §16.2 \[U\]); it follows the confirmed `authorize_code_data` / `client_credentials_data` pattern.
 #[derive(Debug, PartialEq, Serialize)]
 pub struct RefreshBody<'a> {
     /// Always `refresh_token`.

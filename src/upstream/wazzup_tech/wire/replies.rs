@@ -80,7 +80,7 @@ pub struct MessageReply {
     pub chat_id: String,
 }
 
-/// One channel of `GET /v2/channels` (fields seen in clients, wazzup-api.md §16.9 [S]).
+/// One channel of `GET /v2/channels` (fields seen in clients, wazzup-api.md §16.9 \[S\]).
 #[derive(Debug, Default, Deserialize)]
 pub struct ChannelReply {
     /// Channel id (uuid).
@@ -136,7 +136,7 @@ fn first_set<const N: usize>(texts: [String; N]) -> String {
         .unwrap_or_default()
 }
 
-/// One subscription of `GET /v2/webhooks` (§16.4 [S]).
+/// One subscription of `GET /v2/webhooks` (§16.4 \[S\]).
 #[derive(Debug, Default, Deserialize)]
 pub struct WebhookReply {
     /// Subscription id.
@@ -180,7 +180,7 @@ impl ExportReply {
     }
 }
 
-/// Answer of `POST /v2/oauth/token` (§16.2 [S]).
+/// Answer of `POST /v2/oauth/token` (§16.2 \[S\]).
 #[derive(Debug, Default, Deserialize)]
 pub struct TokenReply {
     /// The new `client_access_token`.
