@@ -12,7 +12,7 @@ mod wazzup_v3_support;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use support::TestGateway;
+use support::{TestGateway, max_button, recipient, telegram_button};
 use wazzup_gateway::config::Config;
 use wazzup_gateway::model::{ExportRequest, ExportState};
 use wazzup_gateway::proto::pb;
@@ -46,14 +46,6 @@ async fn expect_send(upstream: &MockServer, body: Value) {
         .expect(1)
         .mount(upstream)
         .await;
-}
-
-fn recipient(chat_type: pb::ChatType, chat_id: &str) -> Option<pb::Recipient> {
-    Some(pb::Recipient {
-        chat_type: chat_type.into(),
-        chat_id: chat_id.to_owned(),
-        ..Default::default()
-    })
 }
 
 fn text_send(channel_id: &str, chat_type: pb::ChatType, chat_id: &str) -> pb::SendMessageRequest {
@@ -230,14 +222,6 @@ async fn waba_interactive_buttons_are_a_flat_list_of_text_buttons() {
     .await;
 }
 
-fn telegram_button(text: &str, url: &str, callback_data: &str) -> pb::TelegramButton {
-    pb::TelegramButton {
-        text: text.to_owned(),
-        url: url.to_owned(),
-        callback_data: callback_data.to_owned(),
-    }
-}
-
 fn telegram_send(keyboard: pb::TelegramKeyboard) -> pb::SendMessageRequest {
     let mut request = text_send(TELEGRAM_BOT, pb::ChatType::Telegram, "123456789");
     request.keyboard = Some(pb::Keyboard {
@@ -332,30 +316,20 @@ async fn a_telegram_keyboard_removal_sends_remove_keyboard_with_no_buttons() {
 
 #[tokio::test]
 async fn a_max_bot_keyboard_is_rows_with_type_payload_url_and_intent() {
-    let button =
-        |kind: pb::MaxButtonType, text: &str, payload: &str, url: &str, intent: pb::MaxIntent| {
-            pb::MaxButton {
-                r#type: kind.into(),
-                text: text.to_owned(),
-                payload: payload.to_owned(),
-                url: url.to_owned(),
-                intent: intent.into(),
-            }
-        };
     let mut request = text_send(MAX_BOT, pb::ChatType::Max, "555");
     request.keyboard = Some(pb::Keyboard {
         kind: Some(pb::keyboard::Kind::Max(pb::MaxKeyboard {
             rows: vec![
                 pb::MaxRow {
                     buttons: vec![
-                        button(
+                        max_button(
                             pb::MaxButtonType::Callback,
                             "Good",
                             "good",
                             "",
                             pb::MaxIntent::Positive,
                         ),
-                        button(
+                        max_button(
                             pb::MaxButtonType::Callback,
                             "Bad",
                             "bad",
@@ -366,14 +340,14 @@ async fn a_max_bot_keyboard_is_rows_with_type_payload_url_and_intent() {
                 },
                 pb::MaxRow {
                     buttons: vec![
-                        button(
+                        max_button(
                             pb::MaxButtonType::Link,
                             "Site",
                             "",
                             "https://example.com",
                             pb::MaxIntent::Unspecified,
                         ),
-                        button(
+                        max_button(
                             pb::MaxButtonType::Message,
                             "Call me",
                             "",

@@ -6,7 +6,7 @@ mod support;
 mod wazzup_v3_support;
 
 use serde_json::json;
-use support::TestGateway;
+use support::{TestGateway, max_button, recipient, telegram_button};
 use wazzup_gateway::proto::pb;
 use wazzup_v3_support::*;
 use wiremock::matchers::{body_json, header, method, path, query_param};
@@ -28,14 +28,6 @@ async fn expect_send(upstream: &MockServer, body: serde_json::Value, chat_id: &s
         .expect(1)
         .mount(upstream)
         .await;
-}
-
-fn recipient(chat_type: pb::ChatType, chat_id: &str) -> Option<pb::Recipient> {
-    Some(pb::Recipient {
-        chat_type: chat_type.into(),
-        chat_id: chat_id.to_owned(),
-        ..Default::default()
-    })
 }
 
 /// Sends `request` and checks the ids of the answer.
@@ -193,14 +185,6 @@ async fn a_waba_template_sends_its_values_and_button_payloads() {
     gateway.stop().await;
 }
 
-fn telegram_button(text: &str, url: &str, callback_data: &str) -> pb::TelegramButton {
-    pb::TelegramButton {
-        text: text.to_owned(),
-        url: url.to_owned(),
-        callback_data: callback_data.to_owned(),
-    }
-}
-
 #[tokio::test]
 async fn a_telegram_inline_keyboard_is_sent_as_rows_with_url_and_callback_data() {
     let upstream = MockServer::start().await;
@@ -320,16 +304,6 @@ async fn a_max_bot_keyboard_sends_type_payload_url_and_intent() {
     )
     .await;
     let gateway = start_v3(&upstream).await;
-    let button =
-        |kind: pb::MaxButtonType, text: &str, payload: &str, url: &str, intent: pb::MaxIntent| {
-            pb::MaxButton {
-                r#type: kind.into(),
-                text: text.to_owned(),
-                payload: payload.to_owned(),
-                url: url.to_owned(),
-                intent: intent.into(),
-            }
-        };
     let request = pb::SendMessageRequest {
         channel_id: MAX_BOT.to_owned(),
         recipient: recipient(pb::ChatType::Max, "555"),
@@ -339,14 +313,14 @@ async fn a_max_bot_keyboard_sends_type_payload_url_and_intent() {
                 rows: vec![
                     pb::MaxRow {
                         buttons: vec![
-                            button(
+                            max_button(
                                 pb::MaxButtonType::Callback,
                                 "Good",
                                 "good",
                                 "",
                                 pb::MaxIntent::Positive,
                             ),
-                            button(
+                            max_button(
                                 pb::MaxButtonType::Callback,
                                 "Bad",
                                 "bad",
@@ -357,14 +331,14 @@ async fn a_max_bot_keyboard_sends_type_payload_url_and_intent() {
                     },
                     pb::MaxRow {
                         buttons: vec![
-                            button(
+                            max_button(
                                 pb::MaxButtonType::Link,
                                 "Site",
                                 "",
                                 "https://example.com",
                                 pb::MaxIntent::Unspecified,
                             ),
-                            button(
+                            max_button(
                                 pb::MaxButtonType::Message,
                                 "Call me",
                                 "",

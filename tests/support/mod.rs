@@ -185,6 +185,41 @@ pub const INSTAGRAM_CHANNEL: &str = "44444444-4444-4444-8444-444444444444";
 /// The sandbox's WhatsApp channel waiting for a QR scan.
 pub const QR_CHANNEL: &str = "55555555-5555-4555-8555-555555555555";
 
+/// A recipient of `chat_type` with `chat_id`.
+pub fn recipient(chat_type: pb::ChatType, chat_id: &str) -> Option<pb::Recipient> {
+    Some(pb::Recipient {
+        chat_type: chat_type.into(),
+        chat_id: chat_id.to_owned(),
+        ..Default::default()
+    })
+}
+
+/// A Telegram bot keyboard button (empty strings for the fields it does not set).
+pub fn telegram_button(text: &str, url: &str, callback_data: &str) -> pb::TelegramButton {
+    pb::TelegramButton {
+        text: text.to_owned(),
+        url: url.to_owned(),
+        callback_data: callback_data.to_owned(),
+    }
+}
+
+/// A MAX bot keyboard button (empty strings for the fields it does not set).
+pub fn max_button(
+    kind: pb::MaxButtonType,
+    text: &str,
+    payload: &str,
+    url: &str,
+    intent: pb::MaxIntent,
+) -> pb::MaxButton {
+    pb::MaxButton {
+        r#type: kind.into(),
+        text: text.to_owned(),
+        payload: payload.to_owned(),
+        url: url.to_owned(),
+        intent: intent.into(),
+    }
+}
+
 /// A text send to a WhatsApp number from `channel_id`.
 pub fn text_send(channel_id: &str, chat_id: &str, text: &str) -> pb::SendMessageRequest {
     pb::SendMessageRequest {
