@@ -24,6 +24,8 @@ pub(crate) struct RecordingLog {
     stalled: AtomicBool,
     /// How many times `read_after` was called.
     reads: AtomicUsize,
+    /// How long each `read_after` takes.
+    read_delay: Mutex<std::time::Duration>,
     /// The latest cursor.
     latest_tx: watch::Sender<Cursor>,
 }
@@ -37,6 +39,7 @@ impl RecordingLog {
             failing: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
             reads: AtomicUsize::new(0),
+            read_delay: Mutex::new(std::time::Duration::ZERO),
             latest_tx: watch::channel(0).0,
         }
     }
@@ -58,6 +61,11 @@ impl RecordingLog {
             .iter()
             .map(|stored| stored.event.clone())
             .collect()
+    }
+
+    /// Makes every `read_after` take `delay`, as a read from storage does.
+    pub(crate) fn set_read_delay(&self, delay: std::time::Duration) {
+        *self.read_delay.lock() = delay;
     }
 
     /// Returns how many times `read_after` was called.
@@ -109,6 +117,10 @@ impl EventLog for RecordingLog {
         limit: usize,
     ) -> Result<Vec<StoredEvent>, EventLogError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
+        let delay = *self.read_delay.lock();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let stored = self.stored.lock();
         Ok(stored
             .iter()

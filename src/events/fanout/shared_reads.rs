@@ -6,6 +6,10 @@
 //! cursor `c` finds its next event under `c` without touching the log. Keying by predecessor is
 //! exact because the log never stores an event below one already stored (cursors only grow): an
 //! answer "the event after `c` is `e`" stays true. Only the newest reads are kept.
+//!
+//! Reads that miss go to the log one at a time: every subscription at the head is woken for the
+//! same new event, and without this they would all miss at once and all read it (each read a
+//! blocking-pool thread), which is the herd this module exists to avoid.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,6 +28,8 @@ pub(super) struct SharedReads {
     log: Arc<dyn EventLog>,
     next_after: Mutex<BTreeMap<Cursor, Arc<StoredEvent>>>,
     capacity: usize,
+    /// Held while a missed read goes to the log.
+    reading: tokio::sync::Mutex<()>,
 }
 
 impl SharedReads {
@@ -37,6 +43,7 @@ impl SharedReads {
             log,
             next_after: Mutex::new(BTreeMap::new()),
             capacity: capacity.max(1),
+            reading: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -47,6 +54,12 @@ impl SharedReads {
         after: Cursor,
         limit: usize,
     ) -> Result<Vec<Arc<StoredEvent>>, EventLogError> {
+        let known = self.known_after(after, limit);
+        if !known.is_empty() {
+            return Ok(known);
+        }
+        let _reading = self.reading.lock().await;
+        // Another subscription may have read the same events while this one waited.
         let known = self.known_after(after, limit);
         if !known.is_empty() {
             return Ok(known);
@@ -124,6 +137,20 @@ mod tests {
         assert_eq!(cursors(&second), vec![2, 3, 4]);
         assert!(Arc::ptr_eq(&first[0], &second[0]));
         assert_eq!(cursors(&from_the_middle), vec![3, 4]);
+    }
+
+    #[tokio::test]
+    async fn subscriptions_missing_the_same_events_at_once_read_the_log_once() {
+        let log = log_with(3).await;
+        log.set_read_delay(std::time::Duration::from_millis(20));
+        let shared = SharedReads::new(log.clone());
+
+        let reads = futures::future::join_all((0..10).map(|_| shared.read_after(0, 10))).await;
+
+        assert_eq!(log.reads(), 1);
+        for read in reads {
+            assert_eq!(cursors(&read.unwrap()), vec![1, 2, 3]);
+        }
     }
 
     #[tokio::test]
