@@ -8,6 +8,7 @@
 //! Size retention runs inside every write transaction; age retention runs every
 //! `check_interval` (and on [`EmbeddedEventLog::enforce_retention`]).
 
+mod recent;
 mod tables;
 mod writer;
 
@@ -20,6 +21,7 @@ use parking_lot::{Mutex, RwLock};
 use redb::{Database, ReadableDatabase as _, ReadableTable as _, TableDefinition};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use self::recent::RecentEvents;
 use self::writer::{LogState, WriteRequest, Writer};
 use super::{ConsumerStore, EventLog, EventLogError, LogBounds, LogStats, RetentionPolicy};
 use crate::events::consumers::{AckState, ConsumerKey, ConsumerRecord};
@@ -37,6 +39,9 @@ const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 /// Named consumers by (account, name); values are the JSON of [`ConsumerRecord`].
 const CONSUMERS: TableDefinition<'_, (&str, &str), &[u8]> = TableDefinition::new("consumers");
 
+/// Newest events kept in memory for the readers at the head of the log.
+const RECENT_EVENTS: usize = 1024;
+
 /// Most write requests the writer queues before `append` callers wait for room.
 const QUEUE_CAPACITY: usize = 8192;
 
@@ -48,6 +53,8 @@ struct Shared {
     db: RwLock<Option<Database>>,
     /// Bounds and counters as of the last commit.
     state: Mutex<LogState>,
+    /// The newest committed events, updated before `state`.
+    recent: Mutex<RecentEvents>,
 }
 
 /// The embedded, single-process event log over redb.
@@ -84,6 +91,7 @@ impl EmbeddedEventLog {
         let shared = Arc::new(Shared {
             db: RwLock::new(Some(db)),
             state: Mutex::new(state),
+            recent: Mutex::new(RecentEvents::new(RECENT_EVENTS)),
         });
         let (requests_tx, requests_rx) = mpsc::channel(QUEUE_CAPACITY);
         Writer::new(shared.clone(), retention, latest_tx).spawn(requests_rx)?;
@@ -160,6 +168,11 @@ impl EventLog for EmbeddedEventLog {
     ) -> Result<Vec<StoredEvent>, EventLogError> {
         if limit == 0 || after >= self.bounds().latest {
             return Ok(Vec::new());
+        }
+        if self.shared.db.read().is_some()
+            && let Some(recent) = self.shared.recent.lock().after(after, limit)
+        {
+            return Ok(recent);
         }
         self.read(move |db| {
             let txn = db.begin_read()?;

@@ -16,7 +16,7 @@ use super::tables::{Outcome, Tables};
 use super::{Shared, storage};
 use crate::events::consumers::{AckState, ConsumerKey, ConsumerRecord};
 use crate::events::log::{EventLogError, LogBounds, RetentionPolicy};
-use crate::events::{Cursor, NewEvent};
+use crate::events::{Cursor, NewEvent, StoredEvent};
 
 /// Most requests committed in one transaction.
 const MAX_BATCH: usize = 4096;
@@ -167,8 +167,10 @@ impl Writer {
             return;
         };
         let mut state = *self.shared.state.lock();
+        let previous_latest = state.bounds.latest;
         match self.apply(db, &batch, &mut state) {
             Ok(outcomes) => {
+                self.keep_recent(&batch, &outcomes, previous_latest, state.bounds.oldest);
                 *self.shared.state.lock() = state;
                 self.latest_tx.send_if_modified(|latest| {
                     let changed = *latest != state.bounds.latest;
@@ -192,6 +194,37 @@ impl Writer {
                 });
             }
         }
+    }
+
+    /// Adds the events `batch` stored (cursors above `previous_latest`) to the recent events, and
+    /// forgets those retention dropped (below `oldest`).
+    fn keep_recent(
+        &self,
+        batch: &[WriteRequest],
+        outcomes: &[Outcome],
+        previous_latest: Cursor,
+        oldest: Cursor,
+    ) {
+        let mut recent = self.shared.recent.lock();
+        for (request, outcome) in batch.iter().zip(outcomes) {
+            let (WriteRequest::Append { events, .. }, Outcome::Cursors(cursors)) =
+                (request, outcome)
+            else {
+                continue;
+            };
+            for (event, &cursor) in events.iter().zip(cursors) {
+                // A duplicate answers the cursor of the event already stored.
+                let stored_now = cursor > previous_latest
+                    && recent.newest().is_none_or(|newest| cursor > newest);
+                if stored_now {
+                    recent.push(StoredEvent {
+                        cursor,
+                        event: event.clone(),
+                    });
+                }
+            }
+        }
+        recent.forget_before(oldest);
     }
 
     /// Runs the batch inside one write transaction and commits it.
