@@ -20,7 +20,8 @@
 //! - [`idempotency`]: sends with an `idempotency_key` happen at most once: outcomes recorded in an
 //!   embedded redb store (24 h by default), repeats replayed, concurrent duplicates coalesced.
 //! - [`events`]: the event vocabulary; the durable [`events::log::EventLog`] (redb backend by
-//!   default, one writer thread with group commit, retention by age and size); the fan-out of
+//!   default, one writer thread with group commit, retention by age and size, the newest events
+//!   also in memory); the fan-out of
 //!   subscriptions (sharing log reads and encoded events), named consumers with their group
 //!   dispatchers, acks and redelivery; CRM requests held open; outcomes of asynchronous sends.
 //! - [`exports`]: message export CSVs read as a stream of rows with bounded memory.
