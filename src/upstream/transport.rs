@@ -119,7 +119,10 @@ impl Transport {
     /// operators once when that changes to refused.
     fn note_credentials(&self, status: u16) {
         let rejected = status == 401;
-        if !rejected && !(200..300).contains(&status) {
+        let decisive = rejected || (200..300).contains(&status);
+        // Read first: the flag rarely changes, and a write on every answer would bounce its cache
+        // line between the workers.
+        if !decisive || self.credentials_rejected.load(Ordering::Relaxed) == rejected {
             return;
         }
         let was_rejected = self.credentials_rejected.swap(rejected, Ordering::Relaxed);
