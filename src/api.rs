@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod channels;
+pub mod coalesced_writes;
 pub mod convert;
 pub mod deadline;
 pub mod events;
@@ -20,6 +21,7 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
+use futures::TryStreamExt as _;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::server::NamedService;
@@ -37,6 +39,7 @@ use crate::telemetry::Metrics;
 use crate::upstream::{Account, Accounts, CallContext};
 
 use self::auth::{Caller, CallerAuthLayer};
+use self::coalesced_writes::CoalescedWrites;
 use self::health::DrainingHealth;
 pub use self::health::HealthHandle;
 use self::metering::RpcMetricsLayer;
@@ -161,7 +164,10 @@ impl GrpcServer {
             .timeout(self.limits.handler_timeout)
             .layer(layers)
             .add_routes(self.routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(listener).map_ok(CoalescedWrites::new),
+                shutdown,
+            )
             .await
             .map_err(|error| AppError::Serve {
                 listener: "grpc",
