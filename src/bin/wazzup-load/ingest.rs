@@ -227,35 +227,24 @@ pub(crate) async fn latency(run: LatencyRun) -> Result<serde_json::Value, String
         }));
     }
 
-    let client = http_client()?;
-    let in_flight = Arc::new(Semaphore::new(LATENCY_RUN_MAX_IN_FLIGHT));
-    let errors = Arc::new(AtomicUsize::new(0));
-    let mut ticker = tokio::time::interval(Duration::from_secs(1) / run.rate.max(1));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let started = Instant::now();
-    let mut posts = Vec::with_capacity(run.requests);
-    for n in 0..run.requests {
-        ticker.tick().await;
-        let permit = Arc::clone(&in_flight)
-            .acquire_owned()
-            .await
-            .map_err(|error| error.to_string())?;
-        let (client, url, body) = (client.clone(), run.webhook_url.clone(), bodies.body(n));
-        let (sent_at, errors) = (Arc::clone(&sent_at), Arc::clone(&errors));
-        posts.push(tokio::spawn(async move {
-            let begun = *sent_at[n].get_or_init(Instant::now);
-            if !post_webhook(&client, &url, body).await {
-                errors.fetch_add(1, Ordering::Relaxed);
-            }
-            drop(permit);
-            begun.elapsed()
-        }));
-    }
-    let mut post_latencies = Vec::with_capacity(run.requests);
-    for post in posts {
-        post_latencies.extend(post.await.ok());
-    }
-    let posting_seconds = started.elapsed().as_secs_f64();
+    // The posts run on a runtime of their own, as the upstream is a client of its own: the
+    // subscribers' messages must not queue the posts' requests and answers in the load tool.
+    let posts = PostsAtRate {
+        bodies: bodies.clone(),
+        sent_at: Arc::clone(&sent_at),
+        url: run.webhook_url.clone(),
+        rate: run.rate,
+        requests: run.requests,
+    };
+    let (mut post_latencies, errors, posting_seconds) = tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| error.to_string())?
+            .block_on(posts.run())
+    })
+    .await
+    .map_err(|error| error.to_string())??;
     post_latencies.sort_unstable();
     let mut latencies = Vec::with_capacity(run.requests * run.subscribers);
     for subscriber in subscribers {
@@ -273,11 +262,57 @@ pub(crate) async fn latency(run: LatencyRun) -> Result<serde_json::Value, String
         "missing": expected - latencies.len(),
         "p50_ms": quantile_ms(&latencies, 0.50),
         "p99_ms": quantile_ms(&latencies, 0.99),
+        "p999_ms": quantile_ms(&latencies, 0.999),
         "max_ms": latencies.last().map_or(f64::NAN, |max| max.as_secs_f64() * 1e3),
         "post_p50_ms": quantile_ms(&post_latencies, 0.50),
         "post_p99_ms": quantile_ms(&post_latencies, 0.99),
-        "errors": errors.load(Ordering::Relaxed),
+        "errors": errors,
     }))
+}
+
+/// Webhooks posted at a fixed rate, each post's start recorded in `sent_at`.
+struct PostsAtRate {
+    bodies: WebhookBodies,
+    sent_at: Arc<Vec<OnceLock<Instant>>>,
+    url: String,
+    rate: u32,
+    requests: usize,
+}
+
+impl PostsAtRate {
+    /// Posts them all; returns each post's latency, the failed posts and the seconds it took.
+    async fn run(self) -> Result<(Vec<Duration>, usize, f64), String> {
+        let client = http_client()?;
+        let in_flight = Arc::new(Semaphore::new(LATENCY_RUN_MAX_IN_FLIGHT));
+        let errors = Arc::new(AtomicUsize::new(0));
+        let mut ticker = tokio::time::interval(Duration::from_secs(1) / self.rate.max(1));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let started = Instant::now();
+        let mut posts = Vec::with_capacity(self.requests);
+        for n in 0..self.requests {
+            ticker.tick().await;
+            let permit = Arc::clone(&in_flight)
+                .acquire_owned()
+                .await
+                .map_err(|error| error.to_string())?;
+            let (client, url, body) = (client.clone(), self.url.clone(), self.bodies.body(n));
+            let (sent_at, errors) = (Arc::clone(&self.sent_at), Arc::clone(&errors));
+            posts.push(tokio::spawn(async move {
+                let begun = *sent_at[n].get_or_init(Instant::now);
+                if !post_webhook(&client, &url, body).await {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                drop(permit);
+                begun.elapsed()
+            }));
+        }
+        let mut latencies = Vec::with_capacity(self.requests);
+        for post in posts {
+            latencies.extend(post.await.ok());
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        Ok((latencies, errors.load(Ordering::Relaxed), seconds))
+    }
 }
 
 /// A `SubscribeResponse` read only as far as the benchmark needs: the message id of a message
