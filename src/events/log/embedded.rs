@@ -22,7 +22,7 @@ use redb::{Database, ReadableDatabase as _, ReadableTable as _, TableDefinition}
 use tokio::sync::{mpsc, oneshot, watch};
 
 use self::recent::RecentEvents;
-use self::writer::{LogState, WriteRequest, Writer};
+use self::writer::{EncodedEvent, LogState, WriteRequest, Writer};
 use super::{ConsumerStore, EventLog, EventLogError, LogBounds, LogStats, RetentionPolicy};
 use crate::events::consumers::{AckState, ConsumerKey, ConsumerRecord};
 use crate::events::{Cursor, NewEvent, StoredEvent};
@@ -157,6 +157,11 @@ impl EventLog for EmbeddedEventLog {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        let events = events
+            .into_iter()
+            .map(EncodedEvent::new)
+            .collect::<Result<_, _>>()
+            .map_err(storage)?;
         self.request(|reply| WriteRequest::Append { events, reply })
             .await
     }

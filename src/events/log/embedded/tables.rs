@@ -3,11 +3,11 @@
 use redb::{Database, ReadableTable as _, Table, WriteTransaction};
 use serde::Deserialize;
 
-use super::writer::{LogState, WriteRequest};
+use super::writer::{EncodedEvent, LogState, WriteRequest};
 use super::{CONSUMERS, EVENTS, IDS, META, decode_json};
+use crate::events::Cursor;
 use crate::events::consumers::{AckState, ConsumerKey, ConsumerRecord};
 use crate::events::log::{LogBounds, RetentionPolicy};
-use crate::events::{Cursor, NewEvent};
 
 /// Bytes counted per event beyond its JSON and id: the two cursor keys.
 const RECORD_OVERHEAD: u64 = 16;
@@ -119,25 +119,23 @@ impl<'txn> Tables<'txn> {
     /// Stores new events; ids already stored keep their cursor.
     fn append(
         &mut self,
-        events: &[NewEvent],
+        events: &[EncodedEvent],
         state: &mut LogState,
     ) -> Result<Vec<Cursor>, redb::Error> {
         let mut cursors = Vec::with_capacity(events.len());
-        for event in events {
+        for EncodedEvent { event, json } in events {
             if let Some(existing) = self.ids.get(event.id.as_str())? {
                 cursors.push(existing.value());
                 continue;
             }
             let cursor = state.bounds.latest + 1;
-            let bytes = serde_json::to_vec(event)
-                .map_err(|error| redb::Error::Corrupted(error.to_string()))?;
-            self.events.insert(cursor, bytes.as_slice())?;
+            self.events.insert(cursor, json.as_slice())?;
             self.ids.insert(event.id.as_str(), cursor)?;
             state.bounds.latest = cursor;
             if state.bounds.oldest == 0 {
                 state.bounds.oldest = cursor;
             }
-            state.stored_bytes += record_size(bytes.len(), &event.id);
+            state.stored_bytes += record_size(json.len(), &event.id);
             state.appended += 1;
             cursors.push(cursor);
         }

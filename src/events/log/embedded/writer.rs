@@ -32,6 +32,24 @@ pub(super) struct LogState {
     pub(super) appended: u64,
 }
 
+/// An event to append and its stored form (JSON), encoded by the caller so that the writer
+/// thread, which every commit waits for, only stores bytes.
+#[derive(Debug)]
+pub(super) struct EncodedEvent {
+    /// The event.
+    pub(super) event: NewEvent,
+    /// Its JSON, as stored.
+    pub(super) json: Vec<u8>,
+}
+
+impl EncodedEvent {
+    /// Encodes `event`.
+    pub(super) fn new(event: NewEvent) -> Result<Self, serde_json::Error> {
+        let json = serde_json::to_vec(&event)?;
+        Ok(Self { event, json })
+    }
+}
+
 /// A reply channel.
 type Reply<T> = oneshot::Sender<Result<T, EventLogError>>;
 
@@ -40,8 +58,8 @@ type Reply<T> = oneshot::Sender<Result<T, EventLogError>>;
 pub(super) enum WriteRequest {
     /// Store events.
     Append {
-        /// The events, in order.
-        events: Vec<NewEvent>,
+        /// The events, in order, each with its stored form.
+        events: Vec<EncodedEvent>,
         /// Gets one cursor per event.
         reply: Reply<Vec<Cursor>>,
     },
@@ -158,7 +176,7 @@ impl Writer {
     }
 
     /// Applies `batch` in one transaction and answers every request.
-    fn commit(&self, batch: Vec<WriteRequest>) {
+    fn commit(&self, mut batch: Vec<WriteRequest>) {
         let guard = self.shared.db.read();
         let Some(db) = guard.as_ref() else {
             batch
@@ -170,7 +188,7 @@ impl Writer {
         let previous_latest = state.bounds.latest;
         match self.apply(db, &batch, &mut state) {
             Ok(outcomes) => {
-                self.keep_recent(&batch, &outcomes, previous_latest, state.bounds.oldest);
+                self.keep_recent(&mut batch, &outcomes, previous_latest, state.bounds.oldest);
                 *self.shared.state.lock() = state;
                 self.latest_tx.send_if_modified(|latest| {
                     let changed = *latest != state.bounds.latest;
@@ -196,30 +214,30 @@ impl Writer {
         }
     }
 
-    /// Adds the events `batch` stored (cursors above `previous_latest`) to the recent events, and
-    /// forgets those retention dropped (below `oldest`).
+    /// Moves the events `batch` stored (cursors above `previous_latest`) to the recent events,
+    /// and forgets those retention dropped (below `oldest`).
     fn keep_recent(
         &self,
-        batch: &[WriteRequest],
+        batch: &mut [WriteRequest],
         outcomes: &[Outcome],
         previous_latest: Cursor,
         oldest: Cursor,
     ) {
         let mut recent = self.shared.recent.lock();
-        for (request, outcome) in batch.iter().zip(outcomes) {
+        for (request, outcome) in batch.iter_mut().zip(outcomes) {
             let (WriteRequest::Append { events, .. }, Outcome::Cursors(cursors)) =
                 (request, outcome)
             else {
                 continue;
             };
-            for (event, &cursor) in events.iter().zip(cursors) {
+            for (encoded, &cursor) in std::mem::take(events).into_iter().zip(cursors) {
                 // A duplicate answers the cursor of the event already stored.
                 let stored_now = cursor > previous_latest
                     && recent.newest().is_none_or(|newest| cursor > newest);
                 if stored_now {
                     recent.push(StoredEvent {
                         cursor,
-                        event: event.clone(),
+                        event: encoded.event,
                     });
                 }
             }
