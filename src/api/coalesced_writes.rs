@@ -105,6 +105,27 @@ mod tests {
 
     use super::*;
 
+    /// Flushes `connection`; returns how many times the flush was polled.
+    async fn flush_counting_polls<T: AsyncWrite + Unpin>(
+        connection: &mut CoalescedWrites<T>,
+    ) -> usize {
+        let mut polls = 0;
+        poll_fn(|cx| {
+            polls += 1;
+            Pin::new(&mut *connection).poll_flush(cx)
+        })
+        .await
+        .unwrap();
+        polls
+    }
+
+    /// Reads exactly `len` bytes from the far end.
+    async fn received(far: &mut tokio::io::DuplexStream, len: usize) -> Vec<u8> {
+        let mut bytes = vec![0; len];
+        far.read_exact(&mut bytes).await.unwrap();
+        bytes
+    }
+
     #[tokio::test]
     async fn writes_wait_for_the_flush_and_leave_together() {
         let (near, mut far) = tokio::io::duplex(BUFFER_BYTES * 2);
@@ -121,9 +142,7 @@ mod tests {
         assert!(early.is_err(), "nothing is written before a flush");
 
         connection.flush().await.unwrap();
-        let mut received = [0; 12];
-        far.read_exact(&mut received).await.unwrap();
-        assert_eq!(&received, b"first second");
+        assert_eq!(received(&mut far, 12).await, b"first second");
     }
 
     #[tokio::test]
@@ -132,27 +151,14 @@ mod tests {
         let mut connection = CoalescedWrites::new(near);
         connection.write_all(b"frame").await.unwrap();
 
-        let mut polls = 0;
-        poll_fn(|cx| {
-            polls += 1;
-            Pin::new(&mut connection).poll_flush(cx)
-        })
-        .await
-        .unwrap();
-
-        assert_eq!(polls, 2, "deferred once, then written");
-        let mut received = [0; 5];
-        far.read_exact(&mut received).await.unwrap();
-        assert_eq!(&received, b"frame");
+        assert_eq!(
+            flush_counting_polls(&mut connection).await,
+            2,
+            "deferred once, then written"
+        );
+        assert_eq!(received(&mut far, 5).await, b"frame");
         // Nothing buffered: a flush passes straight through.
-        let mut polls = 0;
-        poll_fn(|cx| {
-            polls += 1;
-            Pin::new(&mut connection).poll_flush(cx)
-        })
-        .await
-        .unwrap();
-        assert_eq!(polls, 1);
+        assert_eq!(flush_counting_polls(&mut connection).await, 1);
     }
 
     #[tokio::test]
@@ -182,9 +188,7 @@ mod tests {
             *order.lock(),
             vec!["buffered", "queued task ran", "written"]
         );
-        let mut received = [0; 5];
-        far.read_exact(&mut received).await.unwrap();
-        assert_eq!(&received, b"frame");
+        assert_eq!(received(&mut far, 5).await, b"frame");
     }
 
     #[tokio::test]
@@ -197,8 +201,7 @@ mod tests {
             .await
             .unwrap();
 
-        let mut received = vec![0; BUFFER_BYTES];
-        far.read_exact(&mut received).await.unwrap();
-        assert!(received.iter().all(|byte| *byte == 7));
+        let written = received(&mut far, BUFFER_BYTES).await;
+        assert!(written.iter().all(|byte| *byte == 7));
     }
 }
