@@ -326,8 +326,10 @@ impl Ingress {
     /// Appends `events` durably, giving up at `deadline`.
     async fn append(&self, account: &str, events: Vec<NewEvent>, deadline: Instant) -> Outcome {
         let count = events.len();
+        let started = Instant::now();
         match timeout_at(deadline, self.log.append(events)).await {
             Ok(Ok(cursors)) => {
+                self.metrics.record_append(started.elapsed());
                 tracing::debug!(account, events = count, last_cursor = ?cursors.last(), "webhook stored");
                 Outcome::Stored
             }

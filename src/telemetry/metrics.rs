@@ -50,6 +50,8 @@ pub struct Metrics {
     rpc_seconds: Family<RpcLabels, Histogram>,
     /// Webhook requests, by account, kind and outcome.
     webhooks_received: Family<WebhookLabels, Counter>,
+    /// Time webhooks waited for their events to be stored durably.
+    append_seconds: Histogram,
 }
 
 impl Metrics {
@@ -77,11 +79,19 @@ impl Metrics {
             "Webhook requests received, by account, kind and outcome",
             webhooks_received.clone(),
         );
+        // 100 µs … ~26 s, doubling.
+        let append_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 19));
+        registry.register(
+            "event_log_append_seconds",
+            "Time a stored webhook waited for its events to be durably appended (queue, commit, fsync)",
+            append_seconds.clone(),
+        );
         Self {
             registry,
             rpcs_handled,
             rpc_seconds,
             webhooks_received,
+            append_seconds,
         }
     }
 
@@ -119,6 +129,11 @@ impl Metrics {
             outcome,
         };
         self.webhooks_received.get_or_create(&labels).inc();
+    }
+
+    /// Records how long a webhook waited for its events to be durably appended.
+    pub fn record_append(&self, elapsed: Duration) {
+        self.append_seconds.observe(elapsed.as_secs_f64());
     }
 
     /// Renders every metric in the Prometheus text format.

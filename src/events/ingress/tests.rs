@@ -192,6 +192,10 @@ async fn a_webhook_is_answered_200_after_its_events_are_appended() {
             ),
             "{metrics}"
         );
+        assert!(
+            metrics.contains("event_log_append_seconds_count 1"),
+            "{metrics}"
+        );
         harness.stop().await;
     })
     .await;
@@ -380,6 +384,11 @@ async fn a_failing_log_gets_503_so_the_sender_retries() {
         harness.log.set_failing(false);
         assert_eq!(harness.post_main(STATUSES).await.status(), StatusCode::OK);
         assert_eq!(harness.log.events().len(), 1, "the retry is stored");
+        let metrics = harness.metrics.render();
+        assert!(
+            metrics.contains("event_log_append_seconds_count 1"),
+            "only stored webhooks are timed: {metrics}"
+        );
         harness.stop().await;
     })
     .await;
