@@ -3,9 +3,10 @@
 //! It waits for a request, takes every other request already queued (up to [`MAX_BATCH`]),
 //! applies them all in one write transaction, enforces size retention in the same transaction,
 //! commits once (redb's default durability: fsync before `commit` returns), and only then answers
-//! each request. There is no linger timer: under load the queue fills while a commit runs, so the
-//! next batch is larger by itself. When anything fails the transaction is dropped, which rolls it
-//! back, and every request of the batch gets the error: nothing of them was stored.
+//! each request and publishes the new latest cursor. There is no linger timer: under load the
+//! queue fills while a commit runs, so the next batch is larger by itself. When anything fails the
+//! transaction is dropped, which rolls it back, and every request of the batch gets the error:
+//! nothing of them was stored.
 
 use std::sync::Arc;
 
@@ -190,15 +191,17 @@ impl Writer {
             Ok(outcomes) => {
                 self.keep_recent(&mut batch, &outcomes, previous_latest, state.bounds.oldest);
                 *self.shared.state.lock() = state;
+                // Answered before the new latest cursor wakes the subscriptions, so that an
+                // appender (a webhook waiting for its 200) is not queued behind the fan-out.
+                batch
+                    .into_iter()
+                    .zip(outcomes)
+                    .for_each(|(request, outcome)| succeed(request, outcome));
                 self.latest_tx.send_if_modified(|latest| {
                     let changed = *latest != state.bounds.latest;
                     *latest = state.bounds.latest;
                     changed
                 });
-                batch
-                    .into_iter()
-                    .zip(outcomes)
-                    .for_each(|(request, outcome)| succeed(request, outcome));
             }
             Err(error) => {
                 tracing::warn!(
