@@ -64,10 +64,7 @@ impl Metrics {
             "gRPC calls finished, by method and status code",
             rpcs_handled.clone(),
         );
-        let rpc_seconds = Family::<RpcLabels, Histogram>::new_with_constructor(|| {
-            // 100 µs … ~26 s, doubling.
-            Histogram::new(exponential_buckets(0.0001, 2.0, 19))
-        });
+        let rpc_seconds = Family::<RpcLabels, Histogram>::new_with_constructor(duration_histogram);
         registry.register(
             "grpc_server_handling_seconds",
             "gRPC call duration until the response ended, by method and status code",
@@ -79,8 +76,7 @@ impl Metrics {
             "Webhook requests received, by account, kind and outcome",
             webhooks_received.clone(),
         );
-        // 100 µs … ~26 s, doubling.
-        let append_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 19));
+        let append_seconds = duration_histogram();
         registry.register(
             "event_log_append_seconds",
             "Time a stored webhook waited for its events to be durably appended (queue, commit, fsync)",
@@ -144,6 +140,11 @@ impl Metrics {
         }
         text
     }
+}
+
+/// A histogram of durations in seconds: 100 µs … ~26 s, doubling.
+fn duration_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 19))
 }
 
 impl Default for Metrics {
