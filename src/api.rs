@@ -70,10 +70,10 @@ impl ApiContext {
     }
 }
 
-/// Returns the per-call facts upstreams need: the time left before the caller's deadline.
+/// Returns the per-call facts upstreams need: the deadline fixed when the call arrived.
 pub fn call_context<T>(request: &tonic::Request<T>) -> CallContext {
     CallContext {
-        remaining: deadline::remaining(request.metadata()),
+        deadline: deadline::of_request(request),
     }
 }
 
@@ -150,8 +150,11 @@ impl GrpcServer {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
         self.health.set_serving().await;
+        let handler_timeout = self.limits.handler_timeout;
         let layers = ServiceBuilder::new()
-            // Outermost, so that refused calls (unauthenticated, shed) are counted too.
+            // First of all, so that the deadline counts from the call's arrival.
+            .map_request(move |request| deadline::stamp(request, handler_timeout))
+            // Outermost but for the deadline, so that refused calls (unauthenticated, shed) are counted too.
             .layer(self.metrics_layer)
             // Before the services, so no adapter runs for an unknown caller.
             .layer(self.auth_layer);

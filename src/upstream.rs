@@ -16,9 +16,9 @@ pub mod wazzup_v3;
 pub mod webhook_registration;
 
 use std::fmt;
-use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::time::Instant;
 
 use crate::config::Dialect;
 use crate::model::{
@@ -35,9 +35,9 @@ pub use wazzup_v3::WazzupV3Client;
 /// Per-call facts an upstream needs beyond the request itself.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CallContext {
-    /// Time left before the caller's gRPC deadline, when the caller set one; upstream timeouts
-    /// are capped by it.
-    pub remaining: Option<Duration>,
+    /// When the call must be answered by (the caller's gRPC deadline, counted from the call's
+    /// arrival); upstream timeouts, retries and waits end by it.
+    pub deadline: Option<Instant>,
 }
 
 /// A page request for listings the upstream pages by offset.

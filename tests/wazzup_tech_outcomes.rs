@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::json;
+use support::TestGateway;
 use wazzup_gateway::proto::pb;
 use wazzup_tech_support::*;
 use wiremock::matchers::{method, path};
@@ -98,10 +99,39 @@ async fn a_waiting_send_answers_the_message_id_and_status_of_its_outcome() {
     gateway.stop().await;
 }
 
-#[tokio::test]
+/// How long the in-runtime upstream takes to accept a send: time the caller's deadline already
+/// counts when the gateway starts waiting for the outcome.
+const SLOW_SEND: Duration = Duration::from_millis(150);
+
+/// A partner API v2 upstream served on the test's own runtime (wiremock serves from threads of
+/// its own), so that a paused clock only moves while everything waits for a timer: it lists the
+/// account's channels and accepts sends after [`SLOW_SEND`].
+async fn slow_in_runtime_upstream() -> String {
+    let upstream = axum::Router::new()
+        .route(
+            "/v2/channels",
+            axum::routing::get(|| async { axum::Json(channel_list()) }),
+        )
+        .route(
+            "/v2/messages",
+            axum::routing::post(|| async {
+                tokio::time::sleep(SLOW_SEND).await;
+                axum::Json(envelope(json!({ "request_id": REQUEST_ID })))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, upstream).await.unwrap() });
+    format!("http://{address}")
+}
+
+/// On a paused clock: the caller allows 800 ms, the upstream takes 150 ms of them, and the
+/// answer without the outcome still arrives before the caller gives up (the wait ends 100 ms
+/// before the deadline fixed when the call arrived, not 700 ms after the upstream answered).
+#[tokio::test(start_paused = true)]
 async fn without_its_outcome_a_waiting_send_answers_before_its_deadline() {
-    let upstream = upstream_accepting_sends().await;
-    let gateway = start_tech(&upstream).await;
+    let upstream = slow_in_runtime_upstream().await;
+    let gateway = TestGateway::start_with(&tech_toml(&upstream, ""), &tech_env(false)).await;
     let mut request = tonic::Request::new(waiting_send());
     request.set_timeout(Duration::from_millis(800));
 
@@ -113,5 +143,7 @@ async fn without_its_outcome_a_waiting_send_answers_before_its_deadline() {
     assert_eq!(sent.request_id, REQUEST_ID);
     assert_eq!(sent.message_id, "");
     assert_eq!(sent.outcome, None);
+    // The drain waits for the event log's writer thread, which a paused clock would not wait for.
+    tokio::time::resume();
     gateway.stop().await;
 }

@@ -22,7 +22,7 @@ const MAX_BATCH_SIZE: usize = 100;
 /// Sends of one batch in flight at once, for dialects without native batching.
 const BATCH_PARALLELISM: usize = 8;
 
-/// How long `wait_for_outcome` holds a call that has no deadline.
+/// How long `wait_for_outcome` holds a call whose deadline is unknown.
 const OUTCOME_WAIT_WITHOUT_DEADLINE: Duration = Duration::from_secs(30);
 /// How long before the call's deadline `wait_for_outcome` answers without the outcome.
 const OUTCOME_WAIT_MARGIN: Duration = Duration::from_millis(100);
@@ -60,12 +60,7 @@ impl MessagesApi {
             && pending
             && !response.replayed
         {
-            let deadline = Instant::now()
-                + call
-                    .remaining
-                    .map_or(OUTCOME_WAIT_WITHOUT_DEADLINE, |remaining| {
-                        remaining.saturating_sub(OUTCOME_WAIT_MARGIN)
-                    });
+            let deadline = outcome_wait_deadline(call, Instant::now());
             let found = self
                 .outcomes
                 .wait(account.name(), &response.request_id, before, deadline)
@@ -79,6 +74,18 @@ impl MessagesApi {
         }
         Ok(response)
     }
+}
+
+/// When a `wait_for_outcome` send, whose upstream call ended at `now`, stops waiting and answers
+/// without its outcome: [`OUTCOME_WAIT_MARGIN`] before the call's deadline, so that the answer
+/// reaches the caller in time.
+fn outcome_wait_deadline(call: CallContext, now: Instant) -> Instant {
+    call.deadline
+        .map_or(now + OUTCOME_WAIT_WITHOUT_DEADLINE, |deadline| {
+            deadline
+                .checked_sub(OUTCOME_WAIT_MARGIN)
+                .map_or(now, |before_deadline| before_deadline.max(now))
+        })
 }
 
 #[tonic::async_trait]
@@ -167,5 +174,43 @@ fn batch_result(outcome: Result<pb::SendMessageResponse, ApiError>) -> pb::Batch
     };
     pb::BatchSendResult {
         result: Some(result),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_outcome_wait_ends_before_the_deadline_fixed_at_arrival() {
+        let arrival = Instant::now();
+        let call = CallContext {
+            deadline: Some(arrival + Duration::from_millis(800)),
+        };
+        let ms = Duration::from_millis;
+        // (upstream call ended after, the wait ends at) — time already spent is not given back.
+        let table = [
+            (ms(5), ms(700)),
+            (ms(150), ms(700)),
+            (ms(699), ms(700)),
+            (ms(750), ms(750)),
+            (ms(900), ms(900)),
+        ];
+        for (upstream_done_after, wait_ends_after) in table {
+            assert_eq!(
+                outcome_wait_deadline(call, arrival + upstream_done_after),
+                arrival + wait_ends_after,
+                "{upstream_done_after:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_known_deadline_the_outcome_wait_is_bounded() {
+        let now = Instant::now();
+        assert_eq!(
+            outcome_wait_deadline(CallContext::default(), now),
+            now + OUTCOME_WAIT_WITHOUT_DEADLINE
+        );
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
 use tokio::sync::{Notify, oneshot, watch};
+use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use crate::error::ErrorClass;
@@ -101,7 +102,7 @@ impl IdempotentSends {
         &self,
         key: RecordKey,
         fingerprint: Fingerprint,
-        deadline: Option<Duration>,
+        deadline: Option<Instant>,
         send: F,
     ) -> Result<SendReply, SendError>
     where
@@ -199,14 +200,14 @@ impl IdempotentSends {
 
 /// Waits for `future`, at most `deadline` when there is one.
 async fn within<T>(
-    deadline: Option<Duration>,
+    deadline: Option<Instant>,
     idempotency_key: &str,
     future: impl Future<Output = Result<T, IdempotencyError>>,
 ) -> Result<T, IdempotencyError> {
     let Some(deadline) = deadline else {
         return future.await;
     };
-    tokio::time::timeout(deadline, future)
+    tokio::time::timeout_at(deadline, future)
         .await
         .map_err(|_| IdempotencyError::InProgress {
             idempotency_key: idempotency_key.to_owned(),

@@ -187,7 +187,7 @@ impl Account {
         let owned_send = send.clone();
         let send_once = async move { send_to_channel(upstream.as_ref(), &owned_send, call).await };
         self.sends
-            .send(key, Fingerprint::of_send(send), call.remaining, send_once)
+            .send(key, Fingerprint::of_send(send), call.deadline, send_once)
             .await
     }
 

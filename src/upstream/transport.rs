@@ -147,7 +147,7 @@ impl Transport {
         call: CallContext,
     ) -> Result<Answer, UpstreamError> {
         let started = Instant::now();
-        let deadline_opt = call.remaining.map(|remaining| started + remaining);
+        let deadline_opt = call.deadline;
         let mut attempts_made = 0;
         loop {
             let outcome = self.attempt(request, attempts_made + 1, deadline_opt).await;

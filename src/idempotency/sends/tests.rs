@@ -325,7 +325,7 @@ async fn a_follower_stops_waiting_at_its_deadline() {
         while sends.in_flight.lock().is_empty() {
             tokio::task::yield_now().await;
         }
-        let deadline = Some(Duration::from_millis(1));
+        let deadline = Some(tokio::time::Instant::now() + Duration::from_millis(1));
         let outcome = sends
             .send(key("k"), REQUEST, deadline, upstream.send())
             .await;
