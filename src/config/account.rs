@@ -8,6 +8,7 @@ use super::{
     ConfigError, SettingDoc,
     file::{FileAccount, FileLimits},
     secret,
+    settings::file_only,
     upstream_tuning::{DEFAULT_CHANNEL_CACHE_TTL, RetrySettings, WebhookSubscriptions},
     value::{self, Env, ValueKind, env_value},
 };
@@ -148,10 +149,13 @@ impl Default for UpstreamLimits {
 impl UpstreamLimits {
     /// Resolves `[accounts.limits]` (file only); `prefix` is e.g. `accounts[0]`.
     fn resolve(file: &FileLimits, prefix: &str) -> Result<Self, ConfigError> {
-        let duration = |raw: &Option<String>, default: Duration, name: &str| match raw {
-            Some(raw) => value::POSITIVE_DURATION.parse_at(raw, &format!("{prefix}.limits.{name}")),
-            None => Ok(default),
-        };
+        let duration =
+            |raw: &Option<super::file::DurationText>, default: Duration, name: &str| match raw {
+                Some(raw) => {
+                    value::POSITIVE_DURATION.parse_at(raw, &format!("{prefix}.limits.{name}"))
+                }
+                None => Ok(default),
+            };
         let count_key = |name: &str| format!("{prefix}.limits.{name}");
         Ok(Self {
             requests_per_window: value::positive(
@@ -392,8 +396,8 @@ fn resolve_base_url(
     value::HTTP_URL.parse_at(text, &key)
 }
 
-/// Per-account variable (`WGW_ACCOUNT_<NAME>_API_KEY`, then `..._API_KEY_FILE` for the API
-/// key), then the entry's `<stem>_env` / `<stem>_file`, else none.
+/// Per-account variable (`WGW_ACCOUNT_<NAME>_API_KEY`, or `..._API_KEY_FILE` for the API key:
+/// both set is an error), then the entry's `<stem>_env` / `<stem>_file`, else none.
 fn resolve_secret(
     kind: SecretKind,
     raw: &FileAccount,
@@ -402,14 +406,24 @@ fn resolve_secret(
 ) -> Result<Option<SecretString>, ConfigError> {
     let (stem, template, env_name, file) = kind.parts(raw);
     let env_key = account_env_var(template, &raw.name);
-    if let Some(text) = env_value(env, &env_key) {
-        return secret::from_text(text, &env_key).map(Some);
-    }
+    let value_in_env = env_value(env, &env_key);
     if kind == SecretKind::ApiKey {
         let file_env_key = account_env_var(ENV_ACCOUNT_API_KEY_FILE, &raw.name);
-        if let Some(path) = env_value(env, &file_env_key) {
-            return secret::read_file(Path::new(path), &file_env_key).map(Some);
+        match (value_in_env, env_value(env, &file_env_key)) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    format!("{env_key} / {file_env_key}"),
+                    "at most one of the two",
+                ));
+            }
+            (None, Some(path)) => {
+                return secret::read_file(Path::new(path), &file_env_key).map(Some);
+            }
+            _ => {}
         }
+    }
+    if let Some(text) = value_in_env {
+        return secret::from_text(text, &env_key).map(Some);
     }
     let key_prefix = format!("{prefix}.{stem}");
     let Some(source) = secret::pick(env_name, file, &key_prefix)? else {
@@ -419,7 +433,7 @@ fn resolve_secret(
 }
 
 /// The per-account settings, for [`SETTINGS`](super::SETTINGS).
-pub(super) const ACCOUNT_SETTINGS: [SettingDoc; 7] = [
+pub(super) const ACCOUNT_SETTINGS: [SettingDoc; 12] = [
     SettingDoc {
         env: ENV_ACCOUNT_BASE_URL,
         file_key: "accounts[].base_url",
@@ -428,7 +442,7 @@ pub(super) const ACCOUNT_SETTINGS: [SettingDoc; 7] = [
     },
     SettingDoc {
         env: ENV_ACCOUNT_API_KEY,
-        file_key: "accounts[].api_key_env",
+        file_key: "",
         default: "",
         description: "Upstream API key of the account; required except for the sandbox dialect.",
     },
@@ -436,32 +450,57 @@ pub(super) const ACCOUNT_SETTINGS: [SettingDoc; 7] = [
         env: ENV_ACCOUNT_API_KEY_FILE,
         file_key: "accounts[].api_key_file",
         default: "",
-        description: "File holding the account's API key (trailing whitespace trimmed).",
+        description: "File holding the account's API key (trailing whitespace trimmed); setting it and WGW_ACCOUNT_<NAME>_API_KEY together is an error.",
     },
     SettingDoc {
         env: ENV_ACCOUNT_WEBHOOK_SECRET,
-        file_key: "accounts[].webhook_secret_env",
+        file_key: "",
         default: "",
         description: "Secret the upstream authenticates its webhooks with.",
     },
     SettingDoc {
         env: ENV_ACCOUNT_CRM_KEY,
-        file_key: "accounts[].crm_key_env",
+        file_key: "",
         default: "",
         description: "Key the upstream presents when it calls the CRM side.",
     },
     SettingDoc {
         env: ENV_ACCOUNT_REFRESH_TOKEN,
-        file_key: "accounts[].refresh_token_env",
+        file_key: "",
         default: "",
         description: "wazzup_tech: OAuth refresh token that renews the account's access token.",
     },
     SettingDoc {
         env: ENV_ACCOUNT_PARTNER_CREDENTIALS,
-        file_key: "accounts[].partner_credentials_env",
+        file_key: "",
         default: "",
         description: "wazzup_tech: partner email:password, HTTP Basic of the token refresh.",
     },
+    file_only(
+        "accounts[].api_key_env",
+        "",
+        "Name of another environment variable holding the account's API key (instead of WGW_ACCOUNT_<NAME>_API_KEY).",
+    ),
+    file_only(
+        "accounts[].webhook_secret_env",
+        "",
+        "Name of another environment variable holding the account's webhook secret (instead of WGW_ACCOUNT_<NAME>_WEBHOOK_SECRET).",
+    ),
+    file_only(
+        "accounts[].crm_key_env",
+        "",
+        "Name of another environment variable holding the account's CRM key (instead of WGW_ACCOUNT_<NAME>_CRM_KEY).",
+    ),
+    file_only(
+        "accounts[].refresh_token_env",
+        "",
+        "Name of another environment variable holding the account's wazzup_tech refresh token (instead of WGW_ACCOUNT_<NAME>_REFRESH_TOKEN).",
+    ),
+    file_only(
+        "accounts[].partner_credentials_env",
+        "",
+        "Name of another environment variable holding the account's wazzup_tech partner credentials (instead of WGW_ACCOUNT_<NAME>_PARTNER_CREDENTIALS).",
+    ),
 ];
 
 #[cfg(test)]

@@ -33,23 +33,21 @@ pub enum ConfigError {
         value: String,
     },
     /// The configuration file cannot be read.
-    #[error("cannot read the configuration file {}", path.display())]
+    #[error("cannot read the configuration file {}: {source}", path.display())]
     File {
         /// Path of the configuration file.
         path: PathBuf,
-        /// The I/O failure.
-        #[source]
+        /// The I/O failure (shown: it names the reason, never the content).
         source: std::io::Error,
     },
     /// A file that holds a secret cannot be read.
-    #[error("{key}: cannot read the secret file {}", path.display())]
+    #[error("{key}: cannot read the secret file {}: {source}", path.display())]
     SecretFile {
         /// The setting that names the file.
         key: String,
         /// Path of the secret file.
         path: PathBuf,
-        /// The I/O failure (its message never contains the file content).
-        #[source]
+        /// The I/O failure (shown: its message never contains the file content).
         source: std::io::Error,
     },
     /// The configuration file is not valid TOML or does not match the expected layout.

@@ -93,13 +93,13 @@ const BYTE_SIZE: ValueKind<u64> = ValueKind::new(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FileEvents {
-    retention_max_age: Option<String>,
+    retention_max_age: Option<super::file::DurationText>,
     retention_max_bytes: Option<FileByteSize>,
-    retention_check_interval: Option<String>,
+    retention_check_interval: Option<super::file::DurationText>,
     max_streams: Option<usize>,
     default_max_in_flight: Option<u32>,
-    default_ack_wait: Option<String>,
-    default_heartbeat_interval: Option<String>,
+    default_ack_wait: Option<super::file::DurationText>,
+    default_heartbeat_interval: Option<super::file::DurationText>,
 }
 
 /// A byte size written as a number or as text with a unit.
@@ -152,7 +152,7 @@ impl EventsConfig {
             FileByteSize::Number(bytes) => bytes.to_string(),
             FileByteSize::Text(text) => text.clone(),
         });
-        let duration = |setting: &SettingDoc, raw: &Option<String>| {
+        let duration = |setting: &SettingDoc, raw: &Option<super::file::DurationText>| {
             layered(env, setting, raw.as_deref(), &value::POSITIVE_DURATION)
         };
         let max_in_flight = default_max_in_flight(file.default_max_in_flight)?;

@@ -3,9 +3,11 @@
 //! Values that need checking (addresses, durations, URLs, names) are kept as text here and parsed
 //! by the same parsers as the environment, so both report errors the same way.
 
+use std::fmt;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use super::ConfigError;
 use super::upstream_tuning::{FileRetry, FileWebhooks};
@@ -45,11 +47,11 @@ pub(super) struct FileListeners {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FileServer {
-    pub(super) drain_timeout: Option<String>,
-    pub(super) handler_timeout: Option<String>,
+    pub(super) drain_timeout: Option<DurationText>,
+    pub(super) handler_timeout: Option<DurationText>,
     pub(super) max_in_flight_per_connection: Option<usize>,
     pub(super) public_webhook_base_url: Option<String>,
-    pub(super) sandbox_latency: Option<String>,
+    pub(super) sandbox_latency: Option<DurationText>,
     pub(super) worker_threads: Option<usize>,
     pub(super) sandbox_export_rows: Option<u64>,
 }
@@ -59,7 +61,7 @@ pub(super) struct FileServer {
 #[serde(deny_unknown_fields)]
 pub(super) struct FileStorage {
     pub(super) data_dir: Option<String>,
-    pub(super) idempotency_retention: Option<String>,
+    pub(super) idempotency_retention: Option<DurationText>,
 }
 
 /// `[telemetry]`
@@ -112,7 +114,7 @@ pub(super) struct FileAccount {
     pub(super) partner_credentials_env: Option<String>,
     pub(super) partner_credentials_file: Option<PathBuf>,
     pub(super) oauth_client_id: Option<String>,
-    pub(super) channel_cache_ttl: Option<String>,
+    pub(super) channel_cache_ttl: Option<DurationText>,
     #[serde(default)]
     pub(super) limits: FileLimits,
     #[serde(default)]
@@ -126,10 +128,45 @@ pub(super) struct FileAccount {
 #[serde(deny_unknown_fields)]
 pub(super) struct FileLimits {
     pub(super) requests_per_window: Option<u32>,
-    pub(super) rate_window: Option<String>,
+    pub(super) rate_window: Option<DurationText>,
     pub(super) max_concurrency: Option<usize>,
-    pub(super) request_timeout: Option<String>,
-    pub(super) connect_timeout: Option<String>,
+    pub(super) request_timeout: Option<DurationText>,
+    pub(super) connect_timeout: Option<DurationText>,
+}
+
+/// A duration as the file writes it, text such as `"10s"`: kept as text and parsed later by the
+/// environment's parser; anything but text (`drain_timeout = 10`) is refused naming what is meant.
+#[derive(Debug)]
+pub(super) struct DurationText(String);
+
+impl Deref for DurationText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for DurationText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// Accepts text only, and says what text in its error.
+        struct TextVisitor;
+
+        impl serde::de::Visitor<'_> for TextVisitor {
+            type Value = DurationText;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // Single quotes: errors drop double-quoted text (see `without_quoted_values`).
+                formatter.write_str("a duration with its unit, in quotes, such as '10s' or '250ms'")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<DurationText, E> {
+                Ok(DurationText(text.to_owned()))
+            }
+        }
+
+        deserializer.deserialize_str(TextVisitor)
+    }
 }
 
 impl FileConfig {
@@ -180,6 +217,20 @@ fn without_quoted_values(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_duration_without_quotes_and_unit_is_refused_saying_what_a_duration_looks_like() {
+        let error = FileConfig::parse("[server]\ndrain_timeout = 10\n", Path::new("gw.toml"))
+            .unwrap_err()
+            .to_string();
+
+        assert!(error.starts_with("gw.toml: line 2, column 17: "), "{error}");
+        assert!(
+            error
+                .contains("expected a duration with its unit, in quotes, such as '10s' or '250ms'"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn parse_errors_drop_quoted_values_and_keep_the_position() {

@@ -61,6 +61,11 @@ pub const SETTINGS: &[SettingDoc] = &[
     account::ACCOUNT_SETTINGS[4],
     account::ACCOUNT_SETTINGS[5],
     account::ACCOUNT_SETTINGS[6],
+    account::ACCOUNT_SETTINGS[7],
+    account::ACCOUNT_SETTINGS[8],
+    account::ACCOUNT_SETTINGS[9],
+    account::ACCOUNT_SETTINGS[10],
+    account::ACCOUNT_SETTINGS[11],
     roster::WAZZUP_API_KEY,
     roster::WAZZUP_BASE_URL,
     file_only(

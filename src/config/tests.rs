@@ -199,6 +199,23 @@ fn secrets_from_files_are_trimmed() {
 }
 
 #[test]
+fn an_api_key_given_both_as_a_value_and_as_a_file_is_refused_naming_both() {
+    let vars = env(&[
+        ("WGW_ACCOUNT_MAIN_API_KEY", "k-value"),
+        ("WGW_ACCOUNT_MAIN_API_KEY_FILE", "/nonexistent/key"),
+    ]);
+
+    let error = Config::from_toml_str("[[accounts]]\nname = \"main\"\n", &vars)
+        .unwrap_err()
+        .to_string();
+
+    assert_eq!(
+        error,
+        "WGW_ACCOUNT_MAIN_API_KEY / WGW_ACCOUNT_MAIN_API_KEY_FILE: expected at most one of the two"
+    );
+}
+
+#[test]
 fn secrets_default_to_the_per_account_variables() {
     let key = secret_file("k-file\n");
     let vars = env(&[
@@ -248,14 +265,15 @@ fn missing_api_key_error_names_the_setting() {
 }
 
 #[test]
-fn unreadable_secret_file_error_names_the_key_and_path() {
+fn unreadable_secret_file_error_names_the_key_the_path_and_the_reason() {
     let text = format!("{MAIN_ACCOUNT}api_key_file = \"/no/such/key\"\n");
 
     let error = load_err(&text, &[]);
 
     assert_eq!(
         error,
-        "accounts[0].api_key_file: cannot read the secret file /no/such/key"
+        "accounts[0].api_key_file: cannot read the secret file /no/such/key: \
+         No such file or directory (os error 2)"
     );
 }
 

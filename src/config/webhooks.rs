@@ -58,8 +58,8 @@ const BYTE_COUNT: ValueKind<usize> = ValueKind::new(
 #[serde(deny_unknown_fields)]
 pub(super) struct FileWebhooks {
     pub(super) max_body_bytes: Option<usize>,
-    pub(super) request_timeout: Option<String>,
-    pub(super) crm_response_timeout: Option<String>,
+    pub(super) request_timeout: Option<super::file::DurationText>,
+    pub(super) crm_response_timeout: Option<super::file::DurationText>,
 }
 
 /// How the webhook ingress treats upstream requests.
