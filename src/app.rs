@@ -52,12 +52,20 @@ impl Listeners {
     ///
     /// # Errors
     ///
-    /// Fails when an address cannot be bound (in use, not local, no permission).
-    pub async fn bind(addresses: &ListenAddresses) -> io::Result<Self> {
+    /// Fails when an address cannot be bound (in use, not local, no permission), naming the
+    /// listener and its address.
+    pub async fn bind(addresses: &ListenAddresses) -> Result<Self, AppError> {
+        let bind_named = |listener: &'static str, address: SocketAddr| {
+            bind(address).map_err(|source| AppError::Bind {
+                listener,
+                address,
+                source,
+            })
+        };
         Ok(Self {
-            grpc: bind(addresses.grpc)?,
-            webhook: bind(addresses.webhook)?,
-            admin: bind(addresses.admin)?,
+            grpc: bind_named("gRPC", addresses.grpc)?,
+            webhook: bind_named("webhook", addresses.webhook)?,
+            admin: bind_named("admin", addresses.admin)?,
         })
     }
 }
@@ -120,6 +128,16 @@ impl EventPipeline {
 /// Errors that stop the gateway.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// A listener's address cannot be bound.
+    #[error("cannot bind the {listener} listener to {address}: {source}")]
+    Bind {
+        /// Which listener.
+        listener: &'static str,
+        /// The configured address.
+        address: SocketAddr,
+        /// Why (in use, not local, no permission).
+        source: io::Error,
+    },
     /// The event log cannot be opened or read at start.
     #[error("cannot open the event log {}", path.display())]
     EventLog {

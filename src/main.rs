@@ -46,10 +46,7 @@ async fn serve(config: Config) -> ExitCode {
     let listeners = match app::Listeners::bind(&config.listeners).await {
         Ok(listeners) => listeners,
         Err(error) => {
-            tracing::error!(
-                error = &error as &dyn std::error::Error,
-                "cannot bind listeners"
-            );
+            tracing::error!("{error}");
             return ExitCode::FAILURE;
         }
     };
