@@ -49,13 +49,22 @@ def start_gateway(gateway_binary, tmp_path, request):
     started: list[Gateway] = []
 
     def start(
-        args: list[str] | None = None, env: dict[str, str] | None = None, data_dir: Path | None = None
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        data_dir: Path | None = None,
+        command_line: str | None = None,
     ) -> Gateway:
-        """`data_dir` reuses another gateway's data directory (a restart); by default each gets its own."""
+        """`data_dir` reuses another gateway's data directory (a restart); by default each gets its own.
+        `command_line` runs a shell command (e.g. the README's `cargo run …`) instead of the binary."""
         workdir = tmp_path / f"gateway-{len(started)}"
         workdir.mkdir()
         gateway = Gateway(
-            gateway_binary, workdir, args if args is not None else ["--sandbox"], env or {}, data_dir=data_dir
+            gateway_binary,
+            workdir,
+            args if args is not None else ["--sandbox"],
+            env or {},
+            data_dir=data_dir,
+            command_line=command_line,
         )
         started.append(gateway)
         gateway.wait_ready()

@@ -28,6 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "wazzup_gateway.v1"
 
 READY_TIMEOUT_S = 30.0
+# A README command line runs `cargo run`, which builds first when the test command has not.
+COMMAND_LINE_READY_TIMEOUT_S = 1200.0
 STOP_TIMEOUT_S = 30.0
 SUBPROCESS_TIMEOUT_S = 60.0
 RPC_TIMEOUT_S = 10.0
@@ -74,6 +76,19 @@ def environment_without_gateway_settings() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("WGW_")}
 
 
+_FLAGS = {
+    "WGW_GRPC_LISTEN_ADDR": "--grpc-listen",
+    "WGW_WEBHOOK_LISTEN_ADDR": "--webhook-listen",
+    "WGW_ADMIN_LISTEN_ADDR": "--admin-listen",
+    "WGW_DATA_DIR": "--data-dir",
+}
+
+
+def _as_flags(settings: dict[str, str]) -> list[str]:
+    """The command-line flags that set the same listeners and data directory as `settings`."""
+    return [part for name, value in settings.items() for part in (_FLAGS[name], value)]
+
+
 def http_get(url: str, timeout_s: float = 5.0) -> tuple[int, str]:
     """Status and body of a GET, without raising on non-2xx answers."""
     try:
@@ -87,26 +102,45 @@ class Gateway:
     """One gateway process started from the built binary, with its output captured to a file."""
 
     def __init__(
-        self, binary: Path, workdir: Path, args: list[str], env: dict[str, str], data_dir: Path | None = None
+        self,
+        binary: Path,
+        workdir: Path,
+        args: list[str],
+        env: dict[str, str],
+        data_dir: Path | None = None,
+        command_line: str | None = None,
     ):
+        """Runs `binary` with `args`, or else `command_line` (a shell command as the README gives it,
+        run by bash from the repository root), on free ports and in `data_dir` (default: under `workdir`)."""
+        self.binary = binary
         self.grpc_port = free_port()
         self.webhook_port = free_port()
         self.admin_port = free_port()
         self.data_dir = data_dir if data_dir is not None else workdir / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "gateway.log"
-        command = [
-            str(binary),
-            *args,
-            "--grpc-listen", self.grpc_target,
-            "--webhook-listen", f"127.0.0.1:{self.webhook_port}",
-            "--admin-listen", f"127.0.0.1:{self.admin_port}",
-            "--data-dir", str(self.data_dir),
-        ]
+        self.ready_timeout_s = READY_TIMEOUT_S
+        places = {
+            "WGW_GRPC_LISTEN_ADDR": self.grpc_target,
+            "WGW_WEBHOOK_LISTEN_ADDR": f"127.0.0.1:{self.webhook_port}",
+            "WGW_ADMIN_LISTEN_ADDR": f"127.0.0.1:{self.admin_port}",
+            "WGW_DATA_DIR": str(self.data_dir),
+        }
         process_env = {**environment_without_gateway_settings(), "WGW_LOG_FORMAT": "json", **env}
+        if command_line is None:
+            command = [str(binary), *args, *_as_flags(places)]
+            cwd = None
+        else:
+            # The command line stays as written: the listeners and the data directory come from the
+            # environment, and cargo may still have to build (bounded by COMMAND_LINE_READY_TIMEOUT_S).
+            command = ["bash", "-c", command_line]
+            cwd = REPO_ROOT
+            process_env.update(places)
+            self.ready_timeout_s = COMMAND_LINE_READY_TIMEOUT_S
         with open(self.log_path, "wb") as log_file:
             self.process = subprocess.Popen(
                 command,
+                cwd=cwd,
                 env=process_env,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
@@ -126,7 +160,7 @@ class Gateway:
         return self.log_path.read_text(errors="replace")
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        deadline = time.monotonic() + self.ready_timeout_s
         last_problem = "no answer yet"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -143,7 +177,7 @@ class Gateway:
                 last_problem = f"/readyz: {error}"
             time.sleep(0.1)
         raise AssertionError(
-            f"gateway not ready within {READY_TIMEOUT_S} s ({last_problem}); log:\n{self.log_text()}"
+            f"gateway not ready within {self.ready_timeout_s} s ({last_problem}); log:\n{self.log_text()}"
         )
 
     def sigkill(self) -> None:
