@@ -436,26 +436,39 @@ async fn stopped(mut draining: watch::Receiver<bool>) {
     let _ = draining.wait_for(|draining| *draining).await;
 }
 
-/// Completes on SIGTERM or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
-    let interrupt = async {
+/// Listens for SIGTERM and SIGINT (Ctrl-C) from the moment it is called, and returns a future that
+/// completes on the first of them.
+///
+/// Call it before binding the listeners: a signal that arrives as soon as the gateway answers (an
+/// orchestrator stopping a pod that just became ready) then starts the drain instead of killing the
+/// process.
+///
+/// # Errors
+///
+/// Fails when the signal handlers cannot be installed.
+#[cfg(unix)]
+pub fn shutdown_signal() -> io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
+}
+
+/// Returns a future that completes on Ctrl-C (the only shutdown signal off Unix).
+///
+/// # Errors
+///
+/// Never fails; the signature matches the Unix version.
+#[cfg(not(unix))]
+pub fn shutdown_signal() -> io::Result<impl Future<Output = ()> + Send + 'static> {
+    Ok(async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
+    })
 }

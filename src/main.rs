@@ -43,6 +43,13 @@ fn main() -> ExitCode {
 /// Runs the gateway until it is told to stop.
 async fn serve(config: Config) -> ExitCode {
     telemetry::init(&config.telemetry);
+    let shutdown = match app::shutdown_signal() {
+        Ok(shutdown) => shutdown,
+        Err(error) => {
+            tracing::error!("cannot listen for shutdown signals: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let listeners = match app::Listeners::bind(&config.listeners).await {
         Ok(listeners) => listeners,
         Err(error) => {
@@ -50,7 +57,7 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match app::run(config, listeners, app::shutdown_signal()).await {
+    match app::run(config, listeners, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = &error as &dyn std::error::Error, "gateway failed");

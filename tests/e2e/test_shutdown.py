@@ -1,10 +1,11 @@
 """Graceful shutdown: SIGTERM drains in-flight calls, refuses new ones, and exits 0."""
 
+import socket
 import time
 
 import grpc
 
-from harness import RPC_TIMEOUT_S, send_request
+from harness import READY_TIMEOUT_S, RPC_TIMEOUT_S, Gateway, send_request
 
 DRAIN_TIMEOUT_S = 10.0
 IN_FLIGHT_CALLS = 5
@@ -45,3 +46,22 @@ def test_sigterm_lets_in_flight_calls_finish_and_refuses_new_ones(start_gateway,
     assert late_call_code == grpc.StatusCode.UNAVAILABLE
     assert exit_code == 0
     assert exited_after_s < DRAIN_TIMEOUT_S, f"exited {exited_after_s:.1f} s after SIGTERM"
+
+
+def test_sigterm_as_soon_as_the_listeners_accept_still_drains_and_exits_0(gateway_binary, tmp_path):
+    """The signal handlers are installed before the listeners are bound: an orchestrator that stops a pod
+    the moment its port answers gets a drain, not a process killed by the signal."""
+    gateway = Gateway(gateway_binary, tmp_path, ["--sandbox"], {})
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        assert gateway.process.poll() is None, f"gateway exited early:\n{gateway.log_text()}"
+        assert time.monotonic() < deadline, f"the admin port never accepted:\n{gateway.log_text()}"
+        try:
+            socket.create_connection(("127.0.0.1", gateway.admin_port), timeout=1.0).close()
+            break
+        except OSError:
+            time.sleep(0.01)
+
+    gateway.send_sigterm()
+
+    assert gateway.wait_exit(timeout_s=DRAIN_TIMEOUT_S + 5) == 0, gateway.log_text()
