@@ -157,14 +157,6 @@ async fn write_half_answer(connection: &mut TcpStream, body: &str) {
     connection.flush().await.unwrap();
 }
 
-fn keyed(
-    mut request: wazzup_gateway::proto::pb::SendMessageRequest,
-    key: &str,
-) -> wazzup_gateway::proto::pb::SendMessageRequest {
-    request.idempotency_key = key.to_owned();
-    request
-}
-
 /// Resumes the paused clock and stops the gateway: the drain waits for the event log's writer
 /// thread, which a paused clock would not wait for.
 async fn resume_and_stop(gateway: support::TestGateway) {

@@ -30,11 +30,6 @@ async fn send_failure(gateway: &TestGateway, request: pb::SendMessageRequest) ->
     failure(&status)
 }
 
-fn keyed(mut request: pb::SendMessageRequest, key: &str) -> pb::SendMessageRequest {
-    request.idempotency_key = key.to_owned();
-    request
-}
-
 async fn mount_send(upstream: &MockServer, answer: ResponseTemplate, times: u64) {
     Mock::given(method("POST"))
         .and(path("/v3/message"))

@@ -113,6 +113,12 @@ pub fn whatsapp_text(chat_id: &str, text: &str) -> pb::SendMessageRequest {
     crate::support::text_send(WHATSAPP, chat_id, text)
 }
 
+/// `request` carrying the idempotency key `key`.
+pub fn keyed(mut request: pb::SendMessageRequest, key: &str) -> pb::SendMessageRequest {
+    request.idempotency_key = key.to_owned();
+    request
+}
+
 /// The parts of a failed call tests assert on.
 #[derive(Debug)]
 pub struct Failure {
