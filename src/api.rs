@@ -10,6 +10,7 @@ pub mod channels;
 pub mod coalesced_writes;
 pub mod convert;
 pub mod deadline;
+pub mod drain_gate;
 pub mod events;
 pub mod exports;
 pub mod health;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 use futures::TryStreamExt as _;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::server::NamedService;
 use tonic::service::Routes;
@@ -40,6 +42,7 @@ use crate::upstream::{Account, Accounts, CallContext};
 
 use self::auth::{Caller, CallerAuthLayer};
 use self::coalesced_writes::CoalescedWrites;
+use self::drain_gate::{DrainGateLayer, drain_started};
 use self::health::DrainingHealth;
 pub use self::health::HealthHandle;
 use self::metering::RpcMetricsLayer;
@@ -138,8 +141,8 @@ impl GrpcServer {
         self.health.clone()
     }
 
-    /// Serves on `listener` until `shutdown` completes, then lets in-flight calls finish while
-    /// refusing new ones.
+    /// Serves on `listener` until `draining` turns true (or its sender is dropped), then lets
+    /// in-flight calls finish while refusing new ones.
     ///
     /// # Errors
     ///
@@ -147,7 +150,7 @@ impl GrpcServer {
     pub async fn serve(
         self,
         listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
+        draining: watch::Receiver<bool>,
     ) -> Result<(), AppError> {
         self.health.set_serving().await;
         let handler_timeout = self.limits.handler_timeout;
@@ -156,6 +159,8 @@ impl GrpcServer {
             .map_request(move |request| deadline::stamp(request, handler_timeout))
             // Outermost but for the deadline, so that refused calls (unauthenticated, shed) are counted too.
             .layer(self.metrics_layer)
+            // Calls that arrive once draining has started are refused, whatever connection they use.
+            .layer(DrainGateLayer::new(draining.clone()))
             // Before the services, so no adapter runs for an unknown caller.
             .layer(self.auth_layer);
         Server::builder()
@@ -169,7 +174,7 @@ impl GrpcServer {
             .add_routes(self.routes)
             .serve_with_incoming_shutdown(
                 TcpListenerStream::new(listener).map_ok(CoalescedWrites::new),
-                shutdown,
+                drain_started(draining),
             )
             .await
             .map_err(|error| AppError::Serve {

@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 
 use crate::admin::{self, AdminState};
 use crate::api::GrpcServer;
+use crate::api::drain_gate::drain_started;
 use crate::api::events::EventServices;
 use crate::api::exports::{ExportWatching, PollPolicy};
 use crate::config::{Config, Listeners as ListenAddresses};
@@ -308,7 +309,7 @@ async fn serve(
         admin_stop_rx,
     ));
     let mut servers = JoinSet::new();
-    servers.spawn(grpc.serve(listeners.grpc, stopped(draining_rx.clone())));
+    servers.spawn(grpc.serve(listeners.grpc, draining_rx.clone()));
     servers.spawn(serve_http(
         "webhook",
         listeners.webhook,
@@ -422,18 +423,12 @@ async fn serve_http(
     draining: watch::Receiver<bool>,
 ) -> Result<(), AppError> {
     axum::serve(listener, router)
-        .with_graceful_shutdown(stopped(draining))
+        .with_graceful_shutdown(drain_started(draining))
         .await
         .map_err(|error| AppError::Serve {
             listener: listener_name,
             source: Box::new(error),
         })
-}
-
-/// Completes once draining starts.
-async fn stopped(mut draining: watch::Receiver<bool>) {
-    // An error means the sender is gone, which also means stop.
-    let _ = draining.wait_for(|draining| *draining).await;
 }
 
 /// Listens for SIGTERM and SIGINT (Ctrl-C) from the moment it is called, and returns a future that

@@ -107,6 +107,9 @@ pub enum ApiError {
         /// The service or account that was refused.
         target: String,
     },
+    /// The call arrived after the gateway started draining.
+    #[error("the gateway is shutting down; retry, another replica will answer")]
+    ShuttingDown,
 }
 
 impl From<SendError> for ApiError {
@@ -130,6 +133,7 @@ impl ApiError {
             Self::EventNotFound { .. } => ErrorClass::NotFound,
             Self::Unauthenticated => ErrorClass::Unauthenticated,
             Self::PermissionDenied { .. } => ErrorClass::PermissionDenied,
+            Self::ShuttingDown => ErrorClass::Unavailable,
         }
     }
 
@@ -146,6 +150,7 @@ impl ApiError {
             Self::EventNotFound { .. } => "EVENT_NOT_FOUND",
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::PermissionDenied { .. } => "PERMISSION_DENIED",
+            Self::ShuttingDown => "SHUTTING_DOWN",
         }
     }
 
