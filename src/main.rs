@@ -42,7 +42,17 @@ fn main() -> ExitCode {
 
 /// Runs the gateway until it is told to stop.
 async fn serve(config: Config) -> ExitCode {
-    telemetry::init(&config.telemetry);
+    let trace_export = telemetry::init(&config.telemetry);
+    let exit_code = serve_until_stopped(config).await;
+    if let Some(trace_export) = trace_export {
+        // Blocking: flushes the last spans before the process exits.
+        let _ = tokio::task::spawn_blocking(move || trace_export.shutdown()).await;
+    }
+    exit_code
+}
+
+/// Binds the listeners and runs the gateway until a shutdown signal.
+async fn serve_until_stopped(config: Config) -> ExitCode {
     let shutdown = match app::shutdown_signal() {
         Ok(shutdown) => shutdown,
         Err(error) => {

@@ -1,5 +1,7 @@
-//! Counts and times every gRPC call by method and status code, whether the code arrives in the
-//! response headers (errors, "trailers-only") or in the trailers at the end of the body.
+//! Observes every gRPC call: counts and times it by method and status code, whether the code
+//! arrives in the response headers (errors, "trailers-only") or in the trailers at the end of the
+//! body, and wraps it in an OpenTelemetry server span (RPC semantic conventions) that continues
+//! the caller's W3C trace context and ends with the call.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use pin_project_lite::pin_project;
 use tonic::Code;
 use tower::{Layer, Service};
 
-use crate::telemetry::Metrics;
+use crate::telemetry::{Metrics, trace_context};
 
 /// The tower layer that records RPC metrics.
 #[derive(Clone, Debug)]
@@ -60,15 +62,20 @@ where
     }
 
     fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
+        let method = request.uri().path().trim_start_matches('/').to_owned();
+        let span = server_span(&method);
+        trace_context::continue_from(request.headers(), &span);
+        let inner = span.in_scope(|| self.inner.call(request));
         let observation = Observation {
-            method: request.uri().path().trim_start_matches('/').to_owned(),
+            method,
             started: Instant::now(),
             metrics: self.metrics.clone(),
             code: None,
             ended: false,
+            span,
         };
         MeteredFuture {
-            inner: self.inner.call(request),
+            inner,
             observation: Some(observation),
         }
     }
@@ -92,7 +99,13 @@ where
 
     fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let response = ready!(this.inner.poll(context));
+        let response = {
+            let _entered = this
+                .observation
+                .as_ref()
+                .map(|observation| observation.span.enter());
+            ready!(this.inner.poll(context))
+        };
         let mut observation = this.observation.take().expect("polled after completion");
         Poll::Ready(response.map(|response| {
             observation.read_status(response.headers());
@@ -120,7 +133,10 @@ impl<B: Body> Body for MeteredBody<B> {
         context: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
-        let frame = ready!(this.inner.poll_frame(context));
+        let frame = {
+            let _entered = this.observation.span.enter();
+            ready!(this.inner.poll_frame(context))
+        };
         match &frame {
             Some(Ok(frame)) => {
                 if let Some(trailers) = frame.trailers_ref() {
@@ -154,6 +170,8 @@ struct Observation {
     code: Option<Code>,
     /// Whether the body reached its end (else the client went away first).
     ended: bool,
+    /// The call's server span; it ends when the observation is dropped.
+    span: tracing::Span,
 }
 
 impl Observation {
@@ -177,7 +195,50 @@ impl Drop for Observation {
         };
         self.metrics
             .record_rpc(&self.method, code, self.started.elapsed());
+        let numeric_code = self.code.map_or(
+            if self.ended {
+                Code::Unknown
+            } else {
+                Code::Cancelled
+            },
+            |code| code,
+        );
+        self.span
+            .record("rpc.grpc.status_code", i32::from(numeric_code));
+        if is_server_error(numeric_code) {
+            self.span.record("otel.status_code", "ERROR");
+        }
     }
+}
+
+/// The server span of one call to `method` (`package.Service/Method`), named as the RPC
+/// semantic conventions ask; the status fields are filled in when the call ends.
+fn server_span(method: &str) -> tracing::Span {
+    let (service, rpc_method) = method.split_once('/').unwrap_or((method, ""));
+    tracing::info_span!(
+        "rpc.server",
+        otel.name = method,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        rpc.system = "grpc",
+        rpc.service = service,
+        rpc.method = rpc_method,
+        rpc.grpc.status_code = tracing::field::Empty,
+    )
+}
+
+/// Whether a status code marks the server span as failed: per the gRPC semantic conventions,
+/// the codes that mean the server could not do its part, not the caller's mistakes.
+fn is_server_error(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+    )
 }
 
 /// Returns the canonical upper-case name of a gRPC status code.

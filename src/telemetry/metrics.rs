@@ -76,6 +76,11 @@ impl Metrics {
             "Webhook requests received, by account, kind and outcome",
             webhooks_received.clone(),
         );
+        registry.register(
+            "otlp_export_failures",
+            "Span batches the OpenTelemetry exporter failed to deliver (collector down or refusing)",
+            super::trace_export::export_failures(),
+        );
         let append_seconds = duration_histogram();
         registry.register(
             "event_log_append_seconds",

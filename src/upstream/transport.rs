@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use crate::config::{AccountConfig, UpstreamLimits};
+use crate::telemetry::trace_context;
 
 mod download;
 mod request;
@@ -200,13 +201,19 @@ impl Transport {
         self.wait_for_rate(attempt_deadline).await?;
         let span = tracing::info_span!(
             "upstream.request",
+            otel.name = format!("{} {}", request.method, request.route),
             otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
             http.request.method = %request.method,
-            url.path = request.route,
+            url.template = request.route,
+            server.address = self.base_url.host_str().unwrap_or_default(),
             upstream.operation = request.operation,
             account = %self.account,
-            attempt,
+            // Signed: OpenTelemetry attributes carry integers as i64.
+            attempt = i64::from(attempt),
+            http.request.resend_count = i64::from(attempt.saturating_sub(1)),
             http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
         );
         self.send(request, attempt_deadline).instrument(span).await
     }
@@ -237,12 +244,32 @@ impl Transport {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
+        let mut trace_headers = http::HeaderMap::new();
+        trace_context::inject_into(&mut trace_headers, &tracing::Span::current());
         let mut response = builder
+            .headers(trace_headers)
             .send()
             .await
-            .map_err(|error| failed(error, timeout))?;
+            .map_err(|error| {
+                tracing::Span::current()
+                    .record("otel.status_code", "ERROR")
+                    .record(
+                        "error.type",
+                        if error.is_timeout() {
+                            "timeout"
+                        } else {
+                            "transport"
+                        },
+                    );
+                failed(error, timeout)
+            })?;
         let status = response.status().as_u16();
-        tracing::Span::current().record("http.response.status_code", status);
+        let span = tracing::Span::current();
+        span.record("http.response.status_code", i64::from(status));
+        if response.status().is_server_error() {
+            span.record("otel.status_code", "ERROR")
+                .record("error.type", tracing::field::display(status));
+        }
         self.note_credentials(status);
         let retry_after_opt = retry_after(response.headers().get(RETRY_AFTER), SystemTime::now());
         let body = read_body(&mut response, timeout).await?;

@@ -57,6 +57,7 @@ class RecordingUpstream:
                     "method": self.command,
                     "path": self.path,
                     "authorization": self.headers.get("authorization"),
+                    "traceparent": self.headers.get("traceparent"),
                     "body": json.loads(raw) if raw else None,
                 })
                 status, body, content_type = mock.answer(self.command, self.path)
@@ -106,7 +107,9 @@ def binary() -> Path:
 class MockedGateway:
     """The built binary with one account "acme" of `dialect` whose API is at `base_url`."""
 
-    def __init__(self, workdir: Path, dialect: str, base_url: str, api_key: str) -> None:
+    def __init__(
+        self, workdir: Path, dialect: str, base_url: str, api_key: str, extra_env: dict[str, str] | None = None
+    ) -> None:
         key_file = workdir / "acme-api-key"
         key_file.write_text(api_key + "\n")
         config = workdir / "gateway.toml"
@@ -123,6 +126,7 @@ class MockedGateway:
         self.log_path = workdir / "gateway.log"
         env = {key: value for key, value in os.environ.items() if not key.startswith("WGW_")}
         env["WGW_LOG_FORMAT"] = "json"
+        env.update(extra_env or {})
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [str(binary()), "--config", str(config),
@@ -159,11 +163,15 @@ class MockedGateway:
             self.process.wait(timeout=10)
             raise
 
-    def grpcurl_messages(self, method: str, data: dict, max_time_s: int = 10) -> list[dict]:
-        """Calls `method` with grpcurl; every message it printed (one for unary calls)."""
+    def grpcurl_messages(
+        self, method: str, data: dict, max_time_s: int = 10, headers: tuple[str, ...] = ()
+    ) -> list[dict]:
+        """Calls `method` with grpcurl, with `headers` ("name: value") as request metadata; every
+        message it printed (one for unary calls)."""
+        header_flags = [flag for header in headers for flag in ("-rpc-header", header)]
         result = subprocess.run(
-            ["grpcurl", "-plaintext", "-max-time", str(max_time_s), "-d", json.dumps(data), self.grpc,
-             f"wazzup_gateway.v1.{method}"],
+            ["grpcurl", "-plaintext", "-max-time", str(max_time_s), *header_flags, "-d", json.dumps(data),
+             self.grpc, f"wazzup_gateway.v1.{method}"],
             capture_output=True, text=True, timeout=max_time_s + 50,
         )
         assert result.returncode == 0, f"grpcurl {method} failed:\n{result.stdout}\n{result.stderr}"
@@ -174,16 +182,29 @@ class MockedGateway:
             text = text[end:].lstrip()
         return messages
 
-    def grpcurl(self, method: str, data: dict) -> dict:
-        (message,) = self.grpcurl_messages(method, data)
+    def grpcurl_failure(self, method: str, data: dict, max_time_s: int = 30) -> str:
+        """Calls `method` with grpcurl, expecting an error status; what grpcurl printed."""
+        result = subprocess.run(
+            ["grpcurl", "-plaintext", "-max-time", str(max_time_s), "-d", json.dumps(data), self.grpc,
+             f"wazzup_gateway.v1.{method}"],
+            capture_output=True, text=True, timeout=max_time_s + 50,
+        )
+        assert result.returncode != 0, f"grpcurl {method} succeeded:\n{result.stdout}"
+        return result.stdout + result.stderr
+
+    def grpcurl(self, method: str, data: dict, headers: tuple[str, ...] = ()) -> dict:
+        (message,) = self.grpcurl_messages(method, data, headers=headers)
         return message
 
 
-def running_gateway(tmp_path: Path, dialect: str, base_url: str, api_key: str):
-    """Starts the gateway, yields it ready, then stops it and checks its exit and its log."""
+def running_gateway(
+    tmp_path: Path, dialect: str, base_url: str, api_key: str, extra_env: dict[str, str] | None = None
+):
+    """Starts the gateway (with `extra_env` added to its environment), yields it ready, then stops
+    it and checks its exit and its log."""
     for variable in ("no_proxy", "NO_PROXY"):
         os.environ[variable] = ",".join(filter(None, [os.environ.get(variable), "127.0.0.1", "localhost"]))
-    gateway = MockedGateway(tmp_path, dialect, base_url, api_key)
+    gateway = MockedGateway(tmp_path, dialect, base_url, api_key, extra_env)
     try:
         gateway.wait_ready()
         yield gateway
