@@ -18,6 +18,7 @@ pub mod messages;
 pub mod metering;
 pub mod sandbox;
 pub mod templates;
+pub mod tls;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -46,6 +47,7 @@ use self::drain_gate::{DrainGateLayer, drain_started};
 use self::health::DrainingHealth;
 pub use self::health::HealthHandle;
 use self::metering::RpcMetricsLayer;
+use self::tls::ReloadingTls;
 
 /// What every adapter shares.
 #[derive(Clone, Debug)]
@@ -93,6 +95,8 @@ pub struct GrpcServer {
     auth_layer: CallerAuthLayer,
     /// Server limits from the configuration.
     limits: crate::config::ServerConfig,
+    /// TLS on the listener, when configured.
+    tls: Option<Arc<ReloadingTls>>,
 }
 
 impl GrpcServer {
@@ -101,7 +105,8 @@ impl GrpcServer {
     ///
     /// # Errors
     ///
-    /// Fails when the embedded descriptor sets cannot be served by reflection.
+    /// Fails when the embedded descriptor sets cannot be served by reflection, or the TLS
+    /// certificates cannot be loaded.
     pub fn build(
         config: &Config,
         accounts: Arc<Accounts>,
@@ -133,6 +138,12 @@ impl GrpcServer {
             metrics_layer: RpcMetricsLayer::new(metrics),
             auth_layer: CallerAuthLayer::from_config(&config.auth),
             limits: config.server.clone(),
+            tls: config
+                .grpc_tls
+                .clone()
+                .map(ReloadingTls::load)
+                .transpose()?
+                .map(Arc::new),
         })
     }
 
@@ -163,7 +174,7 @@ impl GrpcServer {
             .layer(DrainGateLayer::new(draining.clone()))
             // Before the services, so no adapter runs for an unknown caller.
             .layer(self.auth_layer);
-        Server::builder()
+        let router = Server::builder()
             // Fail fast with UNAVAILABLE instead of queueing when a connection is saturated.
             // Permits are released when headers are sent, so open streams are not counted.
             .concurrency_limit_per_connection(self.limits.max_in_flight_per_connection)
@@ -171,16 +182,25 @@ impl GrpcServer {
             // Upper bound for producing a response; a shorter client grpc-timeout wins.
             .timeout(self.limits.handler_timeout)
             .layer(layers)
-            .add_routes(self.routes)
-            .serve_with_incoming_shutdown(
-                TcpListenerStream::new(listener).map_ok(CoalescedWrites::new),
-                drain_started(draining),
-            )
-            .await
-            .map_err(|error| AppError::Serve {
-                listener: "grpc",
-                source: Box::new(error),
-            })
+            .add_routes(self.routes);
+        let served = match self.tls {
+            Some(tls) => {
+                let incoming = tls.incoming(listener, draining.clone());
+                router
+                    .serve_with_incoming_shutdown(incoming, drain_started(draining))
+                    .await
+            }
+            None => {
+                let incoming = TcpListenerStream::new(listener).map_ok(CoalescedWrites::new);
+                router
+                    .serve_with_incoming_shutdown(incoming, drain_started(draining))
+                    .await
+            }
+        };
+        served.map_err(|error| AppError::Serve {
+            listener: "grpc",
+            source: Box::new(error),
+        })
     }
 }
 

@@ -48,6 +48,7 @@ mod roster;
 mod secret;
 mod settings;
 mod summary;
+mod tls;
 mod upstream_tuning;
 mod value;
 mod webhooks;
@@ -94,6 +95,9 @@ pub use self::{
         WAZZUP_SHORTCUT_ACCOUNT,
     },
     settings::{SETTINGS, SettingDoc, settings_help},
+    tls::{
+        ENV_GRPC_TLS_CERT_FILE, ENV_GRPC_TLS_CLIENT_CA_FILE, ENV_GRPC_TLS_KEY_FILE, GrpcTlsConfig,
+    },
     upstream_tuning::{
         DEFAULT_CHANNEL_CACHE_TTL, DEFAULT_RETRY_BASE_DELAY, DEFAULT_RETRY_MAX_ATTEMPTS,
         DEFAULT_RETRY_MAX_DELAY, DEFAULT_RETRY_MAX_RETRY_AFTER, DEFAULT_RETRY_RATE_LIMIT_FALLBACK,
@@ -181,6 +185,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// How the webhook ingress treats upstream requests.
     pub webhooks: WebhookConfig,
+    /// TLS on the gRPC listener; `None` serves plain-text HTTP/2.
+    pub grpc_tls: Option<GrpcTlsConfig>,
     /// Upstream accounts; never empty (the sandbox account is added when none is configured).
     pub accounts: Vec<AccountConfig>,
     /// Whether an account uses the built-in sandbox dialect (the added sandbox account or one
@@ -243,6 +249,7 @@ impl Config {
         let events = EventsConfig::resolve(&file.events, env)?;
         let auth = AuthConfig::resolve(&file.auth, env)?;
         let webhooks = WebhookConfig::resolve(&file.webhooks, env)?;
+        let grpc_tls = GrpcTlsConfig::resolve(&file.tls, env)?;
         let sandbox_requested = roster::sandbox_requested(env, overrides)?;
         let accounts = roster::resolve_accounts(&file.accounts, env, sandbox_requested)?;
         let config = Self {
@@ -253,6 +260,7 @@ impl Config {
             events,
             auth,
             webhooks,
+            grpc_tls,
             sandbox: accounts
                 .iter()
                 .any(|account| account.dialect == Dialect::Sandbox),

@@ -32,6 +32,8 @@ pub(super) struct FileConfig {
     pub(super) accounts: Vec<FileAccount>,
     #[serde(default)]
     pub(super) webhooks: super::webhooks::FileWebhooks,
+    #[serde(default)]
+    pub(super) tls: super::tls::FileTls,
 }
 
 /// `[listeners]`

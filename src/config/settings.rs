@@ -1,6 +1,6 @@
 //! The catalogue of settings, from which `--help` and the README table are generated.
 
-use super::{account, auth, events, process, roster, upstream_tuning, webhooks};
+use super::{account, auth, events, process, roster, tls, upstream_tuning, webhooks};
 
 /// Documentation of one setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +38,9 @@ pub const SETTINGS: &[SettingDoc] = &[
     process::GRPC_LISTEN_ADDR,
     process::WEBHOOK_LISTEN_ADDR,
     process::ADMIN_LISTEN_ADDR,
+    tls::GRPC_TLS_CERT_FILE,
+    tls::GRPC_TLS_KEY_FILE,
+    tls::GRPC_TLS_CLIENT_CA_FILE,
     process::DATA_DIR,
     process::IDEMPOTENCY_RETENTION,
     process::DRAIN_TIMEOUT,

@@ -29,6 +29,21 @@ impl Config {
     }
 }
 
+/// How the gRPC listener is secured, after its address.
+fn grpc_tls_note(config: &Config) -> String {
+    match &config.grpc_tls {
+        None => " (plain text)".to_owned(),
+        Some(tls) => match &tls.client_ca_file {
+            None => format!(" (TLS, certificate {})", tls.cert_file.display()),
+            Some(client_ca_file) => format!(
+                " (mutual TLS, certificate {}, client CA {})",
+                tls.cert_file.display(),
+                client_ca_file.display()
+            ),
+        },
+    }
+}
+
 /// Listeners, data directory, server limits, logs and sandbox state.
 fn process_lines(config: &Config) -> Vec<String> {
     let listeners = &config.listeners;
@@ -36,7 +51,7 @@ fn process_lines(config: &Config) -> Vec<String> {
     let telemetry = &config.telemetry;
     vec![
         "listeners:".to_owned(),
-        format!("  grpc     {}", listeners.grpc),
+        format!("  grpc     {}{}", listeners.grpc, grpc_tls_note(config)),
         format!("  webhook  {}", listeners.webhook),
         format!("  admin    {}", listeners.admin),
         format!("data dir: {}", config.storage.data_dir.display()),
