@@ -10,6 +10,7 @@
 pub mod health;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::RwLock;
 use redb::Database;
@@ -23,6 +24,8 @@ pub struct RedbFile {
     path: PathBuf,
     /// The database, or why there is none.
     slot: RwLock<Slot>,
+    /// Set when the database was reopened and no write has told its store yet.
+    reopened_unseen: AtomicBool,
     /// Set by every write.
     health: WriteHealth,
 }
@@ -71,6 +74,7 @@ impl RedbFile {
         Ok(Self {
             path: path.to_owned(),
             slot: RwLock::new(Slot::Open(database)),
+            reopened_unseen: AtomicBool::new(false),
             health,
         })
     }
@@ -90,16 +94,18 @@ impl RedbFile {
         matches!(*self.slot.read(), Slot::Closed)
     }
 
-    /// Runs `read` against the database; `close` waits until it returns.
+    /// Runs `read` against the database, reopening it first when the last write failed; `close`
+    /// waits until it returns.
     ///
     /// # Errors
     ///
     /// Fails with [`RedbFileError::Closed`] after `close`, and with `Storage` when `read` fails or
-    /// the file awaits its reopening after a failed write.
+    /// the file cannot be reopened.
     pub fn read<T>(
         &self,
         read: impl FnOnce(&Database) -> Result<T, redb::Error>,
     ) -> Result<T, RedbFileError> {
+        self.reopen_if_broken()?;
         let slot = self.slot.read();
         match &*slot {
             Slot::Open(database) => read(database).map_err(RedbFileError::Storage),
@@ -108,8 +114,8 @@ impl RedbFile {
         }
     }
 
-    /// Runs `write` against the database, reopening it first when the last write failed, and
-    /// records the outcome in the file's health. When `write` fails with an I/O error the
+    /// Runs `write` against the database, reopening it first when the last write failed (telling
+    /// `write` so until one succeeds), and records the outcome in the file's health. When `write` fails with an I/O error the
     /// database is dropped, so the next write opens it again.
     ///
     /// # Errors
@@ -120,7 +126,12 @@ impl RedbFile {
         &self,
         write: impl FnOnce(&Database, Reopened) -> Result<T, redb::Error>,
     ) -> Result<T, RedbFileError> {
-        let reopened = self.reopen_if_broken()?;
+        self.reopen_if_broken()?;
+        let reopened = if self.reopened_unseen.swap(false, Ordering::SeqCst) {
+            Reopened::Yes
+        } else {
+            Reopened::No
+        };
         let outcome = {
             let slot = self.slot.read();
             match &*slot {
@@ -129,6 +140,9 @@ impl RedbFile {
                 Slot::Closed => return Err(RedbFileError::Closed),
             }
         };
+        if outcome.is_err() && reopened == Reopened::Yes {
+            self.reopened_unseen.store(true, Ordering::SeqCst);
+        }
         match outcome {
             Ok(value) => {
                 self.health.set_writable();
@@ -156,13 +170,13 @@ impl RedbFile {
     }
 
     /// Opens the database again when a write failed since it was last opened.
-    fn reopen_if_broken(&self) -> Result<Reopened, RedbFileError> {
+    fn reopen_if_broken(&self) -> Result<(), RedbFileError> {
         if !matches!(*self.slot.read(), Slot::Broken) {
-            return Ok(Reopened::No);
+            return Ok(());
         }
         let mut slot = self.slot.write();
         match &*slot {
-            Slot::Open(_) => return Ok(Reopened::No),
+            Slot::Open(_) => return Ok(()),
             Slot::Closed => return Err(RedbFileError::Closed),
             Slot::Broken => {}
         }
@@ -170,7 +184,8 @@ impl RedbFile {
             Ok(database) => {
                 tracing::info!(path = %self.path.display(), "database reopened after a failed write");
                 *slot = Slot::Open(database);
-                Ok(Reopened::Yes)
+                self.reopened_unseen.store(true, Ordering::SeqCst);
+                Ok(())
             }
             Err(error) => {
                 let error = redb::Error::from(error);
