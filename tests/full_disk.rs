@@ -27,13 +27,17 @@ use wazzup_v3_support::*;
 /// Room for both store files and a few events; filled before the faults.
 const DISK_SIZE: &str = "16m";
 
-/// Starts a v3 gateway keeping its state on `disk`.
+/// Starts a v3 gateway keeping its state on `disk`, and waits until it serves.
 async fn start_on(disk: &SmallDisk, upstream: &MockServer) -> TestGateway {
     let mut env = v3_env();
     env.insert("WGW_DATA_DIR".to_owned(), disk.path().display().to_string());
     let toml = v3_toml(&upstream.uri(), "");
     let config = Config::from_toml_str(&toml, &env).expect("test configuration is valid");
-    TestGateway::start(config).await
+    let gateway = TestGateway::start(config).await;
+    // Answered once both stores are open (the admin listener serves after them).
+    let (ready, body) = gateway.admin_get("/readyz").await;
+    assert_eq!(ready, 200, "{body}");
+    gateway
 }
 
 /// Posts an incoming-message webhook with `message_id` and a text of `text_len` bytes; returns
@@ -184,4 +188,25 @@ async fn sent_messages(upstream: &MockServer) -> usize {
         .iter()
         .filter(|request| request.method.as_str() == "POST" && request.url.path() == "/v3/message")
         .count()
+}
+
+#[tokio::test]
+async fn readiness_returns_without_traffic_once_space_is_freed() {
+    let Some(disk) = SmallDisk::mount(DISK_SIZE) else {
+        return;
+    };
+    let upstream = MockServer::start().await;
+    let gateway = start_on(&disk, &upstream).await;
+
+    disk.fill();
+    assert_eq!(post_webhook(&gateway, "while-full", 64 * 1024).await, 503);
+    health_becomes(&gateway, ServingStatus::NotServing).await;
+    disk.free();
+    // No webhook: the log retries a write on its own.
+    health_becomes(&gateway, ServingStatus::Serving).await;
+    let (ready_status, ready_body) = gateway.admin_get("/readyz").await;
+
+    assert_eq!(ready_status, 200, "{ready_body}");
+    assert!(stored_ids(&gateway).await.is_empty());
+    gateway.stop().await;
 }
