@@ -120,6 +120,7 @@ impl GrpcServer {
             .iter()
             .any(|account| account.as_sandbox().is_some());
         let reporter = HealthReporter::new();
+        let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut services = GATEWAY_SERVICES.to_vec();
         if has_sandbox {
             services.push(<pb::sandbox_service_server::SandboxServiceServer<sandbox::SandboxApi> as NamedService>::NAME);
@@ -127,14 +128,17 @@ impl GrpcServer {
         let mut routes = Routes::builder();
         routes
             .add_service(tonic_health::pb::health_server::HealthServer::new(
-                DrainingHealth::new(HealthService::from_health_reporter(reporter.clone())),
+                DrainingHealth::new(
+                    HealthService::from_health_reporter(reporter.clone()),
+                    draining.clone(),
+                ),
             ))
             .add_service(reflection().build_v1()?)
             .add_service(reflection().build_v1alpha()?);
         add_gateway_services(&mut routes, &context, events, watching, has_sandbox);
         Ok(Self {
             routes: routes.routes(),
-            health: HealthHandle::new(reporter, services),
+            health: HealthHandle::new(reporter, services, draining),
             metrics_layer: RpcMetricsLayer::new(metrics),
             auth_layer: CallerAuthLayer::from_config(&config.auth),
             limits: config.server.clone(),

@@ -29,6 +29,7 @@ use crate::events::log::{
 };
 use crate::events::responses::PendingResponses;
 use crate::idempotency::{EmbeddedIdempotencyStore, IdempotencyError, IdempotentSends};
+use crate::storage::{StorageHealth, WriteHealth};
 use crate::telemetry::Metrics;
 use crate::upstream::Accounts;
 
@@ -94,6 +95,8 @@ pub struct EventPipeline {
     pub consumers: Arc<dyn ConsumerStore>,
     /// CRM entity requests the webhook ingress holds open until `EventService.Respond`.
     pub pending: Arc<PendingResponses>,
+    /// Whether the log can write; readiness follows it.
+    pub log_health: WriteHealth,
 }
 
 impl EventPipeline {
@@ -117,11 +120,13 @@ impl EventPipeline {
                 source,
             })?;
         tracing::info!(path = %log.path().display(), "event log open");
+        let log_health = log.health();
         let log = Arc::new(log);
         Ok(Self {
             log: log.clone(),
             consumers: log,
             pending: Arc::new(PendingResponses::new()),
+            log_health,
         })
     }
 }
@@ -197,6 +202,7 @@ pub async fn run_with_events(
 ) -> Result<(), AppError> {
     let store = EmbeddedIdempotencyStore::open(&config.storage.data_dir, SystemTime::now())
         .map_err(AppError::Storage)?;
+    let storage = StorageHealth::new(vec![events.log_health.clone(), store.health()]);
     let sends = Arc::new(IdempotentSends::new(
         Arc::new(store),
         config.storage.idempotency_retention,
@@ -204,10 +210,14 @@ pub async fn run_with_events(
     let (draining_tx, draining_rx) = watch::channel(false);
     let outcome = match start_fanout(&config, &events, draining_rx).await {
         Ok(fanout) => {
+            let stores = Stores {
+                sends: sends.clone(),
+                storage,
+            };
             let outcome = serve(
                 &config,
                 listeners,
-                &sends,
+                &stores,
                 &events,
                 &fanout,
                 draining_tx,
@@ -252,17 +262,26 @@ async fn start_fanout(
         })
 }
 
+/// The idempotent sends and the write health of both embedded stores.
+struct Stores {
+    /// Keyed sends over the idempotency store.
+    sends: Arc<IdempotentSends>,
+    /// Whether the event log and the idempotency store can write.
+    storage: StorageHealth,
+}
+
 /// Runs the three servers until `shutdown` completes or one fails, then drains them.
 async fn serve(
     config: &Config,
     listeners: Listeners,
-    sends: &Arc<IdempotentSends>,
+    stores: &Stores,
     pipeline: &EventPipeline,
     fanout: &Arc<Fanout>,
     draining_tx: watch::Sender<bool>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
-    let accounts = Arc::new(Accounts::from_config(config, sends).map_err(AppError::Upstream)?);
+    let accounts =
+        Arc::new(Accounts::from_config(config, &stores.sends).map_err(AppError::Upstream)?);
     // Sandbox accounts report their sends' statuses and injected messages through the log.
     accounts.connect_event_log(&pipeline.log);
     // Sandbox export links point at the admin listener, which serves their files.
@@ -293,6 +312,7 @@ async fn serve(
     )
     .map_err(AppError::Build)?;
     let health = grpc.health();
+    health.follow_storage(stores.storage.clone(), draining_rx.clone());
 
     // The admin listener outlives the drain, so readiness reports 503 while calls finish.
     let (admin_stop_tx, admin_stop_rx) = watch::channel(false);
@@ -300,6 +320,7 @@ async fn serve(
         metrics: metrics.clone(),
         draining: draining_rx.clone(),
         accounts: accounts.clone(),
+        storage: stores.storage.clone(),
     })
     .merge(crate::upstream::sandbox::files::router(accounts.clone()));
     let admin = tokio::spawn(serve_http(

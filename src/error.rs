@@ -384,6 +384,13 @@ mod tests {
                 "IDEMPOTENCY_STORE_UNAVAILABLE",
             ),
             (
+                IdempotencyError::OutcomeUnknown {
+                    idempotency_key: "order-1".to_owned(),
+                },
+                Code::FailedPrecondition,
+                "IDEMPOTENCY_OUTCOME_UNKNOWN",
+            ),
+            (
                 IdempotencyError::InProgress {
                     idempotency_key: "order-1".to_owned(),
                 },

@@ -10,12 +10,19 @@
 //!   different request ([`IdempotencyError::KeyReused`]), and records the outcome before anyone
 //!   is answered.
 //!
+//! The path fails closed: before the upstream call the key is reserved durably (a
+//! [`Outcome::Pending`] record), and the outcome replaces the reservation afterwards. A send
+//! whose reservation cannot be written is refused ([`IdempotencyError::StoreUnavailable`],
+//! UNAVAILABLE with `RetryInfo`) and never sent. A reservation found later means the gateway
+//! stopped (or the store failed) between sending and recording: whether the message went out is
+//! unknown, so the call is answered [`IdempotencyError::OutcomeUnknown`] instead of sending again.
+//!
 //! What is recorded: successful sends, and upstream refusals that repeating cannot change (the
 //! request itself is wrong: invalid, unknown, not allowed, or already sent under this
 //! `crmMessageId`). Not recorded, so that the caller may retry with the same key: local validation
 //! and channel checks (recomputed on every call), unavailable, timeouts, rate limits, internal
 //! errors and failed preconditions (an empty balance or a channel that is down can be fixed, and
-//! the same send should then go out).
+//! the same send should then go out): their reservation is removed.
 //!
 //! When the store cannot be read, the send is refused with
 //! [`IdempotencyError::StoreUnavailable`] (UNAVAILABLE) rather than sent without protection.
@@ -38,6 +45,9 @@ use crate::upstream::UpstreamError;
 pub use embedded::EmbeddedIdempotencyStore;
 pub use fingerprint::Fingerprint;
 pub use sends::{IdempotentSends, is_definitive};
+
+/// How long a caller refused because the store cannot be read or written should wait.
+const STORE_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Identifies one record: the account the send went through and the caller's key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -69,6 +79,11 @@ impl Record {
 /// The recorded outcome of a send.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
+    /// The key is reserved and the send may have gone out; its outcome was not recorded (yet).
+    Pending {
+        /// When the key was reserved.
+        reserved_at: SystemTime,
+    },
     /// The upstream accepted the message.
     Sent(SentMessage),
     /// The upstream refused it for good.
@@ -134,6 +149,9 @@ pub trait IdempotencyStore: Send + Sync + fmt::Debug + 'static {
     /// Stores `record` under `key`, durably, replacing any earlier record.
     async fn put(&self, key: &RecordKey, record: &Record) -> Result<(), IdempotencyError>;
 
+    /// Removes the record of `key`, durably (nothing when there is none).
+    async fn remove(&self, key: &RecordKey) -> Result<(), IdempotencyError>;
+
     /// Removes every record expired at `now`, returning how many were removed.
     async fn purge_expired(&self, now: SystemTime) -> Result<usize, IdempotencyError>;
 
@@ -156,6 +174,16 @@ pub enum IdempotencyError {
          in progress; retry with the same key to get its outcome"
     )]
     InProgress {
+        /// The caller's key.
+        idempotency_key: String,
+    },
+    /// The key was reserved by a send whose outcome was never recorded (the gateway stopped or
+    /// the store failed between sending and recording): it may or may not have gone out.
+    #[error(
+        "a send with idempotency key {idempotency_key:?} was started but its outcome was not \
+         recorded; it may have been delivered, so it is not sent again"
+    )]
+    OutcomeUnknown {
         /// The caller's key.
         idempotency_key: String,
     },
@@ -207,7 +235,7 @@ impl IdempotencyError {
     /// Returns the failure class the gRPC edge maps to a status code.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Self::KeyReused { .. } => ErrorClass::FailedPrecondition,
+            Self::KeyReused { .. } | Self::OutcomeUnknown { .. } => ErrorClass::FailedPrecondition,
             Self::InProgress { .. } => ErrorClass::Timeout,
             Self::Abandoned { .. } | Self::UndecodableRecord { .. } => ErrorClass::Internal,
             Self::StoreUnavailable { .. } => ErrorClass::Unavailable,
@@ -219,6 +247,7 @@ impl IdempotencyError {
     pub fn reason(&self) -> &str {
         match self {
             Self::KeyReused { .. } => "IDEMPOTENCY_KEY_REUSED",
+            Self::OutcomeUnknown { .. } => "IDEMPOTENCY_OUTCOME_UNKNOWN",
             Self::InProgress { .. } => "IDEMPOTENCY_KEY_IN_PROGRESS",
             Self::Abandoned { .. } | Self::UndecodableRecord { .. } => "INTERNAL",
             Self::StoreUnavailable { .. } => "IDEMPOTENCY_STORE_UNAVAILABLE",
@@ -239,6 +268,7 @@ impl IdempotencyError {
         let key_pair = |key: &str| vec![("idempotencyKey".to_owned(), key.to_owned())];
         match self {
             Self::KeyReused { idempotency_key }
+            | Self::OutcomeUnknown { idempotency_key }
             | Self::InProgress { idempotency_key }
             | Self::Abandoned { idempotency_key }
             | Self::UndecodableRecord {
@@ -263,6 +293,7 @@ impl IdempotencyError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Repeated(failure) => failure.retry_after,
+            Self::StoreUnavailable { .. } => Some(STORE_RETRY_AFTER),
             _ => None,
         }
     }

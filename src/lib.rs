@@ -24,6 +24,8 @@
 //!   also in memory); the fan-out of
 //!   subscriptions (sharing log reads and encoded events), named consumers with their group
 //!   dispatchers, acks and redelivery; CRM requests held open; outcomes of asynchronous sends.
+//! - [`storage`]: what the embedded redb stores share: a file reopened on the next write after a
+//!   failed one (a full disk), and the write health that readiness and gRPC health report.
 //! - [`exports`]: message export CSVs read as a stream of rows with bounded memory.
 //! - [`error`]: the single mapping from gateway errors to gRPC statuses with `google.rpc` details.
 //! - [`proto`]: the generated code and the descriptor set served by reflection.
@@ -39,5 +41,6 @@ pub mod exports;
 pub mod idempotency;
 pub mod model;
 pub mod proto;
+pub mod storage;
 pub mod telemetry;
 pub mod upstream;

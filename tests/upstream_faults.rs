@@ -5,7 +5,9 @@
 //! recorded by the idempotency store's own thread, which a paused clock would not wait for. What
 //! is asserted: the caller gets a typed error in time, an
 //! unkeyed send is never repeated once it may have reached Wazzup, and a keyed send is retried
-//! with the same `crmMessageId` until it succeeds.
+//! with the same `crmMessageId` until it succeeds. A storm of 429s: each `Retry-After` is waited
+//! for, and the attempts stop at the configured bound, keyed or not (a 429 means the upstream
+//! did nothing, so even an unkeyed send may be repeated).
 
 mod support;
 #[path = "support/wazzup_v3.rs"]
@@ -30,6 +32,11 @@ enum SendAnswer {
     StallMidBody,
     /// `201` with a message id.
     Accept,
+    /// `429` with `Retry-After` in seconds.
+    RateLimited {
+        /// The `Retry-After` value.
+        retry_after_secs: u64,
+    },
 }
 
 /// A raw HTTP/1.1 upstream: `GET /v3/channels` answers the account's channels, each
@@ -92,6 +99,13 @@ impl RawUpstream {
             match answer {
                 SendAnswer::Accept => {
                     write_answer(reader.get_mut(), "201 Created", &accepted).await
+                }
+                SendAnswer::RateLimited { retry_after_secs } => {
+                    let answer = format!(
+                        "HTTP/1.1 429 Too Many Requests\r\nretry-after: {retry_after_secs}\r\n\
+                         content-length: 0\r\n\r\n"
+                    );
+                    reader.get_mut().write_all(answer.as_bytes()).await.unwrap();
                 }
                 SendAnswer::ResetMidBody => {
                     write_half_answer(reader.get_mut(), &accepted).await;
@@ -266,6 +280,92 @@ async fn a_keyed_send_whose_bodies_keep_stalling_stops_after_its_attempts() {
     assert_eq!(sends.len(), attempts, "{sends:?}");
     assert!(
         sends.iter().all(|send| send["crmMessageId"] == "order-8"),
+        "{sends:?}"
+    );
+    gateway.stop().await;
+}
+
+/// The test account's configuration with `max_retry_after` raised to `10s`, so that a
+/// `Retry-After` of a few seconds is waited for instead of passed to the caller.
+fn patient_with_rate_limits(url: &str) -> String {
+    let toml = v3_toml(url, "");
+    let patient: Vec<String> = toml
+        .lines()
+        .map(|line| {
+            if line.starts_with("max_retry_after") {
+                "max_retry_after = \"10s\"".to_owned()
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    patient.join("\n")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_storm_waits_each_retry_after_and_stops_after_the_attempts() {
+    let storm = SendAnswer::RateLimited {
+        retry_after_secs: 2,
+    };
+    let (upstream, url) = RawUpstream::start(vec![storm]).await;
+    let toml = patient_with_rate_limits(&url);
+    let gateway = support::TestGateway::start_with(&toml, &v3_env()).await;
+    let started = tokio::time::Instant::now();
+
+    let status = gateway
+        .messages()
+        .await
+        .send_message(whatsapp_text("79011112233", "hi"))
+        .await
+        .expect_err("every attempt is rate limited");
+    let waited = started.elapsed();
+
+    let failure = failure(&status);
+    assert_eq!(
+        (failure.code, failure.reason.as_str()),
+        (Code::ResourceExhausted, "UPSTREAM_RATE_LIMITED"),
+        "{failure:?}"
+    );
+    assert_eq!(failure.retry_after, Some(Duration::from_secs(2)));
+    let attempts = wazzup_gateway::config::RetrySettings::for_test().max_attempts;
+    assert_eq!(upstream.sends().len(), attempts as usize);
+    // Each retry waited the Retry-After (plus at most a quarter of jitter).
+    let retries = attempts - 1;
+    assert!(waited >= Duration::from_secs(2) * retries, "{waited:?}");
+    assert!(
+        waited < Duration::from_millis(2500) * retries + Duration::from_secs(1),
+        "{waited:?}"
+    );
+    resume_and_stop(gateway).await;
+}
+
+#[tokio::test]
+async fn a_keyed_send_in_a_429_storm_keeps_its_crm_message_id_and_stops_after_the_attempts() {
+    let storm = SendAnswer::RateLimited {
+        retry_after_secs: 1,
+    };
+    let (upstream, url) = RawUpstream::start(vec![storm]).await;
+    let toml = patient_with_rate_limits(&url);
+    let gateway = support::TestGateway::start_with(&toml, &v3_env()).await;
+
+    let status = gateway
+        .messages()
+        .await
+        .send_message(keyed(whatsapp_text("79011112233", "hi"), "order-9"))
+        .await
+        .expect_err("every attempt is rate limited");
+
+    let failure = failure(&status);
+    assert_eq!(
+        (failure.code, failure.reason.as_str()),
+        (Code::ResourceExhausted, "UPSTREAM_RATE_LIMITED"),
+        "{failure:?}"
+    );
+    let sends = upstream.sends();
+    let attempts = wazzup_gateway::config::RetrySettings::for_test().max_attempts;
+    assert_eq!(sends.len(), attempts as usize, "{sends:?}");
+    assert!(
+        sends.iter().all(|send| send["crmMessageId"] == "order-9"),
         "{sends:?}"
     );
     gateway.stop().await;

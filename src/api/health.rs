@@ -1,15 +1,25 @@
 //! `grpc.health.v1.Health`, overall and per service, and how it behaves on drain: every service
 //! turns NOT_SERVING, and `Watch` streams end right after reporting it, so that a client watching
 //! health does not hold the drain open until its deadline.
+//!
+//! Before the drain, every service is NOT_SERVING while an embedded store cannot write (a full
+//! disk: webhooks are refused then) and SERVING again once a write succeeds; `Watch` streams
+//! stay open across such changes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
+use tokio::sync::{Mutex, watch};
 use tonic::{Request, Response, Status};
 use tonic_health::ServingStatus;
 use tonic_health::pb::health_check_response::ServingStatus as WireStatus;
 use tonic_health::pb::health_server::Health;
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tonic_health::server::{HealthReporter, HealthService};
+
+use crate::storage::{StorageHealth, health::changed_any};
 
 /// Reports overall and per-service health.
 #[derive(Clone, Debug)]
@@ -18,23 +28,92 @@ pub struct HealthHandle {
     reporter: HealthReporter,
     /// Every reported service name, `""` (overall) included.
     services: Vec<&'static str>,
+    /// What the status is computed from; held while a status is reported, so reports do not
+    /// overtake each other.
+    state: Arc<Mutex<ServingState>>,
+    /// Set once draining starts (shared with [`DrainingHealth`]).
+    draining: Arc<AtomicBool>,
+}
+
+/// What decides SERVING.
+#[derive(Debug)]
+struct ServingState {
+    /// The server has started serving.
+    started: bool,
+    /// Every embedded store can write.
+    storage_writable: bool,
 }
 
 impl HealthHandle {
-    /// Creates the handle for `services` (`""` is the overall status).
-    pub fn new(reporter: HealthReporter, services: Vec<&'static str>) -> Self {
-        Self { reporter, services }
+    /// Creates the handle for `services` (`""` is the overall status); `draining` is shared with
+    /// the [`DrainingHealth`] service.
+    pub fn new(
+        reporter: HealthReporter,
+        services: Vec<&'static str>,
+        draining: Arc<AtomicBool>,
+    ) -> Self {
+        Self {
+            reporter,
+            services,
+            state: Arc::new(Mutex::new(ServingState {
+                started: false,
+                storage_writable: true,
+            })),
+            draining,
+        }
     }
 
-    /// Marks every service SERVING.
+    /// Marks every service SERVING, unless a store cannot write.
     pub async fn set_serving(&self) {
-        self.set_all(ServingStatus::Serving).await;
+        let mut state = self.state.lock().await;
+        state.started = true;
+        self.report(&state).await;
     }
 
     /// Marks every service NOT_SERVING, so health checks fail before the gateway stops accepting.
     /// The gateway never serves again after this.
     pub async fn set_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        let _state = self.state.lock().await;
         self.set_all(ServingStatus::NotServing).await;
+    }
+
+    /// Follows `storage` until `draining_rx` turns true: NOT_SERVING while a store cannot write,
+    /// SERVING again once it can.
+    pub fn follow_storage(&self, storage: StorageHealth, mut draining_rx: watch::Receiver<bool>) {
+        let handle = self.clone();
+        tokio::spawn(async move {
+            let mut receivers = storage.subscribe();
+            loop {
+                handle.set_storage_writable(storage.is_writable()).await;
+                tokio::select! {
+                    changed = changed_any(&mut receivers) => if !changed { return },
+                    _ = draining_rx.wait_for(|draining| *draining) => return,
+                }
+            }
+        });
+    }
+
+    /// Records whether every store can write and reports the resulting status.
+    async fn set_storage_writable(&self, writable: bool) {
+        let mut state = self.state.lock().await;
+        state.storage_writable = writable;
+        if state.started {
+            self.report(&state).await;
+        }
+    }
+
+    /// Reports the status `state` calls for; nothing once draining.
+    async fn report(&self, state: &ServingState) {
+        if self.draining.load(Ordering::SeqCst) {
+            return;
+        }
+        let status = if state.storage_writable {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        self.set_all(status).await;
     }
 
     /// Sets one status on every service.
@@ -45,17 +124,20 @@ impl HealthHandle {
     }
 }
 
-/// tonic-health's service, with `Watch` streams that end after reporting NOT_SERVING.
+/// tonic-health's service, with `Watch` streams that end after reporting NOT_SERVING once the
+/// gateway drains.
 #[derive(Debug)]
 pub struct DrainingHealth {
     /// The standard implementation.
     inner: HealthService,
+    /// Set once draining starts.
+    draining: Arc<AtomicBool>,
 }
 
 impl DrainingHealth {
-    /// Wraps the standard health service.
-    pub fn new(inner: HealthService) -> Self {
-        Self { inner }
+    /// Wraps the standard health service; `draining` is shared with the [`HealthHandle`].
+    pub fn new(inner: HealthService, draining: Arc<AtomicBool>) -> Self {
+        Self { inner, draining }
     }
 }
 
@@ -75,20 +157,23 @@ impl Health for DrainingHealth {
         request: Request<HealthCheckRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         let updates = self.inner.watch(request).await?.into_inner();
-        // Ends without waiting for another update once NOT_SERVING went out.
-        let until_draining = futures::stream::unfold(
-            (updates, false),
-            |(mut updates, reported_not_serving)| async move {
-                if reported_not_serving {
-                    return None;
+        let draining = self.draining.clone();
+        // Ends without waiting for another update once NOT_SERVING went out during the drain.
+        let until_draining =
+            futures::stream::unfold((updates, false), move |(mut updates, reported_draining)| {
+                let draining = draining.clone();
+                async move {
+                    if reported_draining {
+                        return None;
+                    }
+                    let update = updates.next().await?;
+                    let not_serving = update
+                        .as_ref()
+                        .is_ok_and(|response| response.status() == WireStatus::NotServing);
+                    let ends = not_serving && draining.load(Ordering::SeqCst);
+                    Some((update, (updates, ends)))
                 }
-                let update = updates.next().await?;
-                let not_serving = update
-                    .as_ref()
-                    .is_ok_and(|response| response.status() == WireStatus::NotServing);
-                Some((update, (updates, not_serving)))
-            },
-        );
+            });
         Ok(Response::new(until_draining.boxed()))
     }
 }

@@ -1,5 +1,8 @@
 //! The stored form of a [`Record`]: versioned JSON, shared by every backend so a record can move
 //! between them. Unknown fields are ignored, so a newer gateway may add some.
+//!
+//! Version 1 gained the `pending` outcome (a reservation) without changing the other outcomes,
+//! so records written before it are read as they always were.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -36,6 +39,9 @@ pub fn encode(record: &Record) -> Vec<u8> {
         fingerprint: record.fingerprint.to_hex(),
         expires_at_ms: unix_millis(record.expires_at),
         outcome: match &record.outcome {
+            Outcome::Pending { reserved_at } => StoredOutcome::Pending {
+                reserved_at_ms: unix_millis(*reserved_at),
+            },
             Outcome::Sent(sent) => StoredOutcome::Sent {
                 message_id: sent.message_id.clone(),
                 chat_id: sent.chat_id.clone(),
@@ -66,6 +72,9 @@ pub fn decode(bytes: &[u8]) -> Result<Record, CodecError> {
             value: stored.fingerprint.clone(),
         })?;
     let outcome = match stored.outcome {
+        StoredOutcome::Pending { reserved_at_ms } => Outcome::Pending {
+            reserved_at: from_unix_millis(reserved_at_ms),
+        },
         StoredOutcome::Sent {
             message_id,
             chat_id,
@@ -107,6 +116,10 @@ struct StoredRecord {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 enum StoredOutcome {
+    #[serde(rename_all = "camelCase")]
+    Pending {
+        reserved_at_ms: u64,
+    },
     #[serde(rename_all = "camelCase")]
     Sent {
         message_id: String,
@@ -232,6 +245,23 @@ mod tests {
         for record in [sent, failed_record()] {
             assert_eq!(decode(&encode(&record)).expect("decodes"), record);
         }
+    }
+
+    #[test]
+    fn reservations_round_trip_and_records_written_before_them_still_decode() {
+        let pending = Record {
+            outcome: Outcome::Pending {
+                reserved_at: from_unix_millis(1_700_000_000_000),
+            },
+            ..failed_record()
+        };
+        // Bytes as the encoder wrote them before reservations existed.
+        let written_before = br#"{"version":1,"fingerprint":"0707070707070707070707070707070707070707070707070707070707070707","expiresAtMs":1800000000123,"outcome":{"sent":{"messageId":"m-1","chatId":"79011112233","requestId":""}}}"#;
+
+        assert_eq!(decode(&encode(&pending)).expect("decodes"), pending);
+        let old = decode(written_before).expect("an old record decodes");
+        assert_eq!(old.fingerprint, Fingerprint([7; 32]));
+        assert!(matches!(old.outcome, Outcome::Sent(sent) if sent.message_id == "m-1"));
     }
 
     #[test]

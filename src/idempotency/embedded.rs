@@ -9,14 +9,18 @@
 //! bytes); `expiry` indexes (expires at, account, key) so that expired records are found without
 //! a scan. Expired records are ignored by `get`, purged entirely when the store opens, and a
 //! bounded number of them is purged with every commit.
+//!
+//! After a failed commit (a full disk) the file is reopened by the next write
+//! ([`RedbFile`]), so the store works again once there is room; until a write succeeds its
+//! [`WriteHealth`] says it cannot write.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use redb::{
     Database, ReadableDatabase as _, ReadableTable as _, TableDefinition, WriteTransaction,
 };
@@ -24,6 +28,7 @@ use tokio::sync::oneshot;
 
 use super::codec::{self, unix_millis};
 use super::{IdempotencyError, IdempotencyStore, Record, RecordKey};
+use crate::storage::{RedbFile, RedbFileError, WriteHealth};
 
 /// The file name inside the data directory.
 pub const FILE_NAME: &str = "idempotency.redb";
@@ -41,10 +46,8 @@ const PURGE_PER_COMMIT: usize = 64;
 /// The redb idempotency store.
 #[derive(Debug)]
 pub struct EmbeddedIdempotencyStore {
-    /// The file, for logs.
-    path: PathBuf,
-    /// The database; `None` once closed.
-    database: RwLock<Option<Arc<Database>>>,
+    /// The database file, shared with the writer thread.
+    file: Arc<RedbFile>,
     /// The writer thread's queue and handle; `None` once closed.
     writer: Mutex<Option<Writer>>,
 }
@@ -58,15 +61,15 @@ struct Writer {
     thread: JoinHandle<()>,
 }
 
-/// One `put` waiting for its commit.
+/// One `put` or `remove` waiting for its commit.
 #[derive(Debug)]
 struct WriteJob {
     /// The record's key.
     key: RecordKey,
-    /// The record.
-    record: Record,
+    /// What to do to it.
+    change: Change,
     /// Answered once the commit holding the record is durable (or failed).
-    done_tx: oneshot::Sender<Result<(), Arc<redb::Error>>>,
+    done_tx: oneshot::Sender<Result<(), Arc<RedbFileError>>>,
 }
 
 impl EmbeddedIdempotencyStore {
@@ -81,29 +84,28 @@ impl EmbeddedIdempotencyStore {
         let unavailable = |source| IdempotencyError::unavailable(BACKEND, "open", source);
         std::fs::create_dir_all(data_dir).map_err(|error| unavailable(redb::Error::Io(error)))?;
         let path = data_dir.join(FILE_NAME);
-        let database = Database::create(&path).map_err(|error| unavailable(error.into()))?;
-        let purged = prepare(&database, now).map_err(unavailable)?;
+        let file =
+            RedbFile::open(&path, WriteHealth::new("idempotency store")).map_err(unavailable)?;
+        let purged = file
+            .write(|database, _| prepare(database, now))
+            .map_err(unavailable_after("open"))?;
         tracing::info!(path = %path.display(), purged, "idempotency store open");
-        let database = Arc::new(database);
+        let file = Arc::new(file);
         let (jobs_tx, jobs_rx) = mpsc::channel();
-        let writer_database = database.clone();
+        let writer_file = file.clone();
         let thread = std::thread::Builder::new()
             .name("idempotency-writer".to_owned())
-            .spawn(move || write_loop(&writer_database, &jobs_rx))
+            .spawn(move || write_loop(&writer_file, &jobs_rx))
             .map_err(|error| unavailable(redb::Error::Io(error)))?;
         Ok(Self {
-            path,
-            database: RwLock::new(Some(database)),
+            file,
             writer: Mutex::new(Some(Writer { jobs_tx, thread })),
         })
     }
 
-    /// Returns the open database.
-    fn database(&self, operation: &'static str) -> Result<Arc<Database>, IdempotencyError> {
-        self.database
-            .read()
-            .clone()
-            .ok_or_else(|| IdempotencyError::unavailable(BACKEND, operation, StoreClosed))
+    /// Returns whether the store can write, as its last write found.
+    pub fn health(&self) -> WriteHealth {
+        self.file.health().clone()
     }
 }
 
@@ -118,10 +120,24 @@ impl Drop for EmbeddedIdempotencyStore {
     }
 }
 
+/// A change to one record.
+#[derive(Debug)]
+enum Change {
+    /// Store this record, replacing any earlier one.
+    Put(Record),
+    /// Remove the record.
+    Remove,
+}
+
 /// The store was closed.
 #[derive(Debug, thiserror::Error)]
 #[error("the store is closed")]
 struct StoreClosed;
+
+/// Reports a failed `operation`.
+fn unavailable_after(operation: &'static str) -> impl Fn(RedbFileError) -> IdempotencyError {
+    move |error| IdempotencyError::unavailable(BACKEND, operation, error)
+}
 
 #[async_trait]
 impl IdempotencyStore for EmbeddedIdempotencyStore {
@@ -130,10 +146,10 @@ impl IdempotencyStore for EmbeddedIdempotencyStore {
         key: &RecordKey,
         now: SystemTime,
     ) -> Result<Option<Record>, IdempotencyError> {
-        let database = self.database("read")?;
-        let unavailable =
-            |error: redb::Error| IdempotencyError::unavailable(BACKEND, "read", error);
-        let bytes_opt = read_live(&database, key, unix_millis(now)).map_err(unavailable)?;
+        let bytes_opt = self
+            .file
+            .read(|database| read_live(database, key, unix_millis(now)))
+            .map_err(unavailable_after("read"))?;
         let Some(bytes) = bytes_opt else {
             return Ok(None);
         };
@@ -146,10 +162,50 @@ impl IdempotencyStore for EmbeddedIdempotencyStore {
     }
 
     async fn put(&self, key: &RecordKey, record: &Record) -> Result<(), IdempotencyError> {
+        self.change(key, Change::Put(record.clone())).await
+    }
+
+    async fn remove(&self, key: &RecordKey) -> Result<(), IdempotencyError> {
+        self.change(key, Change::Remove).await
+    }
+
+    async fn purge_expired(&self, now: SystemTime) -> Result<usize, IdempotencyError> {
+        self.file
+            .write(|database, _| {
+                let transaction = database.begin_write()?;
+                let purged = purge(&transaction, unix_millis(now), usize::MAX)?;
+                transaction.commit()?;
+                Ok(purged)
+            })
+            .map_err(unavailable_after("purge"))
+    }
+
+    async fn close(&self) -> Result<(), IdempotencyError> {
+        let writer_opt = self.writer.lock().take();
+        if let Some(Writer { jobs_tx, thread }) = writer_opt {
+            // The thread commits what is queued, then ends when the queue is closed.
+            drop(jobs_tx);
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        if self.file.is_closed() {
+            return Ok(());
+        }
+        // Waits for the reads still running.
+        self.file
+            .close()
+            .map_err(|error| IdempotencyError::unavailable(BACKEND, "close", error))?;
+        tracing::info!(path = %self.file.path().display(), "idempotency store closed");
+        Ok(())
+    }
+}
+
+impl EmbeddedIdempotencyStore {
+    /// Queues `change` for the writer and waits until it is durable.
+    async fn change(&self, key: &RecordKey, change: Change) -> Result<(), IdempotencyError> {
         let (done_tx, done_rx) = oneshot::channel();
         let job = WriteJob {
             key: key.clone(),
-            record: record.clone(),
+            change,
             done_tx,
         };
         let queued = match self.writer.lock().as_ref() {
@@ -167,41 +223,6 @@ impl IdempotencyStore for EmbeddedIdempotencyStore {
                 source: error,
             }),
             Err(_) => Err(IdempotencyError::unavailable(BACKEND, "write", StoreClosed)),
-        }
-    }
-
-    async fn purge_expired(&self, now: SystemTime) -> Result<usize, IdempotencyError> {
-        let database = self.database("purge")?;
-        let unavailable =
-            |error: redb::Error| IdempotencyError::unavailable(BACKEND, "purge", error);
-        let transaction = database
-            .begin_write()
-            .map_err(|error| unavailable(error.into()))?;
-        let purged = purge(&transaction, unix_millis(now), usize::MAX).map_err(unavailable)?;
-        transaction
-            .commit()
-            .map_err(|error| unavailable(error.into()))?;
-        Ok(purged)
-    }
-
-    async fn close(&self) -> Result<(), IdempotencyError> {
-        let writer_opt = self.writer.lock().take();
-        if let Some(Writer { jobs_tx, thread }) = writer_opt {
-            // The thread commits what is queued, then ends when the queue is closed.
-            drop(jobs_tx);
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
-        let database_opt = self.database.write().take();
-        let Some(database) = database_opt else {
-            return Ok(());
-        };
-        tracing::info!(path = %self.path.display(), "idempotency store closed");
-        match Arc::try_unwrap(database) {
-            Ok(database) => database.close().map_err(|error| {
-                IdempotencyError::unavailable(BACKEND, "close", redb::Error::from(error))
-            }),
-            // A read still running holds it; the file closes when that read ends.
-            Err(_) => Ok(()),
         }
     }
 }
@@ -233,7 +254,7 @@ fn read_live(
 
 /// Serves the queue until every sender is gone: each round takes what is queued, commits it in
 /// one transaction and answers every job.
-fn write_loop(database: &Database, jobs_rx: &mpsc::Receiver<WriteJob>) {
+fn write_loop(file: &RedbFile, jobs_rx: &mpsc::Receiver<WriteJob>) {
     while let Ok(first) = jobs_rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_WRITES_PER_COMMIT {
@@ -242,7 +263,9 @@ fn write_loop(database: &Database, jobs_rx: &mpsc::Receiver<WriteJob>) {
                 Err(_) => break,
             }
         }
-        let outcome = commit_batch(database, &batch).map_err(Arc::new);
+        let outcome = file
+            .write(|database, _| commit_batch(database, &batch))
+            .map_err(Arc::new);
         if let Err(error) = &outcome {
             tracing::error!(
                 error = error as &dyn std::error::Error,
@@ -265,13 +288,24 @@ fn commit_batch(database: &Database, batch: &[WriteJob]) -> Result<(), redb::Err
         for job in batch {
             let account = job.key.account.as_str();
             let idempotency_key = job.key.idempotency_key.as_str();
-            let expires_at_ms = unix_millis(job.record.expires_at);
-            let bytes = codec::encode(&job.record);
-            records.insert(
-                (account, idempotency_key),
-                (expires_at_ms, bytes.as_slice()),
-            )?;
-            expiry.insert((expires_at_ms, account, idempotency_key), ())?;
+            match &job.change {
+                Change::Put(record) => {
+                    let expires_at_ms = unix_millis(record.expires_at);
+                    let bytes = codec::encode(record);
+                    records.insert(
+                        (account, idempotency_key),
+                        (expires_at_ms, bytes.as_slice()),
+                    )?;
+                    expiry.insert((expires_at_ms, account, idempotency_key), ())?;
+                }
+                Change::Remove => {
+                    let removed = records.remove((account, idempotency_key))?;
+                    if let Some(entry) = removed {
+                        let (expires_at_ms, _) = entry.value();
+                        expiry.remove((expires_at_ms, account, idempotency_key))?;
+                    }
+                }
+            }
         }
     }
     purge(

@@ -95,8 +95,9 @@ impl IdempotentSends {
     /// # Errors
     ///
     /// Fails with the send's own error, [`IdempotencyError::KeyReused`] when the key belongs to a
-    /// different request, [`IdempotencyError::StoreUnavailable`] when the store cannot be read
-    /// (nothing is sent then), [`IdempotencyError::InProgress`] when the deadline passes first,
+    /// different request, [`IdempotencyError::StoreUnavailable`] when the store cannot be read or
+    /// the key cannot be reserved (nothing is sent then), [`IdempotencyError::OutcomeUnknown`]
+    /// when an earlier send with the key was interrupted before its outcome was recorded, [`IdempotencyError::InProgress`] when the deadline passes first,
     /// and [`IdempotencyError::Repeated`] with the failure of the coalesced or recorded send.
     pub async fn send<F>(
         &self,
@@ -270,8 +271,9 @@ struct Lead {
 }
 
 impl Lead {
-    /// Looks the key up, sends when nothing is recorded, records, then answers the followers
-    /// (once recorded, so that a later call finds the record) and returns the leader's answer.
+    /// Looks the key up; when nothing is recorded reserves it, sends, and records the outcome;
+    /// then answers the followers (once recorded, so that a later call finds the record) and
+    /// returns the leader's answer.
     async fn run<F>(self, send: F) -> Result<SendReply, SendError>
     where
         F: Future<Output = Result<SentMessage, UpstreamError>>,
@@ -286,28 +288,60 @@ impl Lead {
                     shared,
                 )
             }
-            Ok(None) => {
-                let result = send.await;
-                self.record(&result).await;
-                let shared = match &result {
-                    Ok(sent) => Ok(sent.clone()),
-                    Err(error) => Err(IdempotencyError::Repeated(Box::new(error.into()))),
-                };
-                (result.map(SendReply::fresh).map_err(Into::into), shared)
-            }
+            Ok(None) => match self.reserve().await {
+                Err(error) => (Err(error.clone().into()), Err(error)),
+                Ok(()) => self.send_and_record(send).await,
+            },
         };
         self.entry.publish(shared);
         for_leader
     }
 
-    /// Records the outcome when it is worth keeping. A send that went out but could not be
-    /// recorded is still reported as sent: that is the truth, and a retry would be refused anyway
-    /// if the store stays down.
+    /// Stores the reservation of the key, durably, before anything is sent: if the gateway stops
+    /// before the outcome is recorded, a later call finds it instead of sending again.
+    async fn reserve(&self) -> Result<(), IdempotencyError> {
+        let reserved_at = SystemTime::now();
+        let record = Record {
+            fingerprint: self.fingerprint,
+            outcome: Outcome::Pending { reserved_at },
+            expires_at: reserved_at + self.retention,
+        };
+        self.store.put(&self.entry.key, &record).await
+    }
+
+    /// Sends, records the outcome, and returns the leader's answer and the followers'.
+    async fn send_and_record<F>(&self, send: F) -> (Result<SendReply, SendError>, SharedOutcome)
+    where
+        F: Future<Output = Result<SentMessage, UpstreamError>>,
+    {
+        let result = send.await;
+        self.record(&result).await;
+        let shared = match &result {
+            Ok(sent) => Ok(sent.clone()),
+            Err(error) => Err(IdempotencyError::Repeated(Box::new(error.into()))),
+        };
+        (result.map(SendReply::fresh).map_err(Into::into), shared)
+    }
+
+    /// Replaces the reservation with the outcome when it is worth keeping, and removes it
+    /// otherwise (the caller may retry with the same key). A send that went out but could not be
+    /// recorded is still reported as sent: that is the truth, and a repeat then finds the
+    /// reservation and is answered `IDEMPOTENCY_OUTCOME_UNKNOWN` rather than sent again.
     async fn record(&self, result: &Result<SentMessage, UpstreamError>) {
         let outcome = match result {
             Ok(sent) => Outcome::Sent(sent.clone()),
             Err(error) if is_definitive(error) => Outcome::Failed(error.into()),
-            Err(_) => return,
+            Err(_) => {
+                if let Err(error) = self.store.remove(&self.entry.key).await {
+                    tracing::error!(
+                        error = &error as &dyn std::error::Error,
+                        account = %self.entry.key.account,
+                        "the reservation of a failed keyed send could not be removed; repeats \
+                         are refused until it expires"
+                    );
+                }
+                return;
+            }
         };
         let record = Record {
             fingerprint: self.fingerprint,
@@ -318,7 +352,8 @@ impl Lead {
             tracing::error!(
                 error = &error as &dyn std::error::Error,
                 account = %self.entry.key.account,
-                "the outcome of a keyed send could not be recorded; a repeat may send again"
+                "the outcome of a keyed send could not be recorded; repeats are refused until \
+                 its reservation expires"
             );
         }
     }
@@ -332,6 +367,9 @@ fn replay(record: Record, fingerprint: Fingerprint, key: &RecordKey) -> SharedOu
         });
     }
     match record.outcome {
+        Outcome::Pending { .. } => Err(IdempotencyError::OutcomeUnknown {
+            idempotency_key: key.idempotency_key.clone(),
+        }),
         Outcome::Sent(sent) => Ok(sent),
         Outcome::Failed(failure) => Err(IdempotencyError::Repeated(Box::new(failure))),
     }

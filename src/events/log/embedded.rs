@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use redb::{Database, ReadableDatabase as _, ReadableTable as _, TableDefinition};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -26,6 +26,7 @@ use self::writer::{EncodedEvent, LogState, WriteRequest, Writer};
 use super::{ConsumerStore, EventLog, EventLogError, LogBounds, LogStats, RetentionPolicy};
 use crate::events::consumers::{AckState, ConsumerKey, ConsumerRecord};
 use crate::events::{Cursor, NewEvent, StoredEvent};
+use crate::storage::{RedbFile, RedbFileError, WriteHealth};
 
 /// The file name inside the data directory.
 pub const FILE_NAME: &str = "events.redb";
@@ -45,12 +46,18 @@ const RECENT_EVENTS: usize = 1024;
 /// Most write requests the writer queues before `append` callers wait for room.
 const QUEUE_CAPACITY: usize = 8192;
 
+/// First wait before a write is retried on its own after a failed one (so that health turns
+/// ready again without traffic once the disk has room); doubled up to [`RECOVERY_PROBE_MAX`].
+const RECOVERY_PROBE_MIN: Duration = Duration::from_secs(1);
+/// Longest wait between two such retries.
+const RECOVERY_PROBE_MAX: Duration = Duration::from_secs(30);
+
 /// State shared by the handle, the writer thread and the readers.
 #[derive(Debug)]
 struct Shared {
-    /// The database; `None` once closed. Readers and the writer hold the read lock while they use
-    /// it, so `close` (the write lock) waits for them and then releases the file.
-    db: RwLock<Option<Database>>,
+    /// The database file, reopened by the writer after a failed commit. `close` waits for the
+    /// readers and the writer using it, then releases it.
+    file: RedbFile,
     /// Bounds and counters as of the last commit.
     state: Mutex<LogState>,
     /// The newest committed events, updated before `state`.
@@ -72,7 +79,8 @@ pub struct EmbeddedEventLog {
 
 impl EmbeddedEventLog {
     /// Opens (or creates) `{data_dir}/events.redb`, creating `data_dir` when missing, and starts
-    /// the writer and the age-retention timer.
+    /// the writer, the age-retention timer and the recovery probe (which retries a write now and
+    /// then while writes fail, so that the log's [`WriteHealth`] recovers without traffic).
     ///
     /// # Errors
     ///
@@ -80,7 +88,7 @@ impl EmbeddedEventLog {
     /// cannot be opened (no permission, held by another process, corrupt).
     pub async fn open(data_dir: &Path, retention: RetentionPolicy) -> Result<Self, EventLogError> {
         let path = data_dir.join(FILE_NAME);
-        let (db, state) = tokio::task::spawn_blocking({
+        let (file, state) = tokio::task::spawn_blocking({
             let data_dir = data_dir.to_owned();
             let path = path.clone();
             move || open_database(&data_dir, &path)
@@ -88,14 +96,16 @@ impl EmbeddedEventLog {
         .await
         .map_err(storage)??;
         let (latest_tx, latest_rx) = watch::channel(state.bounds.latest);
+        let health = file.health().clone();
         let shared = Arc::new(Shared {
-            db: RwLock::new(Some(db)),
+            file,
             state: Mutex::new(state),
             recent: Mutex::new(RecentEvents::new(RECENT_EVENTS)),
         });
         let (requests_tx, requests_rx) = mpsc::channel(QUEUE_CAPACITY);
         Writer::new(shared.clone(), retention, latest_tx).spawn(requests_rx)?;
         spawn_retention_timer(requests_tx.downgrade(), retention.check_interval);
+        spawn_recovery_probe(requests_tx.downgrade(), health);
         Ok(Self {
             shared,
             requests_tx,
@@ -107,6 +117,11 @@ impl EmbeddedEventLog {
     /// Returns the path of the database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Returns whether the log can write, as its last write found.
+    pub fn health(&self) -> WriteHealth {
+        self.shared.file.health().clone()
     }
 
     /// Drops events received before `now - max_age` at once (the timer does it periodically).
@@ -141,13 +156,9 @@ impl EmbeddedEventLog {
         read: impl FnOnce(&Database) -> Result<T, redb::Error> + Send + 'static,
     ) -> Result<T, EventLogError> {
         let shared = self.shared.clone();
-        tokio::task::spawn_blocking(move || {
-            let guard = shared.db.read();
-            let db = guard.as_ref().ok_or(EventLogError::Closed)?;
-            read(db).map_err(storage)
-        })
-        .await
-        .map_err(storage)?
+        tokio::task::spawn_blocking(move || shared.file.read(read).map_err(EventLogError::from))
+            .await
+            .map_err(storage)?
     }
 }
 
@@ -174,7 +185,7 @@ impl EventLog for EmbeddedEventLog {
         if limit == 0 || after >= self.bounds().latest {
             return Ok(Vec::new());
         }
-        if self.shared.db.read().is_some()
+        if !self.shared.file.is_closed()
             && let Some(recent) = self.shared.recent.lock().after(after, limit)
         {
             return Ok(recent);
@@ -234,8 +245,7 @@ impl EventLog for EmbeddedEventLog {
             let _ = reply_rx.await;
         }
         // Whatever the writer did, nobody may use the file after this returns.
-        self.shared.db.write().take();
-        Ok(())
+        self.shared.file.close().map_err(storage)
     }
 }
 
@@ -294,11 +304,11 @@ impl ConsumerStore for EmbeddedEventLog {
 }
 
 /// Opens the file, creates the tables, and reads the counters back.
-fn open_database(data_dir: &Path, path: &Path) -> Result<(Database, LogState), EventLogError> {
+fn open_database(data_dir: &Path, path: &Path) -> Result<(RedbFile, LogState), EventLogError> {
     std::fs::create_dir_all(data_dir).map_err(storage)?;
-    let db = Database::create(path).map_err(storage)?;
-    let state = tables::initialise(&db).map_err(storage)?;
-    Ok((db, state))
+    let file = RedbFile::open(path, WriteHealth::new("event log")).map_err(storage)?;
+    let state = file.write(|db, _| tables::initialise(db))?;
+    Ok((file, state))
 }
 
 /// Sends an age-retention request every `period` while the log is open.
@@ -324,6 +334,33 @@ fn spawn_retention_timer(requests_tx: mpsc::WeakSender<WriteRequest>, period: Du
     });
 }
 
+/// While the log's writes fail, sends an age-retention request (a write like any other) after
+/// [`RECOVERY_PROBE_MIN`], then after doubling waits up to [`RECOVERY_PROBE_MAX`]; stops with the
+/// log.
+fn spawn_recovery_probe(requests_tx: mpsc::WeakSender<WriteRequest>, health: WriteHealth) {
+    tokio::spawn(async move {
+        let mut wait = RECOVERY_PROBE_MIN;
+        loop {
+            tokio::time::sleep(wait).await;
+            let Some(sender) = requests_tx.upgrade() else {
+                return;
+            };
+            if health.is_writable() {
+                wait = RECOVERY_PROBE_MIN;
+                continue;
+            }
+            let request = WriteRequest::Retain {
+                now_ms: unix_ms(SystemTime::now()),
+                reply: None,
+            };
+            if sender.send(request).await.is_err() {
+                return;
+            }
+            wait = (wait * 2).min(RECOVERY_PROBE_MAX);
+        }
+    });
+}
+
 /// Milliseconds since the Unix epoch.
 fn unix_ms(time: SystemTime) -> i64 {
     match time.duration_since(UNIX_EPOCH) {
@@ -343,6 +380,15 @@ fn decode(cursor: Cursor, bytes: &[u8]) -> Result<StoredEvent, redb::Error> {
 /// Decodes a stored JSON value; a value that does not decode is corruption.
 fn decode_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, redb::Error> {
     serde_json::from_slice(bytes).map_err(|error| redb::Error::Corrupted(error.to_string()))
+}
+
+impl From<RedbFileError> for EventLogError {
+    fn from(error: RedbFileError) -> Self {
+        match error {
+            RedbFileError::Storage(error) => storage(error),
+            RedbFileError::Closed => Self::Closed,
+        }
+    }
 }
 
 /// Wraps any failure as a storage error.

@@ -103,6 +103,45 @@ impl IdempotencyStore for BrokenStore {
         Err(IdempotencyError::unavailable("broken", "write", DiskError))
     }
 
+    async fn remove(&self, _: &RecordKey) -> Result<(), IdempotencyError> {
+        Err(IdempotencyError::unavailable("broken", "write", DiskError))
+    }
+
+    async fn purge_expired(&self, _: SystemTime) -> Result<usize, IdempotencyError> {
+        Ok(0)
+    }
+
+    async fn close(&self) -> Result<(), IdempotencyError> {
+        Ok(())
+    }
+}
+
+/// A store that reads (finding nothing) but cannot write: a full disk.
+#[derive(Debug)]
+struct ReadOnlyStore;
+
+#[async_trait]
+impl IdempotencyStore for ReadOnlyStore {
+    async fn get(&self, _: &RecordKey, _: SystemTime) -> Result<Option<Record>, IdempotencyError> {
+        Ok(None)
+    }
+
+    async fn put(&self, _: &RecordKey, _: &Record) -> Result<(), IdempotencyError> {
+        Err(IdempotencyError::unavailable(
+            "read-only",
+            "write",
+            DiskError,
+        ))
+    }
+
+    async fn remove(&self, _: &RecordKey) -> Result<(), IdempotencyError> {
+        Err(IdempotencyError::unavailable(
+            "read-only",
+            "write",
+            DiskError,
+        ))
+    }
+
     async fn purge_expired(&self, _: SystemTime) -> Result<usize, IdempotencyError> {
         Ok(0)
     }
@@ -314,6 +353,63 @@ async fn an_unreadable_store_refuses_the_send_as_unavailable() {
     assert_eq!(error.class(), ErrorClass::Unavailable);
     assert_eq!(error.reason(), "IDEMPOTENCY_STORE_UNAVAILABLE");
     assert_eq!(upstream.calls(), 0);
+}
+
+#[tokio::test]
+async fn a_key_that_cannot_be_reserved_is_refused_without_sending() {
+    let sends = IdempotentSends::new(Arc::new(ReadOnlyStore), Duration::from_secs(3600));
+    let upstream = FakeUpstream::open(Answer::Sent);
+
+    let outcome = sends.send(key("k"), REQUEST, None, upstream.send()).await;
+
+    let error = idempotency_error(outcome);
+    assert_eq!(error.class(), ErrorClass::Unavailable);
+    assert_eq!(error.reason(), "IDEMPOTENCY_STORE_UNAVAILABLE");
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(1)));
+    assert_eq!(upstream.calls(), 0);
+}
+
+#[tokio::test]
+async fn a_reservation_left_by_an_interrupted_send_is_not_sent_again() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let store = Arc::new(
+        EmbeddedIdempotencyStore::open(directory.path(), SystemTime::now()).expect("store opens"),
+    );
+    let reserved_at = SystemTime::now();
+    // What a gateway stopped between sending and recording leaves behind.
+    let reservation = Record {
+        fingerprint: REQUEST,
+        outcome: Outcome::Pending { reserved_at },
+        expires_at: reserved_at + Duration::from_secs(3600),
+    };
+    store.put(&key("k"), &reservation).await.expect("stored");
+    let sends = IdempotentSends::new(store, Duration::from_secs(3600));
+    let upstream = FakeUpstream::open(Answer::Sent);
+
+    let same = sends.send(key("k"), REQUEST, None, upstream.send()).await;
+    let other = sends
+        .send(key("k"), OTHER_REQUEST, None, upstream.send())
+        .await;
+
+    let error = idempotency_error(same);
+    assert_eq!(error.class(), ErrorClass::FailedPrecondition);
+    assert_eq!(error.reason(), "IDEMPOTENCY_OUTCOME_UNKNOWN");
+    assert_eq!(idempotency_error(other).reason(), "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(upstream.calls(), 0);
+}
+
+#[tokio::test]
+async fn a_send_failing_for_now_releases_its_reservation() {
+    let Fixture { sends, .. } = &fixture();
+    let failing = FakeUpstream::open(Answer::Unavailable);
+    let working = FakeUpstream::open(Answer::Sent);
+
+    let first = sends.send(key("k"), REQUEST, None, failing.send()).await;
+    let retry = sends.send(key("k"), REQUEST, None, working.send()).await;
+
+    assert!(matches!(first, Err(SendError::Upstream(_))));
+    assert!(!retry.expect("sent on retry").replayed);
+    assert_eq!(working.calls(), 1);
 }
 
 #[tokio::test]

@@ -40,6 +40,11 @@ impl RecentEvents {
         self.events.push_back(stored);
     }
 
+    /// Forgets every kept event.
+    pub(super) fn clear(&mut self) {
+        self.events.clear();
+    }
+
     /// Forgets the events retention dropped: those below `oldest`, or all when the log is empty
     /// (`oldest` 0).
     pub(super) fn forget_before(&mut self, oldest: Cursor) {

@@ -13,11 +13,12 @@ use std::sync::Arc;
 use redb::Database;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::tables::{Outcome, Tables};
+use super::tables::{self, Outcome, Tables};
 use super::{Shared, storage};
 use crate::events::consumers::{AckState, ConsumerKey, ConsumerRecord};
 use crate::events::log::{EventLogError, LogBounds, RetentionPolicy};
 use crate::events::{Cursor, NewEvent, StoredEvent};
+use crate::storage::{RedbFileError, Reopened};
 
 /// Most requests committed in one transaction.
 const MAX_BATCH: usize = 4096;
@@ -163,7 +164,12 @@ impl Writer {
 
     /// Releases the database, answers the close, refuses what came after it.
     fn close(&self, requests: Vec<WriteRequest>, mut requests_rx: mpsc::Receiver<WriteRequest>) {
-        self.shared.db.write().take();
+        if let Err(error) = self.shared.file.close() {
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "event log not closed cleanly"
+            );
+        }
         requests_rx.close();
         let late = requests
             .into_iter()
@@ -176,19 +182,20 @@ impl Writer {
         }
     }
 
-    /// Applies `batch` in one transaction and answers every request.
+    /// Applies `batch` in one transaction and answers every request. After a failed commit the
+    /// file is reopened first (see [`crate::storage::RedbFile::write`]).
     fn commit(&self, mut batch: Vec<WriteRequest>) {
-        let guard = self.shared.db.read();
-        let Some(db) = guard.as_ref() else {
-            batch
-                .into_iter()
-                .for_each(|request| fail(request, || EventLogError::Closed));
-            return;
-        };
         let mut state = *self.shared.state.lock();
-        let previous_latest = state.bounds.latest;
-        match self.apply(db, &batch, &mut state) {
-            Ok(outcomes) => {
+        let applied = self.shared.file.write(|db, reopened| {
+            if reopened == Reopened::Yes {
+                self.resync(db, &mut state)?;
+            }
+            let previous_latest = state.bounds.latest;
+            let outcomes = self.apply(db, &batch, &mut state)?;
+            Ok((outcomes, previous_latest))
+        });
+        match applied {
+            Ok((outcomes, previous_latest)) => {
                 self.keep_recent(&mut batch, &outcomes, previous_latest, state.bounds.oldest);
                 *self.shared.state.lock() = state;
                 // Answered before the new latest cursor wakes the subscriptions, so that an
@@ -203,7 +210,12 @@ impl Writer {
                     changed
                 });
             }
-            Err(error) => {
+            Err(RedbFileError::Closed) => {
+                batch
+                    .into_iter()
+                    .for_each(|request| fail(request, || EventLogError::Closed));
+            }
+            Err(RedbFileError::Storage(error)) => {
                 tracing::warn!(
                     error = &error as &dyn std::error::Error,
                     requests = batch.len(),
@@ -215,6 +227,17 @@ impl Writer {
                 });
             }
         }
+    }
+
+    /// Re-reads the counters from a reopened file: a commit reported as failed may have reached
+    /// the disk all the same, and its cursors must not be assigned again. The recent events
+    /// start over, since they may now miss some.
+    fn resync(&self, db: &Database, state: &mut LogState) -> Result<(), redb::Error> {
+        let stored = tables::initialise(db)?;
+        state.bounds = stored.bounds;
+        state.stored_bytes = stored.stored_bytes;
+        self.shared.recent.lock().clear();
+        Ok(())
     }
 
     /// Moves the events `batch` stored (cursors above `previous_latest`) to the recent events,
