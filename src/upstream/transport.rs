@@ -22,6 +22,7 @@ use tracing::Instrument as _;
 
 use crate::config::{AccountConfig, UpstreamLimits};
 
+mod address;
 mod download;
 mod request;
 
@@ -140,17 +141,21 @@ impl Transport {
     ///
     /// Fails with the last attempt's failure: a [`UpstreamError::Rejected`] answer, a timeout, an
     /// unreachable upstream, a rate limit, or [`UpstreamError::AlreadySent`] when a retried send
-    /// was refused as already sent.
+    /// was refused as already sent; with [`UpstreamError::InvalidRequest`], before anything is
+    /// sent, when a path segment is not exactly one (`address::request_url`).
     pub async fn call(
         &self,
         request: &UpstreamRequest,
         call: CallContext,
     ) -> Result<Answer, UpstreamError> {
         let started = Instant::now();
+        let url = address::request_url(&self.base_url, request)?;
         let deadline_opt = call.deadline;
         let mut attempts_made = 0;
         loop {
-            let outcome = self.attempt(request, attempts_made + 1, deadline_opt).await;
+            let outcome = self
+                .attempt(request, &url, attempts_made + 1, deadline_opt)
+                .await;
             attempts_made += 1;
             let failure = match outcome {
                 Ok(answer) => return Ok(answer),
@@ -185,6 +190,7 @@ impl Transport {
     async fn attempt(
         &self,
         request: &UpstreamRequest,
+        url: &Url,
         attempt: u32,
         deadline_opt: Option<Instant>,
     ) -> Result<Answer, UpstreamError> {
@@ -208,13 +214,16 @@ impl Transport {
             attempt,
             http.response.status_code = tracing::field::Empty,
         );
-        self.send(request, attempt_deadline).instrument(span).await
+        self.send(request, url, attempt_deadline)
+            .instrument(span)
+            .await
     }
 
-    /// Sends the request once and reads the answer before `deadline`.
+    /// Sends the request to `url` once and reads the answer before `deadline`.
     async fn send(
         &self,
         request: &UpstreamRequest,
+        url: &Url,
         deadline: Instant,
     ) -> Result<Answer, UpstreamError> {
         let timeout = deadline.saturating_duration_since(Instant::now());
@@ -223,7 +232,7 @@ impl Transport {
         }
         let mut builder = self
             .client
-            .request(request.method.clone(), self.url(request))
+            .request(request.method.clone(), url.clone())
             .timeout(timeout);
         builder = match &request.credentials {
             Credentials::AccountKey => builder.header(AUTHORIZATION, self.authorization.clone()),
@@ -318,18 +327,6 @@ impl Transport {
             }
             tokio::time::sleep(wait).await;
         }
-    }
-
-    /// Returns the full URL of a request, each path segment percent-encoded.
-    fn url(&self, request: &UpstreamRequest) -> Url {
-        let mut url = self.base_url.clone();
-        if let Ok(mut segments) = url.path_segments_mut() {
-            segments.pop_if_empty().extend(&request.segments);
-        }
-        if !request.query.is_empty() {
-            url.query_pairs_mut().extend_pairs(&request.query);
-        }
-        url
     }
 }
 
