@@ -30,6 +30,7 @@ pub use download::{Downloads, FileChunks, describe as describe_download_error};
 pub use request::{Answer, Credentials, TransportError, UpstreamRequest};
 
 use super::CallContext;
+use super::error::redact::Redactor;
 use super::error::{ErrorBody, Rejection, UPSTREAM_RATE_LIMITED, UpstreamError, upstream_domain};
 use super::retry::{Progress, RetryPolicy, Step};
 
@@ -63,6 +64,8 @@ pub struct Transport {
     domain: &'static str,
     /// Set by a 401 answer, cleared by any success: the upstream refuses the account's key.
     credentials_rejected: AtomicBool,
+    /// The account's secrets, cut out of upstream error texts.
+    redactor: Redactor,
 }
 
 impl Transport {
@@ -107,6 +110,7 @@ impl Transport {
             policy,
             domain: upstream_domain(account.dialect),
             credentials_rejected: AtomicBool::new(false),
+            redactor: Redactor::for_account(account),
         })
     }
 
@@ -246,8 +250,11 @@ impl Transport {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        let mut response = builder
-            .send()
+        let built = builder.build().map_err(|error| failed(error, timeout))?;
+        let sent_authorization = built.headers().get(AUTHORIZATION).cloned();
+        let mut response = self
+            .client
+            .execute(built)
             .await
             .map_err(|error| failed(error, timeout))?;
         let status = response.status().as_u16();
@@ -262,21 +269,48 @@ impl Transport {
                 operation: request.operation,
             });
         }
-        Err(self.rejection(status, &body, retry_after_opt))
+        let redactor = self.request_redactor(request, sent_authorization.as_ref());
+        Err(self.rejection(status, &body, retry_after_opt, &redactor))
     }
 
-    /// Classifies an error answer, adding the account and the rate-limit fallback.
+    /// Returns the redactor of one request: the account's secrets, the `Authorization` value it
+    /// was sent with (whole and without its scheme), its Basic password and its body's secrets.
+    fn request_redactor(
+        &self,
+        request: &UpstreamRequest,
+        sent_authorization: Option<&HeaderValue>,
+    ) -> Redactor {
+        let mut secrets: Vec<String> = request
+            .body_secrets
+            .iter()
+            .map(|secret| secret.expose_secret().to_owned())
+            .collect();
+        if let Credentials::Basic { password, .. } = &request.credentials {
+            secrets.push(password.expose_secret().to_owned());
+        }
+        if let Some(value) = sent_authorization.and_then(|value| value.to_str().ok()) {
+            secrets.push(value.to_owned());
+            if let Some((_, credential)) = value.split_once(' ') {
+                secrets.push(credential.trim().to_owned());
+            }
+        }
+        self.redactor.with(secrets)
+    }
+
+    /// Classifies an error answer with `redactor`'s secrets cut out of it, adding the account and
+    /// the rate-limit fallback.
     fn rejection(
         &self,
         status: u16,
         body: &[u8],
         retry_after_opt: Option<Duration>,
+        redactor: &Redactor,
     ) -> UpstreamError {
         let retry_after_opt =
             retry_after_opt.or((status == 429).then_some(self.policy.rate_limit_fallback()));
         let mut rejection = Rejection::from_answer(
             status,
-            &ErrorBody::parse(body),
+            &ErrorBody::parse(body).redacted(redactor),
             retry_after_opt,
             self.domain,
         );
