@@ -23,9 +23,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     // Clients are generated too: the tests and the load tool use them. `google.rpc.Status` is the
-    // one tonic-types already compiles, so the generated code reuses it.
+    // one tonic-types already compiles, so the generated code reuses it. Malformed requests are
+    // the caller's fault: the codec answers them INVALID_ARGUMENT (tonic-prost says INTERNAL).
     tonic_prost_build::configure()
         .extern_path(".google.rpc", "::tonic_types::pb")
+        .codec_path("crate::proto::codec::ProtoCodec")
         .compile_fds(file_descriptors)?;
     Ok(())
 }

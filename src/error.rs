@@ -75,6 +75,14 @@ pub enum ApiError {
     /// The request failed validation before anything was looked up.
     #[error(transparent)]
     InvalidRequest(#[from] ValidationError),
+    /// The request bytes are not a valid protobuf message (see `proto::codec`).
+    #[error("the request is not valid protobuf: {description}")]
+    Malformed {
+        /// Where decoding stopped, as a field path in proto names, when known.
+        field: Option<String>,
+        /// What is wrong with the bytes.
+        description: String,
+    },
     /// The request named an account that cannot be used.
     #[error(transparent)]
     Account(#[from] AccountError),
@@ -125,7 +133,9 @@ impl ApiError {
     /// Returns the failure class.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Self::InvalidRequest(_) | Self::Account(_) => ErrorClass::InvalidArgument,
+            Self::InvalidRequest(_) | Self::Malformed { .. } | Self::Account(_) => {
+                ErrorClass::InvalidArgument
+            }
             Self::Upstream(error) => error.class(),
             Self::Idempotency(error) => error.class(),
             Self::Events(error) => error.class(),
@@ -140,7 +150,7 @@ impl ApiError {
     /// Returns the `ErrorInfo.reason` (a value of `error_reason.proto`, or an upstream code).
     pub fn reason(&self) -> &str {
         match self {
-            Self::InvalidRequest(_) => "INVALID_REQUEST",
+            Self::InvalidRequest(_) | Self::Malformed { .. } => "INVALID_REQUEST",
             Self::Account(AccountError::Unknown { .. }) => "UNKNOWN_ACCOUNT",
             Self::Account(AccountError::Required) => "ACCOUNT_REQUIRED",
             Self::Upstream(error) => error.reason(),
@@ -186,6 +196,13 @@ impl ApiError {
     fn field_violations(&self) -> Vec<FieldViolation> {
         match self {
             Self::InvalidRequest(error) => error.0.clone(),
+            Self::Malformed {
+                field: Some(field),
+                description,
+            } => vec![FieldViolation {
+                field: field.clone(),
+                description: format!("is not valid protobuf: {description}"),
+            }],
             Self::Account(error) => vec![FieldViolation {
                 field: "account".to_owned(),
                 description: error.to_string(),

@@ -11,6 +11,7 @@ pub mod http_url;
 pub mod keyboard;
 pub mod limits;
 pub mod message;
+pub mod path_segment;
 pub mod template;
 pub mod validate;
 pub mod webhook;

@@ -1,4 +1,6 @@
-//! Types and service stubs generated from `proto/`.
+//! Types and service stubs generated from `proto/`, and the codec they use.
+
+pub mod codec;
 
 /// Generated protobuf types and gRPC stubs for `wazzup_gateway.v1`.
 #[allow(

@@ -1142,3 +1142,45 @@ async fn templates_are_read_from_the_unconfirmed_v2_waba_routes() {
     upstream.verify().await;
     gateway.stop().await;
 }
+
+#[tokio::test]
+async fn an_id_that_is_not_one_path_segment_is_refused_and_nothing_is_sent() {
+    let upstream = MockServer::start().await;
+    let gateway = start_tech(&upstream).await;
+    let mut messages = gateway.messages().await;
+    let mut exports = pb::export_service_client::ExportServiceClient::new(gateway.channel().await);
+    let client = tech_client(&upstream);
+    let unsendable = [".", "..", "a/b", "messages_dump/..", "%2E%2E", "a?b", "a#b"];
+
+    for id in unsendable {
+        let deleted = messages
+            .delete_message(pb::DeleteMessageRequest {
+                message_id: id.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("refused");
+        let read = exports
+            .get_message_export(pb::GetMessageExportRequest {
+                export_id: id.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("refused");
+        for (status, field) in [(deleted, "message_id"), (read, "export_id")] {
+            let refused = failure(&status);
+            assert_eq!(refused.code, tonic::Code::InvalidArgument, "{id:?}");
+            assert_eq!(refused.fields, [field], "{id:?}");
+        }
+        // The transport refuses on its own, for callers that skip validation.
+        let direct = client
+            .get_message_export(id, CallContext::default())
+            .await
+            .expect_err("the transport refuses");
+        assert_eq!(direct.field_violations()[0].field, "export_id", "{id:?}");
+    }
+
+    let sent = upstream.received_requests().await.unwrap_or_default();
+    assert!(sent.is_empty(), "requests reached the upstream: {sent:?}");
+    gateway.stop().await;
+}

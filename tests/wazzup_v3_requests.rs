@@ -601,3 +601,47 @@ async fn list_channels_always_asks_the_upstream_and_keeps_raw_values() {
     assert_eq!(channel.plain_id, "7");
     gateway.stop().await;
 }
+
+#[tokio::test]
+async fn a_message_id_that_is_not_one_path_segment_is_refused_and_nothing_is_sent() {
+    let upstream = MockServer::start().await;
+    let gateway = start_v3(&upstream).await;
+    let mut messages = gateway.messages().await;
+
+    for message_id in [
+        ".",
+        "..",
+        "a/b",
+        "../channels",
+        "%2e%2e",
+        "a?b",
+        "a#b",
+        "a\\b",
+    ] {
+        let deleted = messages
+            .delete_message(pb::DeleteMessageRequest {
+                message_id: message_id.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("an id that is not one path segment is refused");
+        let edited = messages
+            .edit_message(pb::EditMessageRequest {
+                message_id: message_id.to_owned(),
+                content: Some(pb::edit_message_request::Content::Text("new".to_owned())),
+                ..Default::default()
+            })
+            .await
+            .expect_err("an id that is not one path segment is refused");
+
+        for status in [deleted, edited] {
+            let refused = failure(&status);
+            assert_eq!(refused.code, tonic::Code::InvalidArgument, "{message_id:?}");
+            assert_eq!(refused.fields, ["message_id"], "{message_id:?}");
+        }
+    }
+
+    let sent = upstream.received_requests().await.unwrap_or_default();
+    assert!(sent.is_empty(), "requests reached the upstream: {sent:?}");
+    gateway.stop().await;
+}

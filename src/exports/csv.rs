@@ -145,22 +145,38 @@ impl CsvParser {
             return Ok(());
         }
         self.head.extend_from_slice(chunk);
-        if self.head.contains(&b'\n') {
+        let line_end = header_line_end(&self.head);
+        self.check_header(line_end.unwrap_or(self.head.len()))?;
+        if line_end.is_some() {
             self.start();
-        } else if self.head.len() > self.max_record_bytes {
-            return Err(CsvError::HeaderTooLarge {
-                limit: self.max_record_bytes,
-            });
         }
         Ok(())
     }
 
     /// Tells the parser that no more chunks follow.
-    pub fn finish(&mut self) {
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`CsvError::HeaderTooLarge`] when the file is one header line longer than the
+    /// record bound.
+    pub fn finish(&mut self) -> Result<(), CsvError> {
         self.finished = true;
         if self.core.is_none() {
+            self.check_header(self.head.len())?;
             self.start();
         }
+        Ok(())
+    }
+
+    /// Refuses a header line of `length` bytes (BOM included) when it exceeds the record bound:
+    /// the same bound whatever the chunks, so the outcome does not depend on them.
+    fn check_header(&self, length: usize) -> Result<(), CsvError> {
+        if length > self.max_record_bytes {
+            return Err(CsvError::HeaderTooLarge {
+                limit: self.max_record_bytes,
+            });
+        }
+        Ok(())
     }
 
     /// Tells whether every record has been returned.
@@ -275,6 +291,20 @@ fn grow<T: Copy + Default>(buffer: &mut Vec<T>, limit: usize) -> Option<()> {
     Some(())
 }
 
+/// Returns the position of the newline that ends the header line (the first one outside
+/// quotes), or `None` while the header line is incomplete.
+fn header_line_end(head: &[u8]) -> Option<usize> {
+    let mut quoted = false;
+    for (position, byte) in head.iter().enumerate() {
+        match byte {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => return Some(position),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Picks `;` when the first line has more semicolons than commas outside quotes, else `,`.
 fn detect_delimiter(head: &[u8]) -> u8 {
     let (mut commas, mut semicolons, mut quoted) = (0_usize, 0_usize, false);
@@ -291,6 +321,8 @@ fn detect_delimiter(head: &[u8]) -> u8 {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -304,7 +336,7 @@ mod tests {
                 records.push(record);
             }
         }
-        parser.finish();
+        parser.finish()?;
         while let Some(record) = parser.next_record()? {
             records.push(record);
         }

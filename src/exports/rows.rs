@@ -78,8 +78,12 @@ impl RowReader {
     }
 
     /// Tells the reader that no more chunks follow.
-    pub fn finish(&mut self) {
-        self.parser.finish();
+    ///
+    /// # Errors
+    ///
+    /// As [`CsvParser::finish`].
+    pub fn finish(&mut self) -> Result<(), CsvError> {
+        self.parser.finish()
     }
 
     /// Tells whether every row has been returned.
@@ -191,10 +195,7 @@ where
             let pushed = match chunks.next().await {
                 Some(Ok(chunk)) => reader.push(chunk.as_ref()),
                 Some(Err(error)) => Err(CsvError::Source(error.to_string())),
-                None => {
-                    reader.finish();
-                    Ok(())
-                }
+                None => reader.finish(),
             };
             if let Err(error) = pushed {
                 return Some((Err(error), None));
@@ -323,7 +324,7 @@ mod tests {
             }
             peak = peak.max(reader.buffered_bytes());
         }
-        reader.finish();
+        reader.finish().unwrap();
         while let Some(row) = reader.next_row().unwrap() {
             check(row, &mut rows);
         }

@@ -25,6 +25,7 @@ mod webhook;
 use std::fmt;
 
 use super::limits::IDEMPOTENCY_KEY_MAX_CHARS;
+use super::path_segment;
 use super::{Channel, Content, DeleteMessage, EditContent, EditMessage, SendMessage};
 pub use export::{check_export, check_export_id};
 use shape::{char_count, given, is_blank, too_many_chars};
@@ -171,13 +172,15 @@ pub fn check_delete(delete: &DeleteMessage, violations: &mut Violations) {
     check_message_id(&delete.message_id, violations);
 }
 
-/// Checks that the id of the message to edit or delete is present.
+/// Checks that the id of the message to edit or delete is present and is one URL path segment.
 fn check_message_id(message_id: &str, violations: &mut Violations) {
     if is_blank(message_id) {
         violations.add(
             "message_id",
             "is missing or blank; the id of a sent message is required",
         );
+    } else if let Some(problem) = path_segment::problem(message_id) {
+        violations.add("message_id", problem);
     }
 }
 

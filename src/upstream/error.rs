@@ -7,9 +7,11 @@
 //! underscore-insensitively, so `repeatedCrmMessageId` is `REPEATED_CRM_MESSAGE_ID`) give the
 //! [`ErrorClass`] and, where the gateway has a meaning of its own, the reason. Nothing here keeps
 //! an upstream body or the API key: only the code, the short description, the request id and the
-//! scalar debugging data the upstream sent.
+//! scalar debugging data the upstream sent, each with the account's secrets cut out first
+//! ([`redact`]).
 
 mod body;
+pub mod redact;
 
 use std::time::Duration;
 

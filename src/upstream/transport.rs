@@ -23,6 +23,7 @@ use tracing::Instrument as _;
 use crate::config::{AccountConfig, UpstreamLimits};
 use crate::telemetry::trace_context;
 
+mod address;
 mod download;
 mod request;
 
@@ -30,6 +31,7 @@ pub use download::{Downloads, FileChunks, describe as describe_download_error};
 pub use request::{Answer, Credentials, TransportError, UpstreamRequest};
 
 use super::CallContext;
+use super::error::redact::Redactor;
 use super::error::{ErrorBody, Rejection, UPSTREAM_RATE_LIMITED, UpstreamError, upstream_domain};
 use super::retry::{Progress, RetryPolicy, Step};
 
@@ -63,6 +65,8 @@ pub struct Transport {
     domain: &'static str,
     /// Set by a 401 answer, cleared by any success: the upstream refuses the account's key.
     credentials_rejected: AtomicBool,
+    /// The account's secrets, cut out of upstream error texts.
+    redactor: Redactor,
 }
 
 impl Transport {
@@ -107,6 +111,7 @@ impl Transport {
             policy,
             domain: upstream_domain(account.dialect),
             credentials_rejected: AtomicBool::new(false),
+            redactor: Redactor::for_account(account),
         })
     }
 
@@ -141,17 +146,21 @@ impl Transport {
     ///
     /// Fails with the last attempt's failure: a [`UpstreamError::Rejected`] answer, a timeout, an
     /// unreachable upstream, a rate limit, or [`UpstreamError::AlreadySent`] when a retried send
-    /// was refused as already sent.
+    /// was refused as already sent; with [`UpstreamError::InvalidRequest`], before anything is
+    /// sent, when a path segment is not exactly one (`address::request_url`).
     pub async fn call(
         &self,
         request: &UpstreamRequest,
         call: CallContext,
     ) -> Result<Answer, UpstreamError> {
         let started = Instant::now();
+        let url = address::request_url(&self.base_url, request)?;
         let deadline_opt = call.deadline;
         let mut attempts_made = 0;
         loop {
-            let outcome = self.attempt(request, attempts_made + 1, deadline_opt).await;
+            let outcome = self
+                .attempt(request, &url, attempts_made + 1, deadline_opt)
+                .await;
             attempts_made += 1;
             let failure = match outcome {
                 Ok(answer) => return Ok(answer),
@@ -186,6 +195,7 @@ impl Transport {
     async fn attempt(
         &self,
         request: &UpstreamRequest,
+        url: &Url,
         attempt: u32,
         deadline_opt: Option<Instant>,
     ) -> Result<Answer, UpstreamError> {
@@ -215,13 +225,16 @@ impl Transport {
             http.response.status_code = tracing::field::Empty,
             error.type = tracing::field::Empty,
         );
-        self.send(request, attempt_deadline).instrument(span).await
+        self.send(request, url, attempt_deadline)
+            .instrument(span)
+            .await
     }
 
-    /// Sends the request once and reads the answer before `deadline`.
+    /// Sends the request to `url` once and reads the answer before `deadline`.
     async fn send(
         &self,
         request: &UpstreamRequest,
+        url: &Url,
         deadline: Instant,
     ) -> Result<Answer, UpstreamError> {
         let timeout = deadline.saturating_duration_since(Instant::now());
@@ -230,7 +243,7 @@ impl Transport {
         }
         let mut builder = self
             .client
-            .request(request.method.clone(), self.url(request))
+            .request(request.method.clone(), url.clone())
             .timeout(timeout);
         builder = match &request.credentials {
             Credentials::AccountKey => builder.header(AUTHORIZATION, self.authorization.clone()),
@@ -246,9 +259,14 @@ impl Transport {
         }
         let mut trace_headers = http::HeaderMap::new();
         trace_context::inject_into(&mut trace_headers, &tracing::Span::current());
-        let mut response = builder
+        let built = builder
             .headers(trace_headers)
-            .send()
+            .build()
+            .map_err(|error| failed(error, timeout))?;
+        let sent_authorization = built.headers().get(AUTHORIZATION).cloned();
+        let mut response = self
+            .client
+            .execute(built)
             .await
             .map_err(|error| {
                 tracing::Span::current()
@@ -280,21 +298,48 @@ impl Transport {
                 operation: request.operation,
             });
         }
-        Err(self.rejection(status, &body, retry_after_opt))
+        let redactor = self.request_redactor(request, sent_authorization.as_ref());
+        Err(self.rejection(status, &body, retry_after_opt, &redactor))
     }
 
-    /// Classifies an error answer, adding the account and the rate-limit fallback.
+    /// Returns the redactor of one request: the account's secrets, the `Authorization` value it
+    /// was sent with (whole and without its scheme), its Basic password and its body's secrets.
+    fn request_redactor(
+        &self,
+        request: &UpstreamRequest,
+        sent_authorization: Option<&HeaderValue>,
+    ) -> Redactor {
+        let mut secrets: Vec<String> = request
+            .body_secrets
+            .iter()
+            .map(|secret| secret.expose_secret().to_owned())
+            .collect();
+        if let Credentials::Basic { password, .. } = &request.credentials {
+            secrets.push(password.expose_secret().to_owned());
+        }
+        if let Some(value) = sent_authorization.and_then(|value| value.to_str().ok()) {
+            secrets.push(value.to_owned());
+            if let Some((_, credential)) = value.split_once(' ') {
+                secrets.push(credential.trim().to_owned());
+            }
+        }
+        self.redactor.with(secrets)
+    }
+
+    /// Classifies an error answer with `redactor`'s secrets cut out of it, adding the account and
+    /// the rate-limit fallback.
     fn rejection(
         &self,
         status: u16,
         body: &[u8],
         retry_after_opt: Option<Duration>,
+        redactor: &Redactor,
     ) -> UpstreamError {
         let retry_after_opt =
             retry_after_opt.or((status == 429).then_some(self.policy.rate_limit_fallback()));
         let mut rejection = Rejection::from_answer(
             status,
-            &ErrorBody::parse(body),
+            &ErrorBody::parse(body).redacted(redactor),
             retry_after_opt,
             self.domain,
         );
@@ -345,18 +390,6 @@ impl Transport {
             }
             tokio::time::sleep(wait).await;
         }
-    }
-
-    /// Returns the full URL of a request, each path segment percent-encoded.
-    fn url(&self, request: &UpstreamRequest) -> Url {
-        let mut url = self.base_url.clone();
-        if let Ok(mut segments) = url.path_segments_mut() {
-            segments.pop_if_empty().extend(&request.segments);
-        }
-        if !request.query.is_empty() {
-            url.query_pairs_mut().extend_pairs(&request.query);
-        }
-        url
     }
 }
 

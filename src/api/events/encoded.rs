@@ -15,12 +15,12 @@ use bytes::{BufMut as _, Bytes};
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use prost::Message as _;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::server::{Grpc, NamedService, ServerStreamingService};
 use tonic::{Request, Response, Status};
 
 use super::{EventsApi, now_ms};
+use crate::proto::codec::decode_request;
 use crate::proto::pb;
 use crate::proto::pb::event_service_server::EventServiceServer;
 
@@ -31,7 +31,8 @@ const SUBSCRIBE_PATH: &str = "/wazzup_gateway.v1.EventService/Subscribe";
 #[derive(Clone, Debug)]
 struct EncodedResponse(Bytes);
 
-/// Writes [`EncodedResponse`]s as they are and reads `SubscribeRequest`s with prost.
+/// Writes [`EncodedResponse`]s as they are and reads `SubscribeRequest`s as every service does
+/// ([`decode_request`]).
 #[derive(Clone, Copy, Debug, Default)]
 struct EncodedCodec;
 
@@ -65,9 +66,7 @@ impl Decoder for EncodedCodec {
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Self::Error> {
-        pb::SubscribeRequest::decode(src)
-            .map(Some)
-            .map_err(|error| Status::internal(format!("cannot decode SubscribeRequest: {error}")))
+        decode_request(src).map(Some)
     }
 }
 

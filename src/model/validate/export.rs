@@ -4,8 +4,8 @@
 
 use super::Violations;
 use super::shape::is_blank;
-use crate::model::ExportRequest;
 use crate::model::limits::EXPORT_MAX_SPAN;
+use crate::model::{ExportRequest, path_segment};
 
 /// Seconds in a day, to word the span limit in days.
 const SECONDS_PER_DAY: u64 = 24 * 60 * 60;
@@ -33,13 +33,15 @@ pub fn check_export(request: &ExportRequest, violations: &mut Violations) {
     }
 }
 
-/// Checks an export id: present.
+/// Checks an export id: present, and one URL path segment.
 pub fn check_export_id(export_id: &str, violations: &mut Violations) {
     if is_blank(export_id) {
         violations.add(
             "export_id",
             "is missing; the id CreateMessageExport returned is required",
         );
+    } else if let Some(problem) = path_segment::problem(export_id) {
+        violations.add("export_id", problem);
     }
 }
 
@@ -84,6 +86,11 @@ mod tests {
             check(&request(10, 5)),
             ["end_time: must be after start_time; it is before it"]
         );
+        for (export_id, violations) in [("e-1", 0), (" ", 1), ("..", 1), ("a/b", 1)] {
+            let mut found = Violations::new();
+            check_export_id(export_id, &mut found);
+            assert_eq!(found.as_slice().len(), violations, "{export_id:?}");
+        }
         let mut blank_channel = request(0, 1);
         blank_channel.channel_id = Some(" ".to_owned());
         assert_eq!(

@@ -1058,6 +1058,11 @@ fn edit_and_delete_rules_report_exactly_their_fields() {
             fields!["attachment.url"],
         ),
         (
+            "the message id is one URL path segment",
+            edit("..", text("fixed")),
+            fields!["message_id"],
+        ),
+        (
             "every edit problem is collected",
             edit("", None),
             fields!["message_id", "text"],
@@ -1078,6 +1083,13 @@ fn edit_and_delete_rules_report_exactly_their_fields() {
         ("m-1", fields![]),
         ("", fields!["message_id"]),
         (" ", fields!["message_id"]),
+        (".", fields!["message_id"]),
+        ("..", fields!["message_id"]),
+        ("a/b", fields!["message_id"]),
+        ("a?b", fields!["message_id"]),
+        ("a#b", fields!["message_id"]),
+        ("%2e", fields!["message_id"]),
+        ("...", fields![]),
     ] {
         let request = DeleteMessage {
             message_id: String::from(message_id),

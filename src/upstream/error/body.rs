@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::redact::Redactor;
 use super::{UPSTREAM_REJECTED, classify};
 use crate::error::{ERROR_DOMAIN, ErrorClass};
 use crate::model::FieldViolation;
@@ -68,6 +69,21 @@ impl ErrorBody {
             }
         }
         body
+    }
+
+    /// Returns the body with every secret of `redactor` cut out of its texts (the keys of `data`
+    /// too), before anything of it is shortened or shown.
+    pub fn redacted(mut self, redactor: &Redactor) -> Self {
+        for text in [&mut self.error, &mut self.description, &mut self.request_id]
+            .into_iter()
+            .flatten()
+        {
+            *text = redactor.redact(text);
+        }
+        if let Some(data) = &mut self.data {
+            redact_value(data, redactor);
+        }
+        self
     }
 
     /// Returns the error code when there is a non-blank one.
@@ -260,6 +276,28 @@ fn scalar_text(value: &Value) -> Option<String> {
         _ => return None,
     };
     Some(truncated(&text, MAX_DATA_VALUE_CHARS))
+}
+
+/// Cuts the secrets of `redactor` out of every string and key in `value`.
+fn redact_value(value: &mut Value, redactor: &Redactor) {
+    match value {
+        Value::String(text) => *text = redactor.redact(text),
+        Value::Array(items) => {
+            for item in items {
+                redact_value(item, redactor);
+            }
+        }
+        Value::Object(entries) => {
+            *entries = std::mem::take(entries)
+                .into_iter()
+                .map(|(key, mut item)| {
+                    redact_value(&mut item, redactor);
+                    (redactor.redact(&key), item)
+                })
+                .collect();
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
 }
 
 /// Returns a lower-case phrase with its first letter upper-cased.

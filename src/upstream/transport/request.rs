@@ -67,6 +67,9 @@ pub struct UpstreamRequest {
     pub crm_message_id: Option<String>,
     /// How the request authenticates.
     pub credentials: Credentials,
+    /// Secrets the body carries (e.g. a refresh token): like the credentials, they are cut out of
+    /// whatever the upstream answers before it becomes an error.
+    pub body_secrets: Vec<SecretString>,
 }
 
 /// How one request authenticates.
@@ -108,6 +111,7 @@ impl UpstreamRequest {
             operation,
             crm_message_id: None,
             credentials: Credentials::AccountKey,
+            body_secrets: Vec::new(),
         }
     }
 

@@ -196,6 +196,7 @@ impl TokenKeeper {
             user: partner.user.clone(),
             password: partner.password.clone(),
         };
+        request.body_secrets = vec![refresh_token.clone()];
         let answer = transport
             .call(&request, call)
             .await
