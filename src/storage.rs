@@ -115,8 +115,8 @@ impl RedbFile {
     }
 
     /// Runs `write` against the database, reopening it first when the last write failed (telling
-    /// `write` so until one succeeds), and records the outcome in the file's health. When `write` fails with an I/O error the
-    /// database is dropped, so the next write opens it again.
+    /// `write` so until one succeeds), and records the outcome in the file's health. When `write`
+    /// fails with an I/O error the database is dropped, so the next write opens it again.
     ///
     /// # Errors
     ///

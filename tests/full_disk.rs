@@ -14,8 +14,8 @@ mod wazzup_v3_support;
 use std::time::Duration;
 
 use serde_json::json;
-use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use wazzup_gateway::config::Config;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -65,15 +65,27 @@ async fn post_webhook(gateway: &TestGateway, message_id: &str, text_len: usize) 
         .as_u16()
 }
 
-/// Waits (bounded) until gRPC health reports `wanted` for the whole server.
-async fn health_becomes(gateway: &TestGateway, wanted: ServingStatus) {
-    let mut updates = gateway
+/// Opens a gRPC health `Watch` of the whole server.
+async fn watch_health(gateway: &TestGateway) -> tonic::Streaming<HealthCheckResponse> {
+    gateway
         .health()
         .await
         .watch(HealthCheckRequest::default())
         .await
         .expect("health watch opens")
-        .into_inner();
+        .into_inner()
+}
+
+/// Waits (bounded) until gRPC health reports `wanted` for the whole server.
+async fn health_becomes(gateway: &TestGateway, wanted: ServingStatus) {
+    health_reaches(&mut watch_health(gateway).await, wanted).await;
+}
+
+/// Waits (bounded) until `updates` reports `wanted`.
+async fn health_reaches(
+    updates: &mut tonic::Streaming<HealthCheckResponse>,
+    wanted: ServingStatus,
+) {
     let reached = async {
         while let Some(update) = updates.message().await.expect("health stream healthy") {
             if update.status() == wanted {
@@ -197,13 +209,14 @@ async fn readiness_returns_without_traffic_once_space_is_freed() {
     };
     let upstream = MockServer::start().await;
     let gateway = start_on(&disk, &upstream).await;
+    let mut health = watch_health(&gateway).await;
 
     disk.fill();
     assert_eq!(post_webhook(&gateway, "while-full", 64 * 1024).await, 503);
-    health_becomes(&gateway, ServingStatus::NotServing).await;
+    health_reaches(&mut health, ServingStatus::NotServing).await;
     disk.free();
-    // No webhook: the log retries a write on its own.
-    health_becomes(&gateway, ServingStatus::Serving).await;
+    // No webhook: the log retries a write on its own; the same Watch stream sees it.
+    health_reaches(&mut health, ServingStatus::Serving).await;
     let (ready_status, ready_body) = gateway.admin_get("/readyz").await;
 
     assert_eq!(ready_status, 200, "{ready_body}");

@@ -1,5 +1,6 @@
 //! [`IdempotentSends`]: the wrapper every keyed send goes through. The first call for a key leads:
-//! it looks the key up, sends when nothing is recorded, records the outcome, then answers the
+//! it looks the key up, reserves it durably when nothing is recorded, sends, replaces the
+//! reservation with the outcome (or removes it when the caller may retry), then answers the
 //! calls that arrived meanwhile for the same key (coalesced: they wait, bounded by their deadline,
 //! and get the same outcome marked replayed).
 
@@ -97,8 +98,9 @@ impl IdempotentSends {
     /// Fails with the send's own error, [`IdempotencyError::KeyReused`] when the key belongs to a
     /// different request, [`IdempotencyError::StoreUnavailable`] when the store cannot be read or
     /// the key cannot be reserved (nothing is sent then), [`IdempotencyError::OutcomeUnknown`]
-    /// when an earlier send with the key was interrupted before its outcome was recorded, [`IdempotencyError::InProgress`] when the deadline passes first,
-    /// and [`IdempotencyError::Repeated`] with the failure of the coalesced or recorded send.
+    /// when an earlier send with the key was interrupted before its outcome was recorded,
+    /// [`IdempotencyError::InProgress`] when the deadline passes first, and
+    /// [`IdempotencyError::Repeated`] with the failure of the coalesced or recorded send.
     pub async fn send<F>(
         &self,
         key: RecordKey,
