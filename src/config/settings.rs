@@ -51,6 +51,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     events::EVENTS_SETTINGS[0],
     events::EVENTS_SETTINGS[1],
     webhooks::WEBHOOK_MAX_BODY_BYTES,
+    webhooks::WEBHOOK_MAX_EVENT_BYTES,
     webhooks::WEBHOOK_REQUEST_TIMEOUT,
     webhooks::CRM_RESPONSE_TIMEOUT,
     auth::AUTH_TOKEN,

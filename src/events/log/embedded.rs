@@ -351,4 +351,6 @@ fn storage(error: impl std::error::Error + Send + Sync + 'static) -> EventLogErr
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
