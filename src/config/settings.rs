@@ -54,6 +54,8 @@ pub const SETTINGS: &[SettingDoc] = &[
     webhooks::WEBHOOK_MAX_EVENT_BYTES,
     webhooks::WEBHOOK_REQUEST_TIMEOUT,
     webhooks::CRM_RESPONSE_TIMEOUT,
+    webhooks::WEBHOOK_HEADER_READ_TIMEOUT,
+    webhooks::WEBHOOK_MAX_CONNECTIONS,
     auth::AUTH_TOKEN,
     account::ACCOUNT_SETTINGS[0],
     account::ACCOUNT_SETTINGS[1],

@@ -1,5 +1,6 @@
-//! `[webhooks]`: how the webhook ingress treats upstream requests (body size, time limits, and how
-//! long CRM entity requests are held open for a subscriber's answer).
+//! `[webhooks]`: how the webhook ingress treats upstream requests (body and event size, time
+//! limits, how long CRM entity requests are held open for a subscriber's answer) and what its
+//! listener allows a connection.
 
 use std::time::Duration;
 
@@ -46,6 +47,32 @@ pub(super) const WEBHOOK_REQUEST_TIMEOUT: SettingDoc = SettingDoc {
     description: "Upper bound for reading and storing one webhook; 408 or 503 after it (> 0).",
 };
 
+/// Time a connection to the webhook (or admin) listener has to send a request's headers, from
+/// when it connects or its previous answer was written; it is closed after it. This is also how
+/// long an idle keep-alive connection stays open.
+pub const ENV_WEBHOOK_HEADER_READ_TIMEOUT: &str = "WGW_WEBHOOK_HEADER_READ_TIMEOUT";
+/// Default for [`ENV_WEBHOOK_HEADER_READ_TIMEOUT`].
+pub const DEFAULT_WEBHOOK_HEADER_READ_TIMEOUT: &str = "10s";
+pub(super) const WEBHOOK_HEADER_READ_TIMEOUT: SettingDoc = SettingDoc {
+    env: ENV_WEBHOOK_HEADER_READ_TIMEOUT,
+    file_key: "webhooks.header_read_timeout",
+    default: DEFAULT_WEBHOOK_HEADER_READ_TIMEOUT,
+    description: "Time a webhook or admin connection has to send a request's headers, also \
+                  how long an idle keep-alive connection stays open (> 0).",
+};
+
+/// Connections the webhook (and admin) listener serves at once; more wait in the listen backlog.
+pub const ENV_WEBHOOK_MAX_CONNECTIONS: &str = "WGW_WEBHOOK_MAX_CONNECTIONS";
+/// Default for [`ENV_WEBHOOK_MAX_CONNECTIONS`].
+pub const DEFAULT_WEBHOOK_MAX_CONNECTIONS: usize = 512;
+pub(super) const WEBHOOK_MAX_CONNECTIONS: SettingDoc = SettingDoc {
+    env: ENV_WEBHOOK_MAX_CONNECTIONS,
+    file_key: "webhooks.max_connections",
+    default: "512",
+    description: "Connections the webhook listener (and the admin listener) serves at once; \
+                  more wait unaccepted (> 0).",
+};
+
 /// How long a `createContact` / `createDeal` webhook is held open for `EventService.Respond`.
 pub const ENV_CRM_RESPONSE_TIMEOUT: &str = "WGW_CRM_RESPONSE_TIMEOUT";
 /// Default for [`ENV_CRM_RESPONSE_TIMEOUT`]; below the upstream's 30 s webhook timeout.
@@ -67,6 +94,12 @@ const BYTE_COUNT: ValueKind<usize> = ValueKind::new(
     "a number of bytes greater than zero",
 );
 
+/// A connection count greater than zero.
+const CONNECTION_COUNT: ValueKind<usize> = ValueKind::new(
+    |raw| raw.parse().ok().filter(|count: &usize| *count > 0),
+    "a number of connections greater than zero",
+);
+
 /// `[webhooks]` as written in the file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,6 +108,8 @@ pub(super) struct FileWebhooks {
     pub(super) max_event_bytes: Option<usize>,
     pub(super) request_timeout: Option<super::file::DurationText>,
     pub(super) crm_response_timeout: Option<super::file::DurationText>,
+    pub(super) header_read_timeout: Option<super::file::DurationText>,
+    pub(super) max_connections: Option<usize>,
 }
 
 /// How the webhook ingress treats upstream requests.
@@ -89,6 +124,11 @@ pub struct WebhookConfig {
     pub request_timeout: Duration,
     /// How long a CRM entity request waits for a subscriber's answer before the fallback.
     pub crm_response_timeout: Duration,
+    /// Time a connection has to send a request's headers (from connecting, or from its previous
+    /// answer: also the idle keep-alive timeout); it is closed after it.
+    pub header_read_timeout: Duration,
+    /// Connections served at once by the webhook and admin listeners; more wait unaccepted.
+    pub max_connections: usize,
 }
 
 impl Default for WebhookConfig {
@@ -98,6 +138,8 @@ impl Default for WebhookConfig {
             max_event_bytes: DEFAULT_WEBHOOK_MAX_EVENT_BYTES,
             request_timeout: Duration::from_secs(10),
             crm_response_timeout: Duration::from_secs(25),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: DEFAULT_WEBHOOK_MAX_CONNECTIONS,
         }
     }
 }
@@ -131,6 +173,19 @@ impl WebhookConfig {
             file.crm_response_timeout.as_deref(),
             &value::POSITIVE_DURATION,
         )?;
+        let header_read_timeout = layered(
+            env,
+            &WEBHOOK_HEADER_READ_TIMEOUT,
+            file.header_read_timeout.as_deref(),
+            &value::POSITIVE_DURATION,
+        )?;
+        let max_connections = count(
+            env,
+            &WEBHOOK_MAX_CONNECTIONS,
+            file.max_connections,
+            DEFAULT_WEBHOOK_MAX_CONNECTIONS,
+            &CONNECTION_COUNT,
+        )?;
         if crm_response_timeout >= UPSTREAM_WEBHOOK_TIMEOUT {
             let key = match env_value(env, ENV_CRM_RESPONSE_TIMEOUT) {
                 Some(_) => ENV_CRM_RESPONSE_TIMEOUT,
@@ -146,6 +201,8 @@ impl WebhookConfig {
             max_event_bytes,
             request_timeout,
             crm_response_timeout,
+            header_read_timeout,
+            max_connections,
         })
     }
 }
@@ -185,6 +242,8 @@ mod tests {
         assert_eq!(config.webhooks, WebhookConfig::default());
         assert_eq!(config.webhooks.max_body_bytes, 1_048_576);
         assert_eq!(config.webhooks.max_event_bytes, 1_572_864);
+        assert_eq!(config.webhooks.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(config.webhooks.max_connections, 512);
         assert_eq!(config.webhooks.request_timeout, Duration::from_secs(10));
         assert_eq!(
             config.webhooks.crm_response_timeout,
@@ -195,10 +254,16 @@ mod tests {
     #[test]
     fn the_environment_wins_over_the_file() {
         let text = "[webhooks]\nmax_body_bytes = 2048\nmax_event_bytes = 1024\n\
-                    request_timeout = \"3s\"\ncrm_response_timeout = \"5s\"\n";
+                    request_timeout = \"3s\"\ncrm_response_timeout = \"5s\"\n\
+                    header_read_timeout = \"2s\"\nmax_connections = 7\n";
         let from_file = Config::from_toml_str(text, &HashMap::new()).unwrap();
         assert_eq!(from_file.webhooks.max_body_bytes, 2048);
         assert_eq!(from_file.webhooks.max_event_bytes, 1024);
+        assert_eq!(
+            from_file.webhooks.header_read_timeout,
+            Duration::from_secs(2)
+        );
+        assert_eq!(from_file.webhooks.max_connections, 7);
         assert_eq!(from_file.webhooks.request_timeout, Duration::from_secs(3));
         assert_eq!(
             from_file.webhooks.crm_response_timeout,
@@ -210,6 +275,8 @@ mod tests {
             &env(&[
                 (ENV_WEBHOOK_MAX_BODY_BYTES, "4096"),
                 (ENV_WEBHOOK_MAX_EVENT_BYTES, "8192"),
+                (ENV_WEBHOOK_HEADER_READ_TIMEOUT, "1s"),
+                (ENV_WEBHOOK_MAX_CONNECTIONS, "9"),
                 (ENV_WEBHOOK_REQUEST_TIMEOUT, "250ms"),
                 (ENV_CRM_RESPONSE_TIMEOUT, "1s"),
             ]),
@@ -217,6 +284,11 @@ mod tests {
         .unwrap();
         assert_eq!(overridden.webhooks.max_body_bytes, 4096);
         assert_eq!(overridden.webhooks.max_event_bytes, 8192);
+        assert_eq!(
+            overridden.webhooks.header_read_timeout,
+            Duration::from_secs(1)
+        );
+        assert_eq!(overridden.webhooks.max_connections, 9);
         assert_eq!(
             overridden.webhooks.request_timeout,
             Duration::from_millis(250)
@@ -233,6 +305,8 @@ mod tests {
             (ENV_WEBHOOK_MAX_BODY_BYTES, "0"),
             (ENV_WEBHOOK_MAX_BODY_BYTES, "1MiB"),
             (ENV_WEBHOOK_MAX_EVENT_BYTES, "0"),
+            (ENV_WEBHOOK_HEADER_READ_TIMEOUT, "0s"),
+            (ENV_WEBHOOK_MAX_CONNECTIONS, "0"),
             (ENV_WEBHOOK_REQUEST_TIMEOUT, "0s"),
             (ENV_CRM_RESPONSE_TIMEOUT, "30s"),
         ];
@@ -255,7 +329,7 @@ mod tests {
             .filter_map(|line| line.strip_prefix("pub const ENV_"))
             .filter_map(|rest| rest.split('"').nth(1))
             .collect();
-        assert_eq!(declared.len(), 4, "{declared:?}");
+        assert_eq!(declared.len(), 6, "{declared:?}");
         for env_name in declared {
             assert!(
                 crate::config::SETTINGS
@@ -281,6 +355,14 @@ mod tests {
         assert_eq!(
             duration(CRM_RESPONSE_TIMEOUT.default),
             defaults.crm_response_timeout
+        );
+        assert_eq!(
+            duration(WEBHOOK_HEADER_READ_TIMEOUT.default),
+            defaults.header_read_timeout
+        );
+        assert_eq!(
+            WEBHOOK_MAX_CONNECTIONS.default,
+            defaults.max_connections.to_string()
         );
     }
 }
