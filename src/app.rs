@@ -3,7 +3,9 @@
 //!
 //! Drain order: readiness and gRPC health go NOT_SERVING first, then every server stops accepting
 //! (the gRPC server sends GOAWAY, so new calls are refused while in-flight ones finish), and the
-//! process waits for in-flight work at most `server.drain_timeout`.
+//! process waits for in-flight work at most `server.drain_timeout`. The two HTTP listeners
+//! (webhooks, admin) are served by `app/http.rs`: bounded header-read time and connection count, idle
+//! connections closed at once on drain.
 
 use std::future::Future;
 use std::io;
@@ -16,9 +18,11 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+mod http;
+
+use self::http::{HttpLimits, serve_http};
 use crate::admin::{self, AdminState};
 use crate::api::GrpcServer;
-use crate::api::drain_gate::drain_started;
 use crate::api::events::EventServices;
 use crate::api::exports::{ExportWatching, PollPolicy};
 use crate::config::{Config, Listeners as ListenAddresses};
@@ -323,26 +327,27 @@ async fn serve(
         storage: stores.storage.clone(),
     })
     .merge(crate::upstream::sandbox::files::router(accounts.clone()));
+    // The admin listener takes the webhook listener's limits: one rule for both HTTP ports.
+    let http_limits = HttpLimits::from(&config.webhooks);
     let admin = tokio::spawn(serve_http(
-        "admin",
         listeners.admin,
         admin_router,
+        http_limits,
         admin_stop_rx,
     ));
     let mut servers = JoinSet::new();
     servers.spawn(grpc.serve(listeners.grpc, draining_rx.clone()));
-    servers.spawn(serve_http(
-        "webhook",
-        listeners.webhook,
-        crate::events::ingress::router(IngressState::new(
-            &config.accounts,
-            config.webhooks.clone(),
-            pipeline.log.clone(),
-            pipeline.pending.clone(),
-            metrics.clone(),
-        )),
-        draining_rx,
+    let webhooks = crate::events::ingress::router(IngressState::new(
+        &config.accounts,
+        config.webhooks.clone(),
+        pipeline.log.clone(),
+        pipeline.pending.clone(),
+        metrics.clone(),
     ));
+    servers.spawn(async move {
+        serve_http(listeners.webhook, webhooks, http_limits, draining_rx).await;
+        Ok(())
+    });
 
     let outcome = tokio::select! {
         () = shutdown => {
@@ -354,7 +359,7 @@ async fn serve(
         finished = servers.join_next() => server_outcome(finished),
     };
     let _ = admin_stop_tx.send(true);
-    server_outcome(Some(admin.await)).and(outcome)
+    server_outcome(Some(admin.await.map(Ok))).and(outcome)
 }
 
 /// Returns `http://host:port` of a listener, with a loopback host for an unspecified address.
@@ -434,22 +439,6 @@ fn server_outcome(
             source: Box::new(join_error),
         }),
     }
-}
-
-/// Serves an axum router until draining starts, then finishes in-flight requests.
-async fn serve_http(
-    listener_name: &'static str,
-    listener: TcpListener,
-    router: axum::Router,
-    draining: watch::Receiver<bool>,
-) -> Result<(), AppError> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(drain_started(draining))
-        .await
-        .map_err(|error| AppError::Serve {
-            listener: listener_name,
-            source: Box::new(error),
-        })
 }
 
 /// Listens for SIGTERM and SIGINT (Ctrl-C) from the moment it is called, and returns a future that

@@ -6,12 +6,14 @@
 //! decoded from `raw` when events are read, so an upstream shape the gateway does not understand
 //! yet is stored and delivered (as [`EventType::Unknown`] when its kind is unknown), never lost.
 //!
+//! - [`bounds`]: the nesting depth and delivered size every stored event stays within.
 //! - [`log`]: the [`log::EventLog`] and [`log::ConsumerStore`] traits and the embedded backend.
 //! - [`fanout`]: subscriptions over the log (ephemeral tails and named consumers' group members).
 //! - [`dispatcher`]: one task per active named consumer: group dispatch, acks, redelivery.
 //! - [`consumers`]: consumer identity, filters and stored progress.
 //! - [`responses`]: CRM entity requests held open until `EventService.Respond`.
 
+pub mod bounds;
 pub mod consumers;
 pub mod decode;
 pub mod dispatcher;

@@ -145,3 +145,63 @@ async fn a_sandbox_send_reports_sent_delivered_and_read_on_the_stream() {
     );
     gateway.stop().await;
 }
+
+/// Posts `body` as a JSON webhook to the sandbox account; returns the status code.
+async fn post_sandbox(gateway: &TestGateway, body: String) -> u16 {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+        .post(format!(
+            "http://{}/webhooks/sandbox/{SECRET}",
+            gateway.webhook_addr
+        ))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Levels of lists nested in a protobuf value.
+fn list_depth(value: &prost_types::Value) -> usize {
+    match &value.kind {
+        Some(prost_types::value::Kind::ListValue(list)) => {
+            1 + list.values.iter().map(list_depth).max().unwrap_or(0)
+        }
+        _ => 0,
+    }
+}
+
+#[tokio::test]
+async fn a_body_too_deep_is_refused_and_the_deepest_accepted_is_delivered_from_storage() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let env = HashMap::from([
+        (
+            "WGW_ACCOUNT_SANDBOX_WEBHOOK_SECRET".to_owned(),
+            SECRET.to_owned(),
+        ),
+        (
+            "WGW_DATA_DIR".to_owned(),
+            data_dir.path().display().to_string(),
+        ),
+    ]);
+    let gateway = TestGateway::start_with("", &env).await;
+    // 254 bytes, arrays nested 127 deep: stored before, then unreadable from storage.
+    let poison = format!("{}{}", "[".repeat(127), "]".repeat(127));
+    assert_eq!(post_sandbox(&gateway, poison).await, 422);
+    // 24 levels with the object around the lists: the deepest body accepted.
+    let deepest = format!("{{\"deep\": {}{}}}", "[".repeat(23), "]".repeat(23));
+    assert_eq!(post_sandbox(&gateway, deepest).await, 200);
+    gateway.stop().await;
+
+    // After a restart nothing is in the in-memory recent events: the event comes from storage.
+    let gateway = TestGateway::start_with("", &env).await;
+    let mut stream = subscribe_from_the_start(&gateway).await;
+    let events = next_events(&mut stream, 1).await;
+
+    assert_eq!(events[0].r#type(), pb::EventType::Unknown);
+    let raw = events[0].raw.as_ref().expect("raw is delivered");
+    assert_eq!(list_depth(&raw.fields["deep"]), 23);
+    gateway.stop().await;
+}

@@ -288,6 +288,9 @@ fn id_tag(dialect: Dialect) -> &'static str {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use serde_json::json;
 

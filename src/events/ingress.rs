@@ -18,12 +18,14 @@
 //! | 200 + JSON | CRM entity request answered through `EventService.Respond` | yes |
 //! | 401 | unknown account, wrong or missing credentials, account with no credential | no |
 //! | 408 | the body did not arrive within `webhooks.request_timeout` | no |
-//! | 413 | body larger than `webhooks.max_body_bytes` | no |
+//! | 413 | body larger than `webhooks.max_body_bytes`, or an event larger than `webhooks.max_event_bytes` as delivered | no |
+//! | 422 | body nested deeper than [`MAX_JSON_DEPTH`] | no |
 //! | 415 | content type other than `application/json` (any parameters) | no |
 //! | 503 | the log failed or did not store in time: the sender should retry | no (atomic) |
 //! | 504 | CRM entity request not answered within `webhooks.crm_response_timeout` | yes |
 //!
-//! A body of unknown shape is stored (as unknown events) and answered 200, never 400. Logs name
+//! A body of unknown shape is stored (as unknown events) and answered 200, never 400. What is
+//! refused is what could be stored but not read back or delivered ([`super::bounds`]). Logs name
 //! the account only: never the URL path (it holds the secret), the secret or the crmKey.
 
 mod auth;
@@ -46,6 +48,7 @@ use tokio::time::{Instant, timeout_at};
 use crate::config::{AccountConfig, WebhookConfig};
 use crate::telemetry::Metrics;
 
+use super::bounds::{self, MAX_JSON_DEPTH};
 use super::decode::{self, DecodedWebhook, WebhookSource};
 use super::log::EventLog;
 use super::responses::PendingResponses;
@@ -154,6 +157,8 @@ enum Outcome {
     Unauthorized,
     UnsupportedMediaType,
     TooLarge,
+    TooDeep,
+    EventTooLarge,
     BodyTimeout,
     BrokenBody,
     Unavailable,
@@ -171,6 +176,8 @@ impl Outcome {
             Self::Unauthorized => "unauthorized",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooLarge => "too_large",
+            Self::TooDeep => "too_deep",
+            Self::EventTooLarge => "event_too_large",
             Self::BodyTimeout => "body_timeout",
             Self::BrokenBody => "broken_body",
             Self::Unavailable => "unavailable",
@@ -191,6 +198,14 @@ impl Outcome {
                 "webhooks must be application/json\n",
             ),
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body too large\n"),
+            Self::TooDeep => {
+                let text = format!("JSON nested deeper than {MAX_JSON_DEPTH} levels, not stored\n");
+                return (StatusCode::UNPROCESSABLE_ENTITY, text).into_response();
+            }
+            Self::EventTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "an event of this body is larger than webhooks.max_event_bytes, not stored\n",
+            ),
             Self::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "body not received in time\n"),
             Self::BrokenBody => (StatusCode::BAD_REQUEST, "body could not be read\n"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "not stored, retry later\n"),
@@ -239,6 +254,9 @@ impl Ingress {
             Ok(bytes) => bytes,
             Err(outcome) => return self.finish(&account.name, KIND_NOT_READ, outcome),
         };
+        if bounds::nests_deeper_than(&bytes, MAX_JSON_DEPTH) {
+            return self.finish(&account.name, KIND_NOT_READ, Outcome::TooDeep);
+        }
         let source = WebhookSource {
             account: &account.name,
             dialect: account.dialect,
@@ -246,7 +264,19 @@ impl Ingress {
         };
         let decoded = decode::decode_webhook(source, &bytes);
         drop(bytes);
+        if self.has_oversized_event(&decoded) {
+            return self.finish(&account.name, decoded.kind, Outcome::EventTooLarge);
+        }
         self.store(&account.name, decoded, deadline).await
+    }
+
+    /// Tells whether an event of `decoded` would be larger than `webhooks.max_event_bytes` as
+    /// delivered; then none of them is stored, as for any other refusal.
+    fn has_oversized_event(&self, decoded: &DecodedWebhook) -> bool {
+        decoded
+            .events
+            .iter()
+            .any(|event| bounds::delivered_raw_len(&event.raw) > self.limits.max_event_bytes)
     }
 
     /// Reads the whole body into memory of its own (hyper's buffers are not kept), refusing

@@ -1,4 +1,6 @@
-//! Test doubles for the event log (unit tests only).
+//! Test doubles for the event log, and arbitrary JSON for property tests (unit tests only).
+
+pub(crate) mod json;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

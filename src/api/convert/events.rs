@@ -153,4 +153,22 @@ mod tests {
         assert_eq!(converted.fields.len(), 3);
         assert!(json_to_struct(&serde_json::json!([1])).is_none());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            crate::events::testing::json::CASES
+        ))]
+
+        /// The ingress bounds an event by this size before storing it, so it must be exact.
+        #[test]
+        fn the_ingress_size_of_raw_is_its_encoded_struct(
+            raw in crate::events::testing::json::any_json(6, 6),
+        ) {
+            use prost::Message as _;
+            let delivered = json_to_struct(&raw)
+                .or_else(|| json_to_struct(&serde_json::json!({ "value": raw })))
+                .map_or(0, |fields| fields.encoded_len());
+            proptest::prop_assert_eq!(crate::events::bounds::delivered_raw_len(&raw), delivered);
+        }
+    }
 }

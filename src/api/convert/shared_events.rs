@@ -5,6 +5,10 @@
 //! event would otherwise be converted and encoded once per stream. The most recent encodings are
 //! kept by cursor and delivery count, so the streams at the head of the log share them; a stream
 //! far behind encodes for itself without evicting them.
+//!
+//! Bounded in count and in bytes (issue 14, defect 6): an event near `webhooks.max_event_bytes`
+//! encodes to megabytes, so a count alone does not bound the memory. The newest encoding is
+//! always kept, whatever its size.
 
 use std::collections::BTreeMap;
 
@@ -18,26 +22,38 @@ use crate::events::fanout::{Delivery, StreamItem};
 
 /// Encodings kept: a few seconds of events at a thousand webhooks a second.
 const DEFAULT_CAPACITY: usize = 4096;
+/// Bytes of encodings kept (64 MiB): far more than 4,096 ordinary events take, and a dozen of the
+/// largest events the ingress accepts.
+const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// The shared encodings, newest cursors kept.
 #[derive(Debug)]
 pub struct SharedEvents {
-    recent: Mutex<BTreeMap<(Cursor, u32), Bytes>>,
+    recent: Mutex<Encodings>,
     capacity: usize,
+    max_bytes: usize,
+}
+
+/// The kept encodings and their total size.
+#[derive(Debug, Default)]
+struct Encodings {
+    by_delivery: BTreeMap<(Cursor, u32), Bytes>,
+    bytes: usize,
 }
 
 impl Default for SharedEvents {
     fn default() -> Self {
-        Self::with_capacity(DEFAULT_CAPACITY)
+        Self::with_bounds(DEFAULT_CAPACITY, DEFAULT_MAX_BYTES)
     }
 }
 
 impl SharedEvents {
-    /// Keeps at most `capacity` encodings.
-    pub fn with_capacity(capacity: usize) -> Self {
+    /// Keeps at most `capacity` encodings taking at most `max_bytes` (the newest one always).
+    pub fn with_bounds(capacity: usize, max_bytes: usize) -> Self {
         Self {
-            recent: Mutex::new(BTreeMap::new()),
+            recent: Mutex::new(Encodings::default()),
             capacity: capacity.max(1),
+            max_bytes,
         }
     }
 
@@ -55,17 +71,24 @@ impl SharedEvents {
     /// The shared encoding of the delivery's event.
     fn encoded_event(&self, delivery: Delivery) -> Bytes {
         let key = (delivery.event.cursor, delivery.delivery_count);
-        if let Some(encoded) = self.recent.lock().get(&key) {
+        if let Some(encoded) = self.recent.lock().by_delivery.get(&key) {
             return encoded.clone();
         }
         // Encoded outside the lock; two streams racing on one event both encode, harmlessly.
         let encoded = Bytes::from(response(StreamItem::Event(delivery), 0).encode_to_vec());
         let mut recent = self.recent.lock();
-        recent.insert(key, encoded.clone());
-        if recent.len() > self.capacity {
-            // The oldest cursor goes: a stream far behind the others does not push out what the
-            // streams at the head are sharing.
-            recent.pop_first();
+        if let Some(replaced) = recent.by_delivery.insert(key, encoded.clone()) {
+            recent.bytes -= replaced.len();
+        }
+        recent.bytes += encoded.len();
+        // The oldest cursors go: a stream far behind the others does not push out what the
+        // streams at the head are sharing.
+        while recent.by_delivery.len() > 1
+            && (recent.by_delivery.len() > self.capacity || recent.bytes > self.max_bytes)
+        {
+            if let Some((_, evicted)) = recent.by_delivery.pop_first() {
+                recent.bytes -= evicted.len();
+            }
         }
         encoded
     }
@@ -111,13 +134,50 @@ mod tests {
 
     #[test]
     fn only_the_newest_cursors_are_kept() {
-        let shared = SharedEvents::with_capacity(2);
+        let shared = SharedEvents::with_bounds(2, usize::MAX);
 
         for cursor in [5, 6, 7, 1] {
             shared.encode(delivery(cursor, 1), 0);
         }
 
-        let kept: Vec<(Cursor, u32)> = shared.recent.lock().keys().copied().collect();
+        let kept: Vec<(Cursor, u32)> = shared.recent.lock().by_delivery.keys().copied().collect();
         assert_eq!(kept, vec![(6, 1), (7, 1)]);
+    }
+
+    #[test]
+    fn large_encodings_are_evicted_by_bytes_before_the_count_is_reached() {
+        let large = |cursor: Cursor| {
+            let mut event = conformance::event(&format!("event-{cursor}"), 1000);
+            // 100,000 small numbers: 200 kB of JSON, over a megabyte encoded.
+            event.raw = serde_json::json!({ "numbers": vec![1; 100_000] });
+            StreamItem::Event(Delivery {
+                event: Arc::new(StoredEvent { cursor, event }),
+                delivery_count: 1,
+            })
+        };
+        let one = typed(large(1), 0).len();
+        assert!(one > 1_000_000, "{one}");
+        let shared = SharedEvents::with_bounds(4096, 3 * one);
+
+        for cursor in 1..=5 {
+            shared.encode(large(cursor), 0);
+        }
+
+        let recent = shared.recent.lock();
+        let kept: Vec<Cursor> = recent
+            .by_delivery
+            .keys()
+            .map(|(cursor, _)| *cursor)
+            .collect();
+        assert_eq!(kept, vec![3, 4, 5]);
+        assert_eq!(recent.bytes, 3 * one);
+        drop(recent);
+        let tiny = SharedEvents::with_bounds(4096, 10);
+        tiny.encode(large(9), 0);
+        assert_eq!(
+            tiny.recent.lock().by_delivery.len(),
+            1,
+            "the newest is kept"
+        );
     }
 }

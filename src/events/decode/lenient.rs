@@ -38,9 +38,22 @@ pub(crate) fn flag(value: &Value) -> bool {
     }
 }
 
+/// First millisecond `google.protobuf.Timestamp` can hold: 0001-01-01T00:00:00Z.
+const EARLIEST_TIMESTAMP_MS: i64 = -62_135_596_800_000;
+/// Last millisecond `google.protobuf.Timestamp` can hold: 9999-12-31T23:59:59.999Z.
+const LATEST_TIMESTAMP_MS: i64 = 253_402_300_799_999;
+
 /// Reads a time as milliseconds since the Unix epoch: ISO 8601 / RFC 3339 text (with `Z`, an
 /// offset, or neither, read as UTC), or an epoch number (or numeric text) in ms or seconds.
+///
+/// A time outside `google.protobuf.Timestamp`'s range (years 1 to 9999) reads as absent: it
+/// would become an invalid `occurred_at` that clients refuse.
 pub(crate) fn time_ms(value: &Value) -> Option<i64> {
+    any_time_ms(value).filter(|ms| (EARLIEST_TIMESTAMP_MS..=LATEST_TIMESTAMP_MS).contains(ms))
+}
+
+/// Reads a time as [`time_ms`] does, whatever its range.
+fn any_time_ms(value: &Value) -> Option<i64> {
     match value {
         Value::Number(number) => number.as_f64().and_then(epoch_ms),
         Value::String(text) => {
@@ -237,6 +250,28 @@ mod tests {
         assert_eq!(time_ms(&json!("yesterday")), None);
         assert_eq!(time_ms(&json!("2025-02-05T06:01:07+3")), None);
         assert_eq!(time_ms(&json!(null)), None);
+    }
+
+    #[test]
+    fn times_outside_the_protobuf_timestamp_range_read_as_absent() {
+        for out_of_range in [
+            json!(1e308),
+            json!(-1e20),
+            json!("1e308"),
+            json!(i64::MAX),
+            json!(LATEST_TIMESTAMP_MS + 1),
+            json!(EARLIEST_TIMESTAMP_MS - 1),
+        ] {
+            assert_eq!(time_ms(&out_of_range), None, "{out_of_range}");
+        }
+        assert_eq!(
+            time_ms(&json!("9999-12-31T23:59:59.999Z")),
+            Some(LATEST_TIMESTAMP_MS)
+        );
+        assert_eq!(
+            time_ms(&json!(EARLIEST_TIMESTAMP_MS)),
+            Some(EARLIEST_TIMESTAMP_MS)
+        );
     }
 
     #[test]

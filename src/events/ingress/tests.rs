@@ -52,6 +52,7 @@ impl Harness {
             max_body_bytes: 4096,
             request_timeout: Duration::from_secs(2),
             crm_response_timeout: Duration::from_secs(5),
+            ..WebhookConfig::default()
         })
         .await
     }
@@ -485,4 +486,58 @@ async fn a_body_without_a_declared_length_is_cut_off_at_the_limit() {
     };
     assert_eq!(read("0123456789").await, Ok(b"0123456789".to_vec()));
     assert_eq!(read("0123456789A").await, Err(super::Outcome::TooLarge));
+}
+
+#[tokio::test]
+async fn a_body_nested_deeper_than_the_limit_is_refused_with_422_and_not_stored() {
+    bounded(async {
+        let harness = Harness::start().await;
+        // The hostile tester's 254-byte body: arrays nested 127 deep.
+        let deep = format!("{}{}", "[".repeat(127), "]".repeat(127));
+        assert_eq!(deep.len(), 254);
+        let response = harness.post_main(&deep).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let text = response.text().await.unwrap();
+        assert!(text.contains("nested deeper than 24 levels"), "{text}");
+        let at_limit = format!("{{\"deep\": {}{}}}", "[".repeat(23), "]".repeat(23));
+        let response = harness.post_main(&at_limit).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(harness.log.events().len(), 1, "only the body within bounds");
+        let metrics = harness.metrics.render();
+        assert!(
+            metrics.contains(
+                r#"webhooks_received_total{account="main",kind="-",outcome="too_deep"} 1"#
+            ),
+            "{metrics}"
+        );
+        harness.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_event_larger_than_max_event_bytes_as_delivered_is_refused_with_413() {
+    bounded(async {
+        let harness = Harness::start_with(WebhookConfig {
+            max_body_bytes: 4096,
+            max_event_bytes: 2048,
+            ..WebhookConfig::default()
+        })
+        .await;
+        // 1,000 bytes of JSON, 5,500 as a protobuf list of doubles.
+        let numbers = vec!["1"; 500].join(",");
+        let body = format!(r#"{{"statuses": [{{"messageId": "m-1", "n": [{numbers}]}}]}}"#);
+        let response = harness.post_main(&body).await;
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let text = response.text().await.unwrap();
+        assert!(text.contains("webhooks.max_event_bytes"), "{text}");
+        assert!(harness.log.calls().is_empty(), "nothing of it is stored");
+        // As much JSON in a string is about as large delivered, and fits.
+        let text = "x".repeat(1000);
+        let body = format!(r#"{{"statuses": [{{"messageId": "m-1", "n": "{text}"}}]}}"#);
+        let response = harness.post_main(&body).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        harness.stop().await;
+    })
+    .await;
 }

@@ -42,6 +42,9 @@ const CONSUMERS: TableDefinition<'_, (&str, &str), &[u8]> = TableDefinition::new
 
 /// Newest events kept in memory for the readers at the head of the log.
 const RECENT_EVENTS: usize = 1024;
+/// Most bytes of recent events kept in memory (64 MiB, estimated as parsed JSON): far more than a
+/// thousand ordinary events take, and a dozen of the largest events the ingress accepts.
+const RECENT_EVENTS_MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// Most write requests the writer queues before `append` callers wait for room.
 const QUEUE_CAPACITY: usize = 8192;
@@ -100,7 +103,7 @@ impl EmbeddedEventLog {
         let shared = Arc::new(Shared {
             file,
             state: Mutex::new(state),
-            recent: Mutex::new(RecentEvents::new(RECENT_EVENTS)),
+            recent: Mutex::new(RecentEvents::new(RECENT_EVENTS, RECENT_EVENTS_MAX_BYTES)),
         });
         let (requests_tx, requests_rx) = mpsc::channel(QUEUE_CAPACITY);
         Writer::new(shared.clone(), retention, latest_tx).spawn(requests_rx)?;
@@ -396,5 +399,7 @@ fn storage(error: impl std::error::Error + Send + Sync + 'static) -> EventLogErr
     EventLogError::Storage(Box::new(error))
 }
 
+#[cfg(test)]
+mod properties;
 #[cfg(test)]
 mod tests;

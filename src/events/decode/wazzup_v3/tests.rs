@@ -462,3 +462,20 @@ fn raw_is_the_item_not_the_whole_body() {
     assert_eq!(raw["status"], json!("delivered"));
     assert!(raw.get("statuses").is_none());
 }
+
+#[test]
+fn times_beyond_the_protobuf_timestamp_range_give_no_occurred_at() {
+    let status = single(
+        r#"{"statuses": [{"messageId": "m-1", "timestamp": 1e308, "status": "delivered"}]}"#,
+    );
+    assert_eq!(status.occurred_at_ms, None);
+    assert_eq!(self::status(&status).occurred_at_ms, None);
+    let channel = single(
+        r#"{"channelsUpdates": [{"channelId": "c-1", "state": "active", "timestamp": -1e20}]}"#,
+    );
+    assert_eq!(channel.occurred_at_ms, None);
+    let EventPayload::Channel(update) = payload(&channel) else {
+        panic!("a channel payload");
+    };
+    assert_eq!(update.changed_at_ms, None);
+}
