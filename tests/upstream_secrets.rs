@@ -10,10 +10,11 @@ mod wazzup_v3_support;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use serde_json::{Map, Value, json};
+use serde_json::json;
+use support::secrets::{Echo, assert_no_secret};
 use wazzup_gateway::proto::pb;
 use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Everything the process logged, at trace level, since the first test started.
 fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
@@ -42,59 +43,6 @@ impl Write for LogSink {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-/// Answers `status` with an error body that repeats the request's `Authorization` header and
-/// body in every field: the code, a description long enough to be shortened mid-secret, the
-/// request id, and `data` (values, a key and `fields`).
-struct Echo(u16);
-
-impl Respond for Echo {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let authorization = request
-            .headers
-            .get("authorization")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let body = String::from_utf8_lossy(&request.body).into_owned();
-        let mut data = Map::new();
-        data.insert("authorization".to_owned(), json!(authorization));
-        data.insert("sent".to_owned(), json!(body));
-        data.insert("fields".to_owned(), json!([authorization]));
-        data.insert(authorization.replace(' ', ""), json!("key"));
-        ResponseTemplate::new(self.0).set_body_json(json!({
-            "error": authorization,
-            "description": format!("{} {authorization} {body}", "x".repeat(190)),
-            "requestId": authorization,
-            "data": Value::Object(data),
-        }))
-    }
-}
-
-/// Asserts that no 12 consecutive characters of any secret (all of a shorter one) are in
-/// `text`, ignoring case and which punctuation separates words (an upstream code is shown in
-/// UPPER_SNAKE), naming `place`.
-fn assert_no_secret(text: &str, secrets: &[&str], place: &str) {
-    let normalized = |text: &str| -> Vec<char> {
-        text.chars()
-            .map(|ch| match ch.to_ascii_lowercase() {
-                letter_or_digit if letter_or_digit.is_ascii_alphanumeric() => letter_or_digit,
-                _ => '_',
-            })
-            .collect()
-    };
-    let haystack: String = normalized(text).into_iter().collect();
-    for secret in secrets {
-        let chars = normalized(secret);
-        for part in chars.windows(chars.len().min(12)) {
-            let part: String = part.iter().collect();
-            assert!(
-                !haystack.contains(&part),
-                "{place} holds {part:?} of a secret:\n{text}"
-            );
-        }
     }
 }
 

@@ -6,6 +6,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod events;
+pub mod secrets;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
