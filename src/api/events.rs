@@ -19,7 +19,7 @@ use super::auth::Caller;
 use super::convert::shared_events::SharedEvents;
 use super::convert::subscriptions::{self, required_consumer_name, struct_to_json};
 use crate::config::StreamDefaults;
-use crate::error::ApiError;
+use crate::error::{ApiError, bounded};
 use crate::events::EventType;
 use crate::events::consumers::ConsumerKey;
 use crate::events::fanout::{Fanout, StreamItem, Subscription};
@@ -185,7 +185,7 @@ impl pb::event_service_server::EventService for EventsApi {
 
     /// The typed form of `Subscribe`, for the generated server; the gateway serves `Subscribe`
     /// through [`EventServiceRoute`], whose bytes on the wire are the same.
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, consumer = %request.get_ref().consumer))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), consumer = %bounded(&request.get_ref().consumer)))]
     async fn subscribe(
         &self,
         request: Request<pb::SubscribeRequest>,
@@ -195,7 +195,7 @@ impl pb::event_service_server::EventService for EventsApi {
         Ok(Response::new(responses.boxed()))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, consumer = %request.get_ref().consumer))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), consumer = %bounded(&request.get_ref().consumer)))]
     async fn ack(
         &self,
         request: Request<pb::AckRequest>,
@@ -212,7 +212,7 @@ impl pb::event_service_server::EventService for EventsApi {
         Ok(Response::new(pb::AckResponse { acked_cursor }))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, event_id = %request.get_ref().event_id))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), event_id = %bounded(&request.get_ref().event_id)))]
     async fn respond(
         &self,
         request: Request<pb::RespondRequest>,
@@ -221,7 +221,7 @@ impl pb::event_service_server::EventService for EventsApi {
         Ok(Response::new(pb::RespondResponse { delivered }))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, name = %request.get_ref().name))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), name = %bounded(&request.get_ref().name)))]
     async fn get_consumer(
         &self,
         request: Request<pb::GetConsumerRequest>,
@@ -239,7 +239,7 @@ impl pb::event_service_server::EventService for EventsApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account)))]
     async fn list_consumers(
         &self,
         request: Request<pb::ListConsumersRequest>,
@@ -255,7 +255,7 @@ impl pb::event_service_server::EventService for EventsApi {
         Ok(Response::new(pb::ListConsumersResponse { consumers }))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, name = %request.get_ref().name))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), name = %bounded(&request.get_ref().name)))]
     async fn delete_consumer(
         &self,
         request: Request<pb::DeleteConsumerRequest>,

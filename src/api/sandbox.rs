@@ -3,7 +3,7 @@
 
 use tonic::{Request, Response, Status};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, bounded};
 use crate::model::{ValidationError, Violations};
 use crate::proto::pb;
 use crate::upstream::sandbox::IncomingMessage;
@@ -28,7 +28,7 @@ impl SandboxApi {
 
 #[tonic::async_trait]
 impl pb::sandbox_service_server::SandboxService for SandboxApi {
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, channel_id = %request.get_ref().channel_id))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), channel_id = %bounded(&request.get_ref().channel_id)))]
     async fn inject_incoming_message(
         &self,
         request: Request<pb::InjectIncomingMessageRequest>,
@@ -47,7 +47,7 @@ impl pb::sandbox_service_server::SandboxService for SandboxApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, channel_id = %request.get_ref().channel_id))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), channel_id = %bounded(&request.get_ref().channel_id)))]
     async fn set_channel_state(
         &self,
         request: Request<pb::SetChannelStateRequest>,
