@@ -242,6 +242,7 @@ fn events_metadata(error: &FanoutError) -> Vec<(String, String)> {
     };
     match error {
         FanoutError::ConsumerNotFound(key)
+        | FanoutError::OutOfScope(key)
         | FanoutError::FiltersMismatch(key)
         | FanoutError::ConsumerDeleted(key) => consumer(key),
         FanoutError::OutOfRange { requested, oldest } => vec![

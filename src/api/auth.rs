@@ -13,6 +13,7 @@ use tower::{Layer, Service};
 
 use crate::config::AuthConfig;
 use crate::error::ApiError;
+use crate::events::consumers::AccountScope;
 
 /// Services that stay open when `open_health_and_reflection` is set.
 const OPEN_SERVICES: &[&str] = &[
@@ -45,6 +46,23 @@ impl Caller {
             target: format!("account {account}"),
         })
     }
+
+    /// Returns the accounts the caller may read, for checks against a named consumer's filters.
+    pub fn scope(&self) -> AccountScope {
+        if self.accounts.is_empty() {
+            AccountScope::All
+        } else {
+            AccountScope::Only(self.accounts.clone())
+        }
+    }
+}
+
+/// Returns the account scope of the caller of `request`: everything when authentication is off.
+pub fn scope_of<T>(request: &tonic::Request<T>) -> AccountScope {
+    request
+        .extensions()
+        .get::<Caller>()
+        .map_or(AccountScope::All, Caller::scope)
 }
 
 /// One accepted token.

@@ -15,7 +15,7 @@ use futures::stream::BoxStream;
 use tonic::{Request, Response, Status};
 
 use super::ApiContext;
-use super::auth::Caller;
+use super::auth::{Caller, scope_of};
 use super::convert::shared_events::SharedEvents;
 use super::convert::subscriptions::{self, required_consumer_name, struct_to_json};
 use crate::config::StreamDefaults;
@@ -89,8 +89,9 @@ impl EventsApi {
                 .try_for_each(|account| caller.check_account(account))?;
         }
         let defaults = &self.services.defaults;
+        let scope = scope_of(request);
         Ok(subscriptions::subscription(
-            body, owner, accounts, defaults, violations,
+            body, owner, accounts, scope, defaults, violations,
         )?)
     }
 
@@ -206,7 +207,7 @@ impl pb::event_service_server::EventService for EventsApi {
         let acked_cursor = self
             .services
             .fanout
-            .ack(&key, cursors)
+            .ack(&key, &scope_of(&request), cursors)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::AckResponse { acked_cursor }))
@@ -231,7 +232,7 @@ impl pb::event_service_server::EventService for EventsApi {
         let consumer = self
             .services
             .fanout
-            .consumer(&key)
+            .consumer(&key, &scope_of(&request))
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::GetConsumerResponse {
@@ -248,7 +249,7 @@ impl pb::event_service_server::EventService for EventsApi {
         let consumers = self
             .services
             .fanout
-            .consumers(account.name())
+            .consumers(account.name(), &scope_of(&request))
             .await
             .map_err(ApiError::from)?;
         let consumers = consumers.into_iter().map(pb::Consumer::from).collect();
@@ -265,7 +266,7 @@ impl pb::event_service_server::EventService for EventsApi {
         let consumer = self
             .services
             .fanout
-            .delete(&key)
+            .delete(&key, &scope_of(&request))
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::DeleteConsumerResponse {

@@ -11,6 +11,7 @@ fn convert(request: &pb::SubscribeRequest) -> Result<Subscription, Vec<String>> 
         request,
         "main".to_owned(),
         Vec::new(),
+        AccountScope::All,
         &DEFAULTS,
         Violations::new(),
     )
