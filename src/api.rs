@@ -15,6 +15,7 @@ pub mod exports;
 pub mod health;
 pub mod messages;
 pub mod metering;
+pub mod oversize;
 pub mod sandbox;
 pub mod templates;
 pub mod webhooks;
@@ -157,7 +158,9 @@ impl GrpcServer {
             // Outermost but for the deadline, so that refused calls (unauthenticated, shed) are counted too.
             .layer(self.metrics_layer)
             // Before the services, so no adapter runs for an unknown caller.
-            .layer(self.auth_layer);
+            .layer(self.auth_layer)
+            // Innermost, so the metrics count the code the caller gets.
+            .map_response(oversize::refuse_oversize);
         Server::builder()
             // Fail fast with UNAVAILABLE instead of queueing when a connection is saturated.
             // Permits are released when headers are sent, so open streams are not counted.

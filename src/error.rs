@@ -42,7 +42,8 @@ pub enum ErrorClass {
     Unauthenticated,
     /// The caller's credentials do not allow this operation.
     PermissionDenied,
-    /// A quota or rate limit was hit; retrying later may succeed.
+    /// A quota or rate limit was hit, and retrying later may succeed; or a size limit was hit,
+    /// and the request must shrink (both RESOURCE_EXHAUSTED).
     RateLimited,
     /// The operation does not exist for this account's dialect, or is not built yet.
     Unimplemented,
@@ -104,6 +105,12 @@ pub enum ApiError {
         /// The event id asked for.
         event_id: String,
     },
+    /// The request message is over the server's decoding limit.
+    #[error("the request message is larger than the {limit_bytes} bytes the server accepts")]
+    RequestTooLarge {
+        /// The limit, in bytes.
+        limit_bytes: usize,
+    },
     /// The caller sent no bearer token, or an unknown one.
     #[error("a valid bearer token is required in the authorization metadata")]
     Unauthenticated,
@@ -136,6 +143,7 @@ impl ApiError {
             Self::Events(error) => error.class(),
             Self::EventLog(error) => error.class(),
             Self::EventNotFound { .. } => ErrorClass::NotFound,
+            Self::RequestTooLarge { .. } => ErrorClass::RateLimited,
             Self::Unauthenticated => ErrorClass::Unauthenticated,
             Self::PermissionDenied { .. } => ErrorClass::PermissionDenied,
         }
@@ -152,6 +160,7 @@ impl ApiError {
             Self::Events(error) => error.reason(),
             Self::EventLog(error) => error.reason(),
             Self::EventNotFound { .. } => "EVENT_NOT_FOUND",
+            Self::RequestTooLarge { .. } => "REQUEST_TOO_LARGE",
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::PermissionDenied { .. } => "PERMISSION_DENIED",
         }
@@ -176,6 +185,9 @@ impl ApiError {
             Self::Idempotency(error) => error.metadata(),
             Self::Events(error) => events_metadata(error),
             Self::EventNotFound { event_id } => vec![("eventId".to_owned(), event_id.clone())],
+            Self::RequestTooLarge { limit_bytes } => {
+                vec![("limitBytes".to_owned(), limit_bytes.to_string())]
+            }
             Self::PermissionDenied { caller, target } => vec![
                 ("caller".to_owned(), caller.clone()),
                 ("target".to_owned(), target.clone()),

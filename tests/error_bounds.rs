@@ -54,6 +54,31 @@ fn assert_bounded(status: &tonic::Status) {
 }
 
 #[tokio::test]
+async fn a_huge_channel_id_gets_a_small_error_naming_the_field() {
+    let gateway = TestGateway::sandbox().await;
+
+    let status = gateway
+        .channels()
+        .await
+        .get_channel(pb::GetChannelRequest {
+            channel_id: huge(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("refused");
+
+    assert_bounded(&status);
+    assert_eq!(
+        status.code(),
+        Code::InvalidArgument,
+        "{:.200}",
+        status.message()
+    );
+    assert_eq!(violated_fields(&status), ["channel_id"]);
+    gateway.stop().await;
+}
+
+#[tokio::test]
 async fn an_unknown_channel_id_is_echoed_cut_to_the_detail_bound() {
     let gateway = TestGateway::sandbox().await;
 

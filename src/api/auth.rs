@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq as _;
 use tonic::Status;
 use tower::{Layer, Service};
 
+use crate::bearer::bearer_token;
 use crate::config::AuthConfig;
 use crate::error::ApiError;
 use crate::events::consumers::AccountScope;
@@ -123,7 +124,7 @@ impl CallerAuthLayer {
             return Ok(None);
         }
         let presented = authorization
-            .and_then(|value| value.strip_prefix(b"Bearer "))
+            .and_then(bearer_token)
             .ok_or(ApiError::Unauthenticated)?;
         // Compare against every token so the time taken does not reveal which one nearly matched.
         let mut matched = None;
@@ -248,11 +249,14 @@ mod tests {
             guarded.authenticate(send, Some(b"s3cret")),
             Err(ApiError::Unauthenticated)
         ));
-        let caller = guarded
-            .authenticate(send, Some(b"Bearer s3cret"))
-            .unwrap()
-            .unwrap();
-        assert_eq!(caller.name, "billing");
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            let authorization = format!("{scheme} s3cret");
+            let caller = guarded
+                .authenticate(send, Some(authorization.as_bytes()))
+                .unwrap()
+                .unwrap();
+            assert_eq!(caller.name, "billing", "{scheme}");
+        }
         assert_eq!(
             guarded
                 .authenticate("/grpc.health.v1.Health/Check", None)

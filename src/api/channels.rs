@@ -3,6 +3,8 @@
 use tonic::{Request, Response, Status};
 
 use crate::error::{ApiError, bounded};
+use crate::model::Violations;
+use crate::model::validate::check_required_id;
 use crate::proto::pb;
 
 use super::convert::channels::transport_from_pb;
@@ -53,6 +55,9 @@ impl pb::channel_service_server::ChannelService for ChannelsApi {
         &self,
         request: Request<pb::GetChannelRequest>,
     ) -> Result<Response<pb::GetChannelResponse>, Status> {
+        let mut violations = Violations::new();
+        check_required_id("channel_id", &request.get_ref().channel_id, &mut violations);
+        violations.finish().map_err(ApiError::from)?;
         let account = self.context.account(&request, &request.get_ref().account)?;
         let channel = account
             .get_channel(&request.get_ref().channel_id, call_context(&request))

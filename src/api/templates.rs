@@ -3,6 +3,8 @@
 use tonic::{Request, Response, Status};
 
 use crate::error::{ApiError, bounded};
+use crate::model::Violations;
+use crate::model::validate::check_required_id;
 use crate::proto::pb;
 
 use super::convert::templates::{page_request, page_token};
@@ -46,6 +48,13 @@ impl pb::template_service_server::TemplateService for TemplatesApi {
         &self,
         request: Request<pb::GetTemplateRequest>,
     ) -> Result<Response<pb::GetTemplateResponse>, Status> {
+        let mut violations = Violations::new();
+        check_required_id(
+            "template_id",
+            &request.get_ref().template_id,
+            &mut violations,
+        );
+        violations.finish().map_err(ApiError::from)?;
         let account = self.context.account(&request, &request.get_ref().account)?;
         let template = account
             .get_template(&request.get_ref().template_id, call_context(&request))

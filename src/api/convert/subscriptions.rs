@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::duration_from_pb;
 use super::events::{event_to_pb, event_type_from_pb, timestamp_from_ms};
 use crate::config::{MAX_EVENTS_MAX_IN_FLIGHT, StreamDefaults};
 use crate::events::EventType;
@@ -174,9 +175,7 @@ fn interval(
     violations: &mut Violations,
 ) -> Option<Duration> {
     let value = value?;
-    let converted = Duration::try_from(value)
-        .ok()
-        .filter(|d| (MIN_INTERVAL..=max).contains(d));
+    let converted = duration_from_pb(value).filter(|d| (MIN_INTERVAL..=max).contains(d));
     if converted.is_none() {
         let description = format!(
             "must be between {} and {}",
