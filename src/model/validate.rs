@@ -16,6 +16,8 @@ mod export;
 mod for_channel;
 mod ids;
 mod keyboard;
+#[cfg(test)]
+mod properties;
 mod recipient;
 mod shape;
 mod tech;
