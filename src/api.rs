@@ -16,6 +16,7 @@ pub mod exports;
 pub mod health;
 pub mod messages;
 pub mod metering;
+pub mod oversize;
 pub mod sandbox;
 pub mod templates;
 pub mod tls;
@@ -177,7 +178,9 @@ impl GrpcServer {
             // Calls that arrive once draining has started are refused, whatever connection they use.
             .layer(DrainGateLayer::new(draining.clone()))
             // Before the services, so no adapter runs for an unknown caller.
-            .layer(self.auth_layer);
+            .layer(self.auth_layer)
+            // Innermost, so the metrics count the code the caller gets.
+            .map_response(oversize::refuse_oversize);
         let router = Server::builder()
             // Fail fast with UNAVAILABLE instead of queueing when a connection is saturated.
             // Permits are released when headers are sent, so open streams are not counted.

@@ -1,5 +1,8 @@
 //! The only place that turns gateway errors into gRPC statuses (AIP-193: a canonical code, exactly
-//! one `ErrorInfo`, and `BadRequest` / `RetryInfo` where they apply).
+//! one `ErrorInfo`, and `BadRequest` / `RetryInfo` where they apply), every string in them
+//! bounded by the one truncation rule of [`bounded`].
+
+mod bounded;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,6 +16,11 @@ use crate::events::log::EventLogError;
 use crate::idempotency::{IdempotencyError, SendError};
 use crate::model::{FieldViolation, ValidationError};
 use crate::upstream::{AccountError, UpstreamError};
+
+pub use self::bounded::{
+    Bounded, MAX_DETAIL_BYTES, MAX_FIELD_VIOLATIONS, MAX_LOGGED_ERROR_BYTES,
+    MAX_STATUS_MESSAGE_BYTES, bounded, report, truncated,
+};
 
 /// The ErrorInfo domain of every error the gateway itself reports.
 pub const ERROR_DOMAIN: &str = "wazzup-gateway";
@@ -34,7 +42,8 @@ pub enum ErrorClass {
     Unauthenticated,
     /// The caller's credentials do not allow this operation.
     PermissionDenied,
-    /// A quota or rate limit was hit; retrying later may succeed.
+    /// A quota or rate limit was hit, and retrying later may succeed; or a size limit was hit,
+    /// and the request must shrink (both RESOURCE_EXHAUSTED).
     RateLimited,
     /// The operation does not exist for this account's dialect, or is not built yet.
     Unimplemented,
@@ -104,6 +113,12 @@ pub enum ApiError {
         /// The event id asked for.
         event_id: String,
     },
+    /// The request message is over the server's decoding limit.
+    #[error("the request message is larger than the {limit_bytes} bytes the server accepts")]
+    RequestTooLarge {
+        /// The limit, in bytes.
+        limit_bytes: usize,
+    },
     /// The caller sent no bearer token, or an unknown one.
     #[error("a valid bearer token is required in the authorization metadata")]
     Unauthenticated,
@@ -141,6 +156,7 @@ impl ApiError {
             Self::Events(error) => error.class(),
             Self::EventLog(error) => error.class(),
             Self::EventNotFound { .. } => ErrorClass::NotFound,
+            Self::RequestTooLarge { .. } => ErrorClass::RateLimited,
             Self::Unauthenticated => ErrorClass::Unauthenticated,
             Self::PermissionDenied { .. } => ErrorClass::PermissionDenied,
             Self::ShuttingDown => ErrorClass::Unavailable,
@@ -158,6 +174,7 @@ impl ApiError {
             Self::Events(error) => error.reason(),
             Self::EventLog(error) => error.reason(),
             Self::EventNotFound { .. } => "EVENT_NOT_FOUND",
+            Self::RequestTooLarge { .. } => "REQUEST_TOO_LARGE",
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::PermissionDenied { .. } => "PERMISSION_DENIED",
             Self::ShuttingDown => "SHUTTING_DOWN",
@@ -183,6 +200,9 @@ impl ApiError {
             Self::Idempotency(error) => error.metadata(),
             Self::Events(error) => events_metadata(error),
             Self::EventNotFound { event_id } => vec![("eventId".to_owned(), event_id.clone())],
+            Self::RequestTooLarge { limit_bytes } => {
+                vec![("limitBytes".to_owned(), limit_bytes.to_string())]
+            }
             Self::PermissionDenied { caller, target } => vec![
                 ("caller".to_owned(), caller.clone()),
                 ("target".to_owned(), target.clone()),
@@ -229,21 +249,15 @@ impl ApiError {
     }
 
     /// Logs the error once, where it is classified: defects and outages loudly, caller mistakes
-    /// quietly.
+    /// quietly; the report is bounded like the status ([`report`]).
     fn log(&self, class: ErrorClass) {
+        let error = report(self);
+        let reason = truncated(self.reason(), MAX_DETAIL_BYTES);
         match class {
             ErrorClass::Internal | ErrorClass::Unavailable | ErrorClass::Timeout => {
-                tracing::warn!(
-                    error = self as &dyn std::error::Error,
-                    reason = self.reason(),
-                    "request failed"
-                );
+                tracing::warn!(%error, %reason, "request failed");
             }
-            _ => tracing::debug!(
-                error = self as &dyn std::error::Error,
-                reason = self.reason(),
-                "request refused"
-            ),
+            _ => tracing::debug!(%error, %reason, "request refused"),
         }
     }
 }
@@ -262,6 +276,7 @@ fn events_metadata(error: &FanoutError) -> Vec<(String, String)> {
     };
     match error {
         FanoutError::ConsumerNotFound(key)
+        | FanoutError::OutOfScope(key)
         | FanoutError::FiltersMismatch(key)
         | FanoutError::ConsumerDeleted(key) => consumer(key),
         FanoutError::OutOfRange { requested, oldest } => vec![
@@ -281,16 +296,38 @@ impl From<ApiError> for Status {
     fn from(error: ApiError) -> Self {
         let class = error.class();
         error.log(class);
+        let violations = error.field_violations();
+        let mut metadata: HashMap<String, String> = error
+            .metadata()
+            .into_iter()
+            .map(|(key, value)| (bounded_detail(&key), bounded_detail(&value)))
+            .collect();
+        if !violations.is_empty() {
+            metadata.insert("violationCount".to_owned(), violations.len().to_string());
+        }
         let mut details = ErrorDetails::new();
-        details.set_error_info(error.reason(), error.domain(), error.metadata());
-        for violation in error.field_violations() {
-            details.add_bad_request_violation(violation.field, violation.description);
+        details.set_error_info(
+            bounded_detail(error.reason()),
+            bounded_detail(error.domain()),
+            metadata,
+        );
+        for violation in violations.iter().take(MAX_FIELD_VIOLATIONS) {
+            details.add_bad_request_violation(
+                bounded_detail(&violation.field),
+                bounded_detail(&violation.description),
+            );
         }
         if let Some(delay) = error.retry_after() {
             details.set_retry_info(Some(delay));
         }
-        Status::with_error_details(class.grpc_code(), error.to_string(), details)
+        let message = truncated(&error.to_string(), MAX_STATUS_MESSAGE_BYTES).into_owned();
+        Status::with_error_details(class.grpc_code(), message, details)
     }
+}
+
+/// A string for an error detail, cut to [`MAX_DETAIL_BYTES`].
+fn bounded_detail(text: &str) -> String {
+    truncated(text, MAX_DETAIL_BYTES).into_owned()
 }
 
 /// Converts an error into the `google.rpc.Status` message carried inside responses (e.g. one

@@ -10,6 +10,7 @@
 //! - [`telemetry`]: logging and Prometheus metrics.
 //! - [`app`]: wiring and lifecycle: binds the three listeners (gRPC, webhooks, admin), runs them,
 //!   and drains on SIGTERM/SIGINT.
+//! - [`bearer`]: the one reader of `Authorization: Bearer` (gRPC callers and webhooks).
 //! - [`api`]: the tonic services (thin adapters: proto → [`model`] → [`upstream`] → proto), caller
 //!   authentication, health, reflection, RPC metrics.
 //! - [`admin`]: `/healthz`, `/readyz` (draining, refused upstream credentials), `/metrics`.
@@ -33,6 +34,7 @@
 pub mod admin;
 pub mod api;
 pub mod app;
+pub mod bearer;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -11,8 +11,10 @@ use subtle::ConstantTimeEq as _;
 use tonic::Status;
 use tower::{Layer, Service};
 
+use crate::bearer::bearer_token;
 use crate::config::AuthConfig;
 use crate::error::ApiError;
+use crate::events::consumers::AccountScope;
 
 /// Services that stay open when `open_health_and_reflection` is set.
 const OPEN_SERVICES: &[&str] = &[
@@ -45,6 +47,23 @@ impl Caller {
             target: format!("account {account}"),
         })
     }
+
+    /// Returns the accounts the caller may read, for checks against a named consumer's filters.
+    pub fn scope(&self) -> AccountScope {
+        if self.accounts.is_empty() {
+            AccountScope::All
+        } else {
+            AccountScope::Only(self.accounts.clone())
+        }
+    }
+}
+
+/// Returns the account scope of the caller of `request`: everything when authentication is off.
+pub fn scope_of<T>(request: &tonic::Request<T>) -> AccountScope {
+    request
+        .extensions()
+        .get::<Caller>()
+        .map_or(AccountScope::All, Caller::scope)
 }
 
 /// One accepted token.
@@ -105,7 +124,7 @@ impl CallerAuthLayer {
             return Ok(None);
         }
         let presented = authorization
-            .and_then(|value| value.strip_prefix(b"Bearer "))
+            .and_then(bearer_token)
             .ok_or(ApiError::Unauthenticated)?;
         // Compare against every token so the time taken does not reveal which one nearly matched.
         let mut matched = None;
@@ -230,11 +249,14 @@ mod tests {
             guarded.authenticate(send, Some(b"s3cret")),
             Err(ApiError::Unauthenticated)
         ));
-        let caller = guarded
-            .authenticate(send, Some(b"Bearer s3cret"))
-            .unwrap()
-            .unwrap();
-        assert_eq!(caller.name, "billing");
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            let authorization = format!("{scheme} s3cret");
+            let caller = guarded
+                .authenticate(send, Some(authorization.as_bytes()))
+                .unwrap()
+                .unwrap();
+            assert_eq!(caller.name, "billing", "{scheme}");
+        }
         assert_eq!(
             guarded
                 .authenticate("/grpc.health.v1.Health/Check", None)

@@ -2,7 +2,9 @@
 
 use tonic::{Request, Response, Status};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, bounded};
+use crate::model::Violations;
+use crate::model::validate::check_required_id;
 use crate::proto::pb;
 
 use super::convert::channels::transport_from_pb;
@@ -24,7 +26,7 @@ impl ChannelsApi {
 
 #[tonic::async_trait]
 impl pb::channel_service_server::ChannelService for ChannelsApi {
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account)))]
     async fn list_channels(
         &self,
         request: Request<pb::ListChannelsRequest>,
@@ -48,11 +50,14 @@ impl pb::channel_service_server::ChannelService for ChannelsApi {
         Ok(Response::new(pb::ListChannelsResponse { channels }))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, channel_id = %request.get_ref().channel_id))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), channel_id = %bounded(&request.get_ref().channel_id)))]
     async fn get_channel(
         &self,
         request: Request<pb::GetChannelRequest>,
     ) -> Result<Response<pb::GetChannelResponse>, Status> {
+        let mut violations = Violations::new();
+        check_required_id("channel_id", &request.get_ref().channel_id, &mut violations);
+        violations.finish().map_err(ApiError::from)?;
         let account = self.context.account(&request, &request.get_ref().account)?;
         let channel = account
             .get_channel(&request.get_ref().channel_id, call_context(&request))

@@ -15,11 +15,11 @@ use futures::stream::BoxStream;
 use tonic::{Request, Response, Status};
 
 use super::ApiContext;
-use super::auth::Caller;
+use super::auth::{Caller, scope_of};
 use super::convert::shared_events::SharedEvents;
 use super::convert::subscriptions::{self, required_consumer_name, struct_to_json};
 use crate::config::StreamDefaults;
-use crate::error::ApiError;
+use crate::error::{ApiError, bounded};
 use crate::events::EventType;
 use crate::events::consumers::ConsumerKey;
 use crate::events::fanout::{Fanout, StreamItem, Subscription};
@@ -89,8 +89,9 @@ impl EventsApi {
                 .try_for_each(|account| caller.check_account(account))?;
         }
         let defaults = &self.services.defaults;
+        let scope = scope_of(request);
         Ok(subscriptions::subscription(
-            body, owner, accounts, defaults, violations,
+            body, owner, accounts, scope, defaults, violations,
         )?)
     }
 
@@ -185,7 +186,7 @@ impl pb::event_service_server::EventService for EventsApi {
 
     /// The typed form of `Subscribe`, for the generated server; the gateway serves `Subscribe`
     /// through [`EventServiceRoute`], whose bytes on the wire are the same.
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, consumer = %request.get_ref().consumer))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), consumer = %bounded(&request.get_ref().consumer)))]
     async fn subscribe(
         &self,
         request: Request<pb::SubscribeRequest>,
@@ -195,7 +196,7 @@ impl pb::event_service_server::EventService for EventsApi {
         Ok(Response::new(responses.boxed()))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, consumer = %request.get_ref().consumer))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), consumer = %bounded(&request.get_ref().consumer)))]
     async fn ack(
         &self,
         request: Request<pb::AckRequest>,
@@ -206,13 +207,13 @@ impl pb::event_service_server::EventService for EventsApi {
         let acked_cursor = self
             .services
             .fanout
-            .ack(&key, cursors)
+            .ack(&key, &scope_of(&request), cursors)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::AckResponse { acked_cursor }))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, event_id = %request.get_ref().event_id))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), event_id = %bounded(&request.get_ref().event_id)))]
     async fn respond(
         &self,
         request: Request<pb::RespondRequest>,
@@ -221,7 +222,7 @@ impl pb::event_service_server::EventService for EventsApi {
         Ok(Response::new(pb::RespondResponse { delivered }))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, name = %request.get_ref().name))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), name = %bounded(&request.get_ref().name)))]
     async fn get_consumer(
         &self,
         request: Request<pb::GetConsumerRequest>,
@@ -231,7 +232,7 @@ impl pb::event_service_server::EventService for EventsApi {
         let consumer = self
             .services
             .fanout
-            .consumer(&key)
+            .consumer(&key, &scope_of(&request))
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::GetConsumerResponse {
@@ -239,7 +240,7 @@ impl pb::event_service_server::EventService for EventsApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account)))]
     async fn list_consumers(
         &self,
         request: Request<pb::ListConsumersRequest>,
@@ -248,14 +249,14 @@ impl pb::event_service_server::EventService for EventsApi {
         let consumers = self
             .services
             .fanout
-            .consumers(account.name())
+            .consumers(account.name(), &scope_of(&request))
             .await
             .map_err(ApiError::from)?;
         let consumers = consumers.into_iter().map(pb::Consumer::from).collect();
         Ok(Response::new(pb::ListConsumersResponse { consumers }))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, name = %request.get_ref().name))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), name = %bounded(&request.get_ref().name)))]
     async fn delete_consumer(
         &self,
         request: Request<pb::DeleteConsumerRequest>,
@@ -265,7 +266,7 @@ impl pb::event_service_server::EventService for EventsApi {
         let consumer = self
             .services
             .fanout
-            .delete(&key)
+            .delete(&key, &scope_of(&request))
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::DeleteConsumerResponse {

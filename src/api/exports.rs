@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, bounded};
 use crate::events::log::EventLog;
 use crate::proto::pb;
 
@@ -59,7 +59,7 @@ impl pb::export_service_server::ExportService for ExportsApi {
     type ReadMessageExportStream =
         BoxStream<'static, Result<pb::ReadMessageExportResponse, Status>>;
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account)))]
     async fn create_message_export(
         &self,
         request: Request<pb::CreateMessageExportRequest>,
@@ -75,7 +75,7 @@ impl pb::export_service_server::ExportService for ExportsApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, export_id = %request.get_ref().export_id))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), export_id = %bounded(&request.get_ref().export_id)))]
     async fn get_message_export(
         &self,
         request: Request<pb::GetMessageExportRequest>,
@@ -90,7 +90,7 @@ impl pb::export_service_server::ExportService for ExportsApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, export_id = %request.get_ref().export_id))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), export_id = %bounded(&request.get_ref().export_id)))]
     async fn watch_message_export(
         &self,
         request: Request<pb::WatchMessageExportRequest>,
@@ -107,7 +107,7 @@ impl pb::export_service_server::ExportService for ExportsApi {
         Ok(Response::new(ReceiverStream::new(receiver).boxed()))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, export_id = %request.get_ref().export_id))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), export_id = %bounded(&request.get_ref().export_id)))]
     async fn read_message_export(
         &self,
         request: Request<pb::ReadMessageExportRequest>,

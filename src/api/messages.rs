@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 
 use crate::api::convert::events::event_to_pb;
 
-use crate::error::{ApiError, rpc_status};
+use crate::error::{ApiError, bounded, rpc_status};
 use crate::events::outcomes::SendOutcomes;
 use crate::model::{DeleteMessage, EditMessage, SendMessage, ValidationError, Violations};
 use crate::proto::pb;
@@ -90,7 +90,7 @@ fn outcome_wait_deadline(call: CallContext, now: Instant) -> Instant {
 
 #[tonic::async_trait]
 impl pb::message_service_server::MessageService for MessagesApi {
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, channel_id = %request.get_ref().channel_id))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), channel_id = %bounded(&request.get_ref().channel_id)))]
     async fn send_message(
         &self,
         request: Request<pb::SendMessageRequest>,
@@ -100,7 +100,7 @@ impl pb::message_service_server::MessageService for MessagesApi {
         Ok(Response::new(sent))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, requests = request.get_ref().requests.len()))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), requests = request.get_ref().requests.len()))]
     async fn batch_send_messages(
         &self,
         request: Request<pb::BatchSendMessagesRequest>,
@@ -123,7 +123,7 @@ impl pb::message_service_server::MessageService for MessagesApi {
         Ok(Response::new(pb::BatchSendMessagesResponse { results }))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, message_id = %request.get_ref().message_id))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), message_id = %bounded(&request.get_ref().message_id)))]
     async fn edit_message(
         &self,
         request: Request<pb::EditMessageRequest>,
@@ -137,7 +137,7 @@ impl pb::message_service_server::MessageService for MessagesApi {
         Ok(Response::new(edited.into()))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, message_id = %request.get_ref().message_id))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), message_id = %bounded(&request.get_ref().message_id)))]
     async fn delete_message(
         &self,
         request: Request<pb::DeleteMessageRequest>,

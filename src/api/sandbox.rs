@@ -3,7 +3,9 @@
 
 use tonic::{Request, Response, Status};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, bounded};
+use crate::model::limits::MAX_TEXT_CHARS_ANY_TRANSPORT;
+use crate::model::validate::{check_optional_name, check_required_id};
 use crate::model::{ValidationError, Violations};
 use crate::proto::pb;
 use crate::upstream::sandbox::IncomingMessage;
@@ -28,11 +30,12 @@ impl SandboxApi {
 
 #[tonic::async_trait]
 impl pb::sandbox_service_server::SandboxService for SandboxApi {
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, channel_id = %request.get_ref().channel_id))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), channel_id = %bounded(&request.get_ref().channel_id)))]
     async fn inject_incoming_message(
         &self,
         request: Request<pb::InjectIncomingMessageRequest>,
     ) -> Result<Response<pb::InjectIncomingMessageResponse>, Status> {
+        check_injection(request.get_ref()).map_err(ApiError::from)?;
         let account = self.context.account(&request, &request.get_ref().account)?;
         let sandbox = account
             .as_sandbox()
@@ -47,7 +50,7 @@ impl pb::sandbox_service_server::SandboxService for SandboxApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, channel_id = %request.get_ref().channel_id))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), channel_id = %bounded(&request.get_ref().channel_id)))]
     async fn set_channel_state(
         &self,
         request: Request<pb::SetChannelStateRequest>,
@@ -70,6 +73,29 @@ impl pb::sandbox_service_server::SandboxService for SandboxApi {
             channel: Some(channel.into()),
         }))
     }
+}
+
+/// Checks an injection request: the channel and chat ids are required, the text and the contact
+/// name bounded like those of a send.
+fn check_injection(request: &pb::InjectIncomingMessageRequest) -> Result<(), ValidationError> {
+    let mut violations = Violations::new();
+    check_required_id("channel_id", &request.channel_id, &mut violations);
+    check_required_id("chat_id", &request.chat_id, &mut violations);
+    let text_chars = request.text.chars().count();
+    if text_chars > MAX_TEXT_CHARS_ANY_TRANSPORT {
+        violations.add(
+            "text",
+            format!(
+                "is {text_chars} characters; at most {MAX_TEXT_CHARS_ANY_TRANSPORT} are allowed"
+            ),
+        );
+    }
+    check_optional_name(
+        "contact_name",
+        Some(request.contact_name.as_str()),
+        &mut violations,
+    );
+    violations.finish()
 }
 
 /// Converts an injection request; an unspecified (or unknown) chat type means the channel's

@@ -2,7 +2,9 @@
 
 use tonic::{Request, Response, Status};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, bounded};
+use crate::model::Violations;
+use crate::model::validate::check_required_id;
 use crate::proto::pb;
 
 use super::convert::templates::{page_request, page_token};
@@ -24,7 +26,7 @@ impl TemplatesApi {
 
 #[tonic::async_trait]
 impl pb::template_service_server::TemplateService for TemplatesApi {
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account)))]
     async fn list_templates(
         &self,
         request: Request<pb::ListTemplatesRequest>,
@@ -41,11 +43,18 @@ impl pb::template_service_server::TemplateService for TemplatesApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account, template_id = %request.get_ref().template_id))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), template_id = %bounded(&request.get_ref().template_id)))]
     async fn get_template(
         &self,
         request: Request<pb::GetTemplateRequest>,
     ) -> Result<Response<pb::GetTemplateResponse>, Status> {
+        let mut violations = Violations::new();
+        check_required_id(
+            "template_id",
+            &request.get_ref().template_id,
+            &mut violations,
+        );
+        violations.finish().map_err(ApiError::from)?;
         let account = self.context.account(&request, &request.get_ref().account)?;
         let template = account
             .get_template(&request.get_ref().template_id, call_context(&request))

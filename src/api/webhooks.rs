@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, bounded};
 use crate::model::{FieldViolation, ValidationError, WebhookSettings};
 use crate::proto::pb;
 
@@ -24,7 +24,7 @@ impl WebhooksApi {
 
 #[tonic::async_trait]
 impl pb::webhook_service_server::WebhookService for WebhooksApi {
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account)))]
     async fn get_webhook_settings(
         &self,
         request: Request<pb::GetWebhookSettingsRequest>,
@@ -39,7 +39,7 @@ impl pb::webhook_service_server::WebhookService for WebhooksApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account)))]
     async fn update_webhook_settings(
         &self,
         request: Request<pb::UpdateWebhookSettingsRequest>,
@@ -55,7 +55,7 @@ impl pb::webhook_service_server::WebhookService for WebhooksApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(account = %request.get_ref().account))]
+    #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account)))]
     async fn register_webhooks(
         &self,
         request: Request<pb::RegisterWebhooksRequest>,

@@ -107,7 +107,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     file_only(
         "auth.tokens[].accounts",
         "all",
-        "Accounts the token may use.",
+        "Accounts the token may use; a named consumer only when every account it reads is among them (else PERMISSION_DENIED; ListConsumers leaves it out).",
     ),
     file_only(
         "auth.tokens[].services",

@@ -82,6 +82,31 @@ impl EventFilter {
     }
 }
 
+/// The accounts whose events a caller may read and whose consumers it may use.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AccountScope {
+    /// Every account (authentication off, or a token without an account list).
+    #[default]
+    All,
+    /// Only these accounts.
+    Only(Vec<String>),
+}
+
+impl AccountScope {
+    /// Returns the first account `filter` covers that this scope does not, if any: a consumer
+    /// may be used only when every account it reads is in scope.
+    pub fn first_outside<'a>(&self, filter: &'a EventFilter) -> Option<&'a str> {
+        let Self::Only(allowed) = self else {
+            return None;
+        };
+        filter
+            .accounts
+            .iter()
+            .find(|account| !allowed.contains(account))
+            .map(String::as_str)
+    }
+}
+
 /// Sorts and deduplicates.
 fn sorted<T: Ord>(mut items: Vec<T>) -> Vec<T> {
     items.sort();
@@ -212,6 +237,30 @@ mod tests {
         ];
         for (requested, expected) in table {
             assert_eq!(consumer.admits(&requested), expected, "{requested:?}");
+        }
+    }
+
+    #[test]
+    fn a_scope_covers_a_filter_only_when_it_holds_every_account_of_it() {
+        let filter = EventFilter::new(vec!["main".to_owned(), "other".to_owned()], vec![], vec![]);
+        let only = |accounts: &[&str]| {
+            AccountScope::Only(
+                accounts
+                    .iter()
+                    .map(|account| (*account).to_owned())
+                    .collect(),
+            )
+        };
+        let table = [
+            (AccountScope::All, None),
+            (only(&["main", "other"]), None),
+            (only(&["other", "main", "third"]), None),
+            (only(&["main"]), Some("other")),
+            (only(&["other"]), Some("main")),
+            (only(&[]), Some("main")),
+        ];
+        for (scope, expected) in table {
+            assert_eq!(scope.first_outside(&filter), expected, "{scope:?}");
         }
     }
 

@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use self::shared_reads::SharedReads;
 use super::Cursor;
-use super::consumers::{AckState, ConsumerKey, ConsumerRecord, EventFilter};
+use super::consumers::{AccountScope, AckState, ConsumerKey, ConsumerRecord, EventFilter};
 use super::dispatcher::{self, DispatcherClient, MemberSettings, ProgressBoard};
 use super::log::{ConsumerStore, EventLog, EventLogError};
 
@@ -153,14 +153,9 @@ impl Fanout {
         request: &Subscription,
     ) -> Result<dispatcher::MemberLink, FanoutError> {
         let mut running = self.running.lock().await;
-        if !running.contains_key(key) {
-            let record = match self.store.load_consumer(key).await? {
-                Some(record) => record,
-                None => self.create(key, request).await?,
-            };
-            running.insert(key.clone(), self.run(record).await?);
-        }
-        let consumer = running.get(key).ok_or(FanoutError::ShuttingDown)?;
+        let consumer = self
+            .running_consumer(&mut running, key, &request.scope, Some(request))
+            .await?;
         if !consumer.filter.admits(&request.filter) {
             return Err(FanoutError::FiltersMismatch(key.clone()));
         }
@@ -183,6 +178,45 @@ impl Fanout {
         consumer.client.join(settings).await
     }
 
+    /// Returns the dispatcher of `key`, started from the store when it is not running (and the
+    /// consumer created for `create` when it does not exist), once `scope` covers every account
+    /// the consumer reads.
+    async fn running_consumer<'a>(
+        &self,
+        running: &'a mut HashMap<ConsumerKey, RunningConsumer>,
+        key: &ConsumerKey,
+        scope: &AccountScope,
+        create: Option<&Subscription>,
+    ) -> Result<&'a RunningConsumer, FanoutError> {
+        if !running.contains_key(key) {
+            let record = match (self.store.load_consumer(key).await?, create) {
+                (Some(record), _) => record,
+                (None, Some(request)) => self.create(key, request).await?,
+                (None, None) => return Err(FanoutError::ConsumerNotFound(key.clone())),
+            };
+            check_scope(scope, &record.key, &record.filter)?;
+            running.insert(key.clone(), self.run(record).await?);
+        }
+        let consumer = running.get(key).ok_or(FanoutError::ShuttingDown)?;
+        check_scope(scope, key, &consumer.filter)?;
+        Ok(consumer)
+    }
+
+    /// Loads the stored consumer `key`, once `scope` covers every account it reads.
+    async fn scoped_record(
+        &self,
+        key: &ConsumerKey,
+        scope: &AccountScope,
+    ) -> Result<ConsumerRecord, FanoutError> {
+        let record = self
+            .store
+            .load_consumer(key)
+            .await?
+            .ok_or_else(|| FanoutError::ConsumerNotFound(key.clone()))?;
+        check_scope(scope, key, &record.filter)?;
+        Ok(record)
+    }
+
     /// Stores a new consumer for `request`.
     async fn create(
         &self,
@@ -195,6 +229,7 @@ impl Fanout {
             filter: request.filter.clone().resolved_for(&key.account),
             acks: AckState::starting_after(after),
         };
+        check_scope(&request.scope, key, &record.filter)?;
         let stored = self.store.create_consumer(record).await?;
         self.board.lock().insert(key.clone(), stored.acks.acked);
         Ok(stored)
@@ -243,53 +278,56 @@ impl Fanout {
     ///
     /// # Errors
     ///
-    /// Fails when there is no such consumer or its progress cannot be stored.
+    /// Fails when there is no such consumer, it reads an account outside `scope`, or its
+    /// progress cannot be stored.
     pub async fn ack(
         &self,
         key: &ConsumerKey,
+        scope: &AccountScope,
         cursors: Vec<Cursor>,
     ) -> Result<Cursor, FanoutError> {
         let client = {
             let mut running = self.running.lock().await;
-            if !running.contains_key(key) {
-                let record = self
-                    .store
-                    .load_consumer(key)
-                    .await?
-                    .ok_or_else(|| FanoutError::ConsumerNotFound(key.clone()))?;
-                running.insert(key.clone(), self.run(record).await?);
-            }
-            running.get(key).map(|consumer| consumer.client.clone())
+            self.running_consumer(&mut running, key, scope, None)
+                .await?
+                .client
+                .clone()
         };
-        client.ok_or(FanoutError::ShuttingDown)?.ack(cursors).await
+        client.ack(cursors).await
     }
 
     /// Returns the consumer `key` and its progress.
     ///
     /// # Errors
     ///
-    /// Fails when there is no such consumer.
-    pub async fn consumer(&self, key: &ConsumerKey) -> Result<ConsumerInfo, FanoutError> {
+    /// Fails when there is no such consumer, or it reads an account outside `scope`.
+    pub async fn consumer(
+        &self,
+        key: &ConsumerKey,
+        scope: &AccountScope,
+    ) -> Result<ConsumerInfo, FanoutError> {
         let running = self.running.lock().await;
-        let record = self
-            .store
-            .load_consumer(key)
-            .await?
-            .ok_or_else(|| FanoutError::ConsumerNotFound(key.clone()))?;
+        let record = self.scoped_record(key, scope).await?;
         Ok(self.describe(record, &running))
     }
 
-    /// Returns the consumers owned by `account`, sorted by name.
+    /// Returns the consumers owned by `account` that read only accounts in `scope`, sorted by
+    /// name.
     ///
     /// # Errors
     ///
     /// Fails when the store cannot be read.
-    pub async fn consumers(&self, account: &str) -> Result<Vec<ConsumerInfo>, FanoutError> {
+    pub async fn consumers(
+        &self,
+        account: &str,
+        scope: &AccountScope,
+    ) -> Result<Vec<ConsumerInfo>, FanoutError> {
         let running = self.running.lock().await;
         let records = self.store.list_consumers().await?;
         let mut infos: Vec<ConsumerInfo> = records
             .into_iter()
             .filter(|record| record.key.account == account)
+            .filter(|record| scope.first_outside(&record.filter).is_none())
             .map(|record| self.describe(record, &running))
             .collect();
         infos.sort_by(|left, right| left.key.name.cmp(&right.key.name));
@@ -301,13 +339,15 @@ impl Fanout {
     ///
     /// # Errors
     ///
-    /// Fails when there is no such consumer.
-    pub async fn delete(&self, key: &ConsumerKey) -> Result<ConsumerInfo, FanoutError> {
+    /// Fails when there is no such consumer, or it reads an account outside `scope`.
+    pub async fn delete(
+        &self,
+        key: &ConsumerKey,
+        scope: &AccountScope,
+    ) -> Result<ConsumerInfo, FanoutError> {
         let mut running = self.running.lock().await;
-        let before = match self.store.load_consumer(key).await? {
-            Some(record) => self.describe(record, &running),
-            None => return Err(FanoutError::ConsumerNotFound(key.clone())),
-        };
+        let record = self.scoped_record(key, scope).await?;
+        let before = self.describe(record, &running);
         if let Some(consumer) = running.remove(key) {
             consumer.client.stop(StreamEnd::ConsumerDeleted);
             let _ = consumer.task.await;
@@ -367,6 +407,18 @@ impl Fanout {
         for consumer in stopping {
             let _ = consumer.task.await;
         }
+    }
+}
+
+/// Refuses a consumer that reads an account outside `scope`.
+fn check_scope(
+    scope: &AccountScope,
+    key: &ConsumerKey,
+    filter: &EventFilter,
+) -> Result<(), FanoutError> {
+    match scope.first_outside(filter) {
+        Some(_) => Err(FanoutError::OutOfScope(key.clone())),
+        None => Ok(()),
     }
 }
 

@@ -62,6 +62,16 @@ pub const PHONE_DIGITS: RangeInclusive<usize> = 9..=16;
 /// the upstream's `crmMessageId` (§3.3) documents no limit).
 pub const IDEMPOTENCY_KEY_MAX_CHARS: usize = 255;
 
+/// Longest id the caller passes on (`channel_id`, `recipient.chat_id`, `message_id`,
+/// `quoted_message_id`, `crm_user_id`, `template_id`, ...), in characters. A gateway bound: the
+/// upstream ids are UUIDs (36 characters) or messenger ids, and §3.1 documents no length for the
+/// CRM's own ids; a longer value is refused before it reaches an upstream, a log or an error.
+pub const MAX_ID_CHARS: usize = 255;
+
+/// Longest display name the caller passes on (`recipient.contact_name`, `attachment.name`), in
+/// characters (a gateway bound; the docs give none).
+pub const MAX_NAME_CHARS: usize = 255;
+
 /// Most values of one WABA template (a gateway bound against runaway requests; §3.1
 /// `templateValues` documents no limit and real templates have a handful of variables).
 pub const TEMPLATE_MAX_VALUES: usize = 50;

@@ -14,7 +14,10 @@
 mod content;
 mod export;
 mod for_channel;
+mod ids;
 mod keyboard;
+#[cfg(test)]
+mod properties;
 mod recipient;
 mod shape;
 mod tech;
@@ -24,10 +27,12 @@ mod webhook;
 
 use std::fmt;
 
-use super::limits::IDEMPOTENCY_KEY_MAX_CHARS;
+use super::limits::{IDEMPOTENCY_KEY_MAX_CHARS, MAX_ID_CHARS};
 use super::path_segment;
 use super::{Channel, Content, DeleteMessage, EditContent, EditMessage, SendMessage};
 pub use export::{check_export, check_export_id};
+use ids::check_optional_id;
+pub use ids::{check_optional_name, check_required_id};
 use shape::{char_count, given, is_blank, too_many_chars};
 pub use tech::check_tech_send;
 pub use webhook::check_webhook_settings;
@@ -102,6 +107,8 @@ pub fn check_send(send: &SendMessage, violations: &mut Violations) {
             "channel_id",
             "is missing or blank; the id of the channel to send from is required",
         );
+    } else {
+        ids::check_max_chars("channel_id", &send.channel_id, MAX_ID_CHARS, violations);
     }
     recipient::check_recipient(&send.recipient, violations);
     content::check_send_content(send.content.as_ref(), violations);
@@ -117,6 +124,12 @@ pub fn check_send(send: &SendMessage, violations: &mut Violations) {
             "is blank; the id of the message to quote is accepted, or leave it unset",
         );
     }
+    check_optional_id(
+        "quoted_message_id",
+        send.quoted_message_id.as_deref(),
+        violations,
+    );
+    check_optional_id("crm_user_id", send.crm_user_id.as_deref(), violations);
     check_idempotency_key(send.idempotency_key.as_deref(), violations);
 }
 
@@ -158,6 +171,7 @@ pub fn check_send_for_channel(send: &SendMessage, channel: &Channel, violations:
 /// Checks an edit: a message id and new content (text or a file) of the right shape.
 pub fn check_edit(edit: &EditMessage, violations: &mut Violations) {
     check_message_id(&edit.message_id, violations);
+    check_optional_id("crm_user_id", edit.crm_user_id.as_deref(), violations);
     match &edit.content {
         None => violations.add("text", "is missing; one of text or attachment is required"),
         Some(EditContent::Text(text)) => content::check_text(text, violations),
@@ -172,7 +186,8 @@ pub fn check_delete(delete: &DeleteMessage, violations: &mut Violations) {
     check_message_id(&delete.message_id, violations);
 }
 
-/// Checks that the id of the message to edit or delete is present and is one URL path segment.
+/// Checks that the id of the message to edit or delete is present, one URL path segment and not
+/// too long.
 fn check_message_id(message_id: &str, violations: &mut Violations) {
     if is_blank(message_id) {
         violations.add(
@@ -181,6 +196,8 @@ fn check_message_id(message_id: &str, violations: &mut Violations) {
         );
     } else if let Some(problem) = path_segment::problem(message_id) {
         violations.add("message_id", problem);
+    } else {
+        ids::check_max_chars("message_id", message_id, MAX_ID_CHARS, violations);
     }
 }
 

@@ -1,7 +1,5 @@
 //! Send, edit and delete requests and their answers.
 
-use std::time::Duration;
-
 use crate::model::{
     Attachment, Content, DeleteMessage, EditContent, EditMessage, MessageRef, NotifyOptions,
     Recipient, SendMessage, SendReply, TemplateButton, TemplateMessage, ValidationError,
@@ -11,7 +9,7 @@ use crate::proto::pb;
 
 use super::channels::chat_type_from_pb;
 use super::keyboards::keyboard_from_pb;
-use super::non_empty;
+use super::{duration_from_pb, non_empty};
 
 /// Returns the enum for a raw wire number, recording a violation on `field` for a number this
 /// build does not know (a newer client's value); `None` then.
@@ -115,14 +113,17 @@ fn template_from_pb(template: pb::TemplateMessage) -> TemplateMessage {
     }
 }
 
-/// Converts the Devino options; a negative validity is reported.
+/// Converts the Devino options; a negative or malformed validity is reported.
 fn notify_from_pb(notify: pb::NotifyOptions, violations: &mut Violations) -> NotifyOptions {
     let validity = notify
         .validity
-        .and_then(|validity| match Duration::try_from(validity) {
-            Ok(validity) => Some(validity),
-            Err(_) => {
-                violations.add("notify.validity", "must be a positive duration");
+        .and_then(|validity| match duration_from_pb(validity) {
+            Some(validity) => Some(validity),
+            None => {
+                violations.add(
+                    "notify.validity",
+                    "must be a positive, well-formed duration (nanos of the sign of seconds)",
+                );
                 None
             }
         });

@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
+use super::duration_from_pb;
 use super::events::{event_to_pb, event_type_from_pb, timestamp_from_ms};
 use crate::config::{MAX_EVENTS_MAX_IN_FLIGHT, StreamDefaults};
 use crate::events::EventType;
-use crate::events::consumers::{EventFilter, is_valid_consumer_name};
+use crate::events::consumers::{AccountScope, EventFilter, is_valid_consumer_name};
 use crate::events::fanout::{
     AckMode, ConsumerInfo, DeliverySettings, Start, StreamItem, Subscription,
 };
@@ -21,11 +22,13 @@ const MAX_ACK_WAIT: Duration = Duration::from_secs(24 * 3600);
 const MAX_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Builds the fan-out request of `request` for the owning `account`, with `accounts` already
-/// resolved; fails with every invalid field, those already in `violations` included.
+/// resolved and the caller's `scope`; fails with every invalid field, those already in
+/// `violations` included.
 pub(crate) fn subscription(
     request: &pb::SubscribeRequest,
     account: String,
     accounts: Vec<String>,
+    scope: AccountScope,
     defaults: &StreamDefaults,
     mut collected: Violations,
 ) -> Result<Subscription, ValidationError> {
@@ -47,6 +50,7 @@ pub(crate) fn subscription(
         account,
         consumer,
         filter: EventFilter::new(accounts, types, request.channel_ids.clone()),
+        scope,
         start,
         delivery,
     })
@@ -171,9 +175,7 @@ fn interval(
     violations: &mut Violations,
 ) -> Option<Duration> {
     let value = value?;
-    let converted = Duration::try_from(value)
-        .ok()
-        .filter(|d| (MIN_INTERVAL..=max).contains(d));
+    let converted = duration_from_pb(value).filter(|d| (MIN_INTERVAL..=max).contains(d));
     if converted.is_none() {
         let description = format!(
             "must be between {} and {}",

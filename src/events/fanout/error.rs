@@ -29,6 +29,9 @@ pub enum FanoutError {
     /// No consumer has this name in this account.
     #[error("consumer {} of account {} does not exist", .0.name, .0.account)]
     ConsumerNotFound(ConsumerKey),
+    /// The consumer reads an account the caller may not read.
+    #[error("consumer {} of account {} reads accounts outside the caller's scope", .0.name, .0.account)]
+    OutOfScope(ConsumerKey),
     /// The subscription's filters differ from the consumer's.
     #[error("the filters differ from those of consumer {}", .0.name)]
     FiltersMismatch(ConsumerKey),
@@ -73,6 +76,7 @@ impl FanoutError {
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::ConsumerNotFound(_) => ErrorClass::NotFound,
+            Self::OutOfScope(_) => ErrorClass::PermissionDenied,
             Self::FiltersMismatch(_) => ErrorClass::FailedPrecondition,
             Self::CursorAhead { .. } => ErrorClass::InvalidArgument,
             Self::OutOfRange { .. } => ErrorClass::OutOfRange,
@@ -87,6 +91,7 @@ impl FanoutError {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::ConsumerNotFound(_) => "CONSUMER_NOT_FOUND",
+            Self::OutOfScope(_) => "PERMISSION_DENIED",
             Self::FiltersMismatch(_) => "CONSUMER_FILTERS_MISMATCH",
             Self::CursorAhead { .. } => "INVALID_REQUEST",
             Self::OutOfRange { .. } => "CURSOR_OUT_OF_RANGE",

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::events::consumers::{ConsumerKey, EventFilter};
+use crate::events::consumers::{AccountScope, ConsumerKey, EventFilter};
 use crate::events::{Cursor, StoredEvent};
 
 /// One event as delivered on a stream.
@@ -71,6 +71,8 @@ pub struct Subscription {
     pub consumer: Option<String>,
     /// Requested filters (an empty list means "the consumer's" or "all").
     pub filter: EventFilter,
+    /// The accounts the caller may read: a named consumer reading others is refused.
+    pub scope: AccountScope,
     /// Where to start (ignored when resuming a named consumer).
     pub start: Start,
     /// Delivery settings.

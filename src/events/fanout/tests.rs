@@ -45,6 +45,7 @@ fn explicit(consumer: &str) -> Subscription {
         account: "main".to_owned(),
         consumer: Some(consumer.to_owned()),
         filter: EventFilter::default(),
+        scope: AccountScope::All,
         start: Start::Earliest,
         delivery: DeliverySettings {
             ack_mode: AckMode::Explicit,
@@ -103,14 +104,29 @@ async fn an_acked_event_is_not_delivered_again() {
         name: "c".to_owned(),
     };
 
-    assert_eq!(setup.fanout.ack(&key, vec![1]).await.unwrap(), 1);
+    assert_eq!(
+        setup
+            .fanout
+            .ack(&key, &AccountScope::All, vec![1])
+            .await
+            .unwrap(),
+        1
+    );
 
     // Well past `ack_wait`, the next event is the new one: 1 was not queued for redelivery
     // (a redelivery would come first).
     tokio::time::sleep(ACK_WAIT * 3).await;
     setup.log.append(vec![event("e2", 2)]).await.unwrap();
     assert_eq!(next_event(&mut stream).await, (2, 1));
-    assert_eq!(setup.fanout.consumer(&key).await.unwrap().pending, 1);
+    assert_eq!(
+        setup
+            .fanout
+            .consumer(&key, &AccountScope::All)
+            .await
+            .unwrap()
+            .pending,
+        1
+    );
 }
 
 #[tokio::test(start_paused = true)]

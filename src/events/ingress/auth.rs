@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, header};
 use secrecy::{ExposeSecret as _, SecretString};
 use subtle::ConstantTimeEq as _;
 
+use crate::bearer::bearer_token;
 use crate::config::{
     AccountConfig, Dialect, ENV_ACCOUNT_CRM_KEY, ENV_ACCOUNT_WEBHOOK_SECRET, account_env_var,
 };
@@ -83,12 +84,15 @@ impl WebhookAccount {
         }
         if let Some(expected) = &self.webhook_secret {
             let given = url_secret.ok_or(Refusal::MissingSecret)?;
-            if !same(given, expected) {
+            if !same(given.as_bytes(), expected) {
                 return Err(Refusal::WrongSecret);
             }
         }
         if let Some(expected) = &self.crm_key {
-            let given = bearer_token(headers).ok_or(Refusal::MissingCrmKey)?;
+            let given = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|value| bearer_token(value.as_bytes()))
+                .ok_or(Refusal::MissingCrmKey)?;
             if !same(given, expected) {
                 return Err(Refusal::WrongCrmKey);
             }
@@ -112,21 +116,8 @@ impl WebhookAccount {
 
 /// Compares a presented credential with the configured one in constant time (the length may
 /// leak; the content does not).
-fn same(given: &str, expected: &SecretString) -> bool {
-    given
-        .as_bytes()
-        .ct_eq(expected.expose_secret().as_bytes())
-        .into()
-}
-
-/// Returns the token of `Authorization: Bearer <token>` (scheme in any letter case).
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|token| !token.is_empty())
+fn same(given: &[u8], expected: &SecretString) -> bool {
+    given.ct_eq(expected.expose_secret().as_bytes()).into()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! `attachment` and `template`).
 
 use super::Violations;
+use super::ids::{check_optional_id, check_optional_name};
 use super::shape::{
     char_count, given, is_blank, is_filled, is_http_url, is_mime_type, is_sha1_hex, too_many_chars,
 };
@@ -72,6 +73,7 @@ pub(super) fn check_attachment(attachment: &Attachment, violations: &mut Violati
             format!("is not a sha-1 hash; {SHA1_HEX_CHARS} hexadecimal characters are accepted"),
         );
     }
+    check_optional_name("attachment.name", attachment.name.as_deref(), violations);
     if let Some(mime_type) = given(attachment.mime_type.as_deref())
         && !is_mime_type(mime_type)
     {
@@ -89,6 +91,12 @@ fn check_template(template: &TemplateMessage, violations: &mut Violations) {
         violations.add(
             "template.template_id",
             "is missing or blank; the id of an approved waba template is required",
+        );
+    } else {
+        check_optional_id(
+            "template.template_id",
+            Some(&template.template_id),
+            violations,
         );
     }
     check_template_values(&template.values, violations);

@@ -2,6 +2,7 @@
 //! the contact, in what shape (§3.1; tech v2 `recipient`).
 
 use super::Violations;
+use super::ids::{check_optional_id, check_optional_name};
 use super::shape::{accepted_phone, given, is_blank, phone_problem};
 use crate::model::{ChatType, Recipient};
 
@@ -23,6 +24,11 @@ pub(super) fn check_recipient(recipient: &Recipient, violations: &mut Violations
     if let Some(phone) = phone {
         check_phone(phone, chat_type, violations);
     }
+    check_optional_name(
+        "recipient.contact_name",
+        recipient.contact_name.as_deref(),
+        violations,
+    );
 }
 
 /// Tells whether a chat of this type can be addressed by Telegram username (§3.1: Telegram only).
@@ -65,8 +71,9 @@ fn check_chat_id(
     }
 }
 
-/// Checks the shape of a present chat id: phone digits for WhatsApp and Viber, no `@` for
-/// Instagram; other chat types take ids from incoming events, which the gateway does not judge.
+/// Checks the shape of a present chat id: phone digits for WhatsApp and Viber; otherwise no
+/// longer than an id may be, and no `@` for Instagram. Other chat types take ids from incoming
+/// events, which the gateway does not judge further.
 fn check_chat_id_shape(chat_id: &str, chat_type: Option<ChatType>, violations: &mut Violations) {
     match chat_type {
         Some(chat_type @ (ChatType::Whatsapp | ChatType::Viber)) => {
@@ -82,12 +89,13 @@ fn check_chat_id_shape(chat_id: &str, chat_type: Option<ChatType>, violations: &
             "recipient.chat_id",
             "starts with @; instagram chat ids are the account name without @",
         ),
-        _ => {}
+        _ => check_optional_id("recipient.chat_id", Some(chat_id), violations),
     }
 }
 
 /// Checks a Telegram username: no leading `@`, and only for Telegram chats.
 fn check_username(username: &str, chat_type: Option<ChatType>, violations: &mut Violations) {
+    check_optional_id("recipient.username", Some(username), violations);
     if username.starts_with('@') {
         violations.add(
             "recipient.username",

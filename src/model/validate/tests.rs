@@ -1124,3 +1124,68 @@ fn validating_for_a_channel_runs_both_rule_sets_once() {
         .collect();
     assert_eq!(found, ["channel_id", "recipient.chat_type"]);
 }
+
+#[test]
+fn ids_and_names_of_255_characters_pass_and_256_fail() {
+    type Change = fn(&mut SendMessage, String);
+    let sends: [(&str, Change); 8] = [
+        ("channel_id", |s, value| s.channel_id = value),
+        ("recipient.chat_id", |s, value| {
+            to(s, ChatType::Telegram, Some(&value));
+        }),
+        ("recipient.username", |s, value| {
+            to(s, ChatType::Telegram, Some("12345"));
+            s.recipient.username = Some(value);
+        }),
+        ("recipient.contact_name", |s, value| {
+            s.recipient.contact_name = Some(value);
+        }),
+        ("quoted_message_id", |s, value| {
+            s.quoted_message_id = Some(value);
+        }),
+        ("crm_user_id", |s, value| s.crm_user_id = Some(value)),
+        ("template.template_id", |s, value| {
+            s.content = Some(template(&[], &[]));
+            if let Some(Content::Template(template)) = &mut s.content {
+                template.template_id = value;
+            }
+        }),
+        ("attachment.name", |s, value| {
+            let mut file = attachment("https://example.com/a.pdf");
+            file.name = Some(value);
+            s.content = Some(Content::Attachment(file));
+        }),
+    ];
+    for (field, change) in sends {
+        // Multi-byte characters: the bound counts characters, not bytes.
+        let at_limit = send_with(|s| change(s, "я".repeat(255)));
+        let over_limit = send_with(|s| change(s, "я".repeat(256)));
+        assert_eq!(send_paths(&at_limit), Vec::<String>::new(), "{field}");
+        assert_eq!(send_paths(&over_limit), [field], "{field}");
+    }
+    let edit = |message_id: String, crm_user_id: Option<String>| EditMessage {
+        message_id,
+        content: Some(EditContent::Text(String::from("fixed"))),
+        crm_user_id,
+    };
+    let edit_paths = |edit: EditMessage| -> Vec<String> {
+        let mut violations = Violations::new();
+        check_edit(&edit, &mut violations);
+        violations
+            .as_slice()
+            .iter()
+            .map(|v| v.field.clone())
+            .collect()
+    };
+    assert!(edit_paths(edit("m".repeat(255), Some("c".repeat(255)))).is_empty());
+    assert_eq!(
+        edit_paths(edit("m".repeat(256), Some("c".repeat(256)))),
+        ["message_id", "crm_user_id"]
+    );
+    let delete = |message_id: String| {
+        let mut violations = Violations::new();
+        check_delete(&DeleteMessage { message_id }, &mut violations);
+        violations.as_slice().len()
+    };
+    assert_eq!((delete("m".repeat(255)), delete("m".repeat(256))), (0, 1));
+}

@@ -11,6 +11,7 @@ fn convert(request: &pb::SubscribeRequest) -> Result<Subscription, Vec<String>> 
         request,
         "main".to_owned(),
         Vec::new(),
+        AccountScope::All,
         &DEFAULTS,
         Violations::new(),
     )
@@ -146,4 +147,34 @@ fn structs_become_json_with_integral_numbers_kept_integral() {
     let converted = crate::api::convert::events::json_to_struct(&json).unwrap();
 
     assert_eq!(struct_to_json(&converted), json);
+}
+
+#[test]
+fn intervals_are_bounded_exactly_and_must_be_well_formed() {
+    let ack_wait = |seconds: i64, nanos: i32| {
+        let request = pb::SubscribeRequest {
+            consumer: "c".to_owned(),
+            ack_mode: pb::AckMode::Explicit as i32,
+            ack_wait: Some(prost_types::Duration { seconds, nanos }),
+            ..Default::default()
+        };
+        convert(&request).map(|converted| converted.delivery.ack_wait)
+    };
+    let refused = || Err(vec!["ack_wait".to_owned()]);
+    let table = [
+        ((0, 100_000_000), Ok(Duration::from_millis(100))),
+        ((0, 99_999_999), refused()),
+        ((86_400, 0), Ok(Duration::from_secs(86_400))),
+        ((86_400, 1), refused()),
+        ((5, 0), Ok(Duration::from_secs(5))),
+        ((4, 999_999_999), Ok(Duration::new(4, 999_999_999))),
+        // "5 s − 1 ns" written with nanos of the other sign is malformed, not 4.999999999 s.
+        ((5, -1), refused()),
+        ((1, -900_000_000), refused()),
+        ((0, 1_000_000_000), refused()),
+        ((-1, 0), refused()),
+    ];
+    for ((seconds, nanos), expected) in table {
+        assert_eq!(ack_wait(seconds, nanos), expected, "{seconds} s {nanos} ns");
+    }
 }
