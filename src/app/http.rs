@@ -153,6 +153,5 @@ impl Drop for InProgress {
     }
 }
 
-
 #[cfg(test)]
 mod tests;

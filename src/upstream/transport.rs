@@ -264,23 +264,19 @@ impl Transport {
             .build()
             .map_err(|error| failed(error, timeout))?;
         let sent_authorization = built.headers().get(AUTHORIZATION).cloned();
-        let mut response = self
-            .client
-            .execute(built)
-            .await
-            .map_err(|error| {
-                tracing::Span::current()
-                    .record("otel.status_code", "ERROR")
-                    .record(
-                        "error.type",
-                        if error.is_timeout() {
-                            "timeout"
-                        } else {
-                            "transport"
-                        },
-                    );
-                failed(error, timeout)
-            })?;
+        let mut response = self.client.execute(built).await.map_err(|error| {
+            tracing::Span::current()
+                .record("otel.status_code", "ERROR")
+                .record(
+                    "error.type",
+                    if error.is_timeout() {
+                        "timeout"
+                    } else {
+                        "transport"
+                    },
+                );
+            failed(error, timeout)
+        })?;
         let status = response.status().as_u16();
         let span = tracing::Span::current();
         span.record("http.response.status_code", i64::from(status));
