@@ -16,7 +16,7 @@ use support::secrets::{Echo, assert_no_secret};
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 use wazzup_gateway::proto::pb;
-use wiremock::matchers::{header, method, path};
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const CALLER_TOKEN: &str = "c7c1e9a2b5f3d0a4e6b8";
@@ -124,27 +124,13 @@ async fn tech_upstream() -> MockServer {
         ]})))
         .mount(&upstream)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/v2/messages"))
-        .and(header("authorization", format!("Bearer {TECH_TOKEN}")))
-        .respond_with(ResponseTemplate::new(401))
-        .mount(&upstream)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v2/oauth/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
-            "access_token": RENEWED_TOKEN,
-            "refresh_token": ROTATED_REFRESH_TOKEN,
-            "expires_in": 3600
-        }})))
-        .mount(&upstream)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v2/messages"))
-        .and(header("authorization", format!("Bearer {RENEWED_TOKEN}")))
-        .respond_with(Echo(503))
-        .mount(&upstream)
-        .await;
+    support::secrets::mount_renewal_then_echo(
+        &upstream,
+        TECH_TOKEN,
+        RENEWED_TOKEN,
+        ROTATED_REFRESH_TOKEN,
+    )
+    .await;
     upstream
 }
 

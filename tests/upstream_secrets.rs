@@ -10,10 +10,9 @@ mod wazzup_v3_support;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use serde_json::json;
 use support::secrets::{Echo, assert_no_secret};
 use wazzup_gateway::proto::pb;
-use wiremock::matchers::{header, method, path};
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Everything the process logged, at trace level, since the first test started.
@@ -107,8 +106,7 @@ async fn a_v3_upstream_echoing_the_api_key_leaks_it_nowhere() {
 #[tokio::test]
 async fn a_tech_upstream_echoing_a_renewed_token_leaks_it_nowhere() {
     use wazzup_tech_support::{
-        ACCESS_TOKEN, BEARER, PARTNER_BASIC, PARTNER_CREDENTIALS, REFRESH_TOKEN, WHATSAPP,
-        channel_list, envelope,
+        ACCESS_TOKEN, PARTNER_BASIC, PARTNER_CREDENTIALS, REFRESH_TOKEN, WHATSAPP, channel_list,
     };
     const RENEWED_TOKEN: &str = "renewed-access-5f0e1d2c3b4a";
     const ROTATED_REFRESH_TOKEN: &str = "rotated-refresh-a9b8c7d6e5f4";
@@ -119,27 +117,13 @@ async fn a_tech_upstream_echoing_a_renewed_token_leaks_it_nowhere() {
         .respond_with(ResponseTemplate::new(200).set_body_json(channel_list()))
         .mount(&upstream)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/v2/messages"))
-        .and(header("authorization", BEARER))
-        .respond_with(ResponseTemplate::new(401))
-        .mount(&upstream)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v2/oauth/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(envelope(json!({
-            "access_token": RENEWED_TOKEN,
-            "refresh_token": ROTATED_REFRESH_TOKEN,
-            "expires_in": 3600
-        }))))
-        .mount(&upstream)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v2/messages"))
-        .and(header("authorization", format!("Bearer {RENEWED_TOKEN}")))
-        .respond_with(Echo(503))
-        .mount(&upstream)
-        .await;
+    support::secrets::mount_renewal_then_echo(
+        &upstream,
+        ACCESS_TOKEN,
+        RENEWED_TOKEN,
+        ROTATED_REFRESH_TOKEN,
+    )
+    .await;
     let gateway = wazzup_tech_support::start_tech_with_refresh(&upstream).await;
     let send = pb::SendMessageRequest {
         channel_id: WHATSAPP.to_owned(),

@@ -2,7 +2,8 @@
 //! its error answers, and a search for any part of a secret in text.
 
 use serde_json::{Map, Value, json};
-use wiremock::{Request, Respond, ResponseTemplate};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// Answers `status` with an error body that repeats the request's `Authorization` header and
 /// body in every field: the code, a description long enough to be shortened mid-secret, the
@@ -30,6 +31,38 @@ impl Respond for Echo {
             "data": Value::Object(data),
         }))
     }
+}
+
+/// Mounts the partner API's token renewal on `upstream`: a send with `Bearer {expired}` is
+/// refused 401, the token endpoint renews to `renewed` (rotating the refresh token to `rotated`),
+/// and a send with the renewed token gets an [`Echo`] 503 that repeats it.
+pub async fn mount_renewal_then_echo(
+    upstream: &MockServer,
+    expired: &str,
+    renewed: &str,
+    rotated: &str,
+) {
+    Mock::given(method("POST"))
+        .and(path("/v2/messages"))
+        .and(header("authorization", format!("Bearer {expired}")))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(upstream)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/oauth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "access_token": renewed,
+            "refresh_token": rotated,
+            "expires_in": 3600
+        }})))
+        .mount(upstream)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/messages"))
+        .and(header("authorization", format!("Bearer {renewed}")))
+        .respond_with(Echo(503))
+        .mount(upstream)
+        .await;
 }
 
 /// Asserts that no 12 consecutive characters of any secret (all of a shorter one) are in
