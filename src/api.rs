@@ -13,6 +13,7 @@ pub mod deadline;
 pub mod drain_gate;
 pub mod events;
 pub mod exports;
+pub mod gate;
 pub mod health;
 pub mod messages;
 pub mod metering;
@@ -42,9 +43,10 @@ use crate::proto::pb;
 use crate::telemetry::Metrics;
 use crate::upstream::{Account, Accounts, CallContext};
 
-use self::auth::{Caller, CallerAuthLayer};
+use self::auth::{Caller, CallerAuth};
 use self::coalesced_writes::CoalescedWrites;
-use self::drain_gate::{DrainGateLayer, drain_started};
+use self::drain_gate::{DrainGate, drain_started};
+use self::gate::GateLayer;
 use self::health::DrainingHealth;
 pub use self::health::HealthHandle;
 use self::metering::RpcMetricsLayer;
@@ -93,7 +95,7 @@ pub struct GrpcServer {
     /// Counts and times every RPC.
     metrics_layer: RpcMetricsLayer,
     /// Authenticates callers.
-    auth_layer: CallerAuthLayer,
+    caller_auth: CallerAuth,
     /// Server limits from the configuration.
     limits: crate::config::ServerConfig,
     /// TLS on the listener, when configured.
@@ -141,7 +143,7 @@ impl GrpcServer {
             routes: routes.routes(),
             health: HealthHandle::new(reporter, services, draining),
             metrics_layer: RpcMetricsLayer::new(metrics),
-            auth_layer: CallerAuthLayer::from_config(&config.auth),
+            caller_auth: CallerAuth::from_config(&config.auth),
             limits: config.server.clone(),
             tls: config
                 .grpc_tls
@@ -176,9 +178,9 @@ impl GrpcServer {
             // Outermost but for the deadline, so that refused calls (unauthenticated, shed) are counted too.
             .layer(self.metrics_layer)
             // Calls that arrive once draining has started are refused, whatever connection they use.
-            .layer(DrainGateLayer::new(draining.clone()))
+            .layer(GateLayer::new(DrainGate::new(draining.clone())))
             // Before the services, so no adapter runs for an unknown caller.
-            .layer(self.auth_layer)
+            .layer(GateLayer::new(self.caller_auth))
             // Innermost, so the metrics count the code the caller gets.
             .map_response(oversize::refuse_oversize);
         let router = Server::builder()

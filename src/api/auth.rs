@@ -3,14 +3,11 @@
 //! configured, authentication is off. Health and reflection stay open unless configured otherwise.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use futures::future::{Either, Ready, ready};
 use secrecy::ExposeSecret as _;
 use subtle::ConstantTimeEq as _;
-use tonic::Status;
-use tower::{Layer, Service};
 
+use super::gate::CallGate;
 use crate::bearer::bearer_token;
 use crate::config::AuthConfig;
 use crate::error::ApiError;
@@ -79,16 +76,16 @@ struct AcceptedToken {
     accounts: Vec<String>,
 }
 
-/// The tower layer that authenticates every gRPC call.
+/// Authenticates every gRPC call (a [`CallGate`]).
 #[derive(Clone, Debug)]
-pub struct CallerAuthLayer {
+pub struct CallerAuth {
     /// Accepted tokens; empty turns authentication off.
     tokens: Arc<[AcceptedToken]>,
     /// Whether health and reflection need no token.
     open_health_and_reflection: bool,
 }
 
-impl CallerAuthLayer {
+impl CallerAuth {
     /// Builds the layer from the configuration.
     pub fn from_config(config: &AuthConfig) -> Self {
         let tokens = config
@@ -149,53 +146,21 @@ impl CallerAuthLayer {
     }
 }
 
-impl<S> Layer<S> for CallerAuthLayer {
-    type Service = CallerAuth<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        CallerAuth {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-/// The service produced by [`CallerAuthLayer`].
-#[derive(Clone, Debug)]
-pub struct CallerAuth<S> {
-    /// The wrapped service.
-    inner: S,
-    /// The accepted tokens.
-    layer: CallerAuthLayer,
-}
-
-impl<S, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for CallerAuth<S>
-where
-    S: Service<http::Request<RequestBody>, Response = http::Response<ResponseBody>>,
-    ResponseBody: Default,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Either<Ready<Result<S::Response, S::Error>>, S::Future>;
-
-    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(context)
-    }
-
-    fn call(&mut self, mut request: http::Request<RequestBody>) -> Self::Future {
-        let authorization = request
-            .headers()
+impl CallGate for CallerAuth {
+    /// Admits a known caller, recorded in the extensions as a [`Caller`] for the adapters.
+    fn admit(
+        &self,
+        path: &str,
+        headers: &http::HeaderMap,
+        extensions: &mut http::Extensions,
+    ) -> Result<(), ApiError> {
+        let authorization = headers
             .get(http::header::AUTHORIZATION)
             .map(|value| value.as_bytes());
-        match self.layer.authenticate(request.uri().path(), authorization) {
-            Ok(caller) => {
-                if let Some(caller) = caller {
-                    request.extensions_mut().insert(caller);
-                }
-                Either::Right(self.inner.call(request))
-            }
-            Err(error) => Either::Left(ready(Ok(Status::from(error).into_http()))),
+        if let Some(caller) = self.authenticate(path, authorization)? {
+            extensions.insert(caller);
         }
+        Ok(())
     }
 }
 
@@ -204,7 +169,7 @@ mod tests {
     use super::*;
     use crate::config::CallerToken;
 
-    fn layer(tokens: &[(&str, &str, &[&str])]) -> CallerAuthLayer {
+    fn layer(tokens: &[(&str, &str, &[&str])]) -> CallerAuth {
         let tokens = tokens
             .iter()
             .map(|(name, token, services)| CallerToken {
@@ -217,7 +182,7 @@ mod tests {
                     .collect(),
             })
             .collect();
-        CallerAuthLayer::from_config(&AuthConfig {
+        CallerAuth::from_config(&AuthConfig {
             tokens,
             open_health_and_reflection: true,
         })

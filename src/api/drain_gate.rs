@@ -3,39 +3,45 @@
 //! Stopping the listener is not enough on its own: the accept loop notices the drain on its own
 //! task, so for a short while after readiness turned false a new connection could still be
 //! accepted, and a client with an open connection can start calls until it has read the server's
-//! GOAWAY. This layer reads the same drain flag as readiness, on the call's own path, so every call
+//! GOAWAY. This gate reads the same drain flag as readiness, on the call's own path, so every call
 //! that arrives after `/readyz` answers 503 is refused with `UNAVAILABLE` (`SHUTTING_DOWN`, with a
 //! retry delay) while calls already admitted finish. Health checks pass through, so probes keep
 //! reading `NOT_SERVING` instead of an error.
 
-use std::task::{Context, Poll};
-
-use futures::future::{Either, Ready, ready};
 use tokio::sync::watch;
-use tonic::Status;
-use tower::{Layer, Service};
 
+use super::gate::CallGate;
 use crate::error::ApiError;
 
 /// The path prefix of `grpc.health.v1.Health`, which keeps answering while draining.
 const HEALTH_PATH_PREFIX: &str = "/grpc.health.v1.Health/";
 
-/// The tower layer that refuses new calls once draining has started.
+/// Refuses new calls once draining has started (a [`CallGate`]).
 #[derive(Clone, Debug)]
-pub struct DrainGateLayer {
+pub struct DrainGate {
     /// True once the gateway drains; the same flag readiness reports.
     draining: watch::Receiver<bool>,
 }
 
-impl DrainGateLayer {
-    /// Creates the layer over the gateway's drain flag.
+impl DrainGate {
+    /// Creates the gate over the gateway's drain flag.
     pub fn new(draining: watch::Receiver<bool>) -> Self {
         Self { draining }
     }
+}
 
-    /// Returns whether a call to `path` must be refused now.
-    fn refuses(&self, path: &str) -> bool {
-        *self.draining.borrow() && !path.starts_with(HEALTH_PATH_PREFIX)
+impl CallGate for DrainGate {
+    /// Admits every call while serving, and only health checks once draining.
+    fn admit(
+        &self,
+        path: &str,
+        _headers: &http::HeaderMap,
+        _extensions: &mut http::Extensions,
+    ) -> Result<(), ApiError> {
+        if *self.draining.borrow() && !path.starts_with(HEALTH_PATH_PREFIX) {
+            return Err(ApiError::ShuttingDown);
+        }
+        Ok(())
     }
 }
 
@@ -44,56 +50,15 @@ pub async fn drain_started(mut draining: watch::Receiver<bool>) {
     let _ = draining.wait_for(|draining| *draining).await;
 }
 
-impl<S> Layer<S> for DrainGateLayer {
-    type Service = DrainGate<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        DrainGate {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-/// The service produced by [`DrainGateLayer`].
-#[derive(Clone, Debug)]
-pub struct DrainGate<S> {
-    /// The wrapped service.
-    inner: S,
-    /// The drain flag.
-    layer: DrainGateLayer,
-}
-
-impl<S, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for DrainGate<S>
-where
-    S: Service<http::Request<RequestBody>, Response = http::Response<ResponseBody>>,
-    ResponseBody: Default,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Either<Ready<Result<S::Response, S::Error>>, S::Future>;
-
-    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(context)
-    }
-
-    fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
-        if self.layer.refuses(request.uri().path()) {
-            let status = Status::from(ApiError::ShuttingDown);
-            return Either::Left(ready(Ok(status.into_http())));
-        }
-        Either::Right(self.inner.call(request))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::convert::Infallible;
 
-    use tonic::Code;
-    use tower::ServiceExt as _;
+    use tonic::{Code, Status};
+    use tower::{Layer as _, Service, ServiceExt as _};
 
     use super::*;
+    use crate::api::gate::GateLayer;
 
     /// A service that answers 200 with an empty body to every call.
     fn answering() -> impl Service<
@@ -107,9 +72,13 @@ mod tests {
         })
     }
 
-    async fn call(gate: &DrainGateLayer, path: &str) -> http::Response<String> {
+    async fn call(gate: &DrainGate, path: &str) -> http::Response<String> {
         let request = http::Request::builder().uri(path).body(()).unwrap();
-        gate.layer(answering()).oneshot(request).await.unwrap()
+        GateLayer::new(gate.clone())
+            .layer(answering())
+            .oneshot(request)
+            .await
+            .unwrap()
     }
 
     fn grpc_code(response: &http::Response<String>) -> Option<Code> {
@@ -119,7 +88,7 @@ mod tests {
     #[tokio::test]
     async fn admits_every_call_while_serving() {
         let (_drain, draining) = watch::channel(false);
-        let gate = DrainGateLayer::new(draining);
+        let gate = DrainGate::new(draining);
 
         let response = call(&gate, "/wazzup_gateway.v1.MessageService/SendMessage").await;
 
@@ -129,7 +98,7 @@ mod tests {
     #[tokio::test]
     async fn refuses_a_call_that_arrives_after_the_drain_started_with_shutting_down() {
         let (drain, draining) = watch::channel(false);
-        let gate = DrainGateLayer::new(draining);
+        let gate = DrainGate::new(draining);
         drain.send(true).unwrap();
 
         let response = call(&gate, "/wazzup_gateway.v1.MessageService/SendMessage").await;
@@ -144,7 +113,7 @@ mod tests {
     #[tokio::test]
     async fn lets_health_checks_through_while_draining() {
         let (drain, draining) = watch::channel(false);
-        let gate = DrainGateLayer::new(draining);
+        let gate = DrainGate::new(draining);
         drain.send(true).unwrap();
 
         let response = call(&gate, "/grpc.health.v1.Health/Check").await;
