@@ -142,19 +142,7 @@ mod tests {
 
     #[test]
     fn no_transport_allows_more_text_than_the_any_transport_limit() {
-        for transport in [
-            Transport::Whatsapp,
-            Transport::Waba,
-            Transport::Instagram,
-            Transport::TelegramPersonal,
-            Transport::TelegramBot,
-            Transport::Vk,
-            Transport::Avito,
-            Transport::Viber,
-            Transport::Max,
-            Transport::MaxBot,
-            Transport::Other,
-        ] {
+        for transport in Transport::ALL {
             assert!(
                 max_text_chars(transport) <= MAX_TEXT_CHARS_ANY_TRANSPORT,
                 "{transport:?}"

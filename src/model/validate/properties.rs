@@ -61,20 +61,7 @@ fn any_chat_type() -> BoxedStrategy<Option<ChatType>> {
 }
 
 fn any_transport() -> BoxedStrategy<Transport> {
-    proptest::sample::select(vec![
-        Transport::Whatsapp,
-        Transport::Waba,
-        Transport::Instagram,
-        Transport::TelegramPersonal,
-        Transport::TelegramBot,
-        Transport::Vk,
-        Transport::Avito,
-        Transport::Viber,
-        Transport::Max,
-        Transport::MaxBot,
-        Transport::Other,
-    ])
-    .boxed()
+    proptest::sample::select(Transport::ALL.to_vec()).boxed()
 }
 
 fn any_recipient() -> BoxedStrategy<Recipient> {

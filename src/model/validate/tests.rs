@@ -8,20 +8,6 @@ use crate::model::{
     WabaButton,
 };
 
-const ALL_TRANSPORTS: [Transport; 11] = [
-    Transport::Whatsapp,
-    Transport::Waba,
-    Transport::Instagram,
-    Transport::TelegramPersonal,
-    Transport::TelegramBot,
-    Transport::Vk,
-    Transport::Avito,
-    Transport::Viber,
-    Transport::Max,
-    Transport::MaxBot,
-    Transport::Other,
-];
-
 fn text_send(text: &str) -> SendMessage {
     SendMessage {
         channel_id: String::from("2ffb1f09-2a4c-4c47-a8a3-1e4d3a5f6b7c"),
@@ -581,7 +567,7 @@ fn every_description_is_lowercase_and_says_what_is_wrong_and_what_is_accepted() 
     for (rule, send, _) in channel_free_rules() {
         let mut violations = Violations::new();
         check_send(&send, &mut violations);
-        for transport in ALL_TRANSPORTS {
+        for transport in Transport::ALL {
             check_send_for_channel(&send, &channel(transport), &mut violations);
         }
         for violation in violations.as_slice() {
@@ -845,7 +831,7 @@ fn phone_numbers_of_9_and_16_digits_pass_and_8_and_17_fail() {
 
 #[test]
 fn text_of_exactly_the_transport_limit_passes_and_one_more_fails() {
-    for transport in ALL_TRANSPORTS {
+    for transport in Transport::ALL {
         let limit = max_text_chars(transport);
         let chat_type = transport
             .chat_types()
@@ -991,7 +977,7 @@ fn channel_rules_never_repeat_a_channel_free_violation() {
     requests.push(text_send(&repeat(" ", 5_000)));
     for send in &requests {
         let free = send_paths(send);
-        for transport in ALL_TRANSPORTS {
+        for transport in Transport::ALL {
             let bound = channel_paths(send, transport);
             let all = all_violations(send, transport);
             let mut unique = all.clone();
