@@ -6,9 +6,8 @@ mod support;
 
 use std::collections::HashMap;
 
-use support::{TestGateway, metadata_of, reason_of};
+use support::{TestGateway, metadata_of, reason_of, with_token};
 use tonic::Code;
-use tonic::metadata::MetadataValue;
 use wazzup_gateway::config::Config;
 use wazzup_gateway::proto::pb;
 use wazzup_gateway::proto::pb::subscribe_request::Start;
@@ -27,15 +26,6 @@ fn scoped_config(data_dir: &std::path::Path) -> Config {
         ("MAIN_TOKEN".to_owned(), "main-secret".to_owned()),
     ]);
     Config::from_toml_str(&text, &env).expect("valid test configuration")
-}
-
-fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
-    );
-    request
 }
 
 /// Subscribes as `token` to the consumer `name` of `main` reading `accounts` (empty: the

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use support::*;
 use tonic::Code;
-use tonic::metadata::MetadataValue;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use wazzup_gateway::proto::pb;
@@ -149,15 +148,6 @@ fn token_env() -> HashMap<String, String> {
         ("OPS_TOKEN".to_owned(), "ops-secret".to_owned()),
         ("READER_TOKEN".to_owned(), "reader-secret".to_owned()),
     ])
-}
-
-fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
-    );
-    request
 }
 
 #[tokio::test]

@@ -328,20 +328,7 @@ mod tests {
 
     /// Parses `text` pushed in chunks of `chunk` bytes.
     fn parse(text: &[u8], chunk: usize) -> Result<Vec<Record>, CsvError> {
-        let mut parser = CsvParser::new(64);
-        let mut records = Vec::new();
-        for piece in text.chunks(chunk) {
-            parser.push(piece)?;
-            while let Some(record) = parser.next_record()? {
-                records.push(record);
-            }
-        }
-        parser.finish()?;
-        while let Some(record) = parser.next_record()? {
-            records.push(record);
-        }
-        assert!(parser.is_done());
-        Ok(records)
+        super::properties::parse(text, chunk, 64)
     }
 
     fn fields(records: &[Record]) -> Vec<(u64, Vec<&str>)> {

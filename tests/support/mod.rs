@@ -277,3 +277,13 @@ pub fn sandbox_config(data_dir: &Path, extra: &str) -> Config {
     let toml = format!("[storage]\ndata_dir = {data_dir:?}\n{extra}");
     Config::from_toml_str(&toml, &HashMap::new()).expect("valid test configuration")
 }
+
+/// Wraps `message` in a request carrying `authorization: Bearer {token}`.
+pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        tonic::metadata::MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
+    );
+    request
+}

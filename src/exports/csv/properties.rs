@@ -13,7 +13,11 @@ const CASES: u32 = 512;
 const SMALL_RECORD_BYTES: usize = 48;
 
 /// Parses `bytes` pushed in chunks of `chunk` bytes, as the export reader does.
-fn parse(bytes: &[u8], chunk: usize, max_record_bytes: usize) -> Result<Vec<Record>, CsvError> {
+pub(super) fn parse(
+    bytes: &[u8],
+    chunk: usize,
+    max_record_bytes: usize,
+) -> Result<Vec<Record>, CsvError> {
     let mut parser = CsvParser::new(max_record_bytes);
     let mut records = Vec::new();
     for piece in bytes.chunks(chunk.max(1)) {

@@ -13,7 +13,7 @@ use prost_types::{DescriptorProto, FileDescriptorSet};
 
 use super::*;
 use crate::model::{
-    Attachment, ChannelState, ChatType, Keyboard, MaxButton, MaxButtonType, MaxIntent, MaxKeyboard,
+    Attachment, ChatType, Keyboard, MaxButton, MaxButtonType, MaxIntent, MaxKeyboard,
     NotifyOptions, Recipient, TelegramButton, TelegramKeyboard, TelegramMarkup, TemplateButton,
     TemplateMessage, Transport, WabaButton,
 };
@@ -259,19 +259,6 @@ fn any_edit() -> BoxedStrategy<EditMessage> {
         .boxed()
 }
 
-fn channel(transport: Transport) -> Channel {
-    Channel {
-        account: String::from("main"),
-        channel_id: String::from("2ffb1f09-2a4c-4c47-a8a3-1e4d3a5f6b7c"),
-        transport,
-        transport_raw: String::from(transport.as_upstream()),
-        plain_id: String::from("79000000000"),
-        state: ChannelState::Active,
-        state_raw: String::from("active"),
-        provider: String::from("wazzup_v3"),
-    }
-}
-
 /// The message types of the gateway's protos, by full name (`.wazzup_gateway.v1.Recipient`).
 fn message_types() -> Vec<(String, DescriptorProto)> {
     let set = FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET).expect("descriptor set");
@@ -334,7 +321,7 @@ proptest! {
         let types = message_types();
         let root = ".wazzup_gateway.v1.SendMessageRequest";
         assert_names_real_fields(&types, root, validate_send(&send))?;
-        let for_channel = validate_send_for_channel(&send, &channel(transport));
+        let for_channel = validate_send_for_channel(&send, &super::tests::channel(transport));
         assert_names_real_fields(&types, root, for_channel)?;
         let mut tech = Violations::new();
         check_tech_send(&send, &mut tech);

@@ -115,7 +115,8 @@ fn max(rows: Vec<Vec<MaxButton>>) -> Option<Keyboard> {
     Some(Keyboard::Max(MaxKeyboard { rows }))
 }
 
-fn channel(transport: Transport) -> Channel {
+/// An active channel of `transport` on account `main`.
+pub(super) fn channel(transport: Transport) -> Channel {
     Channel {
         account: String::from("main"),
         channel_id: String::from("2ffb1f09-2a4c-4c47-a8a3-1e4d3a5f6b7c"),
