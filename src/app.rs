@@ -341,7 +341,13 @@ async fn serve(
         admin_stop_rx,
     ));
     let mut servers = JoinSet::new();
-    servers.spawn(grpc.serve(listeners.grpc, draining_rx.clone()));
+    let grpc_served = grpc.serve(listeners.grpc, draining_rx.clone());
+    servers.spawn(async move {
+        grpc_served.await.map_err(|error| AppError::Serve {
+            listener: "grpc",
+            source: Box::new(error),
+        })
+    });
     let webhooks = crate::events::ingress::router(IngressState::new(
         &config.accounts,
         config.webhooks.clone(),
