@@ -318,3 +318,66 @@ impl Collector for AccountsCollector {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fixed event readings.
+    #[derive(Debug)]
+    struct FixedEvents;
+
+    impl EventGauges for FixedEvents {
+        fn read(&self) -> EventReadings {
+            EventReadings {
+                appended: 7,
+                stored_bytes: 1024,
+                oldest_cursor: 2,
+                latest_cursor: 9,
+                open_streams: 3,
+                consumer_lags: vec![ConsumerLag {
+                    account: "main".to_owned(),
+                    consumer: "crm".to_owned(),
+                    lag: 4,
+                }],
+            }
+        }
+    }
+
+    /// One account whose credentials are refused.
+    #[derive(Debug)]
+    struct RefusedAccount;
+
+    impl CredentialGauges for RefusedAccount {
+        fn read(&self) -> Vec<CredentialsReading> {
+            vec![CredentialsReading {
+                account: "main".to_owned(),
+                rejected: true,
+            }]
+        }
+    }
+
+    #[test]
+    fn registered_sources_are_read_at_each_scrape() {
+        let mut metrics = Metrics::new();
+        metrics.register_events(FixedEvents);
+        metrics.register_accounts(RefusedAccount);
+
+        let text = metrics.render();
+
+        for line in [
+            "events_appended_total 7",
+            "event_log_bytes 1024",
+            "event_log_oldest_cursor 2",
+            "event_log_latest_cursor 9",
+            "event_streams_open 3",
+            "event_consumer_lag{account=\"main\",consumer=\"crm\"} 4",
+            "upstream_credentials_rejected{account=\"main\"} 1",
+        ] {
+            assert!(
+                text.lines().any(|rendered| rendered == line),
+                "{line}\n{text}"
+            );
+        }
+    }
+}
