@@ -24,6 +24,7 @@ pub mod tls;
 pub mod webhooks;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::TryStreamExt as _;
 use tokio::net::TcpListener;
@@ -35,7 +36,6 @@ use tonic::transport::Server;
 use tonic_health::server::{HealthReporter, HealthService};
 use tower::ServiceBuilder;
 
-use crate::app::AppError;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::events::outcomes::SendOutcomes;
@@ -57,6 +57,10 @@ use self::tls::ReloadingTls;
 pub struct ApiContext {
     /// The configured accounts.
     pub accounts: Arc<Accounts>,
+    /// How long the webhook ingress holds CRM entity requests open
+    /// (`webhooks.crm_response_timeout`): events report `response_deadline` as `received_at`
+    /// plus this.
+    pub crm_response_timeout: Duration,
 }
 
 impl ApiContext {
@@ -117,7 +121,10 @@ impl GrpcServer {
         watching: exports::ExportWatching,
         metrics: Arc<Metrics>,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let context = ApiContext { accounts };
+        let context = ApiContext {
+            accounts,
+            crm_response_timeout: config.webhooks.crm_response_timeout,
+        };
         let has_sandbox = context
             .accounts
             .iter()
@@ -169,7 +176,7 @@ impl GrpcServer {
         self,
         listener: TcpListener,
         draining: watch::Receiver<bool>,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), tonic::transport::Error> {
         self.health.set_serving().await;
         let handler_timeout = self.limits.handler_timeout;
         let layers = ServiceBuilder::new()
@@ -192,7 +199,7 @@ impl GrpcServer {
             .timeout(self.limits.handler_timeout)
             .layer(layers)
             .add_routes(self.routes);
-        let served = match self.tls {
+        match self.tls {
             Some(tls) => {
                 let incoming = tls.incoming(listener, draining.clone());
                 router
@@ -205,11 +212,7 @@ impl GrpcServer {
                     .serve_with_incoming_shutdown(incoming, drain_started(draining))
                     .await
             }
-        };
-        served.map_err(|error| AppError::Serve {
-            listener: "grpc",
-            source: Box::new(error),
-        })
+        }
     }
 }
 

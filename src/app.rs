@@ -18,8 +18,10 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+mod gauges;
 mod http;
 
+use self::gauges::{AccountSources, EventSources};
 use self::http::{HttpLimits, serve_http};
 use crate::admin::{self, AdminState};
 use crate::api::GrpcServer;
@@ -292,8 +294,11 @@ async fn serve(
     accounts.serve_sandbox_files_at(&local_base_url(&listeners.admin));
     announce(config, &listeners);
     let mut metrics = Metrics::new();
-    metrics.register_events(pipeline.log.clone(), fanout.clone());
-    metrics.register_accounts(accounts.clone());
+    metrics.register_events(EventSources {
+        log: pipeline.log.clone(),
+        fanout: fanout.clone(),
+    });
+    metrics.register_accounts(AccountSources(accounts.clone()));
     let metrics = Arc::new(metrics);
     let services = EventServices {
         log: pipeline.log.clone(),
@@ -336,7 +341,13 @@ async fn serve(
         admin_stop_rx,
     ));
     let mut servers = JoinSet::new();
-    servers.spawn(grpc.serve(listeners.grpc, draining_rx.clone()));
+    let grpc_served = grpc.serve(listeners.grpc, draining_rx.clone());
+    servers.spawn(async move {
+        grpc_served.await.map_err(|error| AppError::Serve {
+            listener: "grpc",
+            source: Box::new(error),
+        })
+    });
     let webhooks = crate::events::ingress::router(IngressState::new(
         &config.accounts,
         config.webhooks.clone(),

@@ -13,6 +13,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::events::fanout::FanoutError;
 use crate::events::log::EventLogError;
+use crate::failure::{ERROR_DOMAIN, ErrorClass};
 use crate::idempotency::{IdempotencyError, SendError};
 use crate::model::{FieldViolation, ValidationError};
 use crate::upstream::{AccountError, UpstreamError};
@@ -22,44 +23,14 @@ pub use self::bounded::{
     MAX_STATUS_MESSAGE_BYTES, bounded, report, truncated,
 };
 
-/// The ErrorInfo domain of every error the gateway itself reports.
-pub const ERROR_DOMAIN: &str = "wazzup-gateway";
-
-/// The failure classes callers can act on. Each maps to one gRPC code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// The request is malformed; the caller must change it.
-    InvalidArgument,
-    /// The named resource does not exist.
-    NotFound,
-    /// The same client message id was already used.
-    AlreadyExists,
-    /// The system is not in a state that allows the operation (channel down, no balance).
-    FailedPrecondition,
-    /// A cursor or page token points outside what is retained.
-    OutOfRange,
-    /// Caller credentials are missing or wrong.
-    Unauthenticated,
-    /// The caller's credentials do not allow this operation.
-    PermissionDenied,
-    /// A quota or rate limit was hit, and retrying later may succeed; or a size limit was hit,
-    /// and the request must shrink (both RESOURCE_EXHAUSTED).
-    RateLimited,
-    /// The operation does not exist for this account's dialect, or is not built yet.
-    Unimplemented,
-    /// The operation was cut short by a concurrent change (a consumer deleted under a stream).
-    Aborted,
-    /// A dependency is down or overloaded, or the gateway is draining; retrying may succeed.
-    Unavailable,
-    /// The deadline passed before an answer arrived; the outcome is unknown.
-    Timeout,
-    /// A defect or a broken contract; retrying will not help.
-    Internal,
+/// Adds the gRPC code to [`ErrorClass`], which lives below tonic in [`crate::failure`].
+trait GrpcCode {
+    /// Returns the canonical gRPC code for this class.
+    fn grpc_code(self) -> Code;
 }
 
-impl ErrorClass {
-    /// Returns the canonical gRPC code for this class.
-    pub fn grpc_code(self) -> Code {
+impl GrpcCode for ErrorClass {
+    fn grpc_code(self) -> Code {
         match self {
             Self::InvalidArgument => Code::InvalidArgument,
             Self::NotFound => Code::NotFound,

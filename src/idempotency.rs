@@ -38,7 +38,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
-use crate::error::{ERROR_DOMAIN, ErrorClass};
+use crate::failure::{ERROR_DOMAIN, ErrorClass};
 use crate::model::{FieldViolation, SentMessage};
 use crate::upstream::UpstreamError;
 

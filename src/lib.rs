@@ -28,6 +28,8 @@
 //! - [`storage`]: what the embedded redb stores share: a file reopened on the next write after a
 //!   failed one (a full disk), and the write health that readiness and gRPC health report.
 //! - [`exports`]: message export CSVs read as a stream of rows with bounded memory.
+//! - [`failure`]: how a failure is classified ([`failure::ErrorClass`], the gateway's error
+//!   domain), below any transport, so the lower layers classify without knowing gRPC.
 //! - [`error`]: the single mapping from gateway errors to gRPC statuses with `google.rpc` details.
 //! - [`proto`]: the generated code and the descriptor set served by reflection.
 
@@ -40,6 +42,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod exports;
+pub mod failure;
 pub mod idempotency;
 pub mod model;
 pub mod proto;

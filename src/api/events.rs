@@ -55,10 +55,11 @@ pub struct EventsApi {
 impl EventsApi {
     /// Creates the service.
     pub fn new(context: ApiContext, services: EventServices) -> Self {
+        let shared = Arc::new(SharedEvents::new(context.crm_response_timeout));
         Self {
             context,
             services,
-            shared: Arc::new(SharedEvents::default()),
+            shared,
         }
     }
 
@@ -192,7 +193,14 @@ impl pb::event_service_server::EventService for EventsApi {
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let stream = self.open(&request).await?;
-        let responses = stream.map(|item| Ok(subscriptions::response(item?, now_ms())));
+        let crm_response_timeout = self.context.crm_response_timeout;
+        let responses = stream.map(move |item| {
+            Ok(subscriptions::response(
+                item?,
+                now_ms(),
+                crm_response_timeout,
+            ))
+        });
         Ok(Response::new(responses.boxed()))
     }
 

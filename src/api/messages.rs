@@ -65,9 +65,9 @@ impl MessagesApi {
                 .outcomes
                 .wait(account.name(), &response.request_id, before, deadline)
                 .await?;
-            if let Some(pb::event::Payload::Status(status)) =
-                found.and_then(|stored| event_to_pb(&stored, 1).payload)
-            {
+            if let Some(pb::event::Payload::Status(status)) = found.and_then(|stored| {
+                event_to_pb(&stored, 1, self.context.crm_response_timeout).payload
+            }) {
                 response.message_id.clone_from(&status.message_id);
                 response.outcome = Some(status);
             }

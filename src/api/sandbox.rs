@@ -46,7 +46,7 @@ impl pb::sandbox_service_server::SandboxService for SandboxApi {
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::InjectIncomingMessageResponse {
-            event: Some(event_to_pb(&stored, 1)),
+            event: Some(event_to_pb(&stored, 1, self.context.crm_response_timeout)),
         }))
     }
 
@@ -167,6 +167,7 @@ mod tests {
         accounts.connect_event_log(&shared);
         let context = ApiContext {
             accounts: Arc::new(accounts),
+            crm_response_timeout: std::time::Duration::from_secs(25),
         };
         (SandboxApi::new(context), log, data_dir)
     }

@@ -32,7 +32,6 @@ mod auth;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -60,16 +59,6 @@ use self::auth::WebhookAccount;
 const KIND_NOT_READ: &str = "-";
 /// Metrics label of a path naming no configured account.
 const ACCOUNT_NOT_CONFIGURED: &str = "-";
-
-/// The CRM hold of the running ingress (ms), published for the read side, which reports
-/// `CrmEntityRequest.response_deadline` as `received_at` + this. Set by [`IngressState::new`].
-static CRM_RESPONSE_TIMEOUT_MS: AtomicU64 = AtomicU64::new(25_000);
-
-/// Returns how long CRM entity requests are held open (`webhooks.crm_response_timeout` of the
-/// running ingress; the default until one is built).
-pub fn crm_response_timeout() -> Duration {
-    Duration::from_millis(CRM_RESPONSE_TIMEOUT_MS.load(Ordering::Relaxed))
-}
 
 /// What the webhook handlers share; cheap to clone.
 #[derive(Clone, Debug)]
@@ -103,8 +92,6 @@ impl IngressState {
         responses: Arc<PendingResponses>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let timeout_ms = u64::try_from(limits.crm_response_timeout.as_millis()).unwrap_or(u64::MAX);
-        CRM_RESPONSE_TIMEOUT_MS.store(timeout_ms, Ordering::Relaxed);
         let accounts = accounts
             .iter()
             .map(|account| (account.name.clone(), WebhookAccount::from_config(account)))

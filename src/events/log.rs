@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use super::consumers::{AckState, ConsumerKey, ConsumerRecord};
 use super::{Cursor, NewEvent, StoredEvent};
-use crate::error::ErrorClass;
+use crate::failure::ErrorClass;
 
 pub use embedded::EmbeddedEventLog;
 

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ErrorClass;
+use crate::failure::ErrorClass;
 use crate::model::{FieldViolation, SentMessage};
 
 use super::{Fingerprint, Outcome, Record, RecordedFailure};

@@ -14,7 +14,7 @@ use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use crate::error::ErrorClass;
+use crate::failure::ErrorClass;
 use crate::model::{SendReply, SentMessage};
 use crate::upstream::UpstreamError;
 

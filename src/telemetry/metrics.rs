@@ -1,7 +1,11 @@
 //! The Prometheus registry and the metric families the gateway records, rendered in the text
 //! exposition format by the admin listener.
+//!
+//! Telemetry depends on nothing it measures: components record into [`Metrics`], and the gauges
+//! read at scrape time come from sources registered at start ([`EventGauges`],
+//! [`CredentialGauges`]), which `app` builds over the event log, the fan-out and the accounts.
 
-use std::sync::Arc;
+use std::fmt::Debug;
 use std::time::Duration;
 
 use prometheus_client::collector::Collector;
@@ -13,9 +17,54 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::events::fanout::Fanout;
-use crate::events::log::EventLog;
-use crate::upstream::Accounts;
+/// What the event log and the event streams report at one scrape.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventReadings {
+    /// Events stored since the gateway started (duplicates not counted).
+    pub appended: u64,
+    /// Bytes of retained events, as counted against the size limit.
+    pub stored_bytes: u64,
+    /// Cursor of the oldest retained event (0 when empty).
+    pub oldest_cursor: u64,
+    /// Cursor of the newest event (0 when none).
+    pub latest_cursor: u64,
+    /// Event streams (Subscribe calls) open now.
+    pub open_streams: u64,
+    /// Events after the acked cursor of each named consumer, in the order to render them.
+    pub consumer_lags: Vec<ConsumerLag>,
+}
+
+/// The lag of one named consumer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerLag {
+    /// The owning account.
+    pub account: String,
+    /// The consumer name.
+    pub consumer: String,
+    /// Events after its acked cursor.
+    pub lag: u64,
+}
+
+/// Whether one account's upstream refuses its credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialsReading {
+    /// The configured account name.
+    pub account: String,
+    /// True while the latest upstream answer was a 401.
+    pub rejected: bool,
+}
+
+/// Reads the event log and event stream gauges at each scrape.
+pub trait EventGauges: Debug + Send + Sync + 'static {
+    /// Returns the current readings.
+    fn read(&self) -> EventReadings;
+}
+
+/// Reads the accounts' upstream credential health at each scrape.
+pub trait CredentialGauges: Debug + Send + Sync + 'static {
+    /// Returns one reading per configured account, in the order to render them.
+    fn read(&self) -> Vec<CredentialsReading>;
+}
 
 /// Labels of one finished RPC.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -96,18 +145,21 @@ impl Metrics {
         }
     }
 
-    /// Adds the event log and event stream metrics, read from `log` and `fanout` at each scrape:
-    /// events appended, log size, oldest and latest cursor, lag per named consumer, open streams.
-    pub fn register_events(&mut self, log: Arc<dyn EventLog>, fanout: Arc<Fanout>) {
-        self.registry
-            .register_collector(Box::new(EventsCollector { log, fanout }));
+    /// Adds the event log and event stream metrics, read from `source` at each scrape: events
+    /// appended, log size, oldest and latest cursor, lag per named consumer, open streams.
+    pub fn register_events(&mut self, source: impl EventGauges) {
+        self.registry.register_collector(Box::new(EventsCollector {
+            source: Box::new(source),
+        }));
     }
 
-    /// Adds `upstream_credentials_rejected{account}`, read from `accounts` at each scrape: 1 while
+    /// Adds `upstream_credentials_rejected{account}`, read from `source` at each scrape: 1 while
     /// the account's upstream refuses its credentials (its latest answer was a 401).
-    pub fn register_accounts(&mut self, accounts: Arc<Accounts>) {
+    pub fn register_accounts(&mut self, source: impl CredentialGauges) {
         self.registry
-            .register_collector(Box::new(AccountsCollector { accounts }));
+            .register_collector(Box::new(AccountsCollector {
+                source: Box::new(source),
+            }));
     }
 
     /// Records one finished RPC.
@@ -170,16 +222,14 @@ struct ConsumerLabels {
 /// Reads the event metrics at scrape time, so the log and the fan-out keep no metric state.
 #[derive(Debug)]
 struct EventsCollector {
-    /// Bounds, size and appends.
-    log: Arc<dyn EventLog>,
-    /// Consumers and open streams.
-    fanout: Arc<Fanout>,
+    /// The log's bounds, size and appends; the fan-out's consumers and open streams.
+    source: Box<dyn EventGauges>,
 }
 
 impl Collector for EventsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let stats = self.log.stats();
-        let appended = ConstCounter::new(stats.appended);
+        let readings = self.source.read();
+        let appended = ConstCounter::new(readings.appended);
         appended.encode(encoder.encode_descriptor(
             "events_appended",
             "Events stored in the event log since the gateway started (duplicates not counted)",
@@ -190,50 +240,53 @@ impl Collector for EventsCollector {
             (
                 "event_log_bytes",
                 "Bytes of retained events, as counted against the size limit",
-                stats.stored_bytes,
+                readings.stored_bytes,
             ),
             (
                 "event_log_oldest_cursor",
                 "Cursor of the oldest retained event (0 when empty)",
-                stats.bounds.oldest,
+                readings.oldest_cursor,
             ),
             (
                 "event_log_latest_cursor",
                 "Cursor of the newest event (0 when none)",
-                stats.bounds.latest,
+                readings.latest_cursor,
             ),
             (
                 "event_streams_open",
                 "Event streams (Subscribe calls) open now",
-                self.fanout.open_streams() as u64,
+                readings.open_streams,
             ),
         ];
         for (name, help, value) in gauges {
             let gauge = ConstGauge::new(value);
             gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
         }
-        self.encode_lags(&mut encoder)
+        encode_lags(&mut encoder, readings.consumer_lags)
     }
 }
 
-impl EventsCollector {
-    /// Encodes one lag gauge per named consumer.
-    fn encode_lags(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let mut lag_encoder = encoder.encode_descriptor(
-            "event_consumer_lag",
-            "Events after the acked cursor of each named consumer",
-            None,
-            prometheus_client::metrics::MetricType::Gauge,
-        )?;
-        for (key, lag) in self.fanout.consumer_lags() {
-            let labels = ConsumerLabels {
-                account: key.account,
-                consumer: key.name,
-            };
-            ConstGauge::new(lag).encode(lag_encoder.encode_family(&labels)?)?;
-        }
-        Ok(())
+/// Encodes one lag gauge per named consumer.
+fn encode_lags(
+    encoder: &mut DescriptorEncoder<'_>,
+    lags: Vec<ConsumerLag>,
+) -> Result<(), std::fmt::Error> {
+    let mut lag_encoder = encoder.encode_descriptor(
+        "event_consumer_lag",
+        "Events after the acked cursor of each named consumer",
+        None,
+        prometheus_client::metrics::MetricType::Gauge,
+    )?;
+    for ConsumerLag {
+        account,
+        consumer,
+        lag,
+    } in lags
+    {
+        let labels = ConsumerLabels { account, consumer };
+        ConstGauge::new(lag).encode(lag_encoder.encode_family(&labels)?)?;
     }
+    Ok(())
 }
 
 /// Labels of an upstream account.
@@ -246,7 +299,8 @@ struct AccountLabels {
 /// Reads the accounts' upstream health at scrape time.
 #[derive(Debug)]
 struct AccountsCollector {
-    accounts: Arc<Accounts>,
+    /// The accounts' credential health.
+    source: Box<dyn CredentialGauges>,
 }
 
 impl Collector for AccountsCollector {
@@ -257,13 +311,73 @@ impl Collector for AccountsCollector {
             None,
             prometheus_client::metrics::MetricType::Gauge,
         )?;
-        for account in self.accounts.iter() {
-            let labels = AccountLabels {
-                account: account.name().to_owned(),
-            };
-            let rejected = u64::from(account.credentials_rejected());
-            ConstGauge::new(rejected).encode(family.encode_family(&labels)?)?;
+        for CredentialsReading { account, rejected } in self.source.read() {
+            let labels = AccountLabels { account };
+            ConstGauge::new(u64::from(rejected)).encode(family.encode_family(&labels)?)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fixed event readings.
+    #[derive(Debug)]
+    struct FixedEvents;
+
+    impl EventGauges for FixedEvents {
+        fn read(&self) -> EventReadings {
+            EventReadings {
+                appended: 7,
+                stored_bytes: 1024,
+                oldest_cursor: 2,
+                latest_cursor: 9,
+                open_streams: 3,
+                consumer_lags: vec![ConsumerLag {
+                    account: "main".to_owned(),
+                    consumer: "crm".to_owned(),
+                    lag: 4,
+                }],
+            }
+        }
+    }
+
+    /// One account whose credentials are refused.
+    #[derive(Debug)]
+    struct RefusedAccount;
+
+    impl CredentialGauges for RefusedAccount {
+        fn read(&self) -> Vec<CredentialsReading> {
+            vec![CredentialsReading {
+                account: "main".to_owned(),
+                rejected: true,
+            }]
+        }
+    }
+
+    #[test]
+    fn registered_sources_are_read_at_each_scrape() {
+        let mut metrics = Metrics::new();
+        metrics.register_events(FixedEvents);
+        metrics.register_accounts(RefusedAccount);
+
+        let text = metrics.render();
+
+        for line in [
+            "events_appended_total 7",
+            "event_log_bytes 1024",
+            "event_log_oldest_cursor 2",
+            "event_log_latest_cursor 9",
+            "event_streams_open 3",
+            "event_consumer_lag{account=\"main\",consumer=\"crm\"} 4",
+            "upstream_credentials_rejected{account=\"main\"} 1",
+        ] {
+            assert!(
+                text.lines().any(|rendered| rendered == line),
+                "{line}\n{text}"
+            );
+        }
     }
 }

@@ -16,7 +16,7 @@ pub mod redact;
 use std::time::Duration;
 
 use crate::config::Dialect;
-use crate::error::{ERROR_DOMAIN, ErrorClass};
+use crate::failure::{ERROR_DOMAIN, ErrorClass};
 use crate::model::{FieldViolation, ValidationError};
 
 pub use body::{ErrorBody, Rejection, code_key, upper_snake};

@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use crate::config::RetrySettings;
-use crate::error::ErrorClass;
+use crate::failure::ErrorClass;
 
 use super::UpstreamError;
 

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 
 use crate::config::Dialect;
-use crate::error::ErrorClass;
+use crate::failure::ErrorClass;
 use crate::model::{
     Channel, ChannelState, ChatType, Content, DeleteMessage, EditContent, EditMessage,
     ExportRequest, MessageExport, MessageRef, SendMessage, SentMessage, Template, TemplatePage,

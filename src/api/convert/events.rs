@@ -2,8 +2,9 @@
 
 mod payloads;
 
+use std::time::Duration;
+
 use crate::events::decode;
-use crate::events::ingress::crm_response_timeout;
 use crate::events::{EventType, StoredEvent};
 use crate::proto::pb;
 
@@ -109,15 +110,20 @@ pub(crate) fn envelope(stored: &StoredEvent, delivery_count: u32) -> pb::Event {
 ///
 /// `raw` is a `Struct`, so an unknown body that is not a JSON object (an array, a number, text
 /// that is not JSON) is carried as `{"value": <body>}`; `UnknownEvent.reason` says so.
-/// A CRM entity request's `response_deadline` is `received_at` plus the running ingress's
-/// `webhooks.crm_response_timeout`, which is when the ingress stops holding the request open.
-pub(crate) fn event_to_pb(stored: &StoredEvent, delivery_count: u32) -> pb::Event {
+/// A CRM entity request's `response_deadline` is `received_at` plus `crm_response_timeout` (the
+/// configured `webhooks.crm_response_timeout`), which is when the ingress stops holding the
+/// request open.
+pub(crate) fn event_to_pb(
+    stored: &StoredEvent,
+    delivery_count: u32,
+    crm_response_timeout: Duration,
+) -> pb::Event {
     let mut event = envelope(stored, delivery_count);
     let raw = &stored.event.raw;
     if event.raw.is_none() {
         event.raw = json_to_struct(&serde_json::json!({ "value": raw }));
     }
-    let timeout_ms = i64::try_from(crm_response_timeout().as_millis()).unwrap_or(i64::MAX);
+    let timeout_ms = i64::try_from(crm_response_timeout.as_millis()).unwrap_or(i64::MAX);
     let crm_deadline_ms = stored.event.received_at_ms.saturating_add(timeout_ms);
     let payload = decode::payload(&stored.event);
     event.payload = Some(payloads::payload_to_pb(payload, crm_deadline_ms));

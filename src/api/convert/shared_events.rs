@@ -11,6 +11,7 @@
 //! always kept, whatever its size.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -32,6 +33,8 @@ pub struct SharedEvents {
     recent: Mutex<Encodings>,
     capacity: usize,
     max_bytes: usize,
+    /// Added to `received_at` for a CRM entity request's `response_deadline`.
+    crm_response_timeout: Duration,
 }
 
 /// The kept encodings and their total size.
@@ -41,19 +44,20 @@ struct Encodings {
     bytes: usize,
 }
 
-impl Default for SharedEvents {
-    fn default() -> Self {
-        Self::with_bounds(DEFAULT_CAPACITY, DEFAULT_MAX_BYTES)
-    }
-}
-
 impl SharedEvents {
+    /// Keeps the default number and bytes of encodings; CRM entity requests get their response
+    /// deadline from `crm_response_timeout`.
+    pub fn new(crm_response_timeout: Duration) -> Self {
+        Self::with_bounds(DEFAULT_CAPACITY, DEFAULT_MAX_BYTES, crm_response_timeout)
+    }
+
     /// Keeps at most `capacity` encodings taking at most `max_bytes` (the newest one always).
-    pub fn with_bounds(capacity: usize, max_bytes: usize) -> Self {
+    pub fn with_bounds(capacity: usize, max_bytes: usize, crm_response_timeout: Duration) -> Self {
         Self {
             recent: Mutex::new(Encodings::default()),
             capacity: capacity.max(1),
             max_bytes,
+            crm_response_timeout,
         }
     }
 
@@ -63,7 +67,7 @@ impl SharedEvents {
         match item {
             StreamItem::Event(delivery) => self.encoded_event(delivery),
             heartbeat @ StreamItem::Heartbeat { .. } => {
-                Bytes::from(response(heartbeat, now_ms).encode_to_vec())
+                Bytes::from(response(heartbeat, now_ms, self.crm_response_timeout).encode_to_vec())
             }
         }
     }
@@ -75,7 +79,8 @@ impl SharedEvents {
             return encoded.clone();
         }
         // Encoded outside the lock; two streams racing on one event both encode, harmlessly.
-        let encoded = Bytes::from(response(StreamItem::Event(delivery), 0).encode_to_vec());
+        let event = StreamItem::Event(delivery);
+        let encoded = Bytes::from(response(event, 0, self.crm_response_timeout).encode_to_vec());
         let mut recent = self.recent.lock();
         if let Some(replaced) = recent.by_delivery.insert(key, encoded.clone()) {
             recent.bytes -= replaced.len();
@@ -112,13 +117,16 @@ mod tests {
         })
     }
 
+    /// The CRM hold the tests encode with.
+    const HOLD: Duration = Duration::from_secs(25);
+
     fn typed(item: StreamItem, now_ms: i64) -> Bytes {
-        Bytes::from(response(item, now_ms).encode_to_vec())
+        Bytes::from(response(item, now_ms, HOLD).encode_to_vec())
     }
 
     #[test]
     fn shared_encodings_are_the_bytes_of_the_typed_responses() {
-        let shared = SharedEvents::default();
+        let shared = SharedEvents::new(HOLD);
         let heartbeat = || StreamItem::Heartbeat { latest: 9 };
 
         let first = shared.encode(delivery(7, 1), 5);
@@ -134,7 +142,7 @@ mod tests {
 
     #[test]
     fn only_the_newest_cursors_are_kept() {
-        let shared = SharedEvents::with_bounds(2, usize::MAX);
+        let shared = SharedEvents::with_bounds(2, usize::MAX, HOLD);
 
         for cursor in [5, 6, 7, 1] {
             shared.encode(delivery(cursor, 1), 0);
@@ -157,7 +165,7 @@ mod tests {
         };
         let one = typed(large(1), 0).len();
         assert!(one > 1_000_000, "{one}");
-        let shared = SharedEvents::with_bounds(4096, 3 * one);
+        let shared = SharedEvents::with_bounds(4096, 3 * one, HOLD);
 
         for cursor in 1..=5 {
             shared.encode(large(cursor), 0);
@@ -172,7 +180,7 @@ mod tests {
         assert_eq!(kept, vec![3, 4, 5]);
         assert_eq!(recent.bytes, 3 * one);
         drop(recent);
-        let tiny = SharedEvents::with_bounds(4096, 10);
+        let tiny = SharedEvents::with_bounds(4096, 10, HOLD);
         tiny.encode(large(9), 0);
         assert_eq!(
             tiny.recent.lock().by_delivery.len(),

@@ -187,13 +187,20 @@ fn interval(
     converted
 }
 
-/// Converts a stream item into a response message.
-pub(crate) fn response(item: StreamItem, now_ms: i64) -> pb::SubscribeResponse {
+/// Converts a stream item into a response message; CRM entity requests get their response
+/// deadline from `crm_response_timeout` (see [`event_to_pb`]).
+pub(crate) fn response(
+    item: StreamItem,
+    now_ms: i64,
+    crm_response_timeout: Duration,
+) -> pb::SubscribeResponse {
     use pb::subscribe_response::Kind;
     let kind = match item {
-        StreamItem::Event(delivery) => {
-            Kind::Event(event_to_pb(&delivery.event, delivery.delivery_count))
-        }
+        StreamItem::Event(delivery) => Kind::Event(event_to_pb(
+            &delivery.event,
+            delivery.delivery_count,
+            crm_response_timeout,
+        )),
         StreamItem::Heartbeat { latest } => Kind::Heartbeat(pb::Heartbeat {
             sent_at: Some(timestamp_from_ms(now_ms)),
             latest_cursor: latest,

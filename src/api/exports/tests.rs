@@ -109,6 +109,7 @@ fn fixture(script: Vec<MessageExport>) -> Fixture {
     };
     let context = ApiContext {
         accounts: Arc::new(accounts),
+        crm_response_timeout: Duration::from_secs(25),
     };
     Fixture {
         api: ExportsApi::new(context, watching),

@@ -10,11 +10,12 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tonic::Status;
 
-use crate::error::{ApiError, ErrorClass};
+use crate::error::ApiError;
 use crate::events::decode::payload;
 use crate::events::fanout::FanoutError;
 use crate::events::payload::EventPayload;
 use crate::events::{Cursor, EventType};
+use crate::failure::ErrorClass;
 use crate::model::MessageExport;
 use crate::proto::pb;
 use crate::upstream::{Account, CallContext, UpstreamError};

@@ -1,9 +1,9 @@
 //! Why subscriptions and consumer operations fail, and why running streams end.
 
-use crate::error::ErrorClass;
 use crate::events::Cursor;
 use crate::events::consumers::ConsumerKey;
 use crate::events::log::EventLogError;
+use crate::failure::ErrorClass;
 
 /// Why a running stream ends (sent by a dispatcher to its members).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

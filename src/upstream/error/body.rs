@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::redact::Redactor;
 use super::{UPSTREAM_REJECTED, classify};
-use crate::error::{ERROR_DOMAIN, ErrorClass};
+use crate::failure::{ERROR_DOMAIN, ErrorClass};
 use crate::model::FieldViolation;
 
 /// Longest upstream description kept, in characters.

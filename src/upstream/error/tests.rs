@@ -3,7 +3,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
-use crate::error::ErrorClass::{
+use crate::failure::ErrorClass::{
     AlreadyExists, FailedPrecondition, Internal, InvalidArgument, NotFound, PermissionDenied,
     RateLimited, Timeout, Unavailable,
 };
@@ -152,7 +152,7 @@ fn statuses_decide_where_the_gateway_has_its_own_reason() {
         let answer = rejection(*status, body);
         assert_eq!(
             (answer.class, answer.code.as_str(), answer.domain),
-            (*class, *reason, crate::error::ERROR_DOMAIN),
+            (*class, *reason, crate::failure::ERROR_DOMAIN),
             "{status} {code:?}"
         );
     }

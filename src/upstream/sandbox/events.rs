@@ -15,10 +15,10 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use crate::config::Dialect;
-use crate::error::ErrorClass;
 use crate::events::decode::{WebhookSource, decode_webhook, now_ms};
 use crate::events::log::{EventLog, EventLogError};
 use crate::events::{NewEvent, StoredEvent};
+use crate::failure::ErrorClass;
 use crate::model::{Channel, ChannelState, ChatType, Violations};
 use crate::upstream::UpstreamError;
 

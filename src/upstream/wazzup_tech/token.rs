@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::client::http_status;
 use super::wire::{RefreshBody, RefreshTokenData, TokenReply, unwrap_data};
 use crate::config::{AccountConfig, TokenRefresh};
-use crate::error::ErrorClass;
+use crate::failure::ErrorClass;
 use crate::upstream::error::{ErrorBody, Rejection, TECH_UPSTREAM_DOMAIN};
 use crate::upstream::retry::Idempotency;
 use crate::upstream::transport::{Credentials, Transport, TransportError, UpstreamRequest};

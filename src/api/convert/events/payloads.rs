@@ -247,6 +247,8 @@ impl From<CrmEntityKind> for pb::CrmEntityKind {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use crate::api::convert::events::event_to_pb;
     use crate::config::Dialect;
     use crate::events::decode::{WebhookSource, decode_webhook};
@@ -269,8 +271,11 @@ mod tests {
             .collect()
     }
 
+    /// The CRM hold the tests convert with.
+    const HOLD: Duration = Duration::from_secs(25);
+
     fn first(body: &str) -> pb::Event {
-        event_to_pb(&stored(body)[0], 1)
+        event_to_pb(&stored(body)[0], 1, HOLD)
     }
 
     #[test]
@@ -307,7 +312,7 @@ mod tests {
     fn statuses_channels_and_templates_map_their_enums() {
         let body =
             include_str!("../../../events/decode/wazzup_v3/fixtures/messages_and_statuses.json");
-        let error = event_to_pb(&stored(body)[4], 1);
+        let error = event_to_pb(&stored(body)[4], 1, HOLD);
         let Some(pb::event::Payload::Status(status)) = error.payload else {
             panic!("a status payload");
         };
@@ -326,7 +331,7 @@ mod tests {
 
         let body = include_str!("../../../events/decode/wazzup_v3/fixtures/tolerant_values.json");
         let Some(pb::event::Payload::TemplateStatus(template)) =
-            event_to_pb(&stored(body)[2], 1).payload
+            event_to_pb(&stored(body)[2], 1, HOLD).payload
         else {
             panic!("a template payload");
         };
@@ -351,7 +356,6 @@ mod tests {
         );
         let deadline = request.response_deadline.unwrap();
         let received = event.received_at.unwrap();
-        // Other tests change the running ingress's timeout, so only the order is certain here.
         assert!(
             (deadline.seconds, deadline.nanos) > (received.seconds, received.nanos),
             "the deadline is after receipt"
@@ -382,7 +386,7 @@ mod tests {
             occurred_at_ms: None,
             raw: serde_json::json!({"x": 1}),
         };
-        let converted = event_to_pb(&StoredEvent { cursor: 9, event }, 2);
+        let converted = event_to_pb(&StoredEvent { cursor: 9, event }, 2, HOLD);
         assert_eq!(converted.delivery_count, 2);
         assert!(matches!(
             converted.payload,
