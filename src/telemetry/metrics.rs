@@ -15,7 +15,7 @@ use prometheus_client::registry::Registry;
 
 use crate::events::fanout::Fanout;
 use crate::events::log::EventLog;
-use crate::upstream::Accounts;
+use crate::service::Accounts;
 
 /// Labels of one finished RPC.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
