@@ -280,8 +280,6 @@ struct Stores {
 fn connect_sandboxes(accounts: &Accounts, log: &Arc<dyn EventLog>, files_base_url: &str) {
     for (name, sandbox) in accounts.sandboxes() {
         sandbox.connect_event_log(name, log.clone());
-    }
-    for (_, sandbox) in accounts.sandboxes() {
         sandbox.serve_files_at(files_base_url);
     }
 }

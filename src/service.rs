@@ -8,6 +8,8 @@
 //!   channel lookups through the [`channel_cache`].
 //! - [`send`]: the send flow: validation → idempotency ([`idempotent_sends`]) → dialect →
 //!   outcome wait.
+//! - [`webhook_registration`]: what `RegisterWebhooks` registers, and the redaction of the
+//!   account's secret wherever settings are shown.
 //! - [`exports`]: reading an export's CSV as rows, and watching an export's state (the event log
 //!   and polling).
 
@@ -18,6 +20,7 @@ pub mod idempotent_sends;
 mod pending;
 pub mod registry;
 pub mod send;
+pub mod webhook_registration;
 
 pub use crate::upstream::{CallContext, PageRequest};
 pub use account::Account;

@@ -12,7 +12,6 @@ pub mod sandbox;
 pub mod transport;
 pub mod wazzup_tech;
 pub mod wazzup_v3;
-pub mod webhook_registration;
 
 use std::fmt;
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::webhook_registration::WebhookRegistration;
 use crate::config::Dialect;
 use crate::model::validate::{
     check_delete, check_edit, check_export, check_export_id, check_webhook_settings,
@@ -14,7 +15,6 @@ use crate::model::{
 };
 use crate::upstream::sandbox::SandboxUpstream;
 use crate::upstream::transport::Downloads;
-use crate::upstream::webhook_registration::WebhookRegistration;
 use crate::upstream::{CallContext, PageRequest, Upstream, UpstreamError};
 
 use super::IdempotentSends;

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use super::webhook_registration::WebhookRegistration;
 use crate::config::{AccountConfig, Config, Dialect};
 use crate::upstream::sandbox::SandboxUpstream;
 use crate::upstream::transport::{Downloads, TransportError};
-use crate::upstream::webhook_registration::WebhookRegistration;
 use crate::upstream::{WazzupTechClient, WazzupV3Client};
 
 use super::IdempotentSends;
