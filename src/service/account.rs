@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::webhook_registration::WebhookRegistration;
 use crate::config::Dialect;
 use crate::model::validate::{
     check_delete, check_edit, check_export, check_export_id, check_webhook_settings,
@@ -19,6 +18,7 @@ use crate::upstream::{CallContext, PageRequest, Upstream, UpstreamError};
 
 use super::IdempotentSends;
 use super::channel_cache::ChannelCache;
+use super::webhook_registration::WebhookRegistration;
 
 /// One configured upstream account.
 #[derive(Debug)]
@@ -312,3 +312,6 @@ pub(super) async fn find_channel(
     let fetch = async { Ok(cache.store(upstream.list_channels(call).await?)) };
     cache.find(channel_id, fetch).await
 }
+
+#[cfg(test)]
+mod tests;

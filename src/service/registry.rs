@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use super::webhook_registration::WebhookRegistration;
 use crate::config::{AccountConfig, Config, Dialect};
 use crate::upstream::sandbox::SandboxUpstream;
 use crate::upstream::transport::{Downloads, TransportError};
@@ -12,6 +11,7 @@ use crate::upstream::{WazzupTechClient, WazzupV3Client};
 use super::IdempotentSends;
 use super::account::Account;
 use super::pending::PendingDialect;
+use super::webhook_registration::WebhookRegistration;
 
 /// A request named an account that cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -73,6 +73,7 @@ impl Accounts {
         let default_name = config.default_account().map(|account| account.name.clone());
         Ok(Self::new(accounts, default_name))
     }
+
     /// Returns the account `name`, or the default one when `name` is empty.
     ///
     /// # Errors
