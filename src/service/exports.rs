@@ -1,5 +1,5 @@
 //! Message exports beyond the plain calls: reading a finished export's CSV as a stream of rows,
-//! and watching an export's state until it is terminal ([`watch`]).
+//! and watching an export's state until it is terminal (the `watch` module).
 
 mod watch;
 
