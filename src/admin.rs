@@ -12,9 +12,9 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::sync::watch;
 
+use crate::service::Accounts;
 use crate::storage::StorageHealth;
 use crate::telemetry::Metrics;
-use crate::upstream::Accounts;
 
 /// What the admin endpoints read.
 #[derive(Clone, Debug)]

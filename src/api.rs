@@ -1,4 +1,4 @@
-//! The gRPC edge: tonic services (thin adapters over [`crate::upstream`]), health, reflection,
+//! The gRPC edge: tonic services (thin adapters over [`crate::service`]), health, reflection,
 //! caller authentication and RPC metrics, assembled into one server.
 //!
 //! Adapters follow four steps: convert the request (`convert`), resolve the account and check the
@@ -40,8 +40,8 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::events::outcomes::SendOutcomes;
 use crate::proto::pb;
+use crate::service::{Account, Accounts, CallContext, ExportWatching};
 use crate::telemetry::Metrics;
-use crate::upstream::{Account, Accounts, CallContext};
 
 use self::auth::{Caller, CallerAuth};
 use self::coalesced_writes::CoalescedWrites;
@@ -118,7 +118,7 @@ impl GrpcServer {
         config: &Config,
         accounts: Arc<Accounts>,
         events: events::EventServices,
-        watching: exports::ExportWatching,
+        watching: ExportWatching,
         metrics: Arc<Metrics>,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let context = ApiContext {
@@ -221,7 +221,7 @@ fn add_gateway_services(
     routes: &mut tonic::service::RoutesBuilder,
     context: &ApiContext,
     events: events::EventServices,
-    watching: exports::ExportWatching,
+    watching: ExportWatching,
     has_sandbox: bool,
 ) {
     use pb::{

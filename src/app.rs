@@ -20,13 +20,13 @@ use tokio::task::JoinSet;
 
 mod gauges;
 mod http;
+mod sandbox_files;
 
 use self::gauges::{AccountSources, EventSources};
 use self::http::{HttpLimits, serve_http};
 use crate::admin::{self, AdminState};
 use crate::api::GrpcServer;
 use crate::api::events::EventServices;
-use crate::api::exports::{ExportWatching, PollPolicy};
 use crate::config::{Config, Listeners as ListenAddresses};
 use crate::events::fanout::Fanout;
 use crate::events::ingress::IngressState;
@@ -34,10 +34,10 @@ use crate::events::log::{
     ConsumerStore, EmbeddedEventLog, EventLog, EventLogError, RetentionPolicy,
 };
 use crate::events::responses::PendingResponses;
-use crate::idempotency::{EmbeddedIdempotencyStore, IdempotencyError, IdempotentSends};
+use crate::idempotency::{EmbeddedIdempotencyStore, IdempotencyError};
+use crate::service::{Accounts, ExportWatching, IdempotentSends, PollPolicy};
 use crate::storage::{StorageHealth, WriteHealth};
 use crate::telemetry::Metrics;
-use crate::upstream::Accounts;
 
 /// Pending connections the kernel queues per listener; the default 128 overflows when hundreds
 /// of clients connect at once, and each dropped attempt stalls a client for a second or more.
@@ -276,6 +276,16 @@ struct Stores {
     storage: StorageHealth,
 }
 
+/// Wires every sandbox account: its sends' statuses, injected messages and channel changes
+/// become events in `log` (real accounts get theirs from webhooks), and its export links point
+/// at `files_base_url`, the admin listener, which serves their files.
+fn connect_sandboxes(accounts: &Accounts, log: &Arc<dyn EventLog>, files_base_url: &str) {
+    for (name, sandbox) in accounts.sandboxes() {
+        sandbox.connect_event_log(name, log.clone());
+        sandbox.serve_files_at(files_base_url);
+    }
+}
+
 /// Runs the three servers until `shutdown` completes or one fails, then drains them.
 async fn serve(
     config: &Config,
@@ -288,10 +298,7 @@ async fn serve(
 ) -> Result<(), AppError> {
     let accounts =
         Arc::new(Accounts::from_config(config, &stores.sends).map_err(AppError::Upstream)?);
-    // Sandbox accounts report their sends' statuses and injected messages through the log.
-    accounts.connect_event_log(&pipeline.log);
-    // Sandbox export links point at the admin listener, which serves their files.
-    accounts.serve_sandbox_files_at(&local_base_url(&listeners.admin));
+    connect_sandboxes(&accounts, &pipeline.log, &local_base_url(&listeners.admin));
     announce(config, &listeners);
     let mut metrics = Metrics::new();
     metrics.register_events(EventSources {
@@ -331,7 +338,7 @@ async fn serve(
         accounts: accounts.clone(),
         storage: stores.storage.clone(),
     })
-    .merge(crate::upstream::sandbox::files::router(accounts.clone()));
+    .merge(sandbox_files::router(accounts.clone()));
     // The admin listener takes the webhook listener's limits: one rule for both HTTP ports.
     let http_limits = HttpLimits::from(&config.webhooks);
     let admin = tokio::spawn(serve_http(

@@ -14,9 +14,10 @@ use tonic_types::{ErrorDetails, StatusExt};
 use crate::events::fanout::FanoutError;
 use crate::events::log::EventLogError;
 use crate::failure::{ERROR_DOMAIN, ErrorClass};
-use crate::idempotency::{IdempotencyError, SendError};
+use crate::idempotency::IdempotencyError;
 use crate::model::{FieldViolation, ValidationError};
-use crate::upstream::{AccountError, UpstreamError};
+use crate::service::{AccountError, SendError};
+use crate::upstream::UpstreamError;
 
 pub use self::bounded::{
     Bounded, MAX_DETAIL_BYTES, MAX_FIELD_VIOLATIONS, MAX_LOGGED_ERROR_BYTES,
@@ -111,6 +112,7 @@ impl From<SendError> for ApiError {
         match error {
             SendError::Upstream(error) => Self::Upstream(error),
             SendError::Idempotency(error) => Self::Idempotency(error),
+            SendError::EventLog(error) => Self::EventLog(error),
         }
     }
 }

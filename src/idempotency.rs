@@ -5,10 +5,10 @@
 //! - [`IdempotencyStore`] keeps one [`Record`] per [`RecordKey`] (account, key): the request's
 //!   [`Fingerprint`], its [`Outcome`] and when the record expires. Backends: [`embedded`] (redb, the
 //!   default); a NATS JetStream KV backend can implement the same trait for several replicas.
-//! - [`IdempotentSends`] wraps one send: it coalesces concurrent calls with the same key into one
-//!   upstream call, replays a stored outcome (`replayed = true`), refuses a key reused with a
-//!   different request ([`IdempotencyError::KeyReused`]), and records the outcome before anyone
-//!   is answered.
+//! - [`IdempotentSends`](crate::service::IdempotentSends), in the service layer, wraps one send:
+//!   it coalesces concurrent calls with the same key into one upstream call, replays a stored
+//!   outcome (`replayed = true`), refuses a key reused with a different request
+//!   ([`IdempotencyError::KeyReused`]), and records the outcome before anyone is answered.
 //!
 //! The path fails closed: before the upstream call the key is reserved durably (a
 //! [`Outcome::Pending`] record), and the outcome replaces the reservation afterwards. A send
@@ -30,7 +30,6 @@
 pub mod codec;
 pub mod embedded;
 pub mod fingerprint;
-pub mod sends;
 
 use std::fmt;
 use std::sync::Arc;
@@ -40,11 +39,9 @@ use async_trait::async_trait;
 
 use crate::failure::{ERROR_DOMAIN, ErrorClass};
 use crate::model::{FieldViolation, SentMessage};
-use crate::upstream::UpstreamError;
 
 pub use embedded::EmbeddedIdempotencyStore;
 pub use fingerprint::Fingerprint;
-pub use sends::{IdempotentSends, is_definitive};
 
 /// How long a caller refused because the store cannot be read or written should wait.
 const STORE_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -108,20 +105,6 @@ pub struct RecordedFailure {
     pub fields: Vec<FieldViolation>,
     /// When the caller may retry, if known.
     pub retry_after: Option<Duration>,
-}
-
-impl From<&UpstreamError> for RecordedFailure {
-    fn from(error: &UpstreamError) -> Self {
-        Self {
-            class: error.class(),
-            reason: error.reason().to_owned(),
-            domain: error.domain().to_owned(),
-            message: error.to_string(),
-            metadata: error.metadata(),
-            fields: error.field_violations().to_vec(),
-            retry_after: error.retry_after(),
-        }
-    }
 }
 
 /// Durable storage of idempotency records, one per [`RecordKey`].
@@ -297,15 +280,4 @@ impl IdempotencyError {
             _ => None,
         }
     }
-}
-
-/// The error of a send that went through [`IdempotentSends`].
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    /// The send itself failed (this call made the upstream call).
-    #[error(transparent)]
-    Upstream(#[from] UpstreamError),
-    /// Idempotency refused the call, or reports a failure again.
-    #[error(transparent)]
-    Idempotency(#[from] IdempotencyError),
 }

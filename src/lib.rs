@@ -11,15 +11,19 @@
 //! - [`app`]: wiring and lifecycle: binds the three listeners (gRPC, webhooks, admin), runs them,
 //!   and drains on SIGTERM/SIGINT.
 //! - [`bearer`]: the one reader of `Authorization: Bearer` (gRPC callers and webhooks).
-//! - [`api`]: the tonic services (thin adapters: proto → [`model`] → [`upstream`] → proto), caller
+//! - [`api`]: the tonic services (thin adapters: proto → [`model`] → [`service`] → proto), caller
 //!   authentication, health, reflection, RPC metrics.
 //! - [`admin`]: `/healthz`, `/readyz` (draining, refused upstream credentials), `/metrics`.
 //! - [`model`]: the provider-neutral domain and its validation against one limits table.
+//! - [`service`]: the layer between [`api`] and [`upstream`]: the account registry, the
+//!   per-request flow (validation against the channel, the channel cache, the call into the
+//!   dialect), the send flow (validation → idempotency → dialect → outcome wait), export reading
+//!   and watching.
 //! - [`upstream`]: the `Upstream` trait, one implementation per API dialect (the built-in sandbox,
 //!   the Wazzup API v3 and the partner API v2), the shared HTTP stack (reqwest client per account, rate limiter,
-//!   concurrency bound, retry policy), the error table, and the account registry.
-//! - [`idempotency`]: sends with an `idempotency_key` happen at most once: outcomes recorded in an
-//!   embedded redb store (24 h by default), repeats replayed, concurrent duplicates coalesced.
+//!   concurrency bound, retry policy), and the error table.
+//! - [`idempotency`]: the records that make sends with an `idempotency_key` happen at most once:
+//!   outcomes recorded in an embedded redb store (24 h by default), fingerprints, the codec.
 //! - [`events`]: the event vocabulary; the durable [`events::log::EventLog`] (redb backend by
 //!   default, one writer thread with group commit, retention by age and size, the newest events
 //!   also in memory); the fan-out of
@@ -46,6 +50,7 @@ pub mod failure;
 pub mod idempotency;
 pub mod model;
 pub mod proto;
+pub mod service;
 pub mod storage;
 pub mod telemetry;
 pub mod upstream;

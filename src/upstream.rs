@@ -1,19 +1,17 @@
-//! The provider-neutral upstream interface, implemented once per API dialect, and the account
-//! registry that picks the implementation for each request.
+//! The provider-neutral upstream interface, implemented once per API dialect: the upstream
+//! clients and nothing else.
 //!
-//! `api/` depends only on [`Accounts`], [`Account`] and the [`Upstream`] trait; the dialects
-//! (`sandbox`, `wazzup_v3`, `wazzup_tech`, and later `devino`) never see gRPC types. The
-//! shared HTTP stack is [`transport`] with its [`retry`] policy; [`error`] classifies failures.
+//! The [`service`](crate::service) layer picks the implementation for each request and runs the
+//! flows over the [`Upstream`] trait; the dialects (`sandbox`, `wazzup_v3`, `wazzup_tech`, and
+//! later `devino`) never see gRPC types. The shared HTTP stack is [`transport`] with its
+//! [`retry`] policy; [`error`] classifies failures.
 
-pub mod accounts;
-pub mod channel_cache;
 pub mod error;
 pub mod retry;
 pub mod sandbox;
 pub mod transport;
 pub mod wazzup_tech;
 pub mod wazzup_v3;
-pub mod webhook_registration;
 
 use std::fmt;
 
@@ -26,7 +24,6 @@ use crate::model::{
     SentMessage, Template, TemplatePage, WebhookSettings,
 };
 
-pub use accounts::{Account, AccountError, Accounts};
 pub use error::UpstreamError;
 pub use retry::{Idempotency, RetryPolicy};
 pub use wazzup_tech::WazzupTechClient;
@@ -53,7 +50,7 @@ pub struct PageRequest {
 ///
 /// Every method has a default that answers [`UpstreamError::Unsupported`] naming the dialect and
 /// the operation, so a dialect implements what its API offers and nothing is ever a silent no-op.
-/// Callers go through [`Account`], which validates requests before any method here is called.
+/// Callers go through [`Account`](crate::service::Account), which validates requests before any method here is called.
 #[async_trait]
 pub trait Upstream: Send + Sync + fmt::Debug + 'static {
     /// Returns the dialect this upstream speaks.

@@ -1,40 +1,20 @@
-//! `ExportService`: message history exports (tech v2 `messages_dump`, and the sandbox's). Create
-//! and get are thin adapters over [`Account`](crate::upstream::Account); watching is in
-//! `watch`; reading streams the CSV's rows as they are parsed, never holding the file.
-
-mod watch;
-
-use std::sync::Arc;
+//! `ExportService`: message history exports (tech v2 `messages_dump`, and the sandbox's). Thin
+//! adapters over [`Account`](crate::service::Account): create and get; watching (the service's
+//! [`ExportWatching`]) streams the export's states; reading streams the CSV's rows as they are
+//! parsed, never holding the file.
 
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
-use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::error::{ApiError, bounded};
-use crate::events::log::EventLog;
+use crate::events::fanout::FanoutError;
 use crate::proto::pb;
+use crate::service::{ExportWatching, WatchError};
 
 use super::convert::exports::export_request;
 use super::{ApiContext, call_context};
-
-pub use self::watch::PollPolicy;
-use self::watch::Watcher;
-
-/// Messages a watch keeps queued for a slow reader (a watch sends a handful in its life).
-const WATCH_QUEUE: usize = 4;
-
-/// What `WatchMessageExport` needs beyond the accounts.
-#[derive(Clone, Debug)]
-pub struct ExportWatching {
-    /// The event log, where `EVENT_TYPE_EXPORT_READY` events arrive.
-    pub log: Arc<dyn EventLog>,
-    /// Turns true when the gateway drains; open watches then end with UNAVAILABLE.
-    pub draining: tokio::sync::watch::Receiver<bool>,
-    /// How often the upstream is asked while no event arrives.
-    pub poll: PollPolicy,
-}
 
 /// Serves `wazzup_gateway.v1.ExportService`.
 #[derive(Debug)]
@@ -96,15 +76,18 @@ impl pb::export_service_server::ExportService for ExportsApi {
         request: Request<pb::WatchMessageExportRequest>,
     ) -> Result<Response<Self::WatchMessageExportStream>, Status> {
         let account = self.context.account(&request, &request.get_ref().account)?;
-        let watcher = Watcher {
-            account,
-            export_id: request.get_ref().export_id.clone(),
-            call: call_context(&request),
-            watching: self.watching.clone(),
-        };
-        let (sender, receiver) = mpsc::channel(WATCH_QUEUE);
-        tokio::spawn(watcher.run(sender));
-        Ok(Response::new(ReceiverStream::new(receiver).boxed()))
+        let states = account.watch_message_export(
+            &request.get_ref().export_id,
+            call_context(&request),
+            &self.watching,
+        );
+        let responses = ReceiverStream::new(states).map(|state| match state {
+            Ok(export) => Ok(pb::WatchMessageExportResponse {
+                export: Some(export.into()),
+            }),
+            Err(error) => Err(Status::from(watch_error(error))),
+        });
+        Ok(Response::new(responses.boxed()))
     }
 
     #[tracing::instrument(skip_all, fields(account = %bounded(&request.get_ref().account), export_id = %bounded(&request.get_ref().export_id)))]
@@ -127,6 +110,14 @@ impl pb::export_service_server::ExportService for ExportsApi {
             }
         });
         Ok(Response::new(responses.boxed()))
+    }
+}
+
+/// Returns the error a watch ends with: the upstream's failure, or UNAVAILABLE when draining.
+fn watch_error(error: WatchError) -> ApiError {
+    match error {
+        WatchError::Upstream(error) => ApiError::from(error),
+        WatchError::ShuttingDown => ApiError::from(FanoutError::ShuttingDown),
     }
 }
 

@@ -1,10 +1,7 @@
 //! `MessageService`: send (optionally held until an asynchronous send's outcome arrives), batch
 //! send, edit, delete.
 
-use std::time::Duration;
-
 use futures::StreamExt as _;
-use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
 use crate::api::convert::events::event_to_pb;
@@ -13,7 +10,7 @@ use crate::error::{ApiError, bounded, rpc_status};
 use crate::events::outcomes::SendOutcomes;
 use crate::model::{DeleteMessage, EditMessage, SendMessage, ValidationError, Violations};
 use crate::proto::pb;
-use crate::upstream::CallContext;
+use crate::service::CallContext;
 
 use super::{ApiContext, call_context};
 
@@ -21,11 +18,6 @@ use super::{ApiContext, call_context};
 const MAX_BATCH_SIZE: usize = 100;
 /// Sends of one batch in flight at once, for dialects without native batching.
 const BATCH_PARALLELISM: usize = 8;
-
-/// How long `wait_for_outcome` holds a call whose deadline is unknown.
-const OUTCOME_WAIT_WITHOUT_DEADLINE: Duration = Duration::from_secs(30);
-/// How long before the call's deadline `wait_for_outcome` answers without the outcome.
-const OUTCOME_WAIT_MARGIN: Duration = Duration::from_millis(100);
 
 /// Serves `wazzup_gateway.v1.MessageService`.
 #[derive(Debug)]
@@ -52,40 +44,18 @@ impl MessagesApi {
         let account = self.context.account(request, &send.account)?;
         let wait_for_outcome = send.wait_for_outcome;
         let send = SendMessage::try_from(send)?;
-        // The outcome can only be stored after this position, and may arrive before the answer.
-        let before = wait_for_outcome.then(|| self.outcomes.position());
-        let mut response: pb::SendMessageResponse = account.send_message(&send, call).await?.into();
-        let pending = response.message_id.is_empty() && !response.request_id.is_empty();
-        if let Some(before) = before
-            && pending
-            && !response.replayed
+        let outcomes = wait_for_outcome.then_some(&self.outcomes);
+        let answer = account.send_and_wait(&send, outcomes, call).await?;
+        let mut response: pb::SendMessageResponse = answer.reply.into();
+        if let Some(pb::event::Payload::Status(status)) = answer
+            .outcome
+            .and_then(|stored| event_to_pb(&stored, 1, self.context.crm_response_timeout).payload)
         {
-            let deadline = outcome_wait_deadline(call, Instant::now());
-            let found = self
-                .outcomes
-                .wait(account.name(), &response.request_id, before, deadline)
-                .await?;
-            if let Some(pb::event::Payload::Status(status)) = found.and_then(|stored| {
-                event_to_pb(&stored, 1, self.context.crm_response_timeout).payload
-            }) {
-                response.message_id.clone_from(&status.message_id);
-                response.outcome = Some(status);
-            }
+            response.message_id.clone_from(&status.message_id);
+            response.outcome = Some(status);
         }
         Ok(response)
     }
-}
-
-/// When a `wait_for_outcome` send, whose upstream call ended at `now`, stops waiting and answers
-/// without its outcome: [`OUTCOME_WAIT_MARGIN`] before the call's deadline, so that the answer
-/// reaches the caller in time.
-fn outcome_wait_deadline(call: CallContext, now: Instant) -> Instant {
-    call.deadline
-        .map_or(now + OUTCOME_WAIT_WITHOUT_DEADLINE, |deadline| {
-            deadline
-                .checked_sub(OUTCOME_WAIT_MARGIN)
-                .map_or(now, |before_deadline| before_deadline.max(now))
-        })
 }
 
 #[tonic::async_trait]
@@ -174,43 +144,5 @@ fn batch_result(outcome: Result<pb::SendMessageResponse, ApiError>) -> pb::Batch
     };
     pb::BatchSendResult {
         result: Some(result),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn the_outcome_wait_ends_before_the_deadline_fixed_at_arrival() {
-        let arrival = Instant::now();
-        let call = CallContext {
-            deadline: Some(arrival + Duration::from_millis(800)),
-        };
-        let ms = Duration::from_millis;
-        // (upstream call ended after, the wait ends at) — time already spent is not given back.
-        let table = [
-            (ms(5), ms(700)),
-            (ms(150), ms(700)),
-            (ms(699), ms(700)),
-            (ms(750), ms(750)),
-            (ms(900), ms(900)),
-        ];
-        for (upstream_done_after, wait_ends_after) in table {
-            assert_eq!(
-                outcome_wait_deadline(call, arrival + upstream_done_after),
-                arrival + wait_ends_after,
-                "{upstream_done_after:?}"
-            );
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn without_a_known_deadline_the_outcome_wait_is_bounded() {
-        let now = Instant::now();
-        assert_eq!(
-            outcome_wait_deadline(CallContext::default(), now),
-            now + OUTCOME_WAIT_WITHOUT_DEADLINE
-        );
     }
 }

@@ -134,11 +134,11 @@ mod tests {
 
     use crate::events::log::EventLog;
     use crate::events::testing::RecordingLog;
-    use crate::idempotency::{EmbeddedIdempotencyStore, IdempotentSends};
+    use crate::idempotency::EmbeddedIdempotencyStore;
     use crate::proto::pb::sandbox_service_server::SandboxService as _;
+    use crate::service::{Account, Accounts, IdempotentSends};
     use crate::upstream::sandbox::SandboxUpstream;
     use crate::upstream::transport::Downloads;
-    use crate::upstream::{Account, Accounts};
 
     use super::*;
 
@@ -164,7 +164,9 @@ mod tests {
         );
         let log = Arc::new(RecordingLog::new());
         let shared: Arc<dyn EventLog> = log.clone();
-        accounts.connect_event_log(&shared);
+        for (name, sandbox) in accounts.sandboxes() {
+            sandbox.connect_event_log(name, shared.clone());
+        }
         let context = ApiContext {
             accounts: Arc::new(accounts),
             crm_response_timeout: std::time::Duration::from_secs(25),

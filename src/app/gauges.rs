@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use crate::events::fanout::Fanout;
 use crate::events::log::EventLog;
+use crate::service::Accounts;
 use crate::telemetry::metrics::{
     ConsumerLag, CredentialGauges, CredentialsReading, EventGauges, EventReadings,
 };
-use crate::upstream::Accounts;
 
 /// Reads the event gauges from the log (bounds, size, appends) and the fan-out (consumers, open
 /// streams).

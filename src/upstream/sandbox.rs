@@ -1,14 +1,13 @@
 //! The built-in sandbox upstream, a product feature: an in-memory stand-in for a Wazzup account
 //! with a few channels of different transports and WABA templates, so that a newcomer can call
 //! every RPC with grpcurl without credentials. It applies the same validation as the real dialects
-//! (that happens in [`super::Account`]) and refuses what the real API refuses (editing a message
+//! (that happens in [`Account`](crate::service::Account)) and refuses what the real API refuses (editing a message
 //! with buttons, deleting on a transport without deletion, …). It never stands in for tests of the
 //! real dialects.
 
 mod catalogue;
 mod events;
 mod exports;
-pub mod files;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -26,6 +25,7 @@ use crate::model::{
     TemplateStatus, Transport, WebhookSettings,
 };
 
+pub(crate) use self::exports::csv_chunks;
 use super::error::Rejection;
 use super::{CallContext, PageRequest, Upstream, UpstreamError};
 
@@ -142,7 +142,7 @@ impl SandboxUpstream {
     fn file_url(&self, export_id: &str) -> String {
         self.files_base_url
             .get()
-            .map(|base| files::file_url(base, &self.account, export_id))
+            .map(|base| file_url(base, &self.account, export_id))
             .unwrap_or_default()
     }
 
@@ -478,4 +478,10 @@ fn refusal(
         fields: Vec::new(),
         retry_after: None,
     }))
+}
+
+/// Returns the link of an export file served under `base_url` (the route the app serves, see
+/// `app/sandbox_files.rs`).
+fn file_url(base_url: &str, account: &str, export_id: &str) -> String {
+    format!("{base_url}/sandbox/exports/{account}/{export_id}.csv")
 }

@@ -2,7 +2,7 @@
 
 use crate::model::{Template, TemplateComponent, TemplateStatus, ValidationError, Violations};
 use crate::proto::pb;
-use crate::upstream::PageRequest;
+use crate::service::PageRequest;
 
 /// Page size when the caller sets none (the upstream's own default).
 pub(crate) const DEFAULT_PAGE_SIZE: u32 = 100;

@@ -16,12 +16,14 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use super::*;
 use crate::config::Dialect;
 use crate::events::decode::{WebhookSource, decode_webhook};
+use crate::events::log::EventLog as _;
 use crate::events::testing::RecordingLog;
-use crate::idempotency::{EmbeddedIdempotencyStore, IdempotentSends};
+use crate::idempotency::EmbeddedIdempotencyStore;
 use crate::model::{ExportRequest, ExportState, MessageExport};
 use crate::proto::pb::export_service_server::ExportService as _;
+use crate::service::{Account, Accounts, IdempotentSends, PollPolicy};
 use crate::upstream::transport::Downloads;
-use crate::upstream::{Account, Accounts, CallContext, Upstream, UpstreamError};
+use crate::upstream::{CallContext, Upstream, UpstreamError};
 
 /// An upstream answering `get_message_export` from a script; the last answer repeats.
 #[derive(Debug)]

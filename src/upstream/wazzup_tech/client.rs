@@ -1,8 +1,6 @@
 //! `WazzupTechClient`: the [`Upstream`] operations mapped onto the tech v2 routes, every call
 //! sent with the account's current token and repeated once with a renewed one after a 401.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use reqwest::Method;
 
@@ -17,7 +15,6 @@ use crate::model::{
     Channel, DeleteMessage, EditMessage, ExportRequest, MessageExport, MessageRef, SendMessage,
     SentMessage, Template, TemplatePage, WebhookSettings,
 };
-use crate::upstream::channel_cache::ChannelCache;
 use crate::upstream::error::UPSTREAM_CREDENTIALS_REJECTED;
 use crate::upstream::retry::{Idempotency, RetryPolicy};
 use crate::upstream::transport::{Answer, Transport, TransportError, UpstreamRequest};
@@ -32,8 +29,6 @@ pub struct WazzupTechClient {
     transport: Transport,
     /// The access token and its renewal.
     token: TokenKeeper,
-    /// The last channel list.
-    channels: ChannelCache,
 }
 
 impl WazzupTechClient {
@@ -59,7 +54,6 @@ impl WazzupTechClient {
             account: account.name.clone(),
             transport: Transport::new(account, policy)?,
             token: TokenKeeper::new(account)?,
-            channels: ChannelCache::new(account.channel_cache_ttl),
         })
     }
 
@@ -87,8 +81,8 @@ impl WazzupTechClient {
         self.transport.call(&request, call).await
     }
 
-    /// Fetches the channel list and refreshes the cache.
-    async fn fetch_channels(&self, call: CallContext) -> Result<Arc<Vec<Channel>>, UpstreamError> {
+    /// Fetches the channel list.
+    async fn fetch_channels(&self, call: CallContext) -> Result<Vec<Channel>, UpstreamError> {
         let request = UpstreamRequest::new(
             Method::GET,
             "/v2/channels",
@@ -99,12 +93,10 @@ impl WazzupTechClient {
         let answer = self.call(request, call).await?;
         let replies: Vec<ChannelReply> = unwrap_list(&answer.body, "channels")
             .map_err(|source| decode_failed(&answer, source))?;
-        Ok(self.channels.store(
-            replies
-                .into_iter()
-                .map(|reply| reply.into_channel(&self.account))
-                .collect(),
-        ))
+        Ok(replies
+            .into_iter()
+            .map(|reply| reply.into_channel(&self.account))
+            .collect())
     }
 
     /// Lists the account's webhook subscriptions.
@@ -186,17 +178,7 @@ impl Upstream for WazzupTechClient {
     }
 
     async fn list_channels(&self, call: CallContext) -> Result<Vec<Channel>, UpstreamError> {
-        Ok(self.fetch_channels(call).await?.as_ref().clone())
-    }
-
-    async fn get_channel(
-        &self,
-        channel_id: &str,
-        call: CallContext,
-    ) -> Result<Channel, UpstreamError> {
-        self.channels
-            .find(channel_id, self.fetch_channels(call))
-            .await
+        self.fetch_channels(call).await
     }
 
     async fn send_message(

@@ -2,8 +2,6 @@
 //! channel cache so that validating a send against its channel costs no upstream call most of the
 //! time.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use reqwest::Method;
 
@@ -17,7 +15,6 @@ use crate::model::{
     Channel, DeleteMessage, EditMessage, Keyboard, MessageRef, SendMessage, SentMessage, Template,
     TemplatePage, Violations, WebhookSettings,
 };
-use crate::upstream::channel_cache::ChannelCache;
 use crate::upstream::retry::{Idempotency, RetryPolicy};
 use crate::upstream::transport::{Transport, TransportError, UpstreamRequest};
 use crate::upstream::{CallContext, PageRequest, Upstream, UpstreamError};
@@ -34,8 +31,6 @@ pub struct WazzupV3Client {
     account: String,
     /// The HTTP stack.
     transport: Transport,
-    /// The last channel list.
-    channels: ChannelCache,
 }
 
 impl WazzupV3Client {
@@ -60,12 +55,11 @@ impl WazzupV3Client {
         Ok(Self {
             account: account.name.clone(),
             transport: Transport::new(account, policy)?,
-            channels: ChannelCache::new(account.channel_cache_ttl),
         })
     }
 
-    /// Fetches the channel list and refreshes the cache.
-    async fn fetch_channels(&self, call: CallContext) -> Result<Arc<Vec<Channel>>, UpstreamError> {
+    /// Fetches the channel list.
+    async fn fetch_channels(&self, call: CallContext) -> Result<Vec<Channel>, UpstreamError> {
         let request = UpstreamRequest::new(
             Method::GET,
             "/v3/channels",
@@ -75,12 +69,10 @@ impl WazzupV3Client {
         );
         let answer = self.transport.call(&request, call).await?;
         let (replies, _) = answer.decode::<ListReply<ChannelReply>>()?.into_parts();
-        Ok(self.channels.store(
-            replies
-                .into_iter()
-                .map(|reply| reply.into_channel(&self.account))
-                .collect(),
-        ))
+        Ok(replies
+            .into_iter()
+            .map(|reply| reply.into_channel(&self.account))
+            .collect())
     }
 
     /// Fetches one page of templates.
@@ -176,17 +168,7 @@ impl Upstream for WazzupV3Client {
     }
 
     async fn list_channels(&self, call: CallContext) -> Result<Vec<Channel>, UpstreamError> {
-        Ok(self.fetch_channels(call).await?.as_ref().clone())
-    }
-
-    async fn get_channel(
-        &self,
-        channel_id: &str,
-        call: CallContext,
-    ) -> Result<Channel, UpstreamError> {
-        self.channels
-            .find(channel_id, self.fetch_channels(call))
-            .await
+        self.fetch_channels(call).await
     }
 
     async fn send_message(

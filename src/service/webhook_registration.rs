@@ -16,7 +16,7 @@ use crate::config::{
 use crate::model::WebhookSettings;
 use crate::model::limits::WEBHOOK_URI_MAX_CHARS;
 
-use super::UpstreamError;
+use crate::upstream::UpstreamError;
 
 /// Shown instead of the secret in webhook URIs.
 pub const REDACTED_SECRET: &str = "[redacted]";

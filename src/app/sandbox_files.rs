@@ -11,17 +11,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::upstream::Accounts;
-
-use super::exports::csv_chunks;
-
-/// Returns the link of an export file served under `base_url`.
-pub(super) fn file_url(base_url: &str, account: &str, export_id: &str) -> String {
-    format!("{base_url}/sandbox/exports/{account}/{export_id}.csv")
-}
+use crate::service::Accounts;
+use crate::upstream::sandbox::csv_chunks;
 
 /// Builds the router serving the export files of the sandbox accounts among `accounts`.
-pub fn router(accounts: Arc<Accounts>) -> Router {
+pub(super) fn router(accounts: Arc<Accounts>) -> Router {
     Router::new()
         .route("/sandbox/exports/{account}/{file}", get(export_file))
         .with_state(accounts)

@@ -14,13 +14,42 @@ use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
+use crate::events::log::EventLogError;
 use crate::failure::ErrorClass;
 use crate::model::{SendReply, SentMessage};
 use crate::upstream::UpstreamError;
 
-use super::{
-    Fingerprint, IdempotencyError, IdempotencyStore, Outcome, Record, RecordKey, SendError,
+use crate::idempotency::{
+    Fingerprint, IdempotencyError, IdempotencyStore, Outcome, Record, RecordKey, RecordedFailure,
 };
+
+/// The error of a send that went through [`IdempotentSends`].
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The send itself failed (this call made the upstream call).
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// Idempotency refused the call, or reports a failure again.
+    #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
+    /// The event log could not be read while waiting for the send's outcome.
+    #[error(transparent)]
+    EventLog(#[from] EventLogError),
+}
+
+impl From<&UpstreamError> for RecordedFailure {
+    fn from(error: &UpstreamError) -> Self {
+        Self {
+            class: error.class(),
+            reason: error.reason().to_owned(),
+            domain: error.domain().to_owned(),
+            message: error.to_string(),
+            metadata: error.metadata(),
+            fields: error.field_violations().to_vec(),
+            retry_after: error.retry_after(),
+        }
+    }
+}
 
 /// Tells whether a failed send is a refusal that repeating cannot change, so it is recorded.
 ///

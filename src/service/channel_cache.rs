@@ -1,6 +1,6 @@
-//! The per-account channel cache of the HTTP dialects: validating a send against its channel costs
-//! no upstream call while the last channel list is fresh, and concurrent callers share one
-//! refresh.
+//! The per-account channel cache of the HTTP dialects' accounts: validating a send against its
+//! channel costs no upstream call while the last channel list is fresh, and concurrent callers
+//! share one refresh.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,8 +9,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
-use super::UpstreamError;
 use crate::model::Channel;
+use crate::upstream::UpstreamError;
 
 /// The last channel list of one account and when it was fetched.
 #[derive(Debug)]

@@ -1,5 +1,4 @@
-//! `WatchMessageExport`: the export's state, first at once, then on every change, until it is
-//! terminal. Changes are learnt two ways, whichever comes first: an `EVENT_TYPE_EXPORT_READY`
+//! Watching an export: its state, first at once, then on every change, until it is terminal. Changes are learnt two ways, whichever comes first: an `EVENT_TYPE_EXPORT_READY`
 //! event for the export appended to the log (the upstream's `messages_dump.status_update`
 //! webhook), or polling the upstream with exponential backoff (for upstreams whose webhook is not
 //! registered, and for the intermediate states, which have no webhook).
@@ -8,18 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tonic::Status;
 
-use crate::error::ApiError;
 use crate::events::decode::payload;
-use crate::events::fanout::FanoutError;
 use crate::events::payload::EventPayload;
 use crate::events::{Cursor, EventType};
 use crate::failure::ErrorClass;
 use crate::model::MessageExport;
-use crate::proto::pb;
-use crate::upstream::{Account, CallContext, UpstreamError};
+use crate::upstream::{CallContext, UpstreamError};
 
+use super::super::account::Account;
 use super::ExportWatching;
 
 /// Events read from the log per look.
@@ -44,8 +40,19 @@ impl Default for PollPolicy {
     }
 }
 
-/// The messages of one watch stream.
-type Sender = mpsc::Sender<Result<pb::WatchMessageExportResponse, Status>>;
+/// Why a watch ended before a terminal state.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// The upstream failed for good while the export was asked for.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// The gateway drains.
+    #[error("the gateway is shutting down")]
+    ShuttingDown,
+}
+
+/// The states of one watch.
+type Sender = mpsc::Sender<Result<MessageExport, WatchError>>;
 
 /// One running watch.
 #[derive(Debug)]
@@ -86,8 +93,7 @@ impl Watcher {
                 () = sender.closed() => Flow::Stop,
                 // A dropped sender counts as draining too: the gateway is stopping.
                 _ = async { draining.wait_for(|draining| *draining).await.is_ok() } => {
-                    let status = Status::from(ApiError::from(FanoutError::ShuttingDown));
-                    let _ = sender.send(Err(status)).await;
+                    let _ = sender.send(Err(WatchError::ShuttingDown)).await;
                     Flow::Stop
                 }
                 () = tokio::time::sleep(delay) => {
@@ -126,7 +132,7 @@ impl Watcher {
                 Flow::Continue
             }
             Err(error) => {
-                let _ = sender.send(Err(ApiError::from(error).into())).await;
+                let _ = sender.send(Err(WatchError::Upstream(error))).await;
                 Flow::Stop
             }
         }
@@ -192,10 +198,7 @@ async fn offer(export: MessageExport, last: &mut Option<MessageExport>, sender: 
     }
     let terminal = export.state.is_terminal();
     *last = Some(export.clone());
-    let message = pb::WatchMessageExportResponse {
-        export: Some(export.into()),
-    };
-    if sender.send(Ok(message)).await.is_err() || terminal {
+    if sender.send(Ok(export)).await.is_err() || terminal {
         return Flow::Stop;
     }
     Flow::Continue

@@ -1,0 +1,30 @@
+//! The service layer, between the gRPC adapters of [`api`](crate::api) and the upstream clients
+//! of [`upstream`](crate::upstream): the registry of configured accounts and the flows every
+//! request takes through them.
+//!
+//! - [`registry`]: [`Accounts`] builds one [`Account`] per configured account and resolves the
+//!   account a request names.
+//! - [`account`]: validation against the upstream's rules, then the call into the dialect;
+//!   channel lookups through the [`channel_cache`].
+//! - [`send`]: the send flow: validation → idempotency ([`idempotent_sends`]) → dialect →
+//!   outcome wait.
+//! - [`webhook_registration`]: what `RegisterWebhooks` registers, and the redaction of the
+//!   account's secret wherever settings are shown.
+//! - [`exports`]: reading an export's CSV as rows, and watching an export's state (the event log
+//!   and polling).
+
+pub mod account;
+pub mod channel_cache;
+pub mod exports;
+pub mod idempotent_sends;
+mod pending;
+pub mod registry;
+pub mod send;
+pub mod webhook_registration;
+
+pub use crate::upstream::{CallContext, PageRequest};
+pub use account::Account;
+pub use exports::{ExportRows, ExportStates, ExportWatching, PollPolicy, WatchError};
+pub use idempotent_sends::{IdempotentSends, SendError, is_definitive};
+pub use registry::{AccountError, Accounts};
+pub use send::SendAnswer;
