@@ -40,6 +40,7 @@
 
 mod account;
 mod auth;
+mod doc;
 mod error;
 mod events;
 mod file;
@@ -47,6 +48,7 @@ mod process;
 mod roster;
 mod secret;
 mod settings;
+mod sources;
 mod summary;
 mod tls;
 mod upstream_tuning;
@@ -55,8 +57,6 @@ mod webhooks;
 
 use std::{
     collections::{HashMap, HashSet},
-    fmt,
-    net::SocketAddr,
     path::{Path, PathBuf},
 };
 
@@ -66,12 +66,13 @@ pub use self::{
         DEFAULT_RATE_WINDOW, DEFAULT_REQUEST_TIMEOUT, DEFAULT_REQUESTS_PER_WINDOW, Dialect,
         ENV_ACCOUNT_API_KEY, ENV_ACCOUNT_API_KEY_FILE, ENV_ACCOUNT_BASE_URL, ENV_ACCOUNT_CRM_KEY,
         ENV_ACCOUNT_PARTNER_CREDENTIALS, ENV_ACCOUNT_REFRESH_TOKEN, ENV_ACCOUNT_WEBHOOK_SECRET,
-        TokenRefresh, UpstreamLimits, account_env_var,
+        SANDBOX_ACCOUNT, TokenRefresh, UpstreamLimits, account_env_var,
     },
     auth::{
         AuthConfig, CallerToken, DEFAULT_OPEN_HEALTH_AND_REFLECTION, DEFAULT_TOKEN_NAME,
         ENV_AUTH_TOKEN,
     },
+    doc::SettingDoc,
     error::ConfigError,
     events::{
         DEFAULT_EVENTS_ACK_WAIT, DEFAULT_EVENTS_HEARTBEAT_INTERVAL, DEFAULT_EVENTS_MAX_IN_FLIGHT,
@@ -91,10 +92,11 @@ pub use self::{
         StorageConfig, TelemetryConfig,
     },
     roster::{
-        DEFAULT_SANDBOX, ENV_SANDBOX, ENV_WAZZUP_API_KEY, ENV_WAZZUP_BASE_URL, SANDBOX_ACCOUNT,
+        DEFAULT_SANDBOX, ENV_SANDBOX, ENV_WAZZUP_API_KEY, ENV_WAZZUP_BASE_URL,
         WAZZUP_SHORTCUT_ACCOUNT,
     },
-    settings::{SETTINGS, SettingDoc, settings_help},
+    settings::{SETTINGS, settings_help},
+    sources::{CliOverrides, ConfigSources},
     tls::{
         ENV_GRPC_TLS_CERT_FILE, ENV_GRPC_TLS_CLIENT_CA_FILE, ENV_GRPC_TLS_KEY_FILE, GrpcTlsConfig,
     },
@@ -124,49 +126,6 @@ const CONFIG_FILE: SettingDoc = SettingDoc {
     default: "",
     description: "Path of the TOML configuration file (--config wins); no file is fine.",
 };
-
-/// Everything the loader reads; `main` builds it from the CLI and `std::env::vars()`, tests
-/// build it by hand.
-///
-/// `Debug` lists the environment's variable names only, never their values.
-#[derive(Clone, Default)]
-pub struct ConfigSources {
-    /// Path of the TOML file (from `--config`); when `None`, [`ENV_CONFIG_FILE`] from `env` is
-    /// used if set; no file at all is valid.
-    pub file: Option<PathBuf>,
-    /// The process environment (the loader never reads `std::env` itself).
-    pub env: HashMap<String, String>,
-    /// Command-line overrides; they win over the environment, which wins over the file.
-    pub overrides: CliOverrides,
-}
-
-impl fmt::Debug for ConfigSources {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut env_names: Vec<&str> = self.env.keys().map(String::as_str).collect();
-        env_names.sort_unstable();
-        formatter
-            .debug_struct("ConfigSources")
-            .field("file", &self.file)
-            .field("env_names", &env_names)
-            .field("overrides", &self.overrides)
-            .finish()
-    }
-}
-
-/// Settings given on the command line; `None` / `false` means "not given".
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CliOverrides {
-    /// `--sandbox`: add the built-in sandbox account (like `WGW_SANDBOX=true`).
-    pub sandbox: bool,
-    /// `--grpc-listen`: overrides [`ENV_GRPC_LISTEN_ADDR`].
-    pub grpc_listen: Option<SocketAddr>,
-    /// `--webhook-listen`: overrides [`ENV_WEBHOOK_LISTEN_ADDR`].
-    pub webhook_listen: Option<SocketAddr>,
-    /// `--admin-listen`: overrides [`ENV_ADMIN_LISTEN_ADDR`].
-    pub admin_listen: Option<SocketAddr>,
-    /// `--data-dir`: overrides [`ENV_DATA_DIR`].
-    pub data_dir: Option<PathBuf>,
-}
 
 /// The validated configuration of the gateway.
 ///

@@ -1,16 +1,22 @@
 //! One upstream account: its dialect, endpoint, secrets and limits.
 
-use std::{fmt, path::Path, time::Duration};
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
 
 use super::{
-    ConfigError, SettingDoc,
-    file::{FileAccount, FileLimits},
+    ConfigError,
+    doc::{SettingDoc, file_only},
     secret,
-    settings::file_only,
-    upstream_tuning::{DEFAULT_CHANNEL_CACHE_TTL, RetrySettings, WebhookSubscriptions},
-    value::{self, Env, ValueKind, env_value},
+    upstream_tuning::{
+        DEFAULT_CHANNEL_CACHE_TTL, FileRetry, FileWebhooks, RetrySettings, WebhookSubscriptions,
+    },
+    value::{self, DurationText, Env, ValueKind, env_value},
 };
 
 /// Placeholder for the account name in the per-account variable templates below.
@@ -149,13 +155,10 @@ impl Default for UpstreamLimits {
 impl UpstreamLimits {
     /// Resolves `[accounts.limits]` (file only); `prefix` is e.g. `accounts[0]`.
     fn resolve(file: &FileLimits, prefix: &str) -> Result<Self, ConfigError> {
-        let duration =
-            |raw: &Option<super::file::DurationText>, default: Duration, name: &str| match raw {
-                Some(raw) => {
-                    value::POSITIVE_DURATION.parse_at(raw, &format!("{prefix}.limits.{name}"))
-                }
-                None => Ok(default),
-            };
+        let duration = |raw: &Option<DurationText>, default: Duration, name: &str| match raw {
+            Some(raw) => value::POSITIVE_DURATION.parse_at(raw, &format!("{prefix}.limits.{name}")),
+            None => Ok(default),
+        };
         let count_key = |name: &str| format!("{prefix}.limits.{name}");
         Ok(Self {
             requests_per_window: value::positive(
@@ -331,6 +334,9 @@ impl SecretKind {
     }
 }
 
+/// Name of the built-in sandbox account (reserved for the sandbox dialect).
+pub const SANDBOX_ACCOUNT: &str = "sandbox";
+
 impl AccountConfig {
     /// Resolves one account entry; `prefix` (e.g. `accounts[0]`) names its keys in errors.
     ///
@@ -341,7 +347,7 @@ impl AccountConfig {
             Some(text) => DIALECT.parse_at(text, &format!("{prefix}.dialect"))?,
             None => Dialect::WazzupV3,
         };
-        if name == super::SANDBOX_ACCOUNT && dialect != Dialect::Sandbox {
+        if name == SANDBOX_ACCOUNT && dialect != Dialect::Sandbox {
             return Err(ConfigError::invalid(
                 format!("{prefix}.dialect"),
                 "sandbox, because the name `sandbox` is reserved for the built-in sandbox",
@@ -430,6 +436,46 @@ fn resolve_secret(
         return Ok(None);
     };
     secret::read(&source, &key_prefix, env).map(Some)
+}
+
+/// `[[accounts]]`: names where the secrets are, never the secrets themselves.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileAccount {
+    pub(super) name: String,
+    pub(super) dialect: Option<String>,
+    #[serde(default)]
+    pub(super) default: bool,
+    pub(super) base_url: Option<String>,
+    pub(super) api_key_env: Option<String>,
+    pub(super) api_key_file: Option<PathBuf>,
+    pub(super) webhook_secret_env: Option<String>,
+    pub(super) webhook_secret_file: Option<PathBuf>,
+    pub(super) crm_key_env: Option<String>,
+    pub(super) crm_key_file: Option<PathBuf>,
+    pub(super) refresh_token_env: Option<String>,
+    pub(super) refresh_token_file: Option<PathBuf>,
+    pub(super) partner_credentials_env: Option<String>,
+    pub(super) partner_credentials_file: Option<PathBuf>,
+    pub(super) oauth_client_id: Option<String>,
+    pub(super) channel_cache_ttl: Option<DurationText>,
+    #[serde(default)]
+    pub(super) limits: FileLimits,
+    #[serde(default)]
+    pub(super) retry: FileRetry,
+    #[serde(default)]
+    pub(super) webhooks: FileWebhooks,
+}
+
+/// `[accounts.limits]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileLimits {
+    pub(super) requests_per_window: Option<u32>,
+    pub(super) rate_window: Option<DurationText>,
+    pub(super) max_concurrency: Option<usize>,
+    pub(super) request_timeout: Option<DurationText>,
+    pub(super) connect_timeout: Option<DurationText>,
 }
 
 /// The per-account settings, for [`SETTINGS`](super::SETTINGS).

@@ -1,12 +1,13 @@
 //! Caller authentication: the bearer tokens gRPC callers present and what each may reach.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, path::PathBuf};
 
 use secrecy::SecretString;
+use serde::Deserialize;
 
 use super::{
-    ConfigError, SettingDoc,
-    file::{FileAuth, FileToken},
+    ConfigError,
+    doc::SettingDoc,
     secret,
     value::{self, Env, env_value},
 };
@@ -160,4 +161,26 @@ fn is_service_name(raw: &str) -> bool {
                 .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
     });
     parts.nth(1).is_some() && all_identifiers
+}
+
+/// `[auth]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileAuth {
+    pub(super) open_health_and_reflection: Option<bool>,
+    #[serde(default)]
+    pub(super) tokens: Vec<FileToken>,
+}
+
+/// `[[auth.tokens]]`: names where the token is, never the token itself.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileToken {
+    pub(super) name: String,
+    pub(super) token_env: Option<String>,
+    pub(super) token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) accounts: Vec<String>,
+    #[serde(default)]
+    pub(super) services: Vec<String>,
 }

@@ -13,9 +13,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    ConfigError, SettingDoc,
-    settings::file_only,
-    value::{self, Env, ValueKind, layered},
+    ConfigError,
+    doc::{SettingDoc, file_only},
+    value::{self, DurationText, Env, ValueKind, layered},
 };
 
 /// Events received longer ago than this are dropped from the log.
@@ -93,13 +93,13 @@ const BYTE_SIZE: ValueKind<u64> = ValueKind::new(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FileEvents {
-    retention_max_age: Option<super::file::DurationText>,
+    retention_max_age: Option<DurationText>,
     retention_max_bytes: Option<FileByteSize>,
-    retention_check_interval: Option<super::file::DurationText>,
+    retention_check_interval: Option<DurationText>,
     max_streams: Option<usize>,
     default_max_in_flight: Option<u32>,
-    default_ack_wait: Option<super::file::DurationText>,
-    default_heartbeat_interval: Option<super::file::DurationText>,
+    default_ack_wait: Option<DurationText>,
+    default_heartbeat_interval: Option<DurationText>,
 }
 
 /// A byte size written as a number or as text with a unit.
@@ -152,7 +152,7 @@ impl EventsConfig {
             FileByteSize::Number(bytes) => bytes.to_string(),
             FileByteSize::Text(text) => text.clone(),
         });
-        let duration = |setting: &SettingDoc, raw: &Option<super::file::DurationText>| {
+        let duration = |setting: &SettingDoc, raw: &Option<DurationText>| {
             layered(env, setting, raw.as_deref(), &value::POSITIVE_DURATION)
         };
         let max_in_flight = default_max_in_flight(file.default_max_in_flight)?;

@@ -2,10 +2,13 @@
 
 use std::{fmt, net::SocketAddr, num::NonZeroUsize, path::PathBuf, time::Duration};
 
+use serde::Deserialize;
+
 use super::{
-    CliOverrides, ConfigError, SettingDoc,
-    file::{FileListeners, FileServer, FileStorage, FileTelemetry},
-    value::{self, Env, ValueKind, layered, layered_opt},
+    ConfigError,
+    doc::SettingDoc,
+    sources::CliOverrides,
+    value::{self, DurationText, Env, ValueKind, layered, layered_opt},
 };
 
 // === listeners ===
@@ -356,4 +359,42 @@ impl TelemetryConfig {
             )?,
         })
     }
+}
+
+/// `[listeners]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileListeners {
+    pub(super) grpc: Option<String>,
+    pub(super) webhook: Option<String>,
+    pub(super) admin: Option<String>,
+}
+
+/// `[server]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileServer {
+    pub(super) drain_timeout: Option<DurationText>,
+    pub(super) handler_timeout: Option<DurationText>,
+    pub(super) max_in_flight_per_connection: Option<usize>,
+    pub(super) public_webhook_base_url: Option<String>,
+    pub(super) sandbox_latency: Option<DurationText>,
+    pub(super) worker_threads: Option<usize>,
+    pub(super) sandbox_export_rows: Option<u64>,
+}
+
+/// `[storage]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileStorage {
+    pub(super) data_dir: Option<String>,
+    pub(super) idempotency_retention: Option<DurationText>,
+}
+
+/// `[telemetry]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileTelemetry {
+    pub(super) log: Option<String>,
+    pub(super) log_format: Option<String>,
 }

@@ -4,13 +4,15 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{
-    AccountConfig, CliOverrides, ConfigError, Dialect, SettingDoc,
+    AccountConfig, ConfigError, Dialect,
     account::{
         ACCOUNT_NAME_PLACEHOLDER, ENV_ACCOUNT_API_KEY, ENV_ACCOUNT_API_KEY_FILE,
         ENV_ACCOUNT_BASE_URL, ENV_ACCOUNT_CRM_KEY, ENV_ACCOUNT_PARTNER_CREDENTIALS,
-        ENV_ACCOUNT_REFRESH_TOKEN, ENV_ACCOUNT_WEBHOOK_SECRET, account_env_var,
+        ENV_ACCOUNT_REFRESH_TOKEN, ENV_ACCOUNT_WEBHOOK_SECRET, FileAccount, SANDBOX_ACCOUNT,
+        account_env_var,
     },
-    file::FileAccount,
+    doc::SettingDoc,
+    sources::CliOverrides,
     value::{self, Env, env_value},
 };
 
@@ -47,9 +49,6 @@ pub(super) const WAZZUP_BASE_URL: SettingDoc = SettingDoc {
 
 /// Name of the account defined by [`ENV_WAZZUP_API_KEY`].
 pub const WAZZUP_SHORTCUT_ACCOUNT: &str = "wazzup";
-
-/// Name of the built-in sandbox account (reserved for the sandbox dialect).
-pub const SANDBOX_ACCOUNT: &str = "sandbox";
 
 /// Returns whether the sandbox account was asked for: command line, then [`ENV_SANDBOX`].
 pub(super) fn sandbox_requested(env: &Env, overrides: &CliOverrides) -> Result<bool, ConfigError> {

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::{
-    ConfigError, SettingDoc,
+    ConfigError,
+    doc::SettingDoc,
     value::{self, Env, layered_opt},
 };
 

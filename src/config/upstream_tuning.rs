@@ -6,9 +6,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    ConfigError, SettingDoc,
-    settings::file_only,
-    value::{self, ValueKind},
+    ConfigError,
+    doc::{SettingDoc, file_only},
+    value::{self, DurationText, ValueKind},
 };
 
 /// Default for `accounts[].retry.max_attempts`.
@@ -77,11 +77,10 @@ impl RetrySettings {
     /// Resolves `[accounts.retry]`; `prefix` is e.g. `accounts[0]`.
     pub(super) fn resolve(file: &FileRetry, prefix: &str) -> Result<Self, ConfigError> {
         let key = |name: &str| format!("{prefix}.retry.{name}");
-        let duration =
-            |raw: &Option<super::file::DurationText>, default: Duration, name: &str| match raw {
-                Some(raw) => value::DURATION.parse_at(raw, &key(name)),
-                None => Ok(default),
-            };
+        let duration = |raw: &Option<DurationText>, default: Duration, name: &str| match raw {
+            Some(raw) => value::DURATION.parse_at(raw, &key(name)),
+            None => Ok(default),
+        };
         let total_budget = match &file.total_budget {
             Some(raw) => TOTAL_BUDGET.parse_at(raw, &key("total_budget"))?,
             None => DEFAULT_RETRY_TOTAL_BUDGET,
@@ -165,11 +164,11 @@ impl WebhookSubscriptions {
 #[serde(deny_unknown_fields)]
 pub(super) struct FileRetry {
     pub(super) max_attempts: Option<u32>,
-    pub(super) base_delay: Option<super::file::DurationText>,
-    pub(super) max_delay: Option<super::file::DurationText>,
-    pub(super) rate_limit_fallback: Option<super::file::DurationText>,
-    pub(super) max_retry_after: Option<super::file::DurationText>,
-    pub(super) total_budget: Option<super::file::DurationText>,
+    pub(super) base_delay: Option<DurationText>,
+    pub(super) max_delay: Option<DurationText>,
+    pub(super) rate_limit_fallback: Option<DurationText>,
+    pub(super) max_retry_after: Option<DurationText>,
+    pub(super) total_budget: Option<DurationText>,
 }
 
 /// `[accounts.webhooks]`

@@ -7,8 +7,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    ConfigError, SettingDoc,
-    value::{self, Env, ValueKind, env_value, layered},
+    ConfigError,
+    doc::SettingDoc,
+    value::{self, DurationText, Env, ValueKind, env_value, layered},
 };
 
 /// Largest webhook body accepted, in bytes; larger bodies are answered 413 and not stored.
@@ -106,9 +107,9 @@ const CONNECTION_COUNT: ValueKind<usize> = ValueKind::new(
 pub(super) struct FileWebhooks {
     pub(super) max_body_bytes: Option<usize>,
     pub(super) max_event_bytes: Option<usize>,
-    pub(super) request_timeout: Option<super::file::DurationText>,
-    pub(super) crm_response_timeout: Option<super::file::DurationText>,
-    pub(super) header_read_timeout: Option<super::file::DurationText>,
+    pub(super) request_timeout: Option<DurationText>,
+    pub(super) crm_response_timeout: Option<DurationText>,
+    pub(super) header_read_timeout: Option<DurationText>,
     pub(super) max_connections: Option<usize>,
 }
 
