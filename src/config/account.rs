@@ -20,43 +20,43 @@ use super::{
 };
 
 /// Placeholder for the account name in the per-account variable templates below.
-pub const ACCOUNT_NAME_PLACEHOLDER: &str = "<NAME>";
+pub(crate) const ACCOUNT_NAME_PLACEHOLDER: &str = "<NAME>";
 
 /// Template of the per-account base URL override; see [`account_env_var`].
-pub const ENV_ACCOUNT_BASE_URL: &str = "WGW_ACCOUNT_<NAME>_BASE_URL";
+pub(crate) const ENV_ACCOUNT_BASE_URL: &str = "WGW_ACCOUNT_<NAME>_BASE_URL";
 /// Template of the per-account API key (also the default of `accounts[].api_key_env`).
-pub const ENV_ACCOUNT_API_KEY: &str = "WGW_ACCOUNT_<NAME>_API_KEY";
+pub(crate) const ENV_ACCOUNT_API_KEY: &str = "WGW_ACCOUNT_<NAME>_API_KEY";
 /// Template of the per-account API key file path.
-pub const ENV_ACCOUNT_API_KEY_FILE: &str = "WGW_ACCOUNT_<NAME>_API_KEY_FILE";
+pub(crate) const ENV_ACCOUNT_API_KEY_FILE: &str = "WGW_ACCOUNT_<NAME>_API_KEY_FILE";
 /// Template of the per-account webhook secret (also the default of `webhook_secret_env`).
-pub const ENV_ACCOUNT_WEBHOOK_SECRET: &str = "WGW_ACCOUNT_<NAME>_WEBHOOK_SECRET";
+pub(crate) const ENV_ACCOUNT_WEBHOOK_SECRET: &str = "WGW_ACCOUNT_<NAME>_WEBHOOK_SECRET";
 /// Template of the per-account CRM key (also the default of `crm_key_env`).
-pub const ENV_ACCOUNT_CRM_KEY: &str = "WGW_ACCOUNT_<NAME>_CRM_KEY";
+pub(crate) const ENV_ACCOUNT_CRM_KEY: &str = "WGW_ACCOUNT_<NAME>_CRM_KEY";
 /// Template of a `wazzup_tech` account's OAuth refresh token (also the default of
 /// `refresh_token_env`).
-pub const ENV_ACCOUNT_REFRESH_TOKEN: &str = "WGW_ACCOUNT_<NAME>_REFRESH_TOKEN";
+pub(crate) const ENV_ACCOUNT_REFRESH_TOKEN: &str = "WGW_ACCOUNT_<NAME>_REFRESH_TOKEN";
 /// Template of a `wazzup_tech` account's partner credentials, `email:password` (also the default
 /// of `partner_credentials_env`).
-pub const ENV_ACCOUNT_PARTNER_CREDENTIALS: &str = "WGW_ACCOUNT_<NAME>_PARTNER_CREDENTIALS";
+pub(crate) const ENV_ACCOUNT_PARTNER_CREDENTIALS: &str = "WGW_ACCOUNT_<NAME>_PARTNER_CREDENTIALS";
 
 /// Returns the variable `template` names for `account`: the name upper-cased, `-` → `_`.
 ///
 /// `account_env_var(ENV_ACCOUNT_API_KEY, "main-ru")` is `WGW_ACCOUNT_MAIN_RU_API_KEY`.
-pub fn account_env_var(template: &str, account: &str) -> String {
+pub(crate) fn account_env_var(template: &str, account: &str) -> String {
     let name = account.to_ascii_uppercase().replace('-', "_");
     template.replace(ACCOUNT_NAME_PLACEHOLDER, &name)
 }
 
 /// Default for `accounts[].limits.requests_per_window`.
-pub const DEFAULT_REQUESTS_PER_WINDOW: u32 = 500;
+pub(crate) const DEFAULT_REQUESTS_PER_WINDOW: u32 = 500;
 /// Default for `accounts[].limits.rate_window`.
-pub const DEFAULT_RATE_WINDOW: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_RATE_WINDOW: Duration = Duration::from_secs(5);
 /// Default for `accounts[].limits.max_concurrency`.
-pub const DEFAULT_MAX_CONCURRENCY: usize = 50;
+pub(crate) const DEFAULT_MAX_CONCURRENCY: usize = 50;
 /// Default for `accounts[].limits.request_timeout`.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default for `accounts[].limits.connect_timeout`.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The API family an account speaks; serde uses the configuration names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -280,7 +280,7 @@ impl TokenRefresh {
     }
 
     /// Tells whether the token can be refreshed (both secrets are set).
-    pub fn is_configured(&self) -> bool {
+    pub(crate) fn is_configured(&self) -> bool {
         self.refresh_token.is_some() && self.partner_credentials.is_some()
     }
 }
@@ -335,7 +335,7 @@ impl SecretKind {
 }
 
 /// Name of the built-in sandbox account (reserved for the sandbox dialect).
-pub const SANDBOX_ACCOUNT: &str = "sandbox";
+pub(crate) const SANDBOX_ACCOUNT: &str = "sandbox";
 
 impl AccountConfig {
     /// Resolves one account entry; `prefix` (e.g. `accounts[0]`) names its keys in errors.

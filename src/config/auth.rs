@@ -13,7 +13,7 @@ use super::{
 };
 
 /// A single caller token with access to every account and service (named [`DEFAULT_TOKEN_NAME`]).
-pub const ENV_AUTH_TOKEN: &str = "WGW_AUTH_TOKEN";
+pub(crate) const ENV_AUTH_TOKEN: &str = "WGW_AUTH_TOKEN";
 pub(super) const AUTH_TOKEN: SettingDoc = SettingDoc {
     env: ENV_AUTH_TOKEN,
     file_key: "",
@@ -22,10 +22,10 @@ pub(super) const AUTH_TOKEN: SettingDoc = SettingDoc {
 };
 
 /// Name of the caller token defined by [`ENV_AUTH_TOKEN`].
-pub const DEFAULT_TOKEN_NAME: &str = "default";
+pub(crate) const DEFAULT_TOKEN_NAME: &str = "default";
 
 /// Default for `auth.open_health_and_reflection` (file only).
-pub const DEFAULT_OPEN_HEALTH_AND_REFLECTION: bool = true;
+pub(crate) const DEFAULT_OPEN_HEALTH_AND_REFLECTION: bool = true;
 
 /// Who may call the gateway.
 #[derive(Clone, Debug)]

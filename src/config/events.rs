@@ -19,27 +19,27 @@ use super::{
 };
 
 /// Events received longer ago than this are dropped from the log.
-pub const ENV_EVENTS_RETENTION_MAX_AGE: &str = "WGW_EVENTS_RETENTION_MAX_AGE";
+pub(crate) const ENV_EVENTS_RETENTION_MAX_AGE: &str = "WGW_EVENTS_RETENTION_MAX_AGE";
 /// Default for [`ENV_EVENTS_RETENTION_MAX_AGE`].
-pub const DEFAULT_EVENTS_RETENTION_MAX_AGE: &str = "7d";
+pub(crate) const DEFAULT_EVENTS_RETENTION_MAX_AGE: &str = "7d";
 
 /// Once retained events take more bytes than this, the oldest are dropped.
-pub const ENV_EVENTS_RETENTION_MAX_BYTES: &str = "WGW_EVENTS_RETENTION_MAX_BYTES";
+pub(crate) const ENV_EVENTS_RETENTION_MAX_BYTES: &str = "WGW_EVENTS_RETENTION_MAX_BYTES";
 /// Default for [`ENV_EVENTS_RETENTION_MAX_BYTES`].
-pub const DEFAULT_EVENTS_RETENTION_MAX_BYTES: &str = "1GiB";
+pub(crate) const DEFAULT_EVENTS_RETENTION_MAX_BYTES: &str = "1GiB";
 
 /// Default of `events.retention_check_interval` (file only).
-pub const DEFAULT_EVENTS_RETENTION_CHECK_INTERVAL: &str = "1m";
+pub(crate) const DEFAULT_EVENTS_RETENTION_CHECK_INTERVAL: &str = "1m";
 /// Default of `events.max_streams` (file only).
-pub const DEFAULT_EVENTS_MAX_STREAMS: usize = 1024;
+pub(crate) const DEFAULT_EVENTS_MAX_STREAMS: usize = 1024;
 /// Default of `events.default_max_in_flight` (file only).
-pub const DEFAULT_EVENTS_MAX_IN_FLIGHT: u32 = 256;
+pub(crate) const DEFAULT_EVENTS_MAX_IN_FLIGHT: u32 = 256;
 /// Largest `max_in_flight` a subscription may ask for.
-pub const MAX_EVENTS_MAX_IN_FLIGHT: u32 = 10_000;
+pub(crate) const MAX_EVENTS_MAX_IN_FLIGHT: u32 = 10_000;
 /// Default of `events.default_ack_wait` (file only).
-pub const DEFAULT_EVENTS_ACK_WAIT: &str = "30s";
+pub(crate) const DEFAULT_EVENTS_ACK_WAIT: &str = "30s";
 /// Default of `events.default_heartbeat_interval` (file only).
-pub const DEFAULT_EVENTS_HEARTBEAT_INTERVAL: &str = "15s";
+pub(crate) const DEFAULT_EVENTS_HEARTBEAT_INTERVAL: &str = "15s";
 
 /// The `[events]` settings, for [`SETTINGS`](super::SETTINGS): the two with an environment
 /// variable first.

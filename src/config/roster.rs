@@ -18,9 +18,9 @@ use super::{
 
 /// Adds the built-in sandbox account even when real accounts are configured (`true`, `false`,
 /// `1`, `0`).
-pub const ENV_SANDBOX: &str = "WGW_SANDBOX";
+pub(crate) const ENV_SANDBOX: &str = "WGW_SANDBOX";
 /// Default for [`ENV_SANDBOX`].
-pub const DEFAULT_SANDBOX: &str = "false";
+pub(crate) const DEFAULT_SANDBOX: &str = "false";
 pub(super) const SANDBOX: SettingDoc = SettingDoc {
     env: ENV_SANDBOX,
     file_key: "",
@@ -30,7 +30,7 @@ pub(super) const SANDBOX: SettingDoc = SettingDoc {
 
 /// Shortcut for a single Wazzup API v3 account named [`WAZZUP_SHORTCUT_ACCOUNT`]; used only when
 /// the file defines no accounts.
-pub const ENV_WAZZUP_API_KEY: &str = "WGW_WAZZUP_API_KEY";
+pub(crate) const ENV_WAZZUP_API_KEY: &str = "WGW_WAZZUP_API_KEY";
 pub(super) const WAZZUP_API_KEY: SettingDoc = SettingDoc {
     env: ENV_WAZZUP_API_KEY,
     file_key: "",
@@ -39,7 +39,7 @@ pub(super) const WAZZUP_API_KEY: SettingDoc = SettingDoc {
 };
 
 /// Base URL of the [`ENV_WAZZUP_API_KEY`] account.
-pub const ENV_WAZZUP_BASE_URL: &str = "WGW_WAZZUP_BASE_URL";
+pub(crate) const ENV_WAZZUP_BASE_URL: &str = "WGW_WAZZUP_BASE_URL";
 pub(super) const WAZZUP_BASE_URL: SettingDoc = SettingDoc {
     env: ENV_WAZZUP_BASE_URL,
     file_key: "",
@@ -48,7 +48,7 @@ pub(super) const WAZZUP_BASE_URL: SettingDoc = SettingDoc {
 };
 
 /// Name of the account defined by [`ENV_WAZZUP_API_KEY`].
-pub const WAZZUP_SHORTCUT_ACCOUNT: &str = "wazzup";
+pub(crate) const WAZZUP_SHORTCUT_ACCOUNT: &str = "wazzup";
 
 /// Returns whether the sandbox account was asked for: command line, then [`ENV_SANDBOX`].
 pub(super) fn sandbox_requested(env: &Env, overrides: &CliOverrides) -> Result<bool, ConfigError> {

@@ -174,7 +174,7 @@ pub const SETTINGS: &[SettingDoc] = &[
 ];
 
 /// Renders [`SETTINGS`] as plain text for `--help`.
-pub fn settings_help() -> String {
+pub(crate) fn settings_help() -> String {
     let mut help = String::from(
         "Settings (command line > environment > configuration file > default).\n\
          <NAME> is the account name upper-cased with '-' replaced by '_'.\n",

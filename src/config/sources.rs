@@ -8,8 +8,8 @@ use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf};
 /// `Debug` lists the environment's variable names only, never their values.
 #[derive(Clone, Default)]
 pub struct ConfigSources {
-    /// Path of the TOML file (from `--config`); when `None`, [`ENV_CONFIG_FILE`](super::ENV_CONFIG_FILE) from `env` is
-    /// used if set; no file at all is valid.
+    /// Path of the TOML file (from `--config`); when `None`, `WGW_CONFIG_FILE` from `env` is used
+    /// if set; no file at all is valid.
     pub file: Option<PathBuf>,
     /// The process environment (the loader never reads `std::env` itself).
     pub env: HashMap<String, String>,
@@ -35,12 +35,12 @@ impl fmt::Debug for ConfigSources {
 pub struct CliOverrides {
     /// `--sandbox`: add the built-in sandbox account (like `WGW_SANDBOX=true`).
     pub sandbox: bool,
-    /// `--grpc-listen`: overrides [`ENV_GRPC_LISTEN_ADDR`](super::ENV_GRPC_LISTEN_ADDR).
+    /// `--grpc-listen`: overrides `WGW_GRPC_LISTEN_ADDR`.
     pub grpc_listen: Option<SocketAddr>,
-    /// `--webhook-listen`: overrides [`ENV_WEBHOOK_LISTEN_ADDR`](super::ENV_WEBHOOK_LISTEN_ADDR).
+    /// `--webhook-listen`: overrides `WGW_WEBHOOK_LISTEN_ADDR`.
     pub webhook_listen: Option<SocketAddr>,
-    /// `--admin-listen`: overrides [`ENV_ADMIN_LISTEN_ADDR`](super::ENV_ADMIN_LISTEN_ADDR).
+    /// `--admin-listen`: overrides `WGW_ADMIN_LISTEN_ADDR`.
     pub admin_listen: Option<SocketAddr>,
-    /// `--data-dir`: overrides [`ENV_DATA_DIR`](super::ENV_DATA_DIR).
+    /// `--data-dir`: overrides `WGW_DATA_DIR`.
     pub data_dir: Option<PathBuf>,
 }

@@ -12,23 +12,23 @@ use super::{
 };
 
 /// Default for `accounts[].retry.max_attempts`.
-pub const DEFAULT_RETRY_MAX_ATTEMPTS: u32 = 3;
+pub(crate) const DEFAULT_RETRY_MAX_ATTEMPTS: u32 = 3;
 /// Default for `accounts[].retry.base_delay`.
-pub const DEFAULT_RETRY_BASE_DELAY: Duration = Duration::from_millis(250);
+pub(crate) const DEFAULT_RETRY_BASE_DELAY: Duration = Duration::from_millis(250);
 /// Default for `accounts[].retry.max_delay`.
-pub const DEFAULT_RETRY_MAX_DELAY: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_RETRY_MAX_DELAY: Duration = Duration::from_secs(2);
 /// Default for `accounts[].retry.rate_limit_fallback`: the v3 rate window (wazzup-api.md §1.2),
 /// used when a 429 carries no `Retry-After`.
-pub const DEFAULT_RETRY_RATE_LIMIT_FALLBACK: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_RETRY_RATE_LIMIT_FALLBACK: Duration = Duration::from_secs(5);
 /// Default for `accounts[].retry.max_retry_after`.
-pub const DEFAULT_RETRY_MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_RETRY_MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 /// Default for `accounts[].retry.total_budget`.
-pub const DEFAULT_RETRY_TOTAL_BUDGET: Duration = Duration::from_secs(40);
+pub(crate) const DEFAULT_RETRY_TOTAL_BUDGET: Duration = Duration::from_secs(40);
 /// Longest allowed `accounts[].retry.total_budget`: every attempt of a keyed send must start well
 /// inside the upstream's 60 s `crmMessageId` dedupe window (wazzup-api.md §3.3).
-pub const MAX_RETRY_TOTAL_BUDGET: Duration = Duration::from_secs(50);
+pub(crate) const MAX_RETRY_TOTAL_BUDGET: Duration = Duration::from_secs(50);
 /// Default for `accounts[].channel_cache_ttl`.
-pub const DEFAULT_CHANNEL_CACHE_TTL: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_CHANNEL_CACHE_TTL: Duration = Duration::from_secs(30);
 
 /// How the upstream HTTP stack retries failed attempts of one operation.
 #[derive(Clone, Debug, PartialEq, Eq)]
