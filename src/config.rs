@@ -40,6 +40,7 @@
 
 mod account;
 mod auth;
+mod doc;
 mod error;
 mod events;
 mod file;
@@ -47,6 +48,7 @@ mod process;
 mod roster;
 mod secret;
 mod settings;
+mod sources;
 mod summary;
 mod tls;
 mod upstream_tuning;
@@ -55,61 +57,30 @@ mod webhooks;
 
 use std::{
     collections::{HashMap, HashSet},
-    fmt,
-    net::SocketAddr,
     path::{Path, PathBuf},
 };
 
+/// The upstream retry tests check the retry policy against this bound.
+#[cfg(test)]
+pub(crate) use self::upstream_tuning::MAX_RETRY_TOTAL_BUDGET;
 pub use self::{
-    account::{
-        ACCOUNT_NAME_PLACEHOLDER, AccountConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONCURRENCY,
-        DEFAULT_RATE_WINDOW, DEFAULT_REQUEST_TIMEOUT, DEFAULT_REQUESTS_PER_WINDOW, Dialect,
-        ENV_ACCOUNT_API_KEY, ENV_ACCOUNT_API_KEY_FILE, ENV_ACCOUNT_BASE_URL, ENV_ACCOUNT_CRM_KEY,
-        ENV_ACCOUNT_PARTNER_CREDENTIALS, ENV_ACCOUNT_REFRESH_TOKEN, ENV_ACCOUNT_WEBHOOK_SECRET,
-        TokenRefresh, UpstreamLimits, account_env_var,
-    },
-    auth::{
-        AuthConfig, CallerToken, DEFAULT_OPEN_HEALTH_AND_REFLECTION, DEFAULT_TOKEN_NAME,
-        ENV_AUTH_TOKEN,
-    },
+    account::{AccountConfig, Dialect, TokenRefresh, UpstreamLimits},
+    auth::{AuthConfig, CallerToken},
+    doc::SettingDoc,
     error::ConfigError,
-    events::{
-        DEFAULT_EVENTS_ACK_WAIT, DEFAULT_EVENTS_HEARTBEAT_INTERVAL, DEFAULT_EVENTS_MAX_IN_FLIGHT,
-        DEFAULT_EVENTS_MAX_STREAMS, DEFAULT_EVENTS_RETENTION_CHECK_INTERVAL,
-        DEFAULT_EVENTS_RETENTION_MAX_AGE, DEFAULT_EVENTS_RETENTION_MAX_BYTES,
-        ENV_EVENTS_RETENTION_MAX_AGE, ENV_EVENTS_RETENTION_MAX_BYTES, EventsConfig,
-        MAX_EVENTS_MAX_IN_FLIGHT, StreamDefaults,
-    },
-    process::{
-        DEFAULT_ADMIN_LISTEN_ADDR, DEFAULT_DATA_DIR, DEFAULT_DRAIN_TIMEOUT,
-        DEFAULT_GRPC_LISTEN_ADDR, DEFAULT_HANDLER_TIMEOUT, DEFAULT_IDEMPOTENCY_RETENTION,
-        DEFAULT_LOG, DEFAULT_LOG_FORMAT, DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
-        DEFAULT_SANDBOX_LATENCY, DEFAULT_WEBHOOK_LISTEN_ADDR, ENV_ADMIN_LISTEN_ADDR, ENV_DATA_DIR,
-        ENV_DRAIN_TIMEOUT, ENV_GRPC_LISTEN_ADDR, ENV_HANDLER_TIMEOUT, ENV_IDEMPOTENCY_RETENTION,
-        ENV_LOG, ENV_LOG_FORMAT, ENV_PUBLIC_WEBHOOK_BASE_URL, ENV_SANDBOX_LATENCY,
-        ENV_WEBHOOK_LISTEN_ADDR, ENV_WORKER_THREADS, Listeners, LogFormat, ServerConfig,
-        StorageConfig, TelemetryConfig,
-    },
-    roster::{
-        DEFAULT_SANDBOX, ENV_SANDBOX, ENV_WAZZUP_API_KEY, ENV_WAZZUP_BASE_URL, SANDBOX_ACCOUNT,
-        WAZZUP_SHORTCUT_ACCOUNT,
-    },
-    settings::{SETTINGS, SettingDoc, settings_help},
-    tls::{
-        ENV_GRPC_TLS_CERT_FILE, ENV_GRPC_TLS_CLIENT_CA_FILE, ENV_GRPC_TLS_KEY_FILE, GrpcTlsConfig,
-    },
-    upstream_tuning::{
-        DEFAULT_CHANNEL_CACHE_TTL, DEFAULT_RETRY_BASE_DELAY, DEFAULT_RETRY_MAX_ATTEMPTS,
-        DEFAULT_RETRY_MAX_DELAY, DEFAULT_RETRY_MAX_RETRY_AFTER, DEFAULT_RETRY_RATE_LIMIT_FALLBACK,
-        DEFAULT_RETRY_TOTAL_BUDGET, MAX_RETRY_TOTAL_BUDGET, RetrySettings, WebhookSubscriptions,
-    },
-    webhooks::{
-        DEFAULT_CRM_RESPONSE_TIMEOUT, DEFAULT_WEBHOOK_HEADER_READ_TIMEOUT,
-        DEFAULT_WEBHOOK_MAX_BODY_BYTES, DEFAULT_WEBHOOK_MAX_CONNECTIONS,
-        DEFAULT_WEBHOOK_MAX_EVENT_BYTES, DEFAULT_WEBHOOK_REQUEST_TIMEOUT, ENV_CRM_RESPONSE_TIMEOUT,
-        ENV_WEBHOOK_HEADER_READ_TIMEOUT, ENV_WEBHOOK_MAX_BODY_BYTES, ENV_WEBHOOK_MAX_CONNECTIONS,
-        ENV_WEBHOOK_MAX_EVENT_BYTES, ENV_WEBHOOK_REQUEST_TIMEOUT, WebhookConfig,
-    },
+    events::{EventsConfig, StreamDefaults},
+    process::{Listeners, LogFormat, ServerConfig, StorageConfig, TelemetryConfig},
+    settings::SETTINGS,
+    sources::{CliOverrides, ConfigSources},
+    tls::GrpcTlsConfig,
+    upstream_tuning::{RetrySettings, WebhookSubscriptions},
+    webhooks::WebhookConfig,
+};
+pub(crate) use self::{
+    account::{ENV_ACCOUNT_CRM_KEY, ENV_ACCOUNT_WEBHOOK_SECRET, account_env_var},
+    events::MAX_EVENTS_MAX_IN_FLIGHT,
+    process::ENV_PUBLIC_WEBHOOK_BASE_URL,
+    settings::settings_help,
 };
 use self::{
     file::FileConfig,
@@ -117,56 +88,13 @@ use self::{
 };
 
 /// Path of the TOML configuration file (the `--config` argument wins).
-pub const ENV_CONFIG_FILE: &str = "WGW_CONFIG_FILE";
+pub(crate) const ENV_CONFIG_FILE: &str = "WGW_CONFIG_FILE";
 const CONFIG_FILE: SettingDoc = SettingDoc {
     env: ENV_CONFIG_FILE,
     file_key: "",
     default: "",
     description: "Path of the TOML configuration file (--config wins); no file is fine.",
 };
-
-/// Everything the loader reads; `main` builds it from the CLI and `std::env::vars()`, tests
-/// build it by hand.
-///
-/// `Debug` lists the environment's variable names only, never their values.
-#[derive(Clone, Default)]
-pub struct ConfigSources {
-    /// Path of the TOML file (from `--config`); when `None`, [`ENV_CONFIG_FILE`] from `env` is
-    /// used if set; no file at all is valid.
-    pub file: Option<PathBuf>,
-    /// The process environment (the loader never reads `std::env` itself).
-    pub env: HashMap<String, String>,
-    /// Command-line overrides; they win over the environment, which wins over the file.
-    pub overrides: CliOverrides,
-}
-
-impl fmt::Debug for ConfigSources {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut env_names: Vec<&str> = self.env.keys().map(String::as_str).collect();
-        env_names.sort_unstable();
-        formatter
-            .debug_struct("ConfigSources")
-            .field("file", &self.file)
-            .field("env_names", &env_names)
-            .field("overrides", &self.overrides)
-            .finish()
-    }
-}
-
-/// Settings given on the command line; `None` / `false` means "not given".
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CliOverrides {
-    /// `--sandbox`: add the built-in sandbox account (like `WGW_SANDBOX=true`).
-    pub sandbox: bool,
-    /// `--grpc-listen`: overrides [`ENV_GRPC_LISTEN_ADDR`].
-    pub grpc_listen: Option<SocketAddr>,
-    /// `--webhook-listen`: overrides [`ENV_WEBHOOK_LISTEN_ADDR`].
-    pub webhook_listen: Option<SocketAddr>,
-    /// `--admin-listen`: overrides [`ENV_ADMIN_LISTEN_ADDR`].
-    pub admin_listen: Option<SocketAddr>,
-    /// `--data-dir`: overrides [`ENV_DATA_DIR`].
-    pub data_dir: Option<PathBuf>,
-}
 
 /// The validated configuration of the gateway.
 ///
@@ -204,7 +132,7 @@ impl Config {
     /// Returns [`ConfigError::File`] when the configuration file cannot be read,
     /// [`ConfigError::Parse`] when it is not valid or has unknown keys, and the other variants
     /// when a value is unusable, a required setting is missing or a name is repeated.
-    pub fn load(sources: &ConfigSources) -> Result<Self, ConfigError> {
+    pub(crate) fn load(sources: &ConfigSources) -> Result<Self, ConfigError> {
         let path_opt = sources
             .file
             .clone()
@@ -217,11 +145,13 @@ impl Config {
     }
 
     /// Builds and validates the configuration from TOML text and an environment, without
-    /// command-line overrides; [`ENV_CONFIG_FILE`] is ignored. `""` gives the defaults.
+    /// command-line overrides; `WGW_CONFIG_FILE` is ignored. `""` gives the defaults.
     ///
     /// # Errors
     ///
-    /// As [`Config::load`], with `<inline>` as the path in [`ConfigError::Parse`].
+    /// Returns [`ConfigError::Parse`] (with `<inline>` as the path) when the text is not valid or
+    /// has unknown keys, and the other variants when a value is unusable, a required setting is
+    /// missing or a name is repeated.
     pub fn from_toml_str(text: &str, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let file = FileConfig::parse(text, Path::new("<inline>"))?;
         Self::build(file, env, &CliOverrides::default())
@@ -229,7 +159,7 @@ impl Config {
 
     /// Returns the account used when a request names none: the one marked default, or the
     /// only one.
-    pub fn default_account(&self) -> Option<&AccountConfig> {
+    pub(crate) fn default_account(&self) -> Option<&AccountConfig> {
         match self.accounts.iter().find(|account| account.default) {
             Some(account) => Some(account),
             None if self.accounts.len() == 1 => self.accounts.first(),

@@ -1,56 +1,62 @@
 //! One upstream account: its dialect, endpoint, secrets and limits.
 
-use std::{fmt, path::Path, time::Duration};
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
 
 use super::{
-    ConfigError, SettingDoc,
-    file::{FileAccount, FileLimits},
+    ConfigError,
+    doc::{SettingDoc, file_only},
     secret,
-    settings::file_only,
-    upstream_tuning::{DEFAULT_CHANNEL_CACHE_TTL, RetrySettings, WebhookSubscriptions},
-    value::{self, Env, ValueKind, env_value},
+    upstream_tuning::{
+        DEFAULT_CHANNEL_CACHE_TTL, FileRetry, FileWebhooks, RetrySettings, WebhookSubscriptions,
+    },
+    value::{self, DurationText, Env, ValueKind, env_value},
 };
 
 /// Placeholder for the account name in the per-account variable templates below.
-pub const ACCOUNT_NAME_PLACEHOLDER: &str = "<NAME>";
+pub(crate) const ACCOUNT_NAME_PLACEHOLDER: &str = "<NAME>";
 
 /// Template of the per-account base URL override; see [`account_env_var`].
-pub const ENV_ACCOUNT_BASE_URL: &str = "WGW_ACCOUNT_<NAME>_BASE_URL";
+pub(crate) const ENV_ACCOUNT_BASE_URL: &str = "WGW_ACCOUNT_<NAME>_BASE_URL";
 /// Template of the per-account API key (also the default of `accounts[].api_key_env`).
-pub const ENV_ACCOUNT_API_KEY: &str = "WGW_ACCOUNT_<NAME>_API_KEY";
+pub(crate) const ENV_ACCOUNT_API_KEY: &str = "WGW_ACCOUNT_<NAME>_API_KEY";
 /// Template of the per-account API key file path.
-pub const ENV_ACCOUNT_API_KEY_FILE: &str = "WGW_ACCOUNT_<NAME>_API_KEY_FILE";
+pub(crate) const ENV_ACCOUNT_API_KEY_FILE: &str = "WGW_ACCOUNT_<NAME>_API_KEY_FILE";
 /// Template of the per-account webhook secret (also the default of `webhook_secret_env`).
-pub const ENV_ACCOUNT_WEBHOOK_SECRET: &str = "WGW_ACCOUNT_<NAME>_WEBHOOK_SECRET";
+pub(crate) const ENV_ACCOUNT_WEBHOOK_SECRET: &str = "WGW_ACCOUNT_<NAME>_WEBHOOK_SECRET";
 /// Template of the per-account CRM key (also the default of `crm_key_env`).
-pub const ENV_ACCOUNT_CRM_KEY: &str = "WGW_ACCOUNT_<NAME>_CRM_KEY";
+pub(crate) const ENV_ACCOUNT_CRM_KEY: &str = "WGW_ACCOUNT_<NAME>_CRM_KEY";
 /// Template of a `wazzup_tech` account's OAuth refresh token (also the default of
 /// `refresh_token_env`).
-pub const ENV_ACCOUNT_REFRESH_TOKEN: &str = "WGW_ACCOUNT_<NAME>_REFRESH_TOKEN";
+pub(crate) const ENV_ACCOUNT_REFRESH_TOKEN: &str = "WGW_ACCOUNT_<NAME>_REFRESH_TOKEN";
 /// Template of a `wazzup_tech` account's partner credentials, `email:password` (also the default
 /// of `partner_credentials_env`).
-pub const ENV_ACCOUNT_PARTNER_CREDENTIALS: &str = "WGW_ACCOUNT_<NAME>_PARTNER_CREDENTIALS";
+pub(crate) const ENV_ACCOUNT_PARTNER_CREDENTIALS: &str = "WGW_ACCOUNT_<NAME>_PARTNER_CREDENTIALS";
 
 /// Returns the variable `template` names for `account`: the name upper-cased, `-` → `_`.
 ///
 /// `account_env_var(ENV_ACCOUNT_API_KEY, "main-ru")` is `WGW_ACCOUNT_MAIN_RU_API_KEY`.
-pub fn account_env_var(template: &str, account: &str) -> String {
+pub(crate) fn account_env_var(template: &str, account: &str) -> String {
     let name = account.to_ascii_uppercase().replace('-', "_");
     template.replace(ACCOUNT_NAME_PLACEHOLDER, &name)
 }
 
 /// Default for `accounts[].limits.requests_per_window`.
-pub const DEFAULT_REQUESTS_PER_WINDOW: u32 = 500;
+pub(crate) const DEFAULT_REQUESTS_PER_WINDOW: u32 = 500;
 /// Default for `accounts[].limits.rate_window`.
-pub const DEFAULT_RATE_WINDOW: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_RATE_WINDOW: Duration = Duration::from_secs(5);
 /// Default for `accounts[].limits.max_concurrency`.
-pub const DEFAULT_MAX_CONCURRENCY: usize = 50;
+pub(crate) const DEFAULT_MAX_CONCURRENCY: usize = 50;
 /// Default for `accounts[].limits.request_timeout`.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default for `accounts[].limits.connect_timeout`.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The API family an account speaks; serde uses the configuration names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -149,13 +155,10 @@ impl Default for UpstreamLimits {
 impl UpstreamLimits {
     /// Resolves `[accounts.limits]` (file only); `prefix` is e.g. `accounts[0]`.
     fn resolve(file: &FileLimits, prefix: &str) -> Result<Self, ConfigError> {
-        let duration =
-            |raw: &Option<super::file::DurationText>, default: Duration, name: &str| match raw {
-                Some(raw) => {
-                    value::POSITIVE_DURATION.parse_at(raw, &format!("{prefix}.limits.{name}"))
-                }
-                None => Ok(default),
-            };
+        let duration = |raw: &Option<DurationText>, default: Duration, name: &str| match raw {
+            Some(raw) => value::POSITIVE_DURATION.parse_at(raw, &format!("{prefix}.limits.{name}")),
+            None => Ok(default),
+        };
         let count_key = |name: &str| format!("{prefix}.limits.{name}");
         Ok(Self {
             requests_per_window: value::positive(
@@ -277,7 +280,7 @@ impl TokenRefresh {
     }
 
     /// Tells whether the token can be refreshed (both secrets are set).
-    pub fn is_configured(&self) -> bool {
+    pub(crate) fn is_configured(&self) -> bool {
         self.refresh_token.is_some() && self.partner_credentials.is_some()
     }
 }
@@ -331,6 +334,9 @@ impl SecretKind {
     }
 }
 
+/// Name of the built-in sandbox account (reserved for the sandbox dialect).
+pub(crate) const SANDBOX_ACCOUNT: &str = "sandbox";
+
 impl AccountConfig {
     /// Resolves one account entry; `prefix` (e.g. `accounts[0]`) names its keys in errors.
     ///
@@ -341,7 +347,7 @@ impl AccountConfig {
             Some(text) => DIALECT.parse_at(text, &format!("{prefix}.dialect"))?,
             None => Dialect::WazzupV3,
         };
-        if name == super::SANDBOX_ACCOUNT && dialect != Dialect::Sandbox {
+        if name == SANDBOX_ACCOUNT && dialect != Dialect::Sandbox {
             return Err(ConfigError::invalid(
                 format!("{prefix}.dialect"),
                 "sandbox, because the name `sandbox` is reserved for the built-in sandbox",
@@ -430,6 +436,46 @@ fn resolve_secret(
         return Ok(None);
     };
     secret::read(&source, &key_prefix, env).map(Some)
+}
+
+/// `[[accounts]]`: names where the secrets are, never the secrets themselves.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileAccount {
+    pub(super) name: String,
+    pub(super) dialect: Option<String>,
+    #[serde(default)]
+    pub(super) default: bool,
+    pub(super) base_url: Option<String>,
+    pub(super) api_key_env: Option<String>,
+    pub(super) api_key_file: Option<PathBuf>,
+    pub(super) webhook_secret_env: Option<String>,
+    pub(super) webhook_secret_file: Option<PathBuf>,
+    pub(super) crm_key_env: Option<String>,
+    pub(super) crm_key_file: Option<PathBuf>,
+    pub(super) refresh_token_env: Option<String>,
+    pub(super) refresh_token_file: Option<PathBuf>,
+    pub(super) partner_credentials_env: Option<String>,
+    pub(super) partner_credentials_file: Option<PathBuf>,
+    pub(super) oauth_client_id: Option<String>,
+    pub(super) channel_cache_ttl: Option<DurationText>,
+    #[serde(default)]
+    pub(super) limits: FileLimits,
+    #[serde(default)]
+    pub(super) retry: FileRetry,
+    #[serde(default)]
+    pub(super) webhooks: FileWebhooks,
+}
+
+/// `[accounts.limits]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileLimits {
+    pub(super) requests_per_window: Option<u32>,
+    pub(super) rate_window: Option<DurationText>,
+    pub(super) max_concurrency: Option<usize>,
+    pub(super) request_timeout: Option<DurationText>,
+    pub(super) connect_timeout: Option<DurationText>,
 }
 
 /// The per-account settings, for [`SETTINGS`](super::SETTINGS).

@@ -1,18 +1,19 @@
 //! Caller authentication: the bearer tokens gRPC callers present and what each may reach.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, path::PathBuf};
 
 use secrecy::SecretString;
+use serde::Deserialize;
 
 use super::{
-    ConfigError, SettingDoc,
-    file::{FileAuth, FileToken},
+    ConfigError,
+    doc::SettingDoc,
     secret,
     value::{self, Env, env_value},
 };
 
 /// A single caller token with access to every account and service (named [`DEFAULT_TOKEN_NAME`]).
-pub const ENV_AUTH_TOKEN: &str = "WGW_AUTH_TOKEN";
+pub(crate) const ENV_AUTH_TOKEN: &str = "WGW_AUTH_TOKEN";
 pub(super) const AUTH_TOKEN: SettingDoc = SettingDoc {
     env: ENV_AUTH_TOKEN,
     file_key: "",
@@ -21,10 +22,10 @@ pub(super) const AUTH_TOKEN: SettingDoc = SettingDoc {
 };
 
 /// Name of the caller token defined by [`ENV_AUTH_TOKEN`].
-pub const DEFAULT_TOKEN_NAME: &str = "default";
+pub(crate) const DEFAULT_TOKEN_NAME: &str = "default";
 
 /// Default for `auth.open_health_and_reflection` (file only).
-pub const DEFAULT_OPEN_HEALTH_AND_REFLECTION: bool = true;
+pub(crate) const DEFAULT_OPEN_HEALTH_AND_REFLECTION: bool = true;
 
 /// Who may call the gateway.
 #[derive(Clone, Debug)]
@@ -160,4 +161,26 @@ fn is_service_name(raw: &str) -> bool {
                 .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
     });
     parts.nth(1).is_some() && all_identifiers
+}
+
+/// `[auth]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileAuth {
+    pub(super) open_health_and_reflection: Option<bool>,
+    #[serde(default)]
+    pub(super) tokens: Vec<FileToken>,
+}
+
+/// `[[auth.tokens]]`: names where the token is, never the token itself.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileToken {
+    pub(super) name: String,
+    pub(super) token_env: Option<String>,
+    pub(super) token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) accounts: Vec<String>,
+    #[serde(default)]
+    pub(super) services: Vec<String>,
 }

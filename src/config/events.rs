@@ -13,33 +13,33 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    ConfigError, SettingDoc,
-    settings::file_only,
-    value::{self, Env, ValueKind, layered},
+    ConfigError,
+    doc::{SettingDoc, file_only},
+    value::{self, DurationText, Env, ValueKind, layered},
 };
 
 /// Events received longer ago than this are dropped from the log.
-pub const ENV_EVENTS_RETENTION_MAX_AGE: &str = "WGW_EVENTS_RETENTION_MAX_AGE";
+pub(crate) const ENV_EVENTS_RETENTION_MAX_AGE: &str = "WGW_EVENTS_RETENTION_MAX_AGE";
 /// Default for [`ENV_EVENTS_RETENTION_MAX_AGE`].
-pub const DEFAULT_EVENTS_RETENTION_MAX_AGE: &str = "7d";
+pub(crate) const DEFAULT_EVENTS_RETENTION_MAX_AGE: &str = "7d";
 
 /// Once retained events take more bytes than this, the oldest are dropped.
-pub const ENV_EVENTS_RETENTION_MAX_BYTES: &str = "WGW_EVENTS_RETENTION_MAX_BYTES";
+pub(crate) const ENV_EVENTS_RETENTION_MAX_BYTES: &str = "WGW_EVENTS_RETENTION_MAX_BYTES";
 /// Default for [`ENV_EVENTS_RETENTION_MAX_BYTES`].
-pub const DEFAULT_EVENTS_RETENTION_MAX_BYTES: &str = "1GiB";
+pub(crate) const DEFAULT_EVENTS_RETENTION_MAX_BYTES: &str = "1GiB";
 
 /// Default of `events.retention_check_interval` (file only).
-pub const DEFAULT_EVENTS_RETENTION_CHECK_INTERVAL: &str = "1m";
+pub(crate) const DEFAULT_EVENTS_RETENTION_CHECK_INTERVAL: &str = "1m";
 /// Default of `events.max_streams` (file only).
-pub const DEFAULT_EVENTS_MAX_STREAMS: usize = 1024;
+pub(crate) const DEFAULT_EVENTS_MAX_STREAMS: usize = 1024;
 /// Default of `events.default_max_in_flight` (file only).
-pub const DEFAULT_EVENTS_MAX_IN_FLIGHT: u32 = 256;
+pub(crate) const DEFAULT_EVENTS_MAX_IN_FLIGHT: u32 = 256;
 /// Largest `max_in_flight` a subscription may ask for.
-pub const MAX_EVENTS_MAX_IN_FLIGHT: u32 = 10_000;
+pub(crate) const MAX_EVENTS_MAX_IN_FLIGHT: u32 = 10_000;
 /// Default of `events.default_ack_wait` (file only).
-pub const DEFAULT_EVENTS_ACK_WAIT: &str = "30s";
+pub(crate) const DEFAULT_EVENTS_ACK_WAIT: &str = "30s";
 /// Default of `events.default_heartbeat_interval` (file only).
-pub const DEFAULT_EVENTS_HEARTBEAT_INTERVAL: &str = "15s";
+pub(crate) const DEFAULT_EVENTS_HEARTBEAT_INTERVAL: &str = "15s";
 
 /// The `[events]` settings, for [`SETTINGS`](super::SETTINGS): the two with an environment
 /// variable first.
@@ -93,13 +93,13 @@ const BYTE_SIZE: ValueKind<u64> = ValueKind::new(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FileEvents {
-    retention_max_age: Option<super::file::DurationText>,
+    retention_max_age: Option<DurationText>,
     retention_max_bytes: Option<FileByteSize>,
-    retention_check_interval: Option<super::file::DurationText>,
+    retention_check_interval: Option<DurationText>,
     max_streams: Option<usize>,
     default_max_in_flight: Option<u32>,
-    default_ack_wait: Option<super::file::DurationText>,
-    default_heartbeat_interval: Option<super::file::DurationText>,
+    default_ack_wait: Option<DurationText>,
+    default_heartbeat_interval: Option<DurationText>,
 }
 
 /// A byte size written as a number or as text with a unit.
@@ -152,7 +152,7 @@ impl EventsConfig {
             FileByteSize::Number(bytes) => bytes.to_string(),
             FileByteSize::Text(text) => text.clone(),
         });
-        let duration = |setting: &SettingDoc, raw: &Option<super::file::DurationText>| {
+        let duration = |setting: &SettingDoc, raw: &Option<DurationText>| {
             layered(env, setting, raw.as_deref(), &value::POSITIVE_DURATION)
         };
         let max_in_flight = default_max_in_flight(file.default_max_in_flight)?;

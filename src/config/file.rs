@@ -3,14 +3,19 @@
 //! Values that need checking (addresses, durations, URLs, names) are kept as text here and parsed
 //! by the same parsers as the environment, so both report errors the same way.
 
-use std::fmt;
-use std::ops::Deref;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
-use super::ConfigError;
-use super::upstream_tuning::{FileRetry, FileWebhooks};
+use super::{
+    ConfigError,
+    account::FileAccount,
+    auth::FileAuth,
+    events::FileEvents,
+    process::{FileListeners, FileServer, FileStorage, FileTelemetry},
+    tls::FileTls,
+    webhooks::FileWebhooks,
+};
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
@@ -25,150 +30,15 @@ pub(super) struct FileConfig {
     #[serde(default)]
     pub(super) telemetry: FileTelemetry,
     #[serde(default)]
-    pub(super) events: super::events::FileEvents,
+    pub(super) events: FileEvents,
     #[serde(default)]
     pub(super) auth: FileAuth,
     #[serde(default)]
     pub(super) accounts: Vec<FileAccount>,
     #[serde(default)]
-    pub(super) webhooks: super::webhooks::FileWebhooks,
-    #[serde(default)]
-    pub(super) tls: super::tls::FileTls,
-}
-
-/// `[listeners]`
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileListeners {
-    pub(super) grpc: Option<String>,
-    pub(super) webhook: Option<String>,
-    pub(super) admin: Option<String>,
-}
-
-/// `[server]`
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileServer {
-    pub(super) drain_timeout: Option<DurationText>,
-    pub(super) handler_timeout: Option<DurationText>,
-    pub(super) max_in_flight_per_connection: Option<usize>,
-    pub(super) public_webhook_base_url: Option<String>,
-    pub(super) sandbox_latency: Option<DurationText>,
-    pub(super) worker_threads: Option<usize>,
-    pub(super) sandbox_export_rows: Option<u64>,
-}
-
-/// `[storage]`
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileStorage {
-    pub(super) data_dir: Option<String>,
-    pub(super) idempotency_retention: Option<DurationText>,
-}
-
-/// `[telemetry]`
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileTelemetry {
-    pub(super) log: Option<String>,
-    pub(super) log_format: Option<String>,
-}
-
-/// `[auth]`
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileAuth {
-    pub(super) open_health_and_reflection: Option<bool>,
-    #[serde(default)]
-    pub(super) tokens: Vec<FileToken>,
-}
-
-/// `[[auth.tokens]]`: names where the token is, never the token itself.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileToken {
-    pub(super) name: String,
-    pub(super) token_env: Option<String>,
-    pub(super) token_file: Option<PathBuf>,
-    #[serde(default)]
-    pub(super) accounts: Vec<String>,
-    #[serde(default)]
-    pub(super) services: Vec<String>,
-}
-
-/// `[[accounts]]`: names where the secrets are, never the secrets themselves.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileAccount {
-    pub(super) name: String,
-    pub(super) dialect: Option<String>,
-    #[serde(default)]
-    pub(super) default: bool,
-    pub(super) base_url: Option<String>,
-    pub(super) api_key_env: Option<String>,
-    pub(super) api_key_file: Option<PathBuf>,
-    pub(super) webhook_secret_env: Option<String>,
-    pub(super) webhook_secret_file: Option<PathBuf>,
-    pub(super) crm_key_env: Option<String>,
-    pub(super) crm_key_file: Option<PathBuf>,
-    pub(super) refresh_token_env: Option<String>,
-    pub(super) refresh_token_file: Option<PathBuf>,
-    pub(super) partner_credentials_env: Option<String>,
-    pub(super) partner_credentials_file: Option<PathBuf>,
-    pub(super) oauth_client_id: Option<String>,
-    pub(super) channel_cache_ttl: Option<DurationText>,
-    #[serde(default)]
-    pub(super) limits: FileLimits,
-    #[serde(default)]
-    pub(super) retry: FileRetry,
-    #[serde(default)]
     pub(super) webhooks: FileWebhooks,
-}
-
-/// `[accounts.limits]`
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileLimits {
-    pub(super) requests_per_window: Option<u32>,
-    pub(super) rate_window: Option<DurationText>,
-    pub(super) max_concurrency: Option<usize>,
-    pub(super) request_timeout: Option<DurationText>,
-    pub(super) connect_timeout: Option<DurationText>,
-}
-
-/// A duration as the file writes it, text such as `"10s"`: kept as text and parsed later by the
-/// environment's parser; anything but text (`drain_timeout = 10`) is refused naming what is meant.
-#[derive(Debug)]
-pub(super) struct DurationText(String);
-
-impl Deref for DurationText {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<'de> Deserialize<'de> for DurationText {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        /// Accepts text only, and says what text in its error.
-        struct TextVisitor;
-
-        impl serde::de::Visitor<'_> for TextVisitor {
-            type Value = DurationText;
-
-            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                // Single quotes: errors drop double-quoted text (see `without_quoted_values`).
-                formatter.write_str("a duration with its unit, in quotes, such as '10s' or '250ms'")
-            }
-
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<DurationText, E> {
-                Ok(DurationText(text.to_owned()))
-            }
-        }
-
-        deserializer.deserialize_str(TextVisitor)
-    }
+    #[serde(default)]
+    pub(super) tls: FileTls,
 }
 
 impl FileConfig {

@@ -2,18 +2,21 @@
 
 use std::{fmt, net::SocketAddr, num::NonZeroUsize, path::PathBuf, time::Duration};
 
+use serde::Deserialize;
+
 use super::{
-    CliOverrides, ConfigError, SettingDoc,
-    file::{FileListeners, FileServer, FileStorage, FileTelemetry},
-    value::{self, Env, ValueKind, layered, layered_opt},
+    ConfigError,
+    doc::SettingDoc,
+    sources::CliOverrides,
+    value::{self, DurationText, Env, ValueKind, layered, layered_opt},
 };
 
 // === listeners ===
 
 /// Address the gRPC server listens on.
-pub const ENV_GRPC_LISTEN_ADDR: &str = "WGW_GRPC_LISTEN_ADDR";
+pub(crate) const ENV_GRPC_LISTEN_ADDR: &str = "WGW_GRPC_LISTEN_ADDR";
 /// Default for [`ENV_GRPC_LISTEN_ADDR`].
-pub const DEFAULT_GRPC_LISTEN_ADDR: &str = "127.0.0.1:50051";
+pub(crate) const DEFAULT_GRPC_LISTEN_ADDR: &str = "127.0.0.1:50051";
 pub(super) const GRPC_LISTEN_ADDR: SettingDoc = SettingDoc {
     env: ENV_GRPC_LISTEN_ADDR,
     file_key: "listeners.grpc",
@@ -22,9 +25,9 @@ pub(super) const GRPC_LISTEN_ADDR: SettingDoc = SettingDoc {
 };
 
 /// Address the HTTP server that receives upstream webhooks listens on.
-pub const ENV_WEBHOOK_LISTEN_ADDR: &str = "WGW_WEBHOOK_LISTEN_ADDR";
+pub(crate) const ENV_WEBHOOK_LISTEN_ADDR: &str = "WGW_WEBHOOK_LISTEN_ADDR";
 /// Default for [`ENV_WEBHOOK_LISTEN_ADDR`].
-pub const DEFAULT_WEBHOOK_LISTEN_ADDR: &str = "127.0.0.1:8080";
+pub(crate) const DEFAULT_WEBHOOK_LISTEN_ADDR: &str = "127.0.0.1:8080";
 pub(super) const WEBHOOK_LISTEN_ADDR: SettingDoc = SettingDoc {
     env: ENV_WEBHOOK_LISTEN_ADDR,
     file_key: "listeners.webhook",
@@ -33,9 +36,9 @@ pub(super) const WEBHOOK_LISTEN_ADDR: SettingDoc = SettingDoc {
 };
 
 /// Address the admin HTTP server (health, metrics) listens on.
-pub const ENV_ADMIN_LISTEN_ADDR: &str = "WGW_ADMIN_LISTEN_ADDR";
+pub(crate) const ENV_ADMIN_LISTEN_ADDR: &str = "WGW_ADMIN_LISTEN_ADDR";
 /// Default for [`ENV_ADMIN_LISTEN_ADDR`].
-pub const DEFAULT_ADMIN_LISTEN_ADDR: &str = "127.0.0.1:9090";
+pub(crate) const DEFAULT_ADMIN_LISTEN_ADDR: &str = "127.0.0.1:9090";
 pub(super) const ADMIN_LISTEN_ADDR: SettingDoc = SettingDoc {
     env: ENV_ADMIN_LISTEN_ADDR,
     file_key: "listeners.admin",
@@ -82,9 +85,9 @@ impl Listeners {
 // === server ===
 
 /// How long shutdown waits for in-flight requests and streams.
-pub const ENV_DRAIN_TIMEOUT: &str = "WGW_DRAIN_TIMEOUT";
+pub(crate) const ENV_DRAIN_TIMEOUT: &str = "WGW_DRAIN_TIMEOUT";
 /// Default for [`ENV_DRAIN_TIMEOUT`].
-pub const DEFAULT_DRAIN_TIMEOUT: &str = "10s";
+pub(crate) const DEFAULT_DRAIN_TIMEOUT: &str = "10s";
 pub(super) const DRAIN_TIMEOUT: SettingDoc = SettingDoc {
     env: ENV_DRAIN_TIMEOUT,
     file_key: "server.drain_timeout",
@@ -93,9 +96,9 @@ pub(super) const DRAIN_TIMEOUT: SettingDoc = SettingDoc {
 };
 
 /// Upper bound for one unary RPC, upstream retries included.
-pub const ENV_HANDLER_TIMEOUT: &str = "WGW_HANDLER_TIMEOUT";
+pub(crate) const ENV_HANDLER_TIMEOUT: &str = "WGW_HANDLER_TIMEOUT";
 /// Default for [`ENV_HANDLER_TIMEOUT`].
-pub const DEFAULT_HANDLER_TIMEOUT: &str = "60s";
+pub(crate) const DEFAULT_HANDLER_TIMEOUT: &str = "60s";
 pub(super) const HANDLER_TIMEOUT: SettingDoc = SettingDoc {
     env: ENV_HANDLER_TIMEOUT,
     file_key: "server.handler_timeout",
@@ -104,7 +107,7 @@ pub(super) const HANDLER_TIMEOUT: SettingDoc = SettingDoc {
 };
 
 /// Public http(s) URL under which the webhook listener is reachable from the upstream APIs.
-pub const ENV_PUBLIC_WEBHOOK_BASE_URL: &str = "WGW_PUBLIC_WEBHOOK_BASE_URL";
+pub(crate) const ENV_PUBLIC_WEBHOOK_BASE_URL: &str = "WGW_PUBLIC_WEBHOOK_BASE_URL";
 pub(super) const PUBLIC_WEBHOOK_BASE_URL: SettingDoc = SettingDoc {
     env: ENV_PUBLIC_WEBHOOK_BASE_URL,
     file_key: "server.public_webhook_base_url",
@@ -113,9 +116,9 @@ pub(super) const PUBLIC_WEBHOOK_BASE_URL: SettingDoc = SettingDoc {
 };
 
 /// Simulated upstream latency of every sandbox operation.
-pub const ENV_SANDBOX_LATENCY: &str = "WGW_SANDBOX_LATENCY";
+pub(crate) const ENV_SANDBOX_LATENCY: &str = "WGW_SANDBOX_LATENCY";
 /// Default for [`ENV_SANDBOX_LATENCY`].
-pub const DEFAULT_SANDBOX_LATENCY: &str = "0s";
+pub(crate) const DEFAULT_SANDBOX_LATENCY: &str = "0s";
 pub(super) const SANDBOX_LATENCY: SettingDoc = SettingDoc {
     env: ENV_SANDBOX_LATENCY,
     file_key: "server.sandbox_latency",
@@ -124,7 +127,7 @@ pub(super) const SANDBOX_LATENCY: SettingDoc = SettingDoc {
 };
 
 /// Threads that run the gateway's async work.
-pub const ENV_WORKER_THREADS: &str = "WGW_WORKER_THREADS";
+pub(crate) const ENV_WORKER_THREADS: &str = "WGW_WORKER_THREADS";
 pub(super) const WORKER_THREADS: SettingDoc = SettingDoc {
     env: ENV_WORKER_THREADS,
     file_key: "server.worker_threads",
@@ -137,7 +140,7 @@ pub(super) const WORKER_THREADS: SettingDoc = SettingDoc {
 pub(super) const MAX_SANDBOX_EXPORT_ROWS: u64 = 100_000_000;
 
 /// Default for `server.max_in_flight_per_connection` (file only).
-pub const DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION: usize = 256;
+pub(crate) const DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION: usize = 256;
 
 /// How the gRPC server treats requests.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -217,9 +220,9 @@ impl ServerConfig {
 // === storage ===
 
 /// Directory of the embedded event log and other local state.
-pub const ENV_DATA_DIR: &str = "WGW_DATA_DIR";
+pub(crate) const ENV_DATA_DIR: &str = "WGW_DATA_DIR";
 /// Default for [`ENV_DATA_DIR`].
-pub const DEFAULT_DATA_DIR: &str = "./data";
+pub(crate) const DEFAULT_DATA_DIR: &str = "./data";
 pub(super) const DATA_DIR: SettingDoc = SettingDoc {
     env: ENV_DATA_DIR,
     file_key: "storage.data_dir",
@@ -229,9 +232,9 @@ pub(super) const DATA_DIR: SettingDoc = SettingDoc {
 
 /// How long the outcome of a send with an idempotency key is kept, so that repeats are answered
 /// from it instead of sending again.
-pub const ENV_IDEMPOTENCY_RETENTION: &str = "WGW_IDEMPOTENCY_RETENTION";
+pub(crate) const ENV_IDEMPOTENCY_RETENTION: &str = "WGW_IDEMPOTENCY_RETENTION";
 /// Default for [`ENV_IDEMPOTENCY_RETENTION`].
-pub const DEFAULT_IDEMPOTENCY_RETENTION: &str = "24h";
+pub(crate) const DEFAULT_IDEMPOTENCY_RETENTION: &str = "24h";
 pub(super) const IDEMPOTENCY_RETENTION: SettingDoc = SettingDoc {
     env: ENV_IDEMPOTENCY_RETENTION,
     file_key: "storage.idempotency_retention",
@@ -277,9 +280,9 @@ impl StorageConfig {
 // === telemetry ===
 
 /// Log filter, a `tracing` `EnvFilter` directive such as `info,wazzup_gateway=debug`.
-pub const ENV_LOG: &str = "WGW_LOG";
+pub(crate) const ENV_LOG: &str = "WGW_LOG";
 /// Default for [`ENV_LOG`].
-pub const DEFAULT_LOG: &str = "info";
+pub(crate) const DEFAULT_LOG: &str = "info";
 pub(super) const LOG: SettingDoc = SettingDoc {
     env: ENV_LOG,
     file_key: "telemetry.log",
@@ -288,9 +291,9 @@ pub(super) const LOG: SettingDoc = SettingDoc {
 };
 
 /// Log line format: `text` or `json`.
-pub const ENV_LOG_FORMAT: &str = "WGW_LOG_FORMAT";
+pub(crate) const ENV_LOG_FORMAT: &str = "WGW_LOG_FORMAT";
 /// Default for [`ENV_LOG_FORMAT`].
-pub const DEFAULT_LOG_FORMAT: &str = "text";
+pub(crate) const DEFAULT_LOG_FORMAT: &str = "text";
 pub(super) const LOG_FORMAT: SettingDoc = SettingDoc {
     env: ENV_LOG_FORMAT,
     file_key: "telemetry.log_format",
@@ -311,7 +314,7 @@ pub enum LogFormat {
 
 impl LogFormat {
     /// Returns the format for its configuration name (`text`, `json`), in any letter case.
-    pub fn parse(raw: &str) -> Option<Self> {
+    pub(crate) fn parse(raw: &str) -> Option<Self> {
         match raw.to_ascii_lowercase().as_str() {
             "text" => Some(Self::Text),
             "json" => Some(Self::Json),
@@ -320,7 +323,7 @@ impl LogFormat {
     }
 
     /// Returns the configuration name of the format.
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Text => "text",
             Self::Json => "json",
@@ -356,4 +359,42 @@ impl TelemetryConfig {
             )?,
         })
     }
+}
+
+/// `[listeners]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileListeners {
+    pub(super) grpc: Option<String>,
+    pub(super) webhook: Option<String>,
+    pub(super) admin: Option<String>,
+}
+
+/// `[server]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileServer {
+    pub(super) drain_timeout: Option<DurationText>,
+    pub(super) handler_timeout: Option<DurationText>,
+    pub(super) max_in_flight_per_connection: Option<usize>,
+    pub(super) public_webhook_base_url: Option<String>,
+    pub(super) sandbox_latency: Option<DurationText>,
+    pub(super) worker_threads: Option<usize>,
+    pub(super) sandbox_export_rows: Option<u64>,
+}
+
+/// `[storage]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileStorage {
+    pub(super) data_dir: Option<String>,
+    pub(super) idempotency_retention: Option<DurationText>,
+}
+
+/// `[telemetry]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileTelemetry {
+    pub(super) log: Option<String>,
+    pub(super) log_format: Option<String>,
 }

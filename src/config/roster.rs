@@ -4,21 +4,23 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{
-    AccountConfig, CliOverrides, ConfigError, Dialect, SettingDoc,
+    AccountConfig, ConfigError, Dialect,
     account::{
         ACCOUNT_NAME_PLACEHOLDER, ENV_ACCOUNT_API_KEY, ENV_ACCOUNT_API_KEY_FILE,
         ENV_ACCOUNT_BASE_URL, ENV_ACCOUNT_CRM_KEY, ENV_ACCOUNT_PARTNER_CREDENTIALS,
-        ENV_ACCOUNT_REFRESH_TOKEN, ENV_ACCOUNT_WEBHOOK_SECRET, account_env_var,
+        ENV_ACCOUNT_REFRESH_TOKEN, ENV_ACCOUNT_WEBHOOK_SECRET, FileAccount, SANDBOX_ACCOUNT,
+        account_env_var,
     },
-    file::FileAccount,
+    doc::SettingDoc,
+    sources::CliOverrides,
     value::{self, Env, env_value},
 };
 
 /// Adds the built-in sandbox account even when real accounts are configured (`true`, `false`,
 /// `1`, `0`).
-pub const ENV_SANDBOX: &str = "WGW_SANDBOX";
+pub(crate) const ENV_SANDBOX: &str = "WGW_SANDBOX";
 /// Default for [`ENV_SANDBOX`].
-pub const DEFAULT_SANDBOX: &str = "false";
+pub(crate) const DEFAULT_SANDBOX: &str = "false";
 pub(super) const SANDBOX: SettingDoc = SettingDoc {
     env: ENV_SANDBOX,
     file_key: "",
@@ -28,7 +30,7 @@ pub(super) const SANDBOX: SettingDoc = SettingDoc {
 
 /// Shortcut for a single Wazzup API v3 account named [`WAZZUP_SHORTCUT_ACCOUNT`]; used only when
 /// the file defines no accounts.
-pub const ENV_WAZZUP_API_KEY: &str = "WGW_WAZZUP_API_KEY";
+pub(crate) const ENV_WAZZUP_API_KEY: &str = "WGW_WAZZUP_API_KEY";
 pub(super) const WAZZUP_API_KEY: SettingDoc = SettingDoc {
     env: ENV_WAZZUP_API_KEY,
     file_key: "",
@@ -37,7 +39,7 @@ pub(super) const WAZZUP_API_KEY: SettingDoc = SettingDoc {
 };
 
 /// Base URL of the [`ENV_WAZZUP_API_KEY`] account.
-pub const ENV_WAZZUP_BASE_URL: &str = "WGW_WAZZUP_BASE_URL";
+pub(crate) const ENV_WAZZUP_BASE_URL: &str = "WGW_WAZZUP_BASE_URL";
 pub(super) const WAZZUP_BASE_URL: SettingDoc = SettingDoc {
     env: ENV_WAZZUP_BASE_URL,
     file_key: "",
@@ -46,10 +48,7 @@ pub(super) const WAZZUP_BASE_URL: SettingDoc = SettingDoc {
 };
 
 /// Name of the account defined by [`ENV_WAZZUP_API_KEY`].
-pub const WAZZUP_SHORTCUT_ACCOUNT: &str = "wazzup";
-
-/// Name of the built-in sandbox account (reserved for the sandbox dialect).
-pub const SANDBOX_ACCOUNT: &str = "sandbox";
+pub(crate) const WAZZUP_SHORTCUT_ACCOUNT: &str = "wazzup";
 
 /// Returns whether the sandbox account was asked for: command line, then [`ENV_SANDBOX`].
 pub(super) fn sandbox_requested(env: &Env, overrides: &CliOverrides) -> Result<bool, ConfigError> {

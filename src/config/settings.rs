@@ -1,34 +1,10 @@
 //! The catalogue of settings, from which `--help` and the README table are generated.
 
-use super::{account, auth, events, process, roster, tls, upstream_tuning, webhooks};
-
-/// Documentation of one setting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SettingDoc {
-    /// Environment variable; empty for settings only the file can set. Per-account variables
-    /// contain the `<NAME>` placeholder.
-    pub env: &'static str,
-    /// Key in the TOML file (`[]` marks an array of tables); empty for environment-only settings.
-    pub file_key: &'static str,
-    /// Default as written in the environment or file; empty when there is none.
-    pub default: &'static str,
-    /// One-line description.
-    pub description: &'static str,
-}
-
-/// Shorthand for a setting only the configuration file can set.
-pub(super) const fn file_only(
-    file_key: &'static str,
-    default: &'static str,
-    description: &'static str,
-) -> SettingDoc {
-    SettingDoc {
-        env: "",
-        file_key,
-        default,
-        description,
-    }
-}
+use super::{
+    account, auth,
+    doc::{SettingDoc, file_only},
+    events, process, roster, tls, upstream_tuning, webhooks,
+};
 
 /// Every setting: first those with an environment variable, then the file-only ones.
 ///
@@ -198,7 +174,7 @@ pub const SETTINGS: &[SettingDoc] = &[
 ];
 
 /// Renders [`SETTINGS`] as plain text for `--help`.
-pub fn settings_help() -> String {
+pub(crate) fn settings_help() -> String {
     let mut help = String::from(
         "Settings (command line > environment > configuration file > default).\n\
          <NAME> is the account name upper-cased with '-' replaced by '_'.\n",

@@ -3,6 +3,15 @@ use std::{io::Write as _, num::NonZeroUsize, time::Duration};
 use secrecy::ExposeSecret as _;
 
 use super::*;
+use super::{
+    auth::{DEFAULT_OPEN_HEALTH_AND_REFLECTION, ENV_AUTH_TOKEN},
+    process::{
+        DEFAULT_ADMIN_LISTEN_ADDR, DEFAULT_GRPC_LISTEN_ADDR, DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
+        DEFAULT_WEBHOOK_LISTEN_ADDR, ENV_DATA_DIR, ENV_GRPC_LISTEN_ADDR, ENV_IDEMPOTENCY_RETENTION,
+        ENV_LOG, ENV_LOG_FORMAT, ENV_WEBHOOK_LISTEN_ADDR, ENV_WORKER_THREADS,
+    },
+    roster::{ENV_SANDBOX, ENV_WAZZUP_API_KEY, ENV_WAZZUP_BASE_URL},
+};
 
 fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs
@@ -648,7 +657,7 @@ fn settings_list_every_env_constant_in_order() {
     let declared: Vec<&str> = sources
         .iter()
         .flat_map(|source| source.lines())
-        .filter_map(|line| line.strip_prefix("pub const ENV_"))
+        .filter_map(|line| line.strip_prefix("pub(crate) const ENV_"))
         .filter_map(|rest| rest.split('"').nth(1))
         .collect();
     assert_eq!(declared.len(), 24, "{declared:?}");

@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::{
-    ConfigError, SettingDoc,
+    ConfigError,
+    doc::SettingDoc,
     value::{self, Env, layered_opt},
 };
 
 /// PEM certificate chain the gRPC listener presents; setting it (with the key) turns TLS on.
-pub const ENV_GRPC_TLS_CERT_FILE: &str = "WGW_GRPC_TLS_CERT_FILE";
+pub(crate) const ENV_GRPC_TLS_CERT_FILE: &str = "WGW_GRPC_TLS_CERT_FILE";
 pub(super) const GRPC_TLS_CERT_FILE: SettingDoc = SettingDoc {
     env: ENV_GRPC_TLS_CERT_FILE,
     file_key: "tls.grpc_cert_file",
@@ -20,7 +21,7 @@ pub(super) const GRPC_TLS_CERT_FILE: SettingDoc = SettingDoc {
 };
 
 /// PEM private key of [`ENV_GRPC_TLS_CERT_FILE`].
-pub const ENV_GRPC_TLS_KEY_FILE: &str = "WGW_GRPC_TLS_KEY_FILE";
+pub(crate) const ENV_GRPC_TLS_KEY_FILE: &str = "WGW_GRPC_TLS_KEY_FILE";
 pub(super) const GRPC_TLS_KEY_FILE: SettingDoc = SettingDoc {
     env: ENV_GRPC_TLS_KEY_FILE,
     file_key: "tls.grpc_key_file",
@@ -30,7 +31,7 @@ pub(super) const GRPC_TLS_KEY_FILE: SettingDoc = SettingDoc {
 
 /// PEM CA certificates that sign client certificates; setting it makes client certificates
 /// mandatory (mutual TLS).
-pub const ENV_GRPC_TLS_CLIENT_CA_FILE: &str = "WGW_GRPC_TLS_CLIENT_CA_FILE";
+pub(crate) const ENV_GRPC_TLS_CLIENT_CA_FILE: &str = "WGW_GRPC_TLS_CLIENT_CA_FILE";
 pub(super) const GRPC_TLS_CLIENT_CA_FILE: SettingDoc = SettingDoc {
     env: ENV_GRPC_TLS_CLIENT_CA_FILE,
     file_key: "tls.grpc_client_ca_file",

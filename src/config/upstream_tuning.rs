@@ -6,29 +6,29 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    ConfigError, SettingDoc,
-    settings::file_only,
-    value::{self, ValueKind},
+    ConfigError,
+    doc::{SettingDoc, file_only},
+    value::{self, DurationText, ValueKind},
 };
 
 /// Default for `accounts[].retry.max_attempts`.
-pub const DEFAULT_RETRY_MAX_ATTEMPTS: u32 = 3;
+pub(crate) const DEFAULT_RETRY_MAX_ATTEMPTS: u32 = 3;
 /// Default for `accounts[].retry.base_delay`.
-pub const DEFAULT_RETRY_BASE_DELAY: Duration = Duration::from_millis(250);
+pub(crate) const DEFAULT_RETRY_BASE_DELAY: Duration = Duration::from_millis(250);
 /// Default for `accounts[].retry.max_delay`.
-pub const DEFAULT_RETRY_MAX_DELAY: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_RETRY_MAX_DELAY: Duration = Duration::from_secs(2);
 /// Default for `accounts[].retry.rate_limit_fallback`: the v3 rate window (wazzup-api.md §1.2),
 /// used when a 429 carries no `Retry-After`.
-pub const DEFAULT_RETRY_RATE_LIMIT_FALLBACK: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_RETRY_RATE_LIMIT_FALLBACK: Duration = Duration::from_secs(5);
 /// Default for `accounts[].retry.max_retry_after`.
-pub const DEFAULT_RETRY_MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_RETRY_MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 /// Default for `accounts[].retry.total_budget`.
-pub const DEFAULT_RETRY_TOTAL_BUDGET: Duration = Duration::from_secs(40);
+pub(crate) const DEFAULT_RETRY_TOTAL_BUDGET: Duration = Duration::from_secs(40);
 /// Longest allowed `accounts[].retry.total_budget`: every attempt of a keyed send must start well
 /// inside the upstream's 60 s `crmMessageId` dedupe window (wazzup-api.md §3.3).
-pub const MAX_RETRY_TOTAL_BUDGET: Duration = Duration::from_secs(50);
+pub(crate) const MAX_RETRY_TOTAL_BUDGET: Duration = Duration::from_secs(50);
 /// Default for `accounts[].channel_cache_ttl`.
-pub const DEFAULT_CHANNEL_CACHE_TTL: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_CHANNEL_CACHE_TTL: Duration = Duration::from_secs(30);
 
 /// How the upstream HTTP stack retries failed attempts of one operation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,11 +77,10 @@ impl RetrySettings {
     /// Resolves `[accounts.retry]`; `prefix` is e.g. `accounts[0]`.
     pub(super) fn resolve(file: &FileRetry, prefix: &str) -> Result<Self, ConfigError> {
         let key = |name: &str| format!("{prefix}.retry.{name}");
-        let duration =
-            |raw: &Option<super::file::DurationText>, default: Duration, name: &str| match raw {
-                Some(raw) => value::DURATION.parse_at(raw, &key(name)),
-                None => Ok(default),
-            };
+        let duration = |raw: &Option<DurationText>, default: Duration, name: &str| match raw {
+            Some(raw) => value::DURATION.parse_at(raw, &key(name)),
+            None => Ok(default),
+        };
         let total_budget = match &file.total_budget {
             Some(raw) => TOTAL_BUDGET.parse_at(raw, &key("total_budget"))?,
             None => DEFAULT_RETRY_TOTAL_BUDGET,
@@ -165,11 +164,11 @@ impl WebhookSubscriptions {
 #[serde(deny_unknown_fields)]
 pub(super) struct FileRetry {
     pub(super) max_attempts: Option<u32>,
-    pub(super) base_delay: Option<super::file::DurationText>,
-    pub(super) max_delay: Option<super::file::DurationText>,
-    pub(super) rate_limit_fallback: Option<super::file::DurationText>,
-    pub(super) max_retry_after: Option<super::file::DurationText>,
-    pub(super) total_budget: Option<super::file::DurationText>,
+    pub(super) base_delay: Option<DurationText>,
+    pub(super) max_delay: Option<DurationText>,
+    pub(super) rate_limit_fallback: Option<DurationText>,
+    pub(super) max_retry_after: Option<DurationText>,
+    pub(super) total_budget: Option<DurationText>,
 }
 
 /// `[accounts.webhooks]`

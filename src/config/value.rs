@@ -1,8 +1,10 @@
 //! Parsers for setting values, and the layering of environment over file over default.
 
-use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{collections::HashMap, fmt, net::SocketAddr, ops::Deref, path::PathBuf, time::Duration};
 
-use super::{ConfigError, SettingDoc};
+use serde::{Deserialize, Deserializer};
+
+use super::{ConfigError, doc::SettingDoc};
 use crate::model::http_url;
 
 /// The process environment as handed to the loader.
@@ -172,6 +174,41 @@ fn parse_http_url(raw: &str) -> Option<String> {
         && url.query().is_none()
         && url.fragment().is_none();
     plain.then(|| raw.trim_end_matches('/').to_owned())
+}
+
+/// A duration as the file writes it, text such as `"10s"`: kept as text and parsed later by the
+/// environment's parser; anything but text (`drain_timeout = 10`) is refused naming what is meant.
+#[derive(Debug)]
+pub(super) struct DurationText(String);
+
+impl Deref for DurationText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for DurationText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// Accepts text only, and says what text in its error.
+        struct TextVisitor;
+
+        impl serde::de::Visitor<'_> for TextVisitor {
+            type Value = DurationText;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // Single quotes: errors drop double-quoted text (see `file::without_quoted_values`).
+                formatter.write_str("a duration with its unit, in quotes, such as '10s' or '250ms'")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<DurationText, E> {
+                Ok(DurationText(text.to_owned()))
+            }
+        }
+
+        deserializer.deserialize_str(TextVisitor)
+    }
 }
 
 #[cfg(test)]

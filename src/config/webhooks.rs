@@ -7,14 +7,15 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    ConfigError, SettingDoc,
-    value::{self, Env, ValueKind, env_value, layered},
+    ConfigError,
+    doc::SettingDoc,
+    value::{self, DurationText, Env, ValueKind, env_value, layered},
 };
 
 /// Largest webhook body accepted, in bytes; larger bodies are answered 413 and not stored.
-pub const ENV_WEBHOOK_MAX_BODY_BYTES: &str = "WGW_WEBHOOK_MAX_BODY_BYTES";
+pub(crate) const ENV_WEBHOOK_MAX_BODY_BYTES: &str = "WGW_WEBHOOK_MAX_BODY_BYTES";
 /// Default for [`ENV_WEBHOOK_MAX_BODY_BYTES`] (1 MiB).
-pub const DEFAULT_WEBHOOK_MAX_BODY_BYTES: usize = 1024 * 1024;
+pub(crate) const DEFAULT_WEBHOOK_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub(super) const WEBHOOK_MAX_BODY_BYTES: SettingDoc = SettingDoc {
     env: ENV_WEBHOOK_MAX_BODY_BYTES,
     file_key: "webhooks.max_body_bytes",
@@ -24,10 +25,10 @@ pub(super) const WEBHOOK_MAX_BODY_BYTES: SettingDoc = SettingDoc {
 
 /// Largest event accepted, in bytes of its JSON as delivered in `Event.raw` (a protobuf `Struct`);
 /// a webhook with a larger event is answered 413 and nothing of it is stored.
-pub const ENV_WEBHOOK_MAX_EVENT_BYTES: &str = "WGW_WEBHOOK_MAX_EVENT_BYTES";
+pub(crate) const ENV_WEBHOOK_MAX_EVENT_BYTES: &str = "WGW_WEBHOOK_MAX_EVENT_BYTES";
 /// Default for [`ENV_WEBHOOK_MAX_EVENT_BYTES`] (1.5 MiB): even when the typed payload repeats
 /// all of `raw` (CRM requests), a delivered event stays near 3 MiB, under gRPC's 4 MiB default.
-pub const DEFAULT_WEBHOOK_MAX_EVENT_BYTES: usize = 1536 * 1024;
+pub(crate) const DEFAULT_WEBHOOK_MAX_EVENT_BYTES: usize = 1536 * 1024;
 pub(super) const WEBHOOK_MAX_EVENT_BYTES: SettingDoc = SettingDoc {
     env: ENV_WEBHOOK_MAX_EVENT_BYTES,
     file_key: "webhooks.max_event_bytes",
@@ -37,9 +38,9 @@ pub(super) const WEBHOOK_MAX_EVENT_BYTES: SettingDoc = SettingDoc {
 };
 
 /// Upper bound for receiving and storing one webhook (the CRM hold is bounded separately).
-pub const ENV_WEBHOOK_REQUEST_TIMEOUT: &str = "WGW_WEBHOOK_REQUEST_TIMEOUT";
+pub(crate) const ENV_WEBHOOK_REQUEST_TIMEOUT: &str = "WGW_WEBHOOK_REQUEST_TIMEOUT";
 /// Default for [`ENV_WEBHOOK_REQUEST_TIMEOUT`].
-pub const DEFAULT_WEBHOOK_REQUEST_TIMEOUT: &str = "10s";
+pub(crate) const DEFAULT_WEBHOOK_REQUEST_TIMEOUT: &str = "10s";
 pub(super) const WEBHOOK_REQUEST_TIMEOUT: SettingDoc = SettingDoc {
     env: ENV_WEBHOOK_REQUEST_TIMEOUT,
     file_key: "webhooks.request_timeout",
@@ -50,9 +51,9 @@ pub(super) const WEBHOOK_REQUEST_TIMEOUT: SettingDoc = SettingDoc {
 /// Time a connection to the webhook (or admin) listener has to send a request's headers, from
 /// when it connects or its previous answer was written; it is closed after it. This is also how
 /// long an idle keep-alive connection stays open.
-pub const ENV_WEBHOOK_HEADER_READ_TIMEOUT: &str = "WGW_WEBHOOK_HEADER_READ_TIMEOUT";
+pub(crate) const ENV_WEBHOOK_HEADER_READ_TIMEOUT: &str = "WGW_WEBHOOK_HEADER_READ_TIMEOUT";
 /// Default for [`ENV_WEBHOOK_HEADER_READ_TIMEOUT`].
-pub const DEFAULT_WEBHOOK_HEADER_READ_TIMEOUT: &str = "10s";
+pub(crate) const DEFAULT_WEBHOOK_HEADER_READ_TIMEOUT: &str = "10s";
 pub(super) const WEBHOOK_HEADER_READ_TIMEOUT: SettingDoc = SettingDoc {
     env: ENV_WEBHOOK_HEADER_READ_TIMEOUT,
     file_key: "webhooks.header_read_timeout",
@@ -62,9 +63,9 @@ pub(super) const WEBHOOK_HEADER_READ_TIMEOUT: SettingDoc = SettingDoc {
 };
 
 /// Connections the webhook (and admin) listener serves at once; more wait in the listen backlog.
-pub const ENV_WEBHOOK_MAX_CONNECTIONS: &str = "WGW_WEBHOOK_MAX_CONNECTIONS";
+pub(crate) const ENV_WEBHOOK_MAX_CONNECTIONS: &str = "WGW_WEBHOOK_MAX_CONNECTIONS";
 /// Default for [`ENV_WEBHOOK_MAX_CONNECTIONS`].
-pub const DEFAULT_WEBHOOK_MAX_CONNECTIONS: usize = 512;
+pub(crate) const DEFAULT_WEBHOOK_MAX_CONNECTIONS: usize = 512;
 pub(super) const WEBHOOK_MAX_CONNECTIONS: SettingDoc = SettingDoc {
     env: ENV_WEBHOOK_MAX_CONNECTIONS,
     file_key: "webhooks.max_connections",
@@ -74,9 +75,9 @@ pub(super) const WEBHOOK_MAX_CONNECTIONS: SettingDoc = SettingDoc {
 };
 
 /// How long a `createContact` / `createDeal` webhook is held open for `EventService.Respond`.
-pub const ENV_CRM_RESPONSE_TIMEOUT: &str = "WGW_CRM_RESPONSE_TIMEOUT";
+pub(crate) const ENV_CRM_RESPONSE_TIMEOUT: &str = "WGW_CRM_RESPONSE_TIMEOUT";
 /// Default for [`ENV_CRM_RESPONSE_TIMEOUT`]; below the upstream's 30 s webhook timeout.
-pub const DEFAULT_CRM_RESPONSE_TIMEOUT: &str = "25s";
+pub(crate) const DEFAULT_CRM_RESPONSE_TIMEOUT: &str = "25s";
 pub(super) const CRM_RESPONSE_TIMEOUT: SettingDoc = SettingDoc {
     env: ENV_CRM_RESPONSE_TIMEOUT,
     file_key: "webhooks.crm_response_timeout",
@@ -106,9 +107,9 @@ const CONNECTION_COUNT: ValueKind<usize> = ValueKind::new(
 pub(super) struct FileWebhooks {
     pub(super) max_body_bytes: Option<usize>,
     pub(super) max_event_bytes: Option<usize>,
-    pub(super) request_timeout: Option<super::file::DurationText>,
-    pub(super) crm_response_timeout: Option<super::file::DurationText>,
-    pub(super) header_read_timeout: Option<super::file::DurationText>,
+    pub(super) request_timeout: Option<DurationText>,
+    pub(super) crm_response_timeout: Option<DurationText>,
+    pub(super) header_read_timeout: Option<DurationText>,
     pub(super) max_connections: Option<usize>,
 }
 
@@ -326,7 +327,7 @@ mod tests {
     fn every_setting_is_documented_with_its_typed_default() {
         let declared: Vec<&str> = include_str!("webhooks.rs")
             .lines()
-            .filter_map(|line| line.strip_prefix("pub const ENV_"))
+            .filter_map(|line| line.strip_prefix("pub(crate) const ENV_"))
             .filter_map(|rest| rest.split('"').nth(1))
             .collect();
         assert_eq!(declared.len(), 6, "{declared:?}");

@@ -9,11 +9,11 @@ use wazzup_gateway::config::Config;
 use wazzup_gateway::events::{EventType, NewEvent};
 
 /// Longest wait for anything a test expects to happen.
-pub const PATIENCE: Duration = Duration::from_secs(10);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
 
 /// A configuration with two sandbox accounts (`main`, the default, and `other`), data in
 /// `data_dir`, and `extra` TOML appended (e.g. an `[events]` section).
-pub fn config(data_dir: &Path, extra: &str) -> Config {
+pub(crate) fn config(data_dir: &Path, extra: &str) -> Config {
     let text = format!(
         "[storage]\ndata_dir = {data_dir:?}\n\n\
          [[accounts]]\nname = \"main\"\ndialect = \"sandbox\"\ndefault = true\n\n\
@@ -23,7 +23,7 @@ pub fn config(data_dir: &Path, extra: &str) -> Config {
 }
 
 /// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -31,12 +31,17 @@ pub fn now_ms() -> i64 {
 }
 
 /// A message event of account `main` on channel `ch-1`, received now.
-pub fn event(id: &str) -> NewEvent {
+pub(crate) fn event(id: &str) -> NewEvent {
     event_of("main", EventType::MessageReceived, Some("ch-1"), id)
 }
 
 /// An event with the given account, type and channel, received now.
-pub fn event_of(account: &str, event_type: EventType, channel: Option<&str>, id: &str) -> NewEvent {
+pub(crate) fn event_of(
+    account: &str,
+    event_type: EventType,
+    channel: Option<&str>,
+    id: &str,
+) -> NewEvent {
     NewEvent {
         id: id.to_owned(),
         account: account.to_owned(),

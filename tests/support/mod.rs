@@ -3,10 +3,13 @@
 //! gateway uses, so tests can append events the way the webhook ingress does ([`events`] has the
 //! event helpers).
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(
+    dead_code,
+    reason = "every test binary compiles its own copy of the support modules and uses only part of them"
+)]
 
-pub mod events;
-pub mod secrets;
+pub(crate) mod events;
+pub(crate) mod secrets;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -26,7 +29,7 @@ use wazzup_gateway::events::{Cursor, NewEvent};
 use wazzup_gateway::proto::pb;
 
 /// A gateway serving in this process.
-pub struct TestGateway {
+pub(crate) struct TestGateway {
     /// Address of the gRPC listener.
     pub grpc_addr: SocketAddr,
     /// Address of the webhook listener.
@@ -47,18 +50,18 @@ pub struct TestGateway {
 
 impl TestGateway {
     /// Starts the gateway with `toml` (and no environment) as its configuration.
-    pub async fn start_with_toml(toml: &str) -> Self {
+    pub(crate) async fn start_with_toml(toml: &str) -> Self {
         Self::start_with(toml, &HashMap::new()).await
     }
 
     /// Starts a sandbox-only gateway.
-    pub async fn sandbox() -> Self {
+    pub(crate) async fn sandbox() -> Self {
         Self::start_with_toml("").await
     }
 
     /// Starts the gateway with `toml` and `env`, keeping its state in a fresh temporary data
     /// directory unless `env` names one.
-    pub async fn start_with(toml: &str, env: &HashMap<String, String>) -> Self {
+    pub(crate) async fn start_with(toml: &str, env: &HashMap<String, String>) -> Self {
         let data_dir = tempfile::tempdir().expect("temporary data directory");
         let mut env = env.clone();
         env.entry("WGW_DATA_DIR".to_owned())
@@ -71,7 +74,7 @@ impl TestGateway {
 
     /// Starts the gateway with a ready configuration; opens its event log and binds the listeners
     /// before spawning, so clients can connect and events can be appended at once.
-    pub async fn start(config: Config) -> Self {
+    pub(crate) async fn start(config: Config) -> Self {
         let events = EventPipeline::open(&config).await.expect("event log opens");
         let (log, pending) = (events.log.clone(), events.pending.clone());
         let listeners = Listeners {
@@ -103,14 +106,14 @@ impl TestGateway {
     }
 
     /// Starts the drain without waiting for it.
-    pub fn begin_shutdown(&mut self) {
+    pub(crate) fn begin_shutdown(&mut self) {
         if let Some(shutdown_tx) = self.shutdown_tx.take() {
             let _ = shutdown_tx.send(());
         }
     }
 
     /// Stops the gateway and waits until it has drained (bounded).
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         self.begin_shutdown();
         tokio::time::timeout(std::time::Duration::from_secs(30), &mut self.task)
             .await
@@ -119,7 +122,7 @@ impl TestGateway {
     }
 
     /// Opens a gRPC channel to the gateway.
-    pub async fn channel(&self) -> Channel {
+    pub(crate) async fn channel(&self) -> Channel {
         Channel::from_shared(format!("http://{}", self.grpc_addr))
             .unwrap()
             .connect()
@@ -128,44 +131,50 @@ impl TestGateway {
     }
 
     /// Appends events to the gateway's log, as the webhook ingress does, and returns their cursors.
-    pub async fn append(&self, events: Vec<NewEvent>) -> Vec<Cursor> {
+    pub(crate) async fn append(&self, events: Vec<NewEvent>) -> Vec<Cursor> {
         self.log.append(events).await.expect("append")
     }
 
     /// An `EventService` client.
-    pub async fn events(&self) -> pb::event_service_client::EventServiceClient<Channel> {
+    pub(crate) async fn events(&self) -> pb::event_service_client::EventServiceClient<Channel> {
         pb::event_service_client::EventServiceClient::new(self.channel().await)
     }
 
     /// A `MessageService` client.
-    pub async fn messages(&self) -> pb::message_service_client::MessageServiceClient<Channel> {
+    pub(crate) async fn messages(
+        &self,
+    ) -> pb::message_service_client::MessageServiceClient<Channel> {
         pb::message_service_client::MessageServiceClient::new(self.channel().await)
     }
 
     /// A `ChannelService` client.
-    pub async fn channels(&self) -> pb::channel_service_client::ChannelServiceClient<Channel> {
+    pub(crate) async fn channels(
+        &self,
+    ) -> pb::channel_service_client::ChannelServiceClient<Channel> {
         pb::channel_service_client::ChannelServiceClient::new(self.channel().await)
     }
 
     /// A `TemplateService` client.
-    pub async fn templates(&self) -> pb::template_service_client::TemplateServiceClient<Channel> {
+    pub(crate) async fn templates(
+        &self,
+    ) -> pb::template_service_client::TemplateServiceClient<Channel> {
         pb::template_service_client::TemplateServiceClient::new(self.channel().await)
     }
 
     /// A `SandboxService` client.
-    pub async fn sandbox_service(
+    pub(crate) async fn sandbox_service(
         &self,
     ) -> pb::sandbox_service_client::SandboxServiceClient<Channel> {
         pb::sandbox_service_client::SandboxServiceClient::new(self.channel().await)
     }
 
     /// A `grpc.health.v1.Health` client.
-    pub async fn health(&self) -> tonic_health::pb::health_client::HealthClient<Channel> {
+    pub(crate) async fn health(&self) -> tonic_health::pb::health_client::HealthClient<Channel> {
         tonic_health::pb::health_client::HealthClient::new(self.channel().await)
     }
 
     /// Fetches an admin endpoint; returns the status code and body.
-    pub async fn admin_get(&self, path: &str) -> (u16, String) {
+    pub(crate) async fn admin_get(&self, path: &str) -> (u16, String) {
         // The gateway's reqwest uses rustls without a default crypto provider; pick the same one.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let response = reqwest::get(format!("http://{}{path}", self.admin_addr))
@@ -176,18 +185,18 @@ impl TestGateway {
 }
 
 /// The sandbox's active WhatsApp channel.
-pub const WHATSAPP_CHANNEL: &str = "11111111-1111-4111-8111-111111111111";
+pub(crate) const WHATSAPP_CHANNEL: &str = "11111111-1111-4111-8111-111111111111";
 /// The sandbox's WABA channel.
-pub const WABA_CHANNEL: &str = "22222222-2222-4222-8222-222222222222";
+pub(crate) const WABA_CHANNEL: &str = "22222222-2222-4222-8222-222222222222";
 /// The sandbox's Telegram bot channel.
-pub const TELEGRAM_BOT_CHANNEL: &str = "33333333-3333-4333-8333-333333333333";
+pub(crate) const TELEGRAM_BOT_CHANNEL: &str = "33333333-3333-4333-8333-333333333333";
 /// The sandbox's Instagram channel.
-pub const INSTAGRAM_CHANNEL: &str = "44444444-4444-4444-8444-444444444444";
+pub(crate) const INSTAGRAM_CHANNEL: &str = "44444444-4444-4444-8444-444444444444";
 /// The sandbox's WhatsApp channel waiting for a QR scan.
-pub const QR_CHANNEL: &str = "55555555-5555-4555-8555-555555555555";
+pub(crate) const QR_CHANNEL: &str = "55555555-5555-4555-8555-555555555555";
 
 /// A recipient of `chat_type` with `chat_id`.
-pub fn recipient(chat_type: pb::ChatType, chat_id: &str) -> Option<pb::Recipient> {
+pub(crate) fn recipient(chat_type: pb::ChatType, chat_id: &str) -> Option<pb::Recipient> {
     Some(pb::Recipient {
         chat_type: chat_type.into(),
         chat_id: chat_id.to_owned(),
@@ -196,7 +205,7 @@ pub fn recipient(chat_type: pb::ChatType, chat_id: &str) -> Option<pb::Recipient
 }
 
 /// A Telegram bot keyboard button (empty strings for the fields it does not set).
-pub fn telegram_button(text: &str, url: &str, callback_data: &str) -> pb::TelegramButton {
+pub(crate) fn telegram_button(text: &str, url: &str, callback_data: &str) -> pb::TelegramButton {
     pb::TelegramButton {
         text: text.to_owned(),
         url: url.to_owned(),
@@ -205,7 +214,7 @@ pub fn telegram_button(text: &str, url: &str, callback_data: &str) -> pb::Telegr
 }
 
 /// A MAX bot keyboard button (empty strings for the fields it does not set).
-pub fn max_button(
+pub(crate) fn max_button(
     kind: pb::MaxButtonType,
     text: &str,
     payload: &str,
@@ -222,7 +231,7 @@ pub fn max_button(
 }
 
 /// A text send to a WhatsApp number from `channel_id`.
-pub fn text_send(channel_id: &str, chat_id: &str, text: &str) -> pb::SendMessageRequest {
+pub(crate) fn text_send(channel_id: &str, chat_id: &str, text: &str) -> pb::SendMessageRequest {
     pb::SendMessageRequest {
         channel_id: channel_id.to_owned(),
         recipient: Some(pb::Recipient {
@@ -236,7 +245,7 @@ pub fn text_send(channel_id: &str, chat_id: &str, text: &str) -> pb::SendMessage
 }
 
 /// The `ErrorInfo` reason and domain of a status.
-pub fn reason_of(status: &tonic::Status) -> (String, String) {
+pub(crate) fn reason_of(status: &tonic::Status) -> (String, String) {
     let info = status
         .get_error_details()
         .error_info()
@@ -246,7 +255,7 @@ pub fn reason_of(status: &tonic::Status) -> (String, String) {
 }
 
 /// The `ErrorInfo` metadata of a status.
-pub fn metadata_of(status: &tonic::Status) -> HashMap<String, String> {
+pub(crate) fn metadata_of(status: &tonic::Status) -> HashMap<String, String> {
     status
         .get_error_details()
         .error_info()
@@ -256,7 +265,7 @@ pub fn metadata_of(status: &tonic::Status) -> HashMap<String, String> {
 }
 
 /// The fields named by the `BadRequest` of a status, in order.
-pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+pub(crate) fn violated_fields(status: &tonic::Status) -> Vec<String> {
     status
         .get_error_details()
         .bad_request()
@@ -272,14 +281,14 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
 
 /// The configuration of a sandbox-only gateway keeping its state in `data_dir`, with `extra`
 /// TOML appended (e.g. a `[server]` section).
-pub fn sandbox_config(data_dir: &Path, extra: &str) -> Config {
+pub(crate) fn sandbox_config(data_dir: &Path, extra: &str) -> Config {
     let data_dir = data_dir.to_str().expect("utf-8 temp dir");
     let toml = format!("[storage]\ndata_dir = {data_dir:?}\n{extra}");
     Config::from_toml_str(&toml, &HashMap::new()).expect("valid test configuration")
 }
 
 /// Wraps `message` in a request carrying `authorization: Bearer {token}`.
-pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+pub(crate) fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request.metadata_mut().insert(
         "authorization",

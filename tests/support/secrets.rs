@@ -8,7 +8,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 /// Answers `status` with an error body that repeats the request's `Authorization` header and
 /// body in every field: the code, a description long enough to be shortened mid-secret, the
 /// request id, and `data` (values, a key and `fields`).
-pub struct Echo(pub u16);
+pub(crate) struct Echo(pub u16);
 
 impl Respond for Echo {
     fn respond(&self, request: &Request) -> ResponseTemplate {
@@ -36,7 +36,7 @@ impl Respond for Echo {
 /// Mounts the partner API's token renewal on `upstream`: a send with `Bearer {expired}` is
 /// refused 401, the token endpoint renews to `renewed` (rotating the refresh token to `rotated`),
 /// and a send with the renewed token gets an [`Echo`] 503 that repeats it.
-pub async fn mount_renewal_then_echo(
+pub(crate) async fn mount_renewal_then_echo(
     upstream: &MockServer,
     expired: &str,
     renewed: &str,
@@ -68,7 +68,7 @@ pub async fn mount_renewal_then_echo(
 /// Asserts that no 12 consecutive characters of any secret (all of a shorter one) are in
 /// `text`, ignoring case and which punctuation separates words (an upstream code is shown in
 /// UPPER_SNAKE), naming `place`.
-pub fn assert_no_secret(text: &str, secrets: &[&str], place: &str) {
+pub(crate) fn assert_no_secret(text: &str, secrets: &[&str], place: &str) {
     let normalized = |text: &str| -> Vec<char> {
         text.chars()
             .map(|ch| match ch.to_ascii_lowercase() {

@@ -5,7 +5,10 @@
 //! Test files include it next to the shared harness:
 //! `mod support; #[path = "support/wazzup_tech.rs"] mod wazzup_tech_support;`.
 
-#![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(
+    dead_code,
+    reason = "every test binary compiles its own copy of the support modules and uses only part of them"
+)]
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -18,32 +21,32 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::support::TestGateway;
 
 /// The account's configured `client_access_token`.
-pub const ACCESS_TOKEN: &str = "tech-access-0123456789";
+pub(crate) const ACCESS_TOKEN: &str = "tech-access-0123456789";
 /// `Authorization` the upstream must receive with the configured token.
-pub const BEARER: &str = "Bearer tech-access-0123456789";
+pub(crate) const BEARER: &str = "Bearer tech-access-0123456789";
 /// The account's refresh token.
-pub const REFRESH_TOKEN: &str = "tech-refresh-abcdef";
+pub(crate) const REFRESH_TOKEN: &str = "tech-refresh-abcdef";
 /// The partner's `email:password`.
-pub const PARTNER_CREDENTIALS: &str = "partner@example.com:p4ss";
+pub(crate) const PARTNER_CREDENTIALS: &str = "partner@example.com:p4ss";
 /// `Authorization` of the token refresh: Basic base64(`partner@example.com:p4ss`).
-pub const PARTNER_BASIC: &str = "Basic cGFydG5lckBleGFtcGxlLmNvbTpwNHNz";
+pub(crate) const PARTNER_BASIC: &str = "Basic cGFydG5lckBleGFtcGxlLmNvbTpwNHNz";
 /// The test account.
-pub const ACCOUNT: &str = "tech";
+pub(crate) const ACCOUNT: &str = "tech";
 /// The account's webhook secret.
-pub const WEBHOOK_SECRET: &str = "tech-hook-secret";
+pub(crate) const WEBHOOK_SECRET: &str = "tech-hook-secret";
 /// Public base URL of the webhook listener in the test configuration.
-pub const PUBLIC_WEBHOOK_BASE_URL: &str = "https://gw.example.com";
+pub(crate) const PUBLIC_WEBHOOK_BASE_URL: &str = "https://gw.example.com";
 
 /// Channel ids of [`channel_list`].
-pub const WHATSAPP: &str = "020e3f61-e5df-447f-8ef9-ce8258e92c7a";
-pub const WABA: &str = "385bf0c5-0000-4f9f-be85-9b84d797cf95";
-pub const TELEGRAM_BOT: &str = "6a200e75-b1e6-4c92-950b-31801a31aa95";
-pub const MAX_BOT: &str = "808e0654-d0f5-4926-a7fa-4783f1c05eeb";
-pub const DRIFTED: &str = "9b9b9b9b-0000-4000-8000-000000000001";
+pub(crate) const WHATSAPP: &str = "020e3f61-e5df-447f-8ef9-ce8258e92c7a";
+pub(crate) const WABA: &str = "385bf0c5-0000-4f9f-be85-9b84d797cf95";
+pub(crate) const TELEGRAM_BOT: &str = "6a200e75-b1e6-4c92-950b-31801a31aa95";
+pub(crate) const MAX_BOT: &str = "808e0654-d0f5-4926-a7fa-4783f1c05eeb";
+pub(crate) const DRIFTED: &str = "9b9b9b9b-0000-4000-8000-000000000001";
 
 /// The account's channels as `GET /v2/channels` answers them: snake_case, `status`, a phone as a
 /// number, one unknown transport and state.
-pub fn channel_list() -> Value {
+pub(crate) fn channel_list() -> Value {
     json!({
         "data": [
             {"channel_id": WHATSAPP, "transport": "whatsapp", "status": "active", "phone": 37190111122_u64},
@@ -59,7 +62,7 @@ pub fn channel_list() -> Value {
 }
 
 /// Mounts `GET /v2/channels` (matching the configured token), answered as often as asked.
-pub async fn mount_channels(upstream: &MockServer) {
+pub(crate) async fn mount_channels(upstream: &MockServer) {
     Mock::given(method("GET"))
         .and(path("/v2/channels"))
         .and(header("authorization", BEARER))
@@ -71,7 +74,7 @@ pub async fn mount_channels(upstream: &MockServer) {
 /// Returns the TOML of a gateway with one `wazzup_tech` account pointing at `base_url`, the
 /// millisecond retry delays of `RetrySettings::for_test()`, and `extra_account_toml` appended
 /// to the account.
-pub fn tech_toml(base_url: &str, extra_account_toml: &str) -> String {
+pub(crate) fn tech_toml(base_url: &str, extra_account_toml: &str) -> String {
     let retry = RetrySettings::for_test();
     let ms = |duration: Duration| format!("\"{}ms\"", duration.as_millis());
     format!(
@@ -91,7 +94,7 @@ pub fn tech_toml(base_url: &str, extra_account_toml: &str) -> String {
 
 /// The environment of the tech test account: its token and webhook secret; with `refresh`, also
 /// the refresh token and the partner credentials.
-pub fn tech_env(refresh: bool) -> HashMap<String, String> {
+pub(crate) fn tech_env(refresh: bool) -> HashMap<String, String> {
     let mut env = HashMap::from([
         (
             "WGW_ACCOUNT_TECH_API_KEY".to_owned(),
@@ -116,17 +119,17 @@ pub fn tech_env(refresh: bool) -> HashMap<String, String> {
 }
 
 /// Starts a gateway whose `wazzup_tech` account points at `upstream`, without token refresh.
-pub async fn start_tech(upstream: &MockServer) -> TestGateway {
+pub(crate) async fn start_tech(upstream: &MockServer) -> TestGateway {
     TestGateway::start_with(&tech_toml(&upstream.uri(), ""), &tech_env(false)).await
 }
 
 /// Starts a gateway whose `wazzup_tech` account can refresh its token (client id `client-7`).
-pub async fn start_tech_with_refresh(upstream: &MockServer) -> TestGateway {
+pub(crate) async fn start_tech_with_refresh(upstream: &MockServer) -> TestGateway {
     let toml = tech_toml(&upstream.uri(), "oauth_client_id = \"client-7\"\n");
     TestGateway::start_with(&toml, &tech_env(true)).await
 }
 
 /// Wraps `data` in the v2 envelope.
-pub fn envelope(data: Value) -> Value {
+pub(crate) fn envelope(data: Value) -> Value {
     json!({"data": data, "meta": {"timestamp": 1759492896}})
 }

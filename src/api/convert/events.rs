@@ -28,10 +28,6 @@ impl From<EventType> for pb::EventType {
 }
 
 /// Returns the domain event type of a subscription filter value; `None` for unspecified.
-#[allow(
-    dead_code,
-    reason = "used by EventService.Subscribe (events-stream branch)"
-)]
 pub(crate) fn event_type_from_pb(event_type: pb::EventType) -> Option<EventType> {
     Some(match event_type {
         pb::EventType::Unspecified => return None,
