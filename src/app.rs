@@ -12,12 +12,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+mod backends;
 mod http;
 
 use self::http::{HttpLimits, serve_http};
@@ -28,11 +28,9 @@ use crate::api::exports::{ExportWatching, PollPolicy};
 use crate::config::{Config, Listeners as ListenAddresses};
 use crate::events::fanout::Fanout;
 use crate::events::ingress::IngressState;
-use crate::events::log::{
-    ConsumerStore, EmbeddedEventLog, EventLog, EventLogError, RetentionPolicy,
-};
+use crate::events::log::{ConsumerStore, EventLog, EventLogError};
 use crate::events::responses::PendingResponses;
-use crate::idempotency::{EmbeddedIdempotencyStore, IdempotencyError, IdempotentSends};
+use crate::idempotency::{IdempotencyError, IdempotentSends};
 use crate::storage::{StorageHealth, WriteHealth};
 use crate::telemetry::Metrics;
 use crate::upstream::Accounts;
@@ -104,33 +102,20 @@ pub struct EventPipeline {
 }
 
 impl EventPipeline {
-    /// Opens the embedded event log in `storage.data_dir` with the configured retention.
+    /// Opens the event log of the configured `events.backend` (the embedded one in
+    /// `storage.data_dir`) with the configured retention.
     ///
     /// # Errors
     ///
     /// Fails with [`AppError::EventLog`] naming the file when the data directory cannot be
     /// created or the log cannot be opened (no permission, held by another process, corrupt).
     pub async fn open(config: &Config) -> Result<Self, AppError> {
-        let retention = RetentionPolicy {
-            max_age: config.events.retention_max_age,
-            max_bytes: config.events.retention_max_bytes,
-            check_interval: config.events.retention_check_interval,
-        };
-        let data_dir = &config.storage.data_dir;
-        let log = EmbeddedEventLog::open(data_dir, retention)
-            .await
-            .map_err(|source| AppError::EventLog {
-                path: data_dir.join(crate::events::log::embedded::FILE_NAME),
-                source,
-            })?;
-        tracing::info!(path = %log.path().display(), "event log open");
-        let log_health = log.health();
-        let log = Arc::new(log);
+        let opened = backends::open_event_log(config).await?;
         Ok(Self {
-            log: log.clone(),
-            consumers: log,
+            log: opened.log,
+            consumers: opened.consumers,
             pending: Arc::new(PendingResponses::new()),
-            log_health,
+            log_health: opened.health,
         })
     }
 }
@@ -204,11 +189,10 @@ pub async fn run_with_events(
     events: EventPipeline,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
-    let store = EmbeddedIdempotencyStore::open(&config.storage.data_dir, SystemTime::now())
-        .map_err(AppError::Storage)?;
-    let storage = StorageHealth::new(vec![events.log_health.clone(), store.health()]);
+    let idempotency = backends::open_idempotency(&config)?;
+    let storage = StorageHealth::new(vec![events.log_health.clone(), idempotency.health]);
     let sends = Arc::new(IdempotentSends::new(
-        Arc::new(store),
+        idempotency.store,
         config.storage.idempotency_retention,
     ));
     let (draining_tx, draining_rx) = watch::channel(false);
