@@ -196,7 +196,7 @@ pub async fn run_with_events(
         config.storage.idempotency_retention,
     ));
     let (draining_tx, draining_rx) = watch::channel(false);
-    let outcome = match start_fanout(&config, &events, draining_rx).await {
+    let outcome = match backends::start_consumer_groups(&config, &events, draining_rx).await {
         Ok(fanout) => {
             let stores = Stores {
                 sends: sends.clone(),
@@ -233,23 +233,6 @@ pub async fn run_with_events(
     outcome
 }
 
-/// Starts the fan-out of event streams, which end when `draining_rx` turns true.
-async fn start_fanout(
-    config: &Config,
-    events: &EventPipeline,
-    draining_rx: watch::Receiver<bool>,
-) -> Result<Arc<Fanout>, AppError> {
-    let log = events.log.clone();
-    let max_streams = config.events.max_streams;
-    Fanout::start(log, events.consumers.clone(), max_streams, draining_rx)
-        .await
-        .map(Arc::new)
-        .map_err(|source| AppError::EventLog {
-            path: config.storage.data_dir.clone(),
-            source,
-        })
-}
-
 /// The idempotent sends and the write health of both embedded stores.
 struct Stores {
     /// Keyed sends over the idempotency store.
@@ -281,7 +264,7 @@ async fn serve(
     let metrics = Arc::new(metrics);
     let services = EventServices {
         log: pipeline.log.clone(),
-        fanout: fanout.clone(),
+        groups: fanout.clone(),
         pending: pipeline.pending.clone(),
         defaults: config.events.stream_defaults,
     };

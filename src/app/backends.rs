@@ -1,17 +1,20 @@
-//! The one place that turns `events.backend` into concrete stores: the event log, the named
-//! consumers' durable state and the idempotency store. Adding a backend is one arm in each
+//! The one place that turns `events.backend` into concrete stores and services: the event log,
+//! the named consumers' durable state, the consumer groups and the idempotency store. Adding a backend is one arm in each
 //! function here (and its variant in [`EventsBackend`]); nothing else in the gateway names a
 //! concrete store.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use tokio::sync::watch;
+
 use crate::config::{Config, EventsBackend};
+use crate::events::fanout::Fanout;
 use crate::events::log::{ConsumerStore, EmbeddedEventLog, EventLog, RetentionPolicy};
 use crate::idempotency::{EmbeddedIdempotencyStore, IdempotencyStore};
 use crate::storage::WriteHealth;
 
-use super::AppError;
+use super::{AppError, EventPipeline};
 
 /// The event log of the configured backend and what it keeps beside it.
 pub(super) struct OpenedLog {
@@ -78,5 +81,34 @@ pub(super) fn open_idempotency(config: &Config) -> Result<OpenedIdempotency, App
                 store: Arc::new(store),
             })
         }
+    }
+}
+
+/// Starts the consumer groups of `events.backend` over `events`: for the embedded backend the
+/// in-process fan-out, whose streams end when `draining_rx` turns true. It is returned as the
+/// fan-out because the metrics read its stream and lag counters; the event service uses it as
+/// [`ConsumerGroups`](crate::events::groups::ConsumerGroups).
+///
+/// # Errors
+///
+/// Fails with [`AppError::EventLog`] when the stored consumers cannot be listed.
+pub(super) async fn start_consumer_groups(
+    config: &Config,
+    events: &EventPipeline,
+    draining_rx: watch::Receiver<bool>,
+) -> Result<Arc<Fanout>, AppError> {
+    match config.events.backend {
+        EventsBackend::Embedded => Fanout::start(
+            events.log.clone(),
+            events.consumers.clone(),
+            config.events.max_streams,
+            draining_rx,
+        )
+        .await
+        .map(Arc::new)
+        .map_err(|source| AppError::EventLog {
+            path: config.storage.data_dir.clone(),
+            source,
+        }),
     }
 }
