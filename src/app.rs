@@ -12,12 +12,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+mod backends;
 mod gauges;
 mod http;
 mod sandbox_files;
@@ -30,11 +30,9 @@ use crate::api::events::EventServices;
 use crate::config::{Config, Listeners as ListenAddresses};
 use crate::events::fanout::Fanout;
 use crate::events::ingress::IngressState;
-use crate::events::log::{
-    ConsumerStore, EmbeddedEventLog, EventLog, EventLogError, RetentionPolicy,
-};
+use crate::events::log::{ConsumerStore, EventLog, EventLogError};
 use crate::events::responses::PendingResponses;
-use crate::idempotency::{EmbeddedIdempotencyStore, IdempotencyError};
+use crate::idempotency::IdempotencyError;
 use crate::service::{Accounts, ExportWatching, IdempotentSends, PollPolicy};
 use crate::storage::{StorageHealth, WriteHealth};
 use crate::telemetry::Metrics;
@@ -106,33 +104,20 @@ pub struct EventPipeline {
 }
 
 impl EventPipeline {
-    /// Opens the embedded event log in `storage.data_dir` with the configured retention.
+    /// Opens the event log of the configured `events.backend` (the embedded one in
+    /// `storage.data_dir`) with the configured retention.
     ///
     /// # Errors
     ///
     /// Fails with [`AppError::EventLog`] naming the file when the data directory cannot be
     /// created or the log cannot be opened (no permission, held by another process, corrupt).
     pub async fn open(config: &Config) -> Result<Self, AppError> {
-        let retention = RetentionPolicy {
-            max_age: config.events.retention_max_age,
-            max_bytes: config.events.retention_max_bytes,
-            check_interval: config.events.retention_check_interval,
-        };
-        let data_dir = &config.storage.data_dir;
-        let log = EmbeddedEventLog::open(data_dir, retention)
-            .await
-            .map_err(|source| AppError::EventLog {
-                path: data_dir.join(crate::events::log::embedded::FILE_NAME),
-                source,
-            })?;
-        tracing::info!(path = %log.path().display(), "event log open");
-        let log_health = log.health();
-        let log = Arc::new(log);
+        let opened = backends::open_event_log(config).await?;
         Ok(Self {
-            log: log.clone(),
-            consumers: log,
+            log: opened.log,
+            consumers: opened.consumers,
             pending: Arc::new(PendingResponses::new()),
-            log_health,
+            log_health: opened.health,
         })
     }
 }
@@ -206,15 +191,14 @@ pub async fn run_with_events(
     events: EventPipeline,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
-    let store = EmbeddedIdempotencyStore::open(&config.storage.data_dir, SystemTime::now())
-        .map_err(AppError::Storage)?;
-    let storage = StorageHealth::new(vec![events.log_health.clone(), store.health()]);
+    let idempotency = backends::open_idempotency(&config)?;
+    let storage = StorageHealth::new(vec![events.log_health.clone(), idempotency.health]);
     let sends = Arc::new(IdempotentSends::new(
-        Arc::new(store),
+        idempotency.store,
         config.storage.idempotency_retention,
     ));
     let (draining_tx, draining_rx) = watch::channel(false);
-    let outcome = match start_fanout(&config, &events, draining_rx).await {
+    let outcome = match backends::start_consumer_groups(&config, &events, draining_rx).await {
         Ok(fanout) => {
             let stores = Stores {
                 sends: sends.clone(),
@@ -249,23 +233,6 @@ pub async fn run_with_events(
         );
     }
     outcome
-}
-
-/// Starts the fan-out of event streams, which end when `draining_rx` turns true.
-async fn start_fanout(
-    config: &Config,
-    events: &EventPipeline,
-    draining_rx: watch::Receiver<bool>,
-) -> Result<Arc<Fanout>, AppError> {
-    let log = events.log.clone();
-    let max_streams = config.events.max_streams;
-    Fanout::start(log, events.consumers.clone(), max_streams, draining_rx)
-        .await
-        .map(Arc::new)
-        .map_err(|source| AppError::EventLog {
-            path: config.storage.data_dir.clone(),
-            source,
-        })
 }
 
 /// The idempotent sends and the write health of both embedded stores.
@@ -309,7 +276,7 @@ async fn serve(
     let metrics = Arc::new(metrics);
     let services = EventServices {
         log: pipeline.log.clone(),
-        fanout: fanout.clone(),
+        groups: fanout.clone(),
         pending: pipeline.pending.clone(),
         defaults: config.events.stream_defaults,
     };

@@ -68,7 +68,7 @@ pub use self::{
     auth::{AuthConfig, CallerToken},
     doc::SettingDoc,
     error::ConfigError,
-    events::{EventsConfig, StreamDefaults},
+    events::{EventsBackend, EventsConfig, StreamDefaults},
     process::{Listeners, LogFormat, ServerConfig, StorageConfig, TelemetryConfig},
     settings::SETTINGS,
     sources::{CliOverrides, ConfigSources},

@@ -9,6 +9,8 @@
 //! - [`bounds`]: the nesting depth and delivered size every stored event stays within.
 //! - [`log`]: the [`log::EventLog`] and [`log::ConsumerStore`] traits and the embedded backend.
 //! - [`fanout`]: subscriptions over the log (ephemeral tails and named consumers' group members).
+//! - [`groups`]: the [`groups::ConsumerGroups`] seam the event service uses; [`fanout::Fanout`]
+//!   is the embedded backend's implementation.
 //! - [`dispatcher`]: one task per active named consumer: group dispatch, acks, redelivery.
 //! - [`consumers`]: consumer identity, filters and stored progress.
 //! - [`responses`]: CRM entity requests held open until `EventService.Respond`.
@@ -18,6 +20,7 @@ pub mod consumers;
 pub mod decode;
 pub mod dispatcher;
 pub mod fanout;
+pub mod groups;
 pub mod ingress;
 pub mod log;
 pub mod outcomes;

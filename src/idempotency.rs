@@ -27,6 +27,11 @@
 //! When the store cannot be read, the send is refused with
 //! [`IdempotencyError::StoreUnavailable`] (UNAVAILABLE) rather than sent without protection.
 
+// Before the backends, so that the suite's macro is in scope for their tests.
+#[cfg(test)]
+#[macro_use]
+pub(crate) mod conformance;
+
 pub mod codec;
 pub mod embedded;
 pub mod fingerprint;

@@ -1,6 +1,6 @@
 //! `EventService`: webhooks as durable gRPC streams, named consumers and their acks, and answers
 //! to CRM entity requests. Thin: requests are checked and converted in
-//! `convert/subscriptions.rs`, the work happens in [`crate::events::fanout`]. `Subscribe` is
+//! `convert/subscriptions.rs`, the work happens behind [`ConsumerGroups`]. `Subscribe` is
 //! served through [`EventServiceRoute`], which encodes each event once for every stream.
 
 mod encoded;
@@ -22,7 +22,8 @@ use crate::config::StreamDefaults;
 use crate::error::{ApiError, bounded};
 use crate::events::EventType;
 use crate::events::consumers::ConsumerKey;
-use crate::events::fanout::{Fanout, StreamItem, Subscription};
+use crate::events::fanout::{StreamItem, Subscription};
+use crate::events::groups::ConsumerGroups;
 use crate::events::log::EventLog;
 use crate::events::responses::PendingResponses;
 use crate::model::Violations;
@@ -33,8 +34,8 @@ use crate::proto::pb;
 pub struct EventServices {
     /// The log events are stored in.
     pub log: Arc<dyn EventLog>,
-    /// Subscriptions and named consumers over the log.
-    pub fanout: Arc<Fanout>,
+    /// Subscriptions and named consumer groups over the log, served by the backend.
+    pub groups: Arc<dyn ConsumerGroups>,
     /// CRM entity requests the webhook ingress holds open.
     pub pending: Arc<PendingResponses>,
     /// Defaults for subscription settings left unset.
@@ -104,7 +105,7 @@ impl EventsApi {
         let subscription = self.subscription(request)?;
         let stream = self
             .services
-            .fanout
+            .groups
             .subscribe(subscription)
             .await
             .map_err(ApiError::from)?;
@@ -214,7 +215,7 @@ impl pb::event_service_server::EventService for EventsApi {
         let cursors = body.cursors.clone();
         let acked_cursor = self
             .services
-            .fanout
+            .groups
             .ack(&key, &scope_of(&request), cursors)
             .await
             .map_err(ApiError::from)?;
@@ -239,7 +240,7 @@ impl pb::event_service_server::EventService for EventsApi {
         let key = self.consumer_key(&request, &body.account, &body.name, "name")?;
         let consumer = self
             .services
-            .fanout
+            .groups
             .consumer(&key, &scope_of(&request))
             .await
             .map_err(ApiError::from)?;
@@ -256,7 +257,7 @@ impl pb::event_service_server::EventService for EventsApi {
         let account = self.context.account(&request, &request.get_ref().account)?;
         let consumers = self
             .services
-            .fanout
+            .groups
             .consumers(account.name(), &scope_of(&request))
             .await
             .map_err(ApiError::from)?;
@@ -273,7 +274,7 @@ impl pb::event_service_server::EventService for EventsApi {
         let key = self.consumer_key(&request, &body.account, &body.name, "name")?;
         let consumer = self
             .services
-            .fanout
+            .groups
             .delete(&key, &scope_of(&request))
             .await
             .map_err(ApiError::from)?;

@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! [events]
+//! backend = "embedded"
 //! retention_max_age = "7d"
 //! retention_max_bytes = "1GiB"
 //! max_streams = 1024
@@ -17,6 +18,11 @@ use super::{
     doc::{SettingDoc, file_only},
     value::{self, DurationText, Env, ValueKind, layered},
 };
+
+/// Which backend stores the event log, the consumer groups and the idempotency records.
+pub(crate) const ENV_EVENTS_BACKEND: &str = "WGW_EVENTS_BACKEND";
+/// Default for [`ENV_EVENTS_BACKEND`].
+pub(crate) const DEFAULT_EVENTS_BACKEND: &str = "embedded";
 
 /// Events received longer ago than this are dropped from the log.
 pub(crate) const ENV_EVENTS_RETENTION_MAX_AGE: &str = "WGW_EVENTS_RETENTION_MAX_AGE";
@@ -41,9 +47,16 @@ pub(crate) const DEFAULT_EVENTS_ACK_WAIT: &str = "30s";
 /// Default of `events.default_heartbeat_interval` (file only).
 pub(crate) const DEFAULT_EVENTS_HEARTBEAT_INTERVAL: &str = "15s";
 
-/// The `[events]` settings, for [`SETTINGS`](super::SETTINGS): the two with an environment
+/// The `[events]` settings, for [`SETTINGS`](super::SETTINGS): the three with an environment
 /// variable first.
-pub(super) const EVENTS_SETTINGS: [SettingDoc; 7] = [
+pub(super) const EVENTS_SETTINGS: [SettingDoc; 8] = [
+    SettingDoc {
+        env: ENV_EVENTS_BACKEND,
+        file_key: "events.backend",
+        default: DEFAULT_EVENTS_BACKEND,
+        description: "Where events, consumer groups and idempotency records are stored: embedded \
+                      (redb files in storage.data_dir); nats is reserved and not available yet.",
+    },
     SettingDoc {
         env: ENV_EVENTS_RETENTION_MAX_AGE,
         file_key: "events.retention_max_age",
@@ -83,6 +96,20 @@ pub(super) const EVENTS_SETTINGS: [SettingDoc; 7] = [
     ),
 ];
 
+/// The backend named `nats`, reserved for NATS JetStream: recognised, so that choosing it is
+/// refused with a clear error rather than as an unknown value.
+const RESERVED_NATS: &str = "nats";
+
+/// An events backend name.
+const BACKEND: ValueKind<Result<EventsBackend, &'static str>> = ValueKind::new(
+    |raw| match raw.trim() {
+        "embedded" => Some(Ok(EventsBackend::Embedded)),
+        RESERVED_NATS => Some(Err(RESERVED_NATS)),
+        _ => None,
+    },
+    "embedded (nats is reserved)",
+);
+
 /// A byte size such as `1073741824`, `512MiB` or `1GB`.
 const BYTE_SIZE: ValueKind<u64> = ValueKind::new(
     |raw| parse_byte_size(raw).filter(|bytes| *bytes > 0),
@@ -93,6 +120,7 @@ const BYTE_SIZE: ValueKind<u64> = ValueKind::new(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FileEvents {
+    backend: Option<String>,
     retention_max_age: Option<DurationText>,
     retention_max_bytes: Option<FileByteSize>,
     retention_check_interval: Option<DurationText>,
@@ -113,6 +141,8 @@ enum FileByteSize {
 /// The event log and event stream settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventsConfig {
+    /// Which backend stores events, consumer groups and idempotency records.
+    pub backend: EventsBackend,
     /// Events received longer ago than this are dropped.
     pub retention_max_age: Duration,
     /// Once retained events take more bytes than this, the oldest are dropped.
@@ -123,6 +153,24 @@ pub struct EventsConfig {
     pub max_streams: usize,
     /// Defaults for subscriptions that leave a setting unset.
     pub stream_defaults: StreamDefaults,
+}
+
+/// The storage backend of events, consumer groups and idempotency records
+/// (`events.backend`). A new backend is one variant here and one arm where the gateway builds
+/// its stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventsBackend {
+    /// redb files in `storage.data_dir`, consumer groups dispatched in process.
+    Embedded,
+}
+
+impl EventsBackend {
+    /// Returns the name the setting uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Embedded => "embedded",
+        }
+    }
 }
 
 /// Defaults for subscriptions that leave a setting unset.
@@ -140,6 +188,7 @@ impl EventsConfig {
     /// Resolves the `[events]` settings: environment, then file, then default.
     pub(super) fn resolve(file: &FileEvents, env: &Env) -> Result<Self, ConfigError> {
         let [
+            backend,
             max_age,
             max_bytes,
             check_interval,
@@ -156,7 +205,15 @@ impl EventsConfig {
             layered(env, setting, raw.as_deref(), &value::POSITIVE_DURATION)
         };
         let max_in_flight = default_max_in_flight(file.default_max_in_flight)?;
+        let backend =
+            layered(env, backend, file.backend.as_deref(), &BACKEND)?.map_err(|name| {
+                ConfigError::BackendUnavailable {
+                    key: "events.backend".to_owned(),
+                    backend: name.to_owned(),
+                }
+            })?;
         Ok(Self {
+            backend,
             retention_max_age: duration(max_age, &file.retention_max_age)?,
             retention_max_bytes: layered(env, max_bytes, bytes_text.as_deref(), &BYTE_SIZE)?,
             retention_check_interval: duration(check_interval, &file.retention_check_interval)?,
@@ -287,6 +344,51 @@ mod tests {
             let error = Config::from_toml_str(file, &HashMap::new()).unwrap_err();
             assert!(error.to_string().starts_with(key), "{file}: {error}");
         }
+    }
+
+    #[test]
+    fn the_backend_is_embedded_unless_set() {
+        let config = Config::from_toml_str("", &HashMap::new()).unwrap();
+        assert_eq!(config.events.backend, EventsBackend::Embedded);
+        assert!(config.summary().contains("\nevents backend: embedded\n"));
+
+        let env = HashMap::from([(ENV_EVENTS_BACKEND.to_owned(), "embedded".to_owned())]);
+        let file = "[events]\nbackend = \"embedded\"\n";
+        let events = Config::from_toml_str(file, &env).unwrap().events;
+        assert_eq!(events.backend, EventsBackend::Embedded);
+    }
+
+    #[test]
+    fn the_reserved_nats_backend_is_refused_as_not_available_yet() {
+        let from_file = "[events]\nbackend = \"nats\"\n";
+        let from_env = HashMap::from([(ENV_EVENTS_BACKEND.to_owned(), "nats".to_owned())]);
+        for error in [
+            Config::from_toml_str(from_file, &HashMap::new()).unwrap_err(),
+            Config::from_toml_str("", &from_env).unwrap_err(),
+        ] {
+            assert!(
+                matches!(
+                    &error,
+                    ConfigError::BackendUnavailable { key, backend }
+                        if key == "events.backend" && backend == "nats"
+                ),
+                "{error:?}"
+            );
+            assert_eq!(
+                error.to_string(),
+                "events.backend: the nats backend is not available in this build yet"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_backend_is_an_invalid_value() {
+        let error =
+            Config::from_toml_str("[events]\nbackend = \"kafka\"\n", &HashMap::new()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "events.backend: expected embedded (nats is reserved)"
+        );
     }
 
     #[test]

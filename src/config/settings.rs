@@ -29,6 +29,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     process::LOG_FORMAT,
     events::EVENTS_SETTINGS[0],
     events::EVENTS_SETTINGS[1],
+    events::EVENTS_SETTINGS[2],
     webhooks::WEBHOOK_MAX_BODY_BYTES,
     webhooks::WEBHOOK_MAX_EVENT_BYTES,
     webhooks::WEBHOOK_REQUEST_TIMEOUT,
@@ -166,11 +167,11 @@ pub const SETTINGS: &[SettingDoc] = &[
     upstream_tuning::TUNING_SETTINGS[8],
     upstream_tuning::TUNING_SETTINGS[9],
     upstream_tuning::TUNING_SETTINGS[10],
-    events::EVENTS_SETTINGS[2],
     events::EVENTS_SETTINGS[3],
     events::EVENTS_SETTINGS[4],
     events::EVENTS_SETTINGS[5],
     events::EVENTS_SETTINGS[6],
+    events::EVENTS_SETTINGS[7],
 ];
 
 /// Renders [`SETTINGS`] as plain text for `--help`.

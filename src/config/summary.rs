@@ -59,6 +59,7 @@ fn process_lines(config: &Config) -> Vec<String> {
             "idempotency retention: {}",
             humantime::format_duration(config.storage.idempotency_retention)
         ),
+        format!("events backend: {}", config.events.backend.name()),
         format!(
             "event log retention: {} or {} bytes; at most {} streams",
             humantime::format_duration(config.events.retention_max_age),

@@ -265,6 +265,57 @@ mod tests {
     }
 
     #[test]
+    fn records_of_every_outcome_written_by_the_earlier_build_decode() {
+        // Bytes copied from what the encoder wrote before backends owned their rows.
+        let fingerprint = "abababababababababababababababababababababababababababababababab";
+        let pending = format!(
+            r#"{{"version":1,"fingerprint":"{fingerprint}","expiresAtMs":1700086400000,"outcome":{{"pending":{{"reservedAtMs":1700000000000}}}}}}"#
+        );
+        let sent = format!(
+            r#"{{"version":1,"fingerprint":"{fingerprint}","expiresAtMs":1700086400000,"outcome":{{"sent":{{"messageId":"m-1","chatId":"79990001122","requestId":"r-1"}}}}}}"#
+        );
+        let failed = format!(
+            r#"{{"version":1,"fingerprint":"{fingerprint}","expiresAtMs":1700086400000,"outcome":{{"failed":{{"class":"invalid_argument","reason":"INVALID_ARGUMENT","domain":"api.wazzup24.com","message":"text too long","metadata":[["code","TEXT_TOO_LONG"]],"fields":[["text","too long"]],"retryAfterMs":1500}}}}}}"#
+        );
+        let record = |outcome| Record {
+            fingerprint: Fingerprint([0xab; 32]),
+            outcome,
+            expires_at: from_unix_millis(1_700_086_400_000),
+        };
+        let expected = [
+            record(Outcome::Pending {
+                reserved_at: from_unix_millis(1_700_000_000_000),
+            }),
+            record(Outcome::Sent(SentMessage {
+                message_id: "m-1".to_owned(),
+                chat_id: "79990001122".to_owned(),
+                request_id: "r-1".to_owned(),
+            })),
+            record(Outcome::Failed(RecordedFailure {
+                class: ErrorClass::InvalidArgument,
+                reason: "INVALID_ARGUMENT".to_owned(),
+                domain: "api.wazzup24.com".to_owned(),
+                message: "text too long".to_owned(),
+                metadata: vec![("code".to_owned(), "TEXT_TOO_LONG".to_owned())],
+                fields: vec![FieldViolation {
+                    field: "text".to_owned(),
+                    description: "too long".to_owned(),
+                }],
+                retry_after: Some(Duration::from_millis(1500)),
+            })),
+        ];
+
+        for (bytes, expected) in [pending, sent, failed].into_iter().zip(expected) {
+            assert_eq!(decode(bytes.as_bytes()).expect("decodes"), expected);
+            assert_eq!(
+                encode(&expected),
+                bytes.as_bytes(),
+                "the format is unchanged"
+            );
+        }
+    }
+
+    #[test]
     fn every_error_class_has_a_distinct_stored_name() {
         for (class, name) in CLASS_NAMES {
             assert_eq!(class_from_name(class_name(class)), Some(class), "{name}");

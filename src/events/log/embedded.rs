@@ -9,6 +9,7 @@
 //! `check_interval` (and on [`EmbeddedEventLog::enforce_retention`]).
 
 mod recent;
+mod rows;
 mod tables;
 mod writer;
 
@@ -271,7 +272,9 @@ impl ConsumerStore for EmbeddedEventLog {
             let txn = db.begin_read()?;
             let table = txn.open_table(CONSUMERS)?;
             let bytes = table.get((key.account.as_str(), key.name.as_str()))?;
-            bytes.map(|bytes| decode_json(bytes.value())).transpose()
+            bytes
+                .map(|bytes| rows::decode_consumer(bytes.value()))
+                .transpose()
         })
         .await
     }
@@ -283,7 +286,7 @@ impl ConsumerStore for EmbeddedEventLog {
             let mut records = Vec::new();
             for entry in table.iter()? {
                 let (_, bytes) = entry?;
-                records.push(decode_json(bytes.value())?);
+                records.push(rows::decode_consumer(bytes.value())?);
             }
             Ok(records)
         })
@@ -376,11 +379,12 @@ fn unix_ms(time: SystemTime) -> i64 {
 fn decode(cursor: Cursor, bytes: &[u8]) -> Result<StoredEvent, redb::Error> {
     Ok(StoredEvent {
         cursor,
-        event: decode_json(bytes)?,
+        event: rows::decode_event(bytes)?,
     })
 }
 
-/// Decodes a stored JSON value; a value that does not decode is corruption.
+/// Decodes a part of a stored row (see `rows.rs` for whole rows); a value that does not decode is
+/// corruption.
 fn decode_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, redb::Error> {
     serde_json::from_slice(bytes).map_err(|error| redb::Error::Corrupted(error.to_string()))
 }

@@ -3,6 +3,7 @@
 use redb::{Database, ReadableTable as _, Table, WriteTransaction};
 use serde::Deserialize;
 
+use super::rows::{decode_consumer, encode_consumer};
 use super::writer::{EncodedEvent, LogState, WriteRequest};
 use super::{CONSUMERS, EVENTS, IDS, META, decode_json};
 use crate::events::Cursor;
@@ -102,7 +103,7 @@ impl<'txn> Tables<'txn> {
                     .remove((key.account.as_str(), key.name.as_str()))?;
                 Outcome::Deleted(
                     removed
-                        .map(|bytes| decode_json(bytes.value()))
+                        .map(|bytes| decode_consumer(bytes.value()))
                         .transpose()?,
                 )
             }
@@ -178,9 +179,9 @@ impl<'txn> Tables<'txn> {
     fn create_consumer(&mut self, record: &ConsumerRecord) -> Result<ConsumerRecord, redb::Error> {
         let key = (record.key.account.as_str(), record.key.name.as_str());
         if let Some(existing) = self.consumers.get(key)? {
-            return decode_json(existing.value());
+            return decode_consumer(existing.value());
         }
-        let bytes = encode(record)?;
+        let bytes = encode_consumer(record)?;
         self.consumers.insert(key, bytes.as_slice())?;
         Ok(record.clone())
     }
@@ -191,10 +192,10 @@ impl<'txn> Tables<'txn> {
         let Some(existing) = self.consumers.get(table_key)? else {
             return Ok(false);
         };
-        let mut record: ConsumerRecord = decode_json(existing.value())?;
+        let mut record = decode_consumer(existing.value())?;
         drop(existing);
         record.acks = acks.clone();
-        let bytes = encode(&record)?;
+        let bytes = encode_consumer(&record)?;
         self.consumers.insert(table_key, bytes.as_slice())?;
         Ok(true)
     }
@@ -203,9 +204,4 @@ impl<'txn> Tables<'txn> {
 /// Bytes an event counts against the size limit.
 fn record_size(json_len: usize, id: &str) -> u64 {
     (json_len + id.len()) as u64 + RECORD_OVERHEAD
-}
-
-/// Encodes a record as JSON.
-fn encode(record: &ConsumerRecord) -> Result<Vec<u8>, redb::Error> {
-    serde_json::to_vec(record).map_err(|error| redb::Error::Corrupted(error.to_string()))
 }

@@ -47,7 +47,7 @@ pub(super) struct EncodedEvent {
 impl EncodedEvent {
     /// Encodes `event`.
     pub(super) fn new(event: NewEvent) -> Result<Self, serde_json::Error> {
-        let json = serde_json::to_vec(&event)?;
+        let json = super::rows::encode_event(&event)?;
         Ok(Self { event, json })
     }
 }
