@@ -13,17 +13,17 @@ use crate::exports::export_rows;
 use crate::idempotency::{Fingerprint, IdempotentSends, RecordKey, SendError};
 use crate::model::validate::{
     check_delete, check_edit, check_export, check_export_id, check_send, check_send_for_channel,
-    check_tech_send, check_webhook_settings,
+    check_webhook_settings,
 };
 use crate::model::{
     Channel, DeleteMessage, EditMessage, ExportRequest, ExportRow, MessageExport, MessageRef,
     SendMessage, SendReply, SentMessage, Template, TemplatePage, Violations, WebhookSettings,
 };
 
+use super::dialect::BuiltUpstream;
+use super::registry;
 use super::sandbox::SandboxUpstream;
 use super::transport::{Downloads, TransportError, describe_download_error};
-use super::wazzup_tech::WazzupTechClient;
-use super::wazzup_v3::WazzupV3Client;
 use super::webhook_registration::WebhookRegistration;
 use super::{CallContext, PageRequest, Upstream, UpstreamError};
 
@@ -165,10 +165,9 @@ impl Account {
     ) -> Result<SendReply, SendError> {
         let mut violations = Violations::new();
         check_send(send, &mut violations);
-        if self.dialect() == Dialect::WazzupTech {
-            check_tech_send(send, &mut violations);
-        }
-        if send.notify.is_some() && self.dialect() != Dialect::Devino {
+        let spec = registry::spec(self.dialect());
+        spec.check_send(send, &mut violations);
+        if send.notify.is_some() && !spec.accepts_notify() {
             violations.add(
                 "notify",
                 format!("is only for devino accounts, not {}", self.dialect()),
@@ -274,7 +273,8 @@ impl Account {
     ) -> Result<WebhookSettings, UpstreamError> {
         let mut violations = Violations::new();
         check_webhook_settings(settings, &mut violations);
-        if !settings.events.is_empty() && self.dialect() != Dialect::WazzupTech {
+        if !settings.events.is_empty() && !registry::spec(self.dialect()).subscribes_by_event_name()
+        {
             violations.add(
                 "settings.events",
                 format!(
@@ -418,34 +418,13 @@ impl Accounts {
         let downloads = Downloads::new().map_err(TransportError::Downloads)?;
         let mut accounts = Vec::with_capacity(config.accounts.len());
         for account in &config.accounts {
-            let built = match account.dialect {
-                Dialect::Sandbox => Account::sandbox(
-                    &account.name,
-                    Arc::new(
-                        SandboxUpstream::new(&account.name, config.server.sandbox_latency)
-                            .with_synthetic_export_rows(config.server.sandbox_export_rows),
-                    ),
-                    sends.clone(),
-                    downloads.clone(),
-                ),
-                Dialect::WazzupV3 => Account::new(
-                    &account.name,
-                    Arc::new(WazzupV3Client::new(account)?),
-                    sends.clone(),
-                    downloads.clone(),
-                ),
-                Dialect::WazzupTech => Account::new(
-                    &account.name,
-                    Arc::new(WazzupTechClient::new(account)?),
-                    sends.clone(),
-                    downloads.clone(),
-                ),
-                dialect => Account::new(
-                    &account.name,
-                    Arc::new(PendingDialect { dialect }),
-                    sends.clone(),
-                    downloads.clone(),
-                ),
+            let built = match registry::spec(account.dialect).build(config, account)? {
+                BuiltUpstream::Sandbox(sandbox) => {
+                    Account::sandbox(&account.name, sandbox, sends.clone(), downloads.clone())
+                }
+                BuiltUpstream::Client(upstream) => {
+                    Account::new(&account.name, upstream, sends.clone(), downloads.clone())
+                }
             };
             accounts.push(built.with_webhooks(WebhookRegistration::from_config(config, account)));
         }
@@ -518,19 +497,4 @@ async fn send_to_channel(
         });
     }
     upstream.send_message(send, call).await
-}
-
-/// The upstream of a dialect whose client is not part of this build yet: every operation answers
-/// [`UpstreamError::Unsupported`] naming the dialect, so callers get `UNIMPLEMENTED`, not silence.
-#[derive(Debug)]
-struct PendingDialect {
-    /// The configured dialect.
-    dialect: Dialect,
-}
-
-#[async_trait::async_trait]
-impl Upstream for PendingDialect {
-    fn dialect(&self) -> Dialect {
-        self.dialect
-    }
 }

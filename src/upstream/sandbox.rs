@@ -9,6 +9,7 @@ mod catalogue;
 mod events;
 mod exports;
 pub mod files;
+mod spec;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -17,6 +18,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
+
+pub use spec::{SPEC, SandboxSpec};
 
 use crate::config::Dialect;
 use crate::error::ErrorClass;

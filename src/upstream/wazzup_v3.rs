@@ -11,6 +11,8 @@
 //! [`lenient`]: crate::model::lenient
 
 pub mod client;
+pub mod spec;
 pub mod wire;
 
 pub use client::WazzupV3Client;
+pub use spec::SPEC;
