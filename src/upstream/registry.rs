@@ -1,6 +1,11 @@
-//! The table of dialects: one line per dialect, the only place that matches on [`Dialect`] to
-//! pick a dialect's code. Adding a dialect is a folder under `upstream/`, a line here, and its
-//! configuration.
+//! The table of dialects: one line per dialect, the only place in `upstream/` that matches on
+//! [`Dialect`] to pick a dialect's code.
+//!
+//! Adding a dialect touches: its variant in `model/dialect.rs` (name, default base URL, whether
+//! it needs a key); its folder `upstream/<dialect>.rs` + `upstream/<dialect>/` (client, wire
+//! types, `spec.rs` implementing [`DialectSpec`]) and its `mod` line in `upstream.rs`; its line
+//! here; and, while webhook decoding still lives in `events/decode/`, its decoder there and its
+//! arms in `events/decode.rs`.
 
 use crate::config::Dialect;
 

@@ -4,11 +4,10 @@
 //!
 //! [`client`] maps the domain onto the v3 routes over the shared [`transport`]; [`wire`] holds the
 //! exact JSON, tolerant of the upstream's drift on the way in through the shared
-//! [`lenient`] readers.
+//! `model::lenient` readers.
 //!
 //! [`Upstream`]: super::Upstream
 //! [`transport`]: super::transport
-//! [`lenient`]: crate::model::lenient
 
 pub mod client;
 pub mod spec;
