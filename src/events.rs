@@ -31,6 +31,8 @@ pub(crate) mod testing;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::EventDialect;
+
 /// A position in the event log: assigned at append, strictly increasing, starting at 1.
 pub type Cursor = u64;
 
@@ -72,8 +74,9 @@ pub struct NewEvent {
     pub id: String,
     /// The configured account the webhook arrived for.
     pub account: String,
-    /// The dialect that produced it (`wazzup_v3`, `wazzup_tech`, `devino`, `sandbox`).
-    pub dialect: String,
+    /// The dialect that produced it, stored as its name (`wazzup_v3`, `wazzup_tech`, `devino`,
+    /// `sandbox`).
+    pub dialect: EventDialect,
     /// What happened.
     pub event_type: EventType,
     /// The channel the event concerns, when it names one (used by subscription filters).

@@ -6,9 +6,11 @@
 //! limits themselves in one table, [`limits`].
 
 pub mod channel;
+pub mod dialect;
 pub mod export;
 pub mod http_url;
 pub mod keyboard;
+pub(crate) mod lenient;
 pub mod limits;
 pub mod message;
 pub mod path_segment;
@@ -17,6 +19,7 @@ pub mod validate;
 pub mod webhook;
 
 pub use channel::{Channel, ChannelState, ChatType, Transport};
+pub use dialect::{Dialect, EventDialect};
 pub use export::{ExportRequest, ExportRow, ExportState, MessageExport};
 pub use keyboard::{
     Keyboard, MaxButton, MaxButtonType, MaxIntent, MaxKeyboard, TelegramButton, TelegramKeyboard,

@@ -17,7 +17,6 @@ pub mod account;
 pub mod channel_cache;
 pub mod exports;
 pub mod idempotent_sends;
-mod pending;
 pub mod registry;
 pub mod send;
 pub mod webhook_registration;

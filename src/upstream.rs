@@ -5,8 +5,13 @@
 //! flows over the [`Upstream`] trait; the dialects (`sandbox`, `wazzup_v3`, `wazzup_tech`, and
 //! later `devino`) never see gRPC types. The shared HTTP stack is [`transport`] with its
 //! [`retry`] policy; [`error`] classifies failures.
+//! Every dialect implements [`dialect::DialectSpec`] in its own folder, and [`registry`] lists
+//! them, one line each.
 
+pub mod devino;
+pub mod dialect;
 pub mod error;
+pub mod registry;
 pub mod retry;
 pub mod sandbox;
 pub mod transport;

@@ -1,13 +1,14 @@
 //! One upstream account: its dialect, endpoint, secrets and limits.
 
 use std::{
-    fmt,
     path::{Path, PathBuf},
     time::Duration,
 };
 
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
+
+pub use crate::model::Dialect;
 
 use super::{
     ConfigError,
@@ -57,68 +58,6 @@ pub(crate) const DEFAULT_MAX_CONCURRENCY: usize = 50;
 pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default for `accounts[].limits.connect_timeout`.
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The API family an account speaks; serde uses the configuration names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Dialect {
-    /// Wazzup public API v3 (`wazzup_v3`).
-    WazzupV3,
-    /// Wazzup partner API (`wazzup_tech`).
-    WazzupTech,
-    /// Devino notifications API (`devino`).
-    Devino,
-    /// The built-in sandbox upstream (`sandbox`): no key, no network.
-    Sandbox,
-}
-
-impl Dialect {
-    /// Every dialect, in documentation order.
-    pub const ALL: [Self; 4] = [
-        Self::WazzupV3,
-        Self::WazzupTech,
-        Self::Devino,
-        Self::Sandbox,
-    ];
-
-    /// Returns the dialect for its configuration name, e.g. `wazzup_v3`.
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|dialect| dialect.as_str() == raw)
-    }
-
-    /// Returns the configuration name of the dialect.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::WazzupV3 => "wazzup_v3",
-            Self::WazzupTech => "wazzup_tech",
-            Self::Devino => "devino",
-            Self::Sandbox => "sandbox",
-        }
-    }
-
-    /// Returns the base URL used when an account does not set one.
-    pub const fn default_base_url(self) -> &'static str {
-        match self {
-            Self::WazzupV3 => "https://api.wazzup24.com",
-            Self::WazzupTech => "https://tech.wazzup24.com",
-            Self::Devino => "https://api.devino.online",
-            Self::Sandbox => "sandbox://local",
-        }
-    }
-
-    /// Returns whether accounts of this dialect need an API key.
-    pub const fn requires_api_key(self) -> bool {
-        !matches!(self, Self::Sandbox)
-    }
-}
-
-impl fmt::Display for Dialect {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
 
 const DIALECT: ValueKind<Dialect> = ValueKind::new(
     Dialect::parse,

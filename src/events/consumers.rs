@@ -159,7 +159,7 @@ mod tests {
         NewEvent {
             id: "e".to_owned(),
             account: account.to_owned(),
-            dialect: "sandbox".to_owned(),
+            dialect: crate::model::Dialect::Sandbox.into(),
             event_type,
             channel_id: channel.map(str::to_owned),
             received_at_ms: 0,

@@ -6,7 +6,7 @@
 //! rejected: a body or item of a shape the gateway does not know is stored as an
 //! [`EventType::Unknown`] event with its JSON, and a field of an unexpected type reads as absent.
 
-pub(crate) mod lenient;
+mod identity;
 mod wazzup_tech;
 mod wazzup_v3;
 
@@ -21,7 +21,7 @@ use crate::config::Dialect;
 use super::payload::{EventPayload, UnknownPayload};
 use super::{EventType, NewEvent};
 
-pub(crate) use lenient::now_ms;
+pub(crate) use identity::now_ms;
 
 /// Where a webhook came from.
 #[derive(Clone, Copy, Debug)]
@@ -82,13 +82,15 @@ pub fn decode_webhook(source: WebhookSource<'_>, body: &[u8]) -> DecodedWebhook 
 
 /// Decodes the typed payload of a stored event from its raw JSON.
 pub fn payload(event: &NewEvent) -> EventPayload {
-    match event.dialect.as_str() {
-        "wazzup_tech" => wazzup_tech::payload(event),
+    match event.dialect.known() {
+        Some(Dialect::WazzupTech) => wazzup_tech::payload(event),
         // The sandbox's export events are v2 envelopes (see `decode_webhook`).
-        "sandbox" if event.event_type == EventType::ExportReady => wazzup_tech::payload(event),
-        "wazzup_v3" | "sandbox" => wazzup_v3::payload(event),
-        other => EventPayload::Unknown(UnknownPayload {
-            reason: format!("webhooks of dialect {other} are not decoded yet"),
+        Some(Dialect::Sandbox) if event.event_type == EventType::ExportReady => {
+            wazzup_tech::payload(event)
+        }
+        Some(Dialect::WazzupV3 | Dialect::Sandbox) => wazzup_v3::payload(event),
+        Some(Dialect::Devino) | None => EventPayload::Unknown(UnknownPayload {
+            reason: format!("webhooks of dialect {} are not decoded yet", event.dialect),
             kind: String::new(),
         }),
     }
@@ -247,7 +249,7 @@ impl<'a> Batch<'a> {
         self.events.push(NewEvent {
             id,
             account: self.source.account.to_owned(),
-            dialect: self.source.dialect.as_str().to_owned(),
+            dialect: self.source.dialect.into(),
             event_type,
             channel_id: channel_id.filter(|channel_id| !channel_id.is_empty()),
             received_at_ms: self.source.received_at_ms,
@@ -259,7 +261,7 @@ impl<'a> Batch<'a> {
     /// Adds an unknown event holding `raw`, counted as `kind` in metrics.
     fn push_unknown(&mut self, raw: Value, kind: WebhookKind) {
         self.note_kind(kind);
-        let id_suffix = format!("unknown:{}", lenient::stable_hash(&raw));
+        let id_suffix = format!("unknown:{}", identity::stable_hash(&raw));
         self.push(EventType::Unknown, id_suffix, None, None, raw);
     }
 

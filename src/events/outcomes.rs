@@ -88,7 +88,7 @@ mod tests {
         NewEvent {
             id: id.to_owned(),
             account: account.to_owned(),
-            dialect: "wazzup_tech".to_owned(),
+            dialect: crate::model::Dialect::WazzupTech.into(),
             event_type: EventType::MessageStatus,
             channel_id: None,
             received_at_ms: 1000,

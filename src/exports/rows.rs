@@ -6,8 +6,8 @@
 use futures::{Stream, StreamExt as _};
 use serde_json::Value;
 
-use crate::events::decode::lenient::time_ms;
 use crate::model::ExportRow;
+use crate::model::lenient::time_ms;
 
 use super::csv::{CsvError, CsvParser, Record};
 

@@ -12,6 +12,7 @@ use crate::model::{
     Channel, DeleteMessage, EditMessage, ExportRequest, MessageExport, MessageRef, Template,
     TemplatePage, Violations, WebhookSettings,
 };
+use crate::upstream::registry;
 use crate::upstream::sandbox::SandboxUpstream;
 use crate::upstream::transport::Downloads;
 use crate::upstream::{CallContext, PageRequest, Upstream, UpstreamError};
@@ -227,7 +228,8 @@ impl Account {
     ) -> Result<WebhookSettings, UpstreamError> {
         let mut violations = Violations::new();
         check_webhook_settings(settings, &mut violations);
-        if !settings.events.is_empty() && self.dialect() != Dialect::WazzupTech {
+        if !settings.events.is_empty() && !registry::spec(self.dialect()).subscribes_by_event_name()
+        {
             violations.add(
                 "settings.events",
                 format!(

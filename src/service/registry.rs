@@ -3,14 +3,13 @@
 
 use std::sync::Arc;
 
-use crate::config::{AccountConfig, Config, Dialect};
+use crate::config::{AccountConfig, Config};
+use crate::upstream;
 use crate::upstream::sandbox::SandboxUpstream;
 use crate::upstream::transport::{Downloads, TransportError};
-use crate::upstream::{WazzupTechClient, WazzupV3Client};
 
 use super::IdempotentSends;
 use super::account::Account;
-use super::pending::PendingDialect;
 use super::webhook_registration::WebhookRegistration;
 
 /// A request named an account that cannot be used.
@@ -123,34 +122,13 @@ fn build_account(
     sends: &Arc<IdempotentSends>,
     downloads: &Downloads,
 ) -> Result<Account, TransportError> {
-    let built = match account.dialect {
-        Dialect::Sandbox => Account::sandbox(
-            &account.name,
-            Arc::new(
-                SandboxUpstream::new(&account.name, config.server.sandbox_latency)
-                    .with_synthetic_export_rows(config.server.sandbox_export_rows),
-            ),
-            sends.clone(),
-            downloads.clone(),
-        ),
-        Dialect::WazzupV3 => Account::new(
-            &account.name,
-            Arc::new(WazzupV3Client::new(account)?),
-            sends.clone(),
-            downloads.clone(),
-        ),
-        Dialect::WazzupTech => Account::new(
-            &account.name,
-            Arc::new(WazzupTechClient::new(account)?),
-            sends.clone(),
-            downloads.clone(),
-        ),
-        dialect => Account::new(
-            &account.name,
-            Arc::new(PendingDialect { dialect }),
-            sends.clone(),
-            downloads.clone(),
-        ),
+    let built = match upstream::registry::spec(account.dialect).build(config, account)? {
+        upstream::dialect::BuiltUpstream::Sandbox(sandbox) => {
+            Account::sandbox(&account.name, sandbox, sends.clone(), downloads.clone())
+        }
+        upstream::dialect::BuiltUpstream::Client(upstream) => {
+            Account::new(&account.name, upstream, sends.clone(), downloads.clone())
+        }
     };
     Ok(built)
 }

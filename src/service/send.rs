@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::config::Dialect;
 use crate::events::StoredEvent;
 use crate::events::outcomes::SendOutcomes;
 use crate::idempotency::{Fingerprint, RecordKey};
-use crate::model::validate::{check_send, check_send_for_channel, check_tech_send};
+use crate::model::validate::{check_send, check_send_for_channel};
 use crate::model::{SendMessage, SendReply, SentMessage, Violations};
+use crate::upstream::registry;
 use crate::upstream::{CallContext, Upstream, UpstreamError};
 
 use super::SendError;
@@ -52,10 +52,9 @@ impl Account {
     ) -> Result<SendReply, SendError> {
         let mut violations = Violations::new();
         check_send(send, &mut violations);
-        if self.dialect() == Dialect::WazzupTech {
-            check_tech_send(send, &mut violations);
-        }
-        if send.notify.is_some() && self.dialect() != Dialect::Devino {
+        let spec = registry::spec(self.dialect());
+        spec.check_send(send, &mut violations);
+        if send.notify.is_some() && !spec.accepts_notify() {
             violations.add(
                 "notify",
                 format!("is only for devino accounts, not {}", self.dialect()),

@@ -28,10 +28,7 @@ pub const TECH_UPSTREAM_DOMAIN: &str = "tech.wazzup24.com";
 
 /// Returns the ErrorInfo domain of the error codes of `dialect`'s upstream.
 pub fn upstream_domain(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::WazzupTech => TECH_UPSTREAM_DOMAIN,
-        _ => UPSTREAM_DOMAIN,
-    }
+    super::registry::spec(dialect).error_domain()
 }
 
 /// Reason of an upstream 401: the gateway's configured key was refused.

@@ -8,6 +8,7 @@
 mod catalogue;
 mod events;
 mod exports;
+mod spec;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -16,6 +17,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
+
+pub use spec::{SPEC, SandboxSpec};
 
 use crate::config::Dialect;
 use crate::failure::ErrorClass;

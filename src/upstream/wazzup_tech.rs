@@ -6,15 +6,17 @@
 //! [`client`] maps the domain onto the v2 routes over the shared [`transport`]; [`token`] keeps
 //! the access token and renews it; [`wire`] holds the exact JSON and the tolerant decoding of the
 //! `{data, meta}` envelope; [`subscriptions`] maps the gateway's webhook switches to v2 event
-//! names. WABA templates are read from `GET /v2/templates/waba[/{id}]`, routes the docs do not
+//! names; [`spec`] is the dialect's entry in the registry. WABA templates are read from `GET /v2/templates/waba[/{id}]`, routes the docs do not
 //! confirm (§16.10 \[U\]).
 //!
 //! [`Upstream`]: super::Upstream
 //! [`transport`]: super::transport
 
 pub mod client;
+pub mod spec;
 pub mod subscriptions;
 pub mod token;
 pub mod wire;
 
 pub use client::WazzupTechClient;
+pub use spec::SPEC;

@@ -3,14 +3,15 @@
 //! trait.
 //!
 //! [`client`] maps the domain onto the v3 routes over the shared [`transport`]; [`wire`] holds the
-//! exact JSON, tolerant of the upstream's drift on the way in; [`lenient`] the decoders that make
-//! it tolerant.
+//! exact JSON, tolerant of the upstream's drift on the way in through the shared
+//! `model::lenient` readers.
 //!
 //! [`Upstream`]: super::Upstream
 //! [`transport`]: super::transport
 
 pub mod client;
-pub mod lenient;
+pub mod spec;
 pub mod wire;
 
 pub use client::WazzupV3Client;
+pub use spec::SPEC;

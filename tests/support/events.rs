@@ -45,7 +45,7 @@ pub(crate) fn event_of(
     NewEvent {
         id: id.to_owned(),
         account: account.to_owned(),
-        dialect: "sandbox".to_owned(),
+        dialect: wazzup_gateway::model::Dialect::Sandbox.into(),
         event_type,
         channel_id: channel.map(str::to_owned),
         received_at_ms: now_ms(),

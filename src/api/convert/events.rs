@@ -91,7 +91,7 @@ pub(crate) fn envelope(stored: &StoredEvent, delivery_count: u32) -> pb::Event {
         cursor: stored.cursor,
         id: event.id.clone(),
         account: event.account.clone(),
-        dialect: event.dialect.clone(),
+        dialect: event.dialect.as_str().to_owned(),
         r#type: pb::EventType::from(event.event_type).into(),
         received_at: Some(timestamp_from_ms(event.received_at_ms)),
         occurred_at: event.occurred_at_ms.map(timestamp_from_ms),

@@ -33,8 +33,9 @@ use crate::events::payload::{
 };
 use crate::events::{EventType, NewEvent};
 
-use super::lenient::{stable_hash, text, time_ms};
+use super::identity::stable_hash;
 use super::{Batch, TopLevel, UnknownReason, WebhookKind};
+use crate::model::lenient::{text, time_ms};
 
 /// The v2 event names the gateway decodes, with their event types.
 const EVENTS: &[(&str, EventType)] = &[

@@ -33,7 +33,7 @@ use crate::events::payload::{
 };
 use crate::events::{EventType, NewEvent};
 
-use super::lenient::stable_hash;
+use super::identity::stable_hash;
 use super::{Batch, TopLevel, UnknownReason, WebhookKind};
 
 use self::wire::{WireChannelUpdate, WireMessage, WireStatus, WireTemplateStatus};

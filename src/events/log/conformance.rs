@@ -59,7 +59,7 @@ pub(crate) fn event(id: &str, received_at_ms: i64) -> NewEvent {
     NewEvent {
         id: id.to_owned(),
         account: "main".to_owned(),
-        dialect: "sandbox".to_owned(),
+        dialect: crate::model::Dialect::Sandbox.into(),
         event_type: EventType::MessageReceived,
         channel_id: Some("ch-1".to_owned()),
         received_at_ms,

@@ -5,12 +5,12 @@
 use async_trait::async_trait;
 use reqwest::Method;
 
-use super::lenient::ListReply;
 use super::wire::{
     ChannelReply, EditMessageBody, MessageReply, SendMessageBody, TemplateReply, WebhooksBody,
     WebhooksReply,
 };
 use crate::config::{AccountConfig, Dialect};
+use crate::model::lenient::ListReply;
 use crate::model::{
     Channel, DeleteMessage, EditMessage, Keyboard, MessageRef, SendMessage, SentMessage, Template,
     TemplatePage, Violations, WebhookSettings,

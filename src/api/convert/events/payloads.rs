@@ -379,7 +379,7 @@ mod tests {
         let event = NewEvent {
             id: "devino:main:unknown:1".to_owned(),
             account: "main".to_owned(),
-            dialect: "devino".to_owned(),
+            dialect: crate::model::Dialect::Devino.into(),
             event_type: crate::events::EventType::Unknown,
             channel_id: None,
             received_at_ms: 0,

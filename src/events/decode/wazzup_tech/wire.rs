@@ -1,16 +1,16 @@
 //! Tolerant readers of tech v2 webhook items (snake_case). Each field is read with the
-//! [`lenient`](crate::events::decode::lenient) readers: a string or a number (phones arrive as
+//! [`lenient`](crate::model::lenient) readers: a string or a number (phones arrive as
 //! numbers, §16.6), a missing or mistyped field reads as empty. Where the reference marks a
 //! payload unconfirmed [U], the likely alternative names are tried in order.
 
 use serde_json::Value;
 
 use crate::events::EventType;
-use crate::events::decode::lenient::{text, time_ms};
 use crate::events::payload::{
     ChannelChange, ChannelPayload, Contact, Direction, MessageError, MessagePayload, MessageStatus,
     MessageType, StatusPayload, TemplateStatusPayload,
 };
+use crate::model::lenient::{text, time_ms};
 use crate::model::{ChannelState, ChatType, ExportState, MessageExport, TemplateStatus, Transport};
 
 /// Reads the first of `keys` that holds a scalar, as text; empty when none does.

@@ -5,11 +5,11 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::events::decode::lenient;
 use crate::events::payload::{
     ChannelChange, ChannelPayload, Contact, Direction, MessageError, MessagePayload, MessageStatus,
     MessageType, OldInfo, StatusPayload, TemplateStatusPayload,
 };
+use crate::model::lenient;
 use crate::model::{ChannelState, ChatType, TemplateStatus};
 
 /// One `messages[]` item (§6.1).

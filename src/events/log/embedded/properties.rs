@@ -47,7 +47,7 @@ proptest! {
         let event = NewEvent {
             id,
             account: "main".to_owned(),
-            dialect: "wazzup_v3".to_owned(),
+            dialect: crate::model::Dialect::WazzupV3.into(),
             event_type: EventType::Unknown,
             channel_id: None,
             received_at_ms: i64::MIN,

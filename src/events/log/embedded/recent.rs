@@ -99,7 +99,11 @@ impl RecentEvents {
 /// Estimates the bytes an event takes in memory: its strings, and every JSON value of `raw` as a
 /// `serde_json::Value` (32 bytes, plus a key per object field) with its text.
 fn memory_size(event: &NewEvent) -> usize {
-    let texts = [&event.id, &event.account, &event.dialect];
+    let texts = [
+        event.id.as_str(),
+        event.account.as_str(),
+        event.dialect.as_str(),
+    ];
     let text_bytes: usize = texts.iter().map(|text| text.len()).sum();
     let channel_bytes = event.channel_id.as_ref().map_or(0, String::len);
     size_of::<StoredEvent>() + text_bytes + channel_bytes + json_size(&event.raw)

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::consumers::{AckState, ConsumerKey, ConsumerRecord, EventFilter};
 use crate::events::{Cursor, EventType, NewEvent};
+use crate::model::EventDialect;
 
 /// The row version this build writes.
 const ROW_VERSION: u8 = 1;
@@ -55,7 +56,7 @@ impl<'a> From<&'a NewEvent> for StoredEventV1<'a> {
             version: Some(ROW_VERSION),
             id: Cow::Borrowed(&event.id),
             account: Cow::Borrowed(&event.account),
-            dialect: Cow::Borrowed(&event.dialect),
+            dialect: Cow::Borrowed(event.dialect.as_str()),
             event_type: event.event_type,
             channel_id: event.channel_id.as_deref().map(Cow::Borrowed),
             received_at_ms: event.received_at_ms,
@@ -73,7 +74,7 @@ impl TryFrom<StoredEventV1<'_>> for NewEvent {
         Ok(Self {
             id: row.id.into_owned(),
             account: row.account.into_owned(),
-            dialect: row.dialect.into_owned(),
+            dialect: EventDialect::from_name(&row.dialect),
             event_type: row.event_type,
             channel_id: row.channel_id.map(Cow::into_owned),
             received_at_ms: row.received_at_ms,

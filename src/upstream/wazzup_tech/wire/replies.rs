@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::config::Dialect;
+use crate::model::lenient;
 use crate::model::{Channel, ChannelState, ExportState, MessageExport, Transport};
-use crate::upstream::wazzup_v3::lenient;
 
 /// Decodes the `data` of a `{data, meta}` envelope, or the whole body when it is bare data.
 ///
@@ -59,13 +59,13 @@ fn data_of(value: Value) -> Value {
 #[derive(Debug, Default, Deserialize)]
 pub struct SendReply {
     /// Id of the send request; the real message id arrives with `message.status_update`.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub request_id: String,
     /// Chat id (a number in the docs' example).
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub chat_id: String,
     /// Message id, should the upstream ever answer one.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub message_id: String,
 }
 
@@ -73,10 +73,10 @@ pub struct SendReply {
 #[derive(Debug, Default, Deserialize)]
 pub struct MessageReply {
     /// The message id.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub message_id: String,
     /// The chat id.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub chat_id: String,
 }
 
@@ -84,28 +84,28 @@ pub struct MessageReply {
 #[derive(Debug, Default, Deserialize)]
 pub struct ChannelReply {
     /// Channel id (uuid).
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub channel_id: String,
     /// Transport string, kept raw.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub transport: String,
     /// State string, kept raw.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub status: String,
     /// State under the v3 name, should it arrive so.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub state: String,
     /// Phone number of the channel.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub phone: String,
     /// User name of the channel.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub username: String,
     /// The v3 `plain_id`, should it arrive so.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub plain_id: String,
     /// Display name of the channel.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub name: String,
 }
 
@@ -140,13 +140,13 @@ fn first_set<const N: usize>(texts: [String; N]) -> String {
 #[derive(Debug, Default, Deserialize)]
 pub struct WebhookReply {
     /// Subscription id.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub id: String,
     /// Receiver URL.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub url: String,
     /// Event name.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub event: String,
 }
 
@@ -154,13 +154,13 @@ pub struct WebhookReply {
 #[derive(Debug, Default, Deserialize)]
 pub struct ExportReply {
     /// Job id (only in the answer of the creation).
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub export_id: String,
     /// State, kept raw.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub status: String,
     /// Link to the CSV file once done (`null` before).
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub url: String,
 }
 
@@ -184,10 +184,10 @@ impl ExportReply {
 #[derive(Debug, Default, Deserialize)]
 pub struct TokenReply {
     /// The new `client_access_token`.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub access_token: String,
     /// The new refresh token, when the upstream rotates it.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub refresh_token: String,
     /// Seconds the access token is valid for.
     #[serde(default, deserialize_with = "lenient::count")]

@@ -7,27 +7,27 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::model::lenient;
 use crate::model::{Template, TemplateStatus};
-use crate::upstream::wazzup_v3::lenient;
 use crate::upstream::wazzup_v3::wire::ComponentReply;
 
 /// One WABA template.
 #[derive(Debug, Default, Deserialize)]
 pub struct TemplateReply {
     /// Template id (`id`).
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub id: String,
     /// Template id (`template_id`).
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub template_id: String,
     /// Template id (`template_guid`).
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub template_guid: String,
     /// Name inside Wazzup.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub title: String,
     /// Name registered with Meta.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub name: String,
     /// WABA account.
     #[serde(default)]
@@ -36,19 +36,19 @@ pub struct TemplateReply {
     #[serde(default)]
     pub channels: Value,
     /// Category.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub category: String,
     /// Language.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub language: String,
     /// Moderation status, kept raw.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub status: String,
     /// Rejection reason.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub rejected_reason: String,
     /// Facebook namespace.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub namespace: String,
     /// Header, body, footer, buttons.
     #[serde(default)]
@@ -59,10 +59,10 @@ pub struct TemplateReply {
 #[derive(Debug, Default, Deserialize)]
 pub struct WabaReply {
     /// WABA account id.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub waba_id: String,
     /// WABA account name.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub waba_name: String,
 }
 

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::super::lenient;
+use crate::model::lenient;
 use crate::model::{
     Channel, ChannelState, Template, TemplateButtonSpec, TemplateComponent, TemplateStatus,
     Transport, WebhookSettings,
@@ -15,16 +15,16 @@ use crate::model::{
 #[serde(rename_all = "camelCase")]
 pub struct ChannelReply {
     /// Channel id (uuid).
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub channel_id: String,
     /// Transport string, kept raw.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub transport: String,
     /// Phone, user name or messenger id.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub plain_id: String,
     /// State string, kept raw.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub state: String,
 }
 
@@ -49,10 +49,10 @@ impl ChannelReply {
 #[serde(rename_all = "camelCase")]
 pub struct MessageReply {
     /// Wazzup message id.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub message_id: String,
     /// Chat id (assigned by the upstream for Telegram/MAX sends by user name or phone).
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub chat_id: String,
 }
 
@@ -61,13 +61,13 @@ pub struct MessageReply {
 #[serde(rename_all = "camelCase")]
 pub struct TemplateReply {
     /// Template id, used as `templateId` when sending.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub template_guid: String,
     /// Name inside Wazzup.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub title: String,
     /// Name registered with Meta.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub name: String,
     /// WABA account.
     #[serde(default)]
@@ -76,26 +76,26 @@ pub struct TemplateReply {
     #[serde(default)]
     pub channels: Value,
     /// Category.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub category: String,
     /// Language.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub language: String,
     /// Moderation status, kept raw.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub status: String,
     /// Rejection reason in camel case, should it arrive so.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub rejected_reason: String,
     /// Rejection reason as documented (`rejected_reason`, snake case).
     #[serde(
         default,
         rename = "rejected_reason",
-        deserialize_with = "lenient::string"
+        deserialize_with = "lenient::string_or_empty"
     )]
     pub rejected_reason_snake: String,
     /// Facebook namespace.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub namespace: String,
     /// Header, body, footer, buttons.
     #[serde(default)]
@@ -107,10 +107,10 @@ pub struct TemplateReply {
 #[serde(rename_all = "camelCase")]
 pub struct WabaReply {
     /// WABA account id.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub waba_id: String,
     /// WABA account name.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub waba_name: String,
 }
 
@@ -119,13 +119,17 @@ pub struct WabaReply {
 #[serde(rename_all = "camelCase")]
 pub struct ComponentReply {
     /// `HEADER`, `BODY`, `FOOTER`, `BUTTONS`.
-    #[serde(default, rename = "type", deserialize_with = "lenient::string")]
+    #[serde(
+        default,
+        rename = "type",
+        deserialize_with = "lenient::string_or_empty"
+    )]
     pub component_type: String,
     /// Header format.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub format: String,
     /// Text with placeholders.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub text: String,
     /// Example values (strings, possibly nested).
     #[serde(default)]
@@ -140,13 +144,17 @@ pub struct ComponentReply {
 #[serde(rename_all = "camelCase")]
 pub struct ComponentButtonReply {
     /// Button type.
-    #[serde(default, rename = "type", deserialize_with = "lenient::string")]
+    #[serde(
+        default,
+        rename = "type",
+        deserialize_with = "lenient::string_or_empty"
+    )]
     pub button_type: String,
     /// Label.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub text: String,
     /// Link of URL buttons.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub url: String,
 }
 
@@ -207,7 +215,7 @@ impl ComponentReply {
 #[serde(rename_all = "camelCase")]
 pub struct WebhooksReply {
     /// Receiver URL.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub webhooks_uri: String,
     /// Which webhooks are sent.
     #[serde(default)]

@@ -1,12 +1,12 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::model::lenient::ListReply;
 use crate::model::{
     Channel, ChannelState, ChatType, MaxButton, MaxButtonType, MaxIntent, Recipient,
     TelegramButton, Template, TemplateButton, TemplateStatus, Transport,
 };
 use crate::upstream::error::ErrorBody;
-use crate::upstream::wazzup_v3::lenient::ListReply;
 
 fn fixture(name: &str) -> Value {
     let text = match name {

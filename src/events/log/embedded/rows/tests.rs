@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::model::Dialect;
 
 /// An event row as the gateway wrote it before versions existed.
 const EVENT_BEFORE_VERSIONS: &str = r#"{"id":"msg-1:status:read","account":"main","dialect":"wazzup_v3","event_type":"message_status","channel_id":"ch-1","received_at_ms":1700000000123,"occurred_at_ms":1700000000000,"raw":{"messageId":"msg-1","status":"read"}}"#;
@@ -18,7 +19,7 @@ fn expected_event() -> NewEvent {
     NewEvent {
         id: "msg-1:status:read".to_owned(),
         account: "main".to_owned(),
-        dialect: "wazzup_v3".to_owned(),
+        dialect: Dialect::WazzupV3.into(),
         event_type: EventType::MessageStatus,
         channel_id: Some("ch-1".to_owned()),
         received_at_ms: 1_700_000_000_123,
@@ -53,7 +54,7 @@ fn events_written_before_versions_read_back() {
 
     let sparse = decode_event(SPARSE_EVENT_BEFORE_VERSIONS.as_bytes()).unwrap();
     let expected = NewEvent {
-        dialect: "sandbox".to_owned(),
+        dialect: Dialect::Sandbox.into(),
         event_type: EventType::Unknown,
         channel_id: None,
         occurred_at_ms: None,

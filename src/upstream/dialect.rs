@@ -1,0 +1,60 @@
+//! The seam every dialect implements: what the shared code may ask of a dialect without naming
+//! it. Each dialect implements [`DialectSpec`] once, in its own folder, and the [`registry`]
+//! lists them, one line each.
+//!
+//! [`registry`]: super::registry
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::config::{AccountConfig, Config, Dialect};
+use crate::model::{SendMessage, Violations};
+
+use super::Upstream;
+use super::sandbox::SandboxUpstream;
+use super::transport::TransportError;
+
+/// What building a dialect's upstream for one account gave.
+#[derive(Debug)]
+pub enum BuiltUpstream {
+    /// A client of a real upstream API (or the stub of one not implemented yet).
+    Client(Arc<dyn Upstream>),
+    /// The built-in sandbox, which the application also wires to the event log and file routes.
+    Sandbox(Arc<SandboxUpstream>),
+}
+
+/// One dialect's answers to the shared code: its name, its error domain, how to build its client
+/// from an account's configuration, and the send and webhook rules of its API beyond the shared
+/// limits table.
+pub trait DialectSpec: Sync + fmt::Debug {
+    /// Returns the dialect this is the spec of.
+    fn dialect(&self) -> Dialect;
+
+    /// Returns the ErrorInfo domain of the upstream's own error codes (`error_reason.proto`).
+    fn error_domain(&self) -> &'static str;
+
+    /// Builds the upstream of one configured account of this dialect.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the account's HTTP client cannot be built.
+    fn build(
+        &self,
+        config: &Config,
+        account: &AccountConfig,
+    ) -> Result<BuiltUpstream, TransportError>;
+
+    /// Adds the violations of the dialect's own send rules; the shared rules are checked before.
+    fn check_send(&self, _send: &SendMessage, _violations: &mut Violations) {}
+
+    /// Tells whether a send may carry notification options (`SendMessage::notify`).
+    fn accepts_notify(&self) -> bool {
+        false
+    }
+
+    /// Tells whether webhook subscriptions are chosen by event name (`WebhookSettings::events`)
+    /// rather than by the boolean subscriptions.
+    fn subscribes_by_event_name(&self) -> bool {
+        false
+    }
+}

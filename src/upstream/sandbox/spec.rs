@@ -1,0 +1,39 @@
+//! The sandbox's entry in the registry. It speaks v3 (so its errors carry v3's domain); the
+//! application connects the sandbox it builds to the event log and the file routes.
+
+use std::sync::Arc;
+
+use crate::config::{AccountConfig, Config, Dialect};
+use crate::upstream::dialect::{BuiltUpstream, DialectSpec};
+use crate::upstream::error::UPSTREAM_DOMAIN;
+use crate::upstream::transport::TransportError;
+
+use super::SandboxUpstream;
+
+/// The sandbox's entry in the registry.
+pub static SPEC: SandboxSpec = SandboxSpec;
+
+/// The sandbox's [`DialectSpec`].
+#[derive(Debug)]
+pub struct SandboxSpec;
+
+impl DialectSpec for SandboxSpec {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sandbox
+    }
+
+    fn error_domain(&self) -> &'static str {
+        UPSTREAM_DOMAIN
+    }
+
+    fn build(
+        &self,
+        config: &Config,
+        account: &AccountConfig,
+    ) -> Result<BuiltUpstream, TransportError> {
+        Ok(BuiltUpstream::Sandbox(Arc::new(
+            SandboxUpstream::new(&account.name, config.server.sandbox_latency)
+                .with_synthetic_export_rows(config.server.sandbox_export_rows),
+        )))
+    }
+}

@@ -1,0 +1,47 @@
+//! The partner (tech) v2 dialect's entry in the registry, with its send rules.
+
+use std::sync::Arc;
+
+use crate::config::{AccountConfig, Config, Dialect};
+use crate::model::validate::check_tech_send;
+use crate::model::{SendMessage, Violations};
+use crate::upstream::dialect::{BuiltUpstream, DialectSpec};
+use crate::upstream::error::TECH_UPSTREAM_DOMAIN;
+use crate::upstream::transport::TransportError;
+
+use super::WazzupTechClient;
+
+/// The tech dialect's entry in the registry.
+pub static SPEC: WazzupTechSpec = WazzupTechSpec;
+
+/// The tech dialect's [`DialectSpec`].
+#[derive(Debug)]
+pub struct WazzupTechSpec;
+
+impl DialectSpec for WazzupTechSpec {
+    fn dialect(&self) -> Dialect {
+        Dialect::WazzupTech
+    }
+
+    fn error_domain(&self) -> &'static str {
+        TECH_UPSTREAM_DOMAIN
+    }
+
+    fn build(
+        &self,
+        _config: &Config,
+        account: &AccountConfig,
+    ) -> Result<BuiltUpstream, TransportError> {
+        Ok(BuiltUpstream::Client(Arc::new(WazzupTechClient::new(
+            account,
+        )?)))
+    }
+
+    fn check_send(&self, send: &SendMessage, violations: &mut Violations) {
+        check_tech_send(send, violations);
+    }
+
+    fn subscribes_by_event_name(&self) -> bool {
+        true
+    }
+}

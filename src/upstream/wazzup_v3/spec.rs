@@ -1,0 +1,37 @@
+//! The v3 dialect's entry in the registry.
+
+use std::sync::Arc;
+
+use crate::config::{AccountConfig, Config, Dialect};
+use crate::upstream::dialect::{BuiltUpstream, DialectSpec};
+use crate::upstream::error::UPSTREAM_DOMAIN;
+use crate::upstream::transport::TransportError;
+
+use super::WazzupV3Client;
+
+/// The v3 dialect's entry in the registry.
+pub static SPEC: WazzupV3Spec = WazzupV3Spec;
+
+/// The v3 dialect's [`DialectSpec`].
+#[derive(Debug)]
+pub struct WazzupV3Spec;
+
+impl DialectSpec for WazzupV3Spec {
+    fn dialect(&self) -> Dialect {
+        Dialect::WazzupV3
+    }
+
+    fn error_domain(&self) -> &'static str {
+        UPSTREAM_DOMAIN
+    }
+
+    fn build(
+        &self,
+        _config: &Config,
+        account: &AccountConfig,
+    ) -> Result<BuiltUpstream, TransportError> {
+        Ok(BuiltUpstream::Client(Arc::new(WazzupV3Client::new(
+            account,
+        )?)))
+    }
+}
