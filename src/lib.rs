@@ -2,7 +2,8 @@
 //!
 //! Internal services call it over gRPC (`proto/wazzup_gateway/v1`) instead of speaking each
 //! upstream's REST dialect, and receive upstream webhooks as durable, replayable gRPC streams
-//! (`EventService`). The map, in the order the modules are listed:
+//! (`EventService`). How the modules depend on each other, and which files each kind of change
+//! touches, is in `docs/architecture.md`. The map, in the order the modules are listed:
 //!
 //! - [`config`]: one typed [`config::Config`] from a TOML file, environment overrides and the
 //!   command line; secrets from env or mounted files, redacted everywhere.
