@@ -28,7 +28,7 @@ use crate::admin::{self, AdminState};
 use crate::api::GrpcServer;
 use crate::api::events::EventServices;
 use crate::config::{Config, Listeners as ListenAddresses};
-use crate::events::fanout::Fanout;
+use crate::events::groups::ConsumerGroups;
 use crate::events::ingress::IngressState;
 use crate::events::log::{ConsumerStore, EventLog, EventLogError};
 use crate::events::responses::PendingResponses;
@@ -199,7 +199,7 @@ pub async fn run_with_events(
     ));
     let (draining_tx, draining_rx) = watch::channel(false);
     let outcome = match backends::start_consumer_groups(&config, &events, draining_rx).await {
-        Ok(fanout) => {
+        Ok(groups) => {
             let stores = Stores {
                 sends: sends.clone(),
                 storage,
@@ -209,12 +209,12 @@ pub async fn run_with_events(
                 listeners,
                 &stores,
                 &events,
-                &fanout,
+                &groups,
                 draining_tx,
                 shutdown,
             )
             .await;
-            fanout.close().await;
+            groups.close().await;
             outcome
         }
         Err(error) => Err(error),
@@ -259,7 +259,7 @@ async fn serve(
     listeners: Listeners,
     stores: &Stores,
     pipeline: &EventPipeline,
-    fanout: &Arc<Fanout>,
+    groups: &Arc<dyn ConsumerGroups>,
     draining_tx: watch::Sender<bool>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
@@ -270,13 +270,13 @@ async fn serve(
     let mut metrics = Metrics::new();
     metrics.register_events(EventSources {
         log: pipeline.log.clone(),
-        fanout: fanout.clone(),
+        groups: groups.clone(),
     });
     metrics.register_accounts(AccountSources(accounts.clone()));
     let metrics = Arc::new(metrics);
     let services = EventServices {
         log: pipeline.log.clone(),
-        groups: fanout.clone(),
+        groups: groups.clone(),
         pending: pipeline.pending.clone(),
         defaults: config.events.stream_defaults,
     };

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::config::{Config, EventsBackend};
 use crate::events::fanout::Fanout;
+use crate::events::groups::ConsumerGroups;
 use crate::events::log::{ConsumerStore, EmbeddedEventLog, EventLog, RetentionPolicy};
 use crate::idempotency::{EmbeddedIdempotencyStore, IdempotencyStore};
 use crate::storage::WriteHealth;
@@ -85,9 +86,7 @@ pub(super) fn open_idempotency(config: &Config) -> Result<OpenedIdempotency, App
 }
 
 /// Starts the consumer groups of `events.backend` over `events`: for the embedded backend the
-/// in-process fan-out, whose streams end when `draining_rx` turns true. It is returned as the
-/// fan-out because the metrics read its stream and lag counters; the event service uses it as
-/// [`ConsumerGroups`](crate::events::groups::ConsumerGroups).
+/// in-process fan-out, whose streams end when `draining_rx` turns true.
 ///
 /// # Errors
 ///
@@ -96,7 +95,7 @@ pub(super) async fn start_consumer_groups(
     config: &Config,
     events: &EventPipeline,
     draining_rx: watch::Receiver<bool>,
-) -> Result<Arc<Fanout>, AppError> {
+) -> Result<Arc<dyn ConsumerGroups>, AppError> {
     match config.events.backend {
         EventsBackend::Embedded => Fanout::start(
             events.log.clone(),
@@ -105,7 +104,7 @@ pub(super) async fn start_consumer_groups(
             draining_rx,
         )
         .await
-        .map(Arc::new)
+        .map(|fanout| Arc::new(fanout) as Arc<dyn ConsumerGroups>)
         .map_err(|source| AppError::EventLog {
             path: config.storage.data_dir.clone(),
             source,

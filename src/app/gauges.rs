@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::events::fanout::Fanout;
+use crate::events::groups::ConsumerGroups;
 use crate::events::log::EventLog;
 use crate::service::Accounts;
 use crate::telemetry::metrics::{
@@ -17,7 +17,7 @@ pub(crate) struct EventSources {
     /// The event log.
     pub(crate) log: Arc<dyn EventLog>,
     /// The subscriptions and named consumers.
-    pub(crate) fanout: Arc<Fanout>,
+    pub(crate) groups: Arc<dyn ConsumerGroups>,
 }
 
 impl EventGauges for EventSources {
@@ -28,9 +28,9 @@ impl EventGauges for EventSources {
             stored_bytes: stats.stored_bytes,
             oldest_cursor: stats.bounds.oldest,
             latest_cursor: stats.bounds.latest,
-            open_streams: self.fanout.open_streams() as u64,
+            open_streams: self.groups.open_streams() as u64,
             consumer_lags: self
-                .fanout
+                .groups
                 .consumer_lags()
                 .into_iter()
                 .map(|(key, lag)| ConsumerLag {

@@ -49,6 +49,12 @@ pub trait ConsumerGroups: Send + Sync + std::fmt::Debug + 'static {
 
     /// Ends every stream and stores the final progress of every consumer.
     async fn close(&self);
+
+    /// Returns how many subscription streams are open now (a gauge).
+    fn open_streams(&self) -> usize;
+
+    /// Returns, for each named consumer, how many events lie after its acked cursor (a gauge).
+    fn consumer_lags(&self) -> Vec<(ConsumerKey, u64)>;
 }
 
 #[async_trait]
@@ -92,5 +98,13 @@ impl ConsumerGroups for Fanout {
 
     async fn close(&self) {
         Fanout::close(self).await;
+    }
+
+    fn open_streams(&self) -> usize {
+        Fanout::open_streams(self)
+    }
+
+    fn consumer_lags(&self) -> Vec<(ConsumerKey, u64)> {
+        Fanout::consumer_lags(self)
     }
 }
