@@ -212,22 +212,12 @@ fn class_from_name(name: &str) -> Option<ErrorClass> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::idempotency::conformance::a_recorded_failure;
 
     fn failed_record() -> Record {
         Record {
             fingerprint: Fingerprint([7; 32]),
-            outcome: Outcome::Failed(RecordedFailure {
-                class: ErrorClass::AlreadyExists,
-                reason: "REPEATED_CRM_MESSAGE_ID".to_owned(),
-                domain: "api.wazzup24.com".to_owned(),
-                message: "upstream refused the request".to_owned(),
-                metadata: vec![("crmMessageId".to_owned(), "order-1".to_owned())],
-                fields: vec![FieldViolation {
-                    field: "text".to_owned(),
-                    description: "too long".to_owned(),
-                }],
-                retry_after: Some(Duration::from_millis(1500)),
-            }),
+            outcome: Outcome::Failed(a_recorded_failure()),
             expires_at: from_unix_millis(1_800_000_000_123),
         }
     }

@@ -18,6 +18,22 @@ use super::{Fingerprint, IdempotencyStore, Outcome, Record, RecordKey, RecordedF
 use crate::failure::ErrorClass;
 use crate::model::{FieldViolation, SentMessage};
 
+/// Returns a recorded upstream failure with every field set (the codec tests share it).
+pub(crate) fn a_recorded_failure() -> RecordedFailure {
+    RecordedFailure {
+        class: ErrorClass::AlreadyExists,
+        reason: "REPEATED_CRM_MESSAGE_ID".to_owned(),
+        domain: "api.wazzup24.com".to_owned(),
+        message: "upstream refused the request".to_owned(),
+        metadata: vec![("crmMessageId".to_owned(), "order-1".to_owned())],
+        fields: vec![FieldViolation {
+            field: "text".to_owned(),
+            description: "too long".to_owned(),
+        }],
+        retry_after: Some(Duration::from_millis(1500)),
+    }
+}
+
 /// Instantiates every conformance test for the backend that `$open` opens.
 macro_rules! idempotency_store_conformance_suite {
     ($open:expr) => {
@@ -94,18 +110,7 @@ where
     };
     let failed = Record {
         fingerprint: Fingerprint([3; 32]),
-        outcome: Outcome::Failed(RecordedFailure {
-            class: ErrorClass::AlreadyExists,
-            reason: "REPEATED_CRM_MESSAGE_ID".to_owned(),
-            domain: "api.wazzup24.com".to_owned(),
-            message: "upstream refused the request".to_owned(),
-            metadata: vec![("crmMessageId".to_owned(), "order-1".to_owned())],
-            fields: vec![FieldViolation {
-                field: "text".to_owned(),
-                description: "too long".to_owned(),
-            }],
-            retry_after: Some(Duration::from_millis(1500)),
-        }),
+        outcome: Outcome::Failed(a_recorded_failure()),
         expires_at,
     };
     let records = [pending, sent_record("m-1", expires_at), failed];
