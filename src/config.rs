@@ -64,7 +64,7 @@ use std::{
 #[cfg(test)]
 pub(crate) use self::upstream_tuning::MAX_RETRY_TOTAL_BUDGET;
 pub use self::{
-    account::{AccountConfig, Dialect, TokenRefresh, UpstreamLimits},
+    account::{AccountConfig, TokenRefresh, UpstreamLimits},
     auth::{AuthConfig, CallerToken},
     doc::SettingDoc,
     error::ConfigError,
@@ -86,6 +86,7 @@ use self::{
     file::FileConfig,
     value::{Env, env_value},
 };
+use crate::model::Dialect;
 
 /// Path of the TOML configuration file (the `--config` argument wins).
 pub(crate) const ENV_CONFIG_FILE: &str = "WGW_CONFIG_FILE";

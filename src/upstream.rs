@@ -23,7 +23,7 @@ use std::fmt;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use crate::config::Dialect;
+use crate::model::Dialect;
 use crate::model::{
     Channel, DeleteMessage, EditMessage, ExportRequest, MessageExport, MessageRef, SendMessage,
     SentMessage, Template, TemplatePage, WebhookSettings,

@@ -8,7 +8,7 @@ use std::{
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
-pub use crate::model::Dialect;
+use crate::model::Dialect;
 
 use super::{
     ConfigError,

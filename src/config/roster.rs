@@ -3,8 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::model::Dialect;
+
 use super::{
-    AccountConfig, ConfigError, Dialect,
+    AccountConfig, ConfigError,
     account::{
         ACCOUNT_NAME_PLACEHOLDER, ENV_ACCOUNT_API_KEY, ENV_ACCOUNT_API_KEY_FILE,
         ENV_ACCOUNT_BASE_URL, ENV_ACCOUNT_CRM_KEY, ENV_ACCOUNT_PARTNER_CREDENTIALS,

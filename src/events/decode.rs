@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::config::Dialect;
+use crate::model::Dialect;
 
 use super::payload::{EventPayload, UnknownPayload};
 use super::{EventType, NewEvent};

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::Dialect;
+use crate::model::Dialect;
 use crate::model::validate::{
     check_delete, check_edit, check_export, check_export_id, check_webhook_settings,
 };

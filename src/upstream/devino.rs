@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::config::{AccountConfig, Config, Dialect};
+use crate::config::{AccountConfig, Config};
+
+use crate::model::Dialect;
 
 use super::Upstream;
 use super::dialect::{BuiltUpstream, DialectSpec};

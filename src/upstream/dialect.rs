@@ -7,7 +7,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::config::{AccountConfig, Config, Dialect};
+use crate::config::{AccountConfig, Config};
+
+use crate::model::Dialect;
 use crate::model::{SendMessage, Violations};
 
 use super::Upstream;

@@ -15,8 +15,8 @@ pub mod redact;
 
 use std::time::Duration;
 
-use crate::config::Dialect;
 use crate::failure::{ERROR_DOMAIN, ErrorClass};
+use crate::model::Dialect;
 use crate::model::{FieldViolation, ValidationError};
 
 pub use body::{ErrorBody, Rejection, code_key, upper_snake};

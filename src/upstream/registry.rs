@@ -7,7 +7,7 @@
 //! here; and, while webhook decoding still lives in `events/decode/`, its decoder there and its
 //! arms in `events/decode.rs`.
 
-use crate::config::Dialect;
+use crate::model::Dialect;
 
 use super::dialect::DialectSpec;
 use super::{devino, sandbox, wazzup_tech, wazzup_v3};

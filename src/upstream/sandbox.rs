@@ -20,8 +20,8 @@ use parking_lot::Mutex;
 
 pub use spec::{SPEC, SandboxSpec};
 
-use crate::config::Dialect;
 use crate::failure::ErrorClass;
+use crate::model::Dialect;
 use crate::model::{
     Channel, ChannelState, ChatType, Content, DeleteMessage, EditContent, EditMessage,
     ExportRequest, MessageExport, MessageRef, SendMessage, SentMessage, Template, TemplatePage,

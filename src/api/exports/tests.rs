@@ -14,11 +14,11 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::*;
-use crate::config::Dialect;
 use crate::events::decode::{WebhookSource, decode_webhook};
 use crate::events::log::EventLog as _;
 use crate::events::testing::RecordingLog;
 use crate::idempotency::EmbeddedIdempotencyStore;
+use crate::model::Dialect;
 use crate::model::{ExportRequest, ExportState, MessageExport};
 use crate::proto::pb::export_service_server::ExportService as _;
 use crate::service::{Account, Accounts, IdempotentSends, PollPolicy};

@@ -7,9 +7,9 @@ use std::collections::HashSet;
 use proptest::prelude::*;
 
 use super::{WebhookSource, decode_webhook, payload};
-use crate::config::Dialect;
 use crate::events::bounds::{MAX_JSON_DEPTH, nests_deeper_than};
 use crate::events::testing::json::{CASES, webhook_body};
+use crate::model::Dialect;
 
 /// Every dialect the ingress accepts webhooks for.
 fn dialect() -> impl Strategy<Value = Dialect> {

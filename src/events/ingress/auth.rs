@@ -12,8 +12,9 @@ use subtle::ConstantTimeEq as _;
 
 use crate::bearer::bearer_token;
 use crate::config::{
-    AccountConfig, Dialect, ENV_ACCOUNT_CRM_KEY, ENV_ACCOUNT_WEBHOOK_SECRET, account_env_var,
+    AccountConfig, ENV_ACCOUNT_CRM_KEY, ENV_ACCOUNT_WEBHOOK_SECRET, account_env_var,
 };
+use crate::model::Dialect;
 
 /// One account as the ingress sees it.
 #[derive(Debug)]

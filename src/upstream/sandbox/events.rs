@@ -14,11 +14,11 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::config::Dialect;
 use crate::events::decode::{WebhookSource, decode_webhook, now_ms};
 use crate::events::log::{EventLog, EventLogError};
 use crate::events::{NewEvent, StoredEvent};
 use crate::failure::ErrorClass;
+use crate::model::Dialect;
 use crate::model::{Channel, ChannelState, ChatType, Violations};
 use crate::upstream::UpstreamError;
 

@@ -10,7 +10,8 @@ use super::wire::{
     ChannelReply, EditMessageBody, ExportBody, ExportReply, MessageReply, SendMessageBody,
     SendReply, TemplateReply, WebhookItem, WebhookReply, WebhooksBody, unwrap_data, unwrap_list,
 };
-use crate::config::{AccountConfig, Dialect};
+use crate::config::AccountConfig;
+use crate::model::Dialect;
 use crate::model::{
     Channel, DeleteMessage, EditMessage, ExportRequest, MessageExport, MessageRef, SendMessage,
     SentMessage, Template, TemplatePage, WebhookSettings,

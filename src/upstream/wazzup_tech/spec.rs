@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::config::{AccountConfig, Config, Dialect};
+use crate::config::{AccountConfig, Config};
+
+use crate::model::Dialect;
 use crate::model::validate::check_tech_send;
 use crate::model::{SendMessage, Violations};
 use crate::upstream::dialect::{BuiltUpstream, DialectSpec};

@@ -9,7 +9,8 @@ use super::wire::{
     ChannelReply, EditMessageBody, MessageReply, SendMessageBody, TemplateReply, WebhooksBody,
     WebhooksReply,
 };
-use crate::config::{AccountConfig, Dialect};
+use crate::config::AccountConfig;
+use crate::model::Dialect;
 use crate::model::lenient::ListReply;
 use crate::model::{
     Channel, DeleteMessage, EditMessage, Keyboard, MessageRef, SendMessage, SentMessage, Template,

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::config::{AccountConfig, Config, Dialect};
+use crate::config::{AccountConfig, Config};
+
+use crate::model::Dialect;
 use crate::upstream::dialect::{BuiltUpstream, DialectSpec};
 use crate::upstream::error::UPSTREAM_DOMAIN;
 use crate::upstream::transport::TransportError;

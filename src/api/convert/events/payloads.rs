@@ -250,9 +250,9 @@ mod tests {
     use std::time::Duration;
 
     use crate::api::convert::events::event_to_pb;
-    use crate::config::Dialect;
     use crate::events::decode::{WebhookSource, decode_webhook};
     use crate::events::{NewEvent, StoredEvent};
+    use crate::model::Dialect;
     use crate::proto::pb;
 
     /// Decodes a v3 body the way the ingress does and returns its events as stored.

@@ -3,10 +3,10 @@
 
 use serde_json::{Value, json};
 
-use crate::config::Dialect;
 use crate::events::decode::{WebhookSource, decode_webhook, payload};
 use crate::events::payload::{ChannelChange, EventPayload, GroupChatChange};
 use crate::events::{EventType, NewEvent};
+use crate::model::Dialect;
 use crate::model::{ChannelState, ChatType, ExportState};
 
 fn decode(body: &Value) -> Vec<NewEvent> {

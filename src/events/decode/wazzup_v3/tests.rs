@@ -3,13 +3,13 @@
 
 use serde_json::{Value, json};
 
-use crate::config::Dialect;
 use crate::events::decode::{DecodedWebhook, WebhookSource, decode_webhook, payload};
 use crate::events::payload::{
     ChannelChange, CrmEntityKind, Direction, EventPayload, MessagePayload, MessageStatus,
     MessageType, StatusPayload,
 };
 use crate::events::{EventType, NewEvent};
+use crate::model::Dialect;
 use crate::model::{ChannelState, ChatType, TemplateStatus};
 
 const RECEIVED_AT_MS: i64 = 1_746_540_000_000;

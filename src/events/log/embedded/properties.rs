@@ -6,11 +6,12 @@ use proptest::prelude::*;
 
 use super::decode;
 use super::writer::EncodedEvent;
-use crate::config::{Dialect, WebhookConfig};
+use crate::config::WebhookConfig;
 use crate::events::bounds::{MAX_JSON_DEPTH, delivered_raw_len, nests_deeper_than};
 use crate::events::decode::{WebhookSource, decode_webhook};
 use crate::events::testing::json::{CASES, any_json, webhook_body};
 use crate::events::{EventType, NewEvent};
+use crate::model::Dialect;
 
 /// Stores `event` as the log does and reads it back.
 fn round_trip(event: &NewEvent) -> NewEvent {

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::config::Dialect;
+use crate::model::Dialect;
 use crate::model::lenient;
 use crate::model::{Channel, ChannelState, ExportState, MessageExport, Transport};
 

@@ -39,7 +39,7 @@ impl ChannelReply {
             transport_raw: self.transport,
             plain_id: self.plain_id,
             state_raw: self.state,
-            provider: crate::config::Dialect::WazzupV3.as_str().to_owned(),
+            provider: crate::model::Dialect::WazzupV3.as_str().to_owned(),
         }
     }
 }
