@@ -42,6 +42,7 @@ use crate::events::outcomes::SendOutcomes;
 use crate::proto::pb;
 use crate::service::{Account, Accounts, CallContext, ExportWatching};
 use crate::telemetry::Metrics;
+use crate::upstream::registry::WEBHOOK_DECODERS;
 
 use self::auth::{Caller, CallerAuth};
 use self::coalesced_writes::CoalescedWrites;
@@ -236,7 +237,7 @@ fn add_gateway_services(
         )))
         .add_service(MessageServiceServer::new(messages::MessagesApi::new(
             context.clone(),
-            SendOutcomes::new(events.log.clone()),
+            SendOutcomes::new(events.log.clone(), WEBHOOK_DECODERS),
         )))
         .add_service(TemplateServiceServer::new(templates::TemplatesApi::new(
             context.clone(),

@@ -36,6 +36,7 @@ use crate::idempotency::IdempotencyError;
 use crate::service::{Accounts, ExportWatching, IdempotentSends, PollPolicy};
 use crate::storage::{StorageHealth, WriteHealth};
 use crate::telemetry::Metrics;
+use crate::upstream::registry::WEBHOOK_DECODERS;
 
 /// Pending connections the kernel queues per listener; the default 128 overflows when hundreds
 /// of clients connect at once, and each dropped attempt stalls a client for a second or more.
@@ -325,6 +326,7 @@ async fn serve(
     let webhooks = crate::events::ingress::router(IngressState::new(
         &config.accounts,
         config.webhooks.clone(),
+        WEBHOOK_DECODERS,
         pipeline.log.clone(),
         pipeline.pending.clone(),
         metrics.clone(),

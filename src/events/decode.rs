@@ -1,16 +1,18 @@
-//! Webhook bodies into events, and stored events into typed payloads.
+//! Webhook bodies into events, and stored events into typed payloads: the shared mechanism and
+//! the [`WebhookDecoder`] seam every dialect implements in its own folder
+//! (`upstream/<dialect>/webhooks.rs`), found through [`WebhookDecoders`].
 //!
-//! Two steps, on purpose: at ingress, [`decode_webhook`] only splits a body into items and gives
-//! each a type, a stable id, its channel and time, keeping the item's JSON as `raw`; the typed
-//! payload is decoded from `raw` when the event is read ([`payload`]). Nothing authentic is ever
-//! rejected: a body or item of a shape the gateway does not know is stored as an
-//! [`EventType::Unknown`] event with its JSON, and a field of an unexpected type reads as absent.
+//! Two steps, on purpose: at ingress, [`WebhookDecoders::decode_webhook`] only splits a body
+//! into items and gives each a type, a stable id, its channel and time, keeping the item's JSON
+//! as `raw`; the typed payload is decoded from `raw` when the event is read
+//! ([`WebhookDecoders::payload`]). Nothing authentic is ever rejected: a body or item of a shape
+//! the gateway does not know is stored as an [`EventType::Unknown`] event with its JSON, and a
+//! field of an unexpected type reads as absent.
 
 mod identity;
-mod wazzup_tech;
-mod wazzup_v3;
 
 use std::collections::HashSet;
+use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -21,7 +23,67 @@ use crate::model::Dialect;
 use super::payload::{EventPayload, UnknownPayload};
 use super::{EventType, NewEvent};
 
-pub(crate) use identity::now_ms;
+pub(crate) use identity::{now_ms, stable_hash};
+
+/// One dialect's reading of its webhooks. Each dialect implements it in its own folder and hands
+/// it out from its `DialectSpec`; the shared mechanism here parses the body, collects the events
+/// and names the metrics kind.
+pub trait WebhookDecoder: Sync + fmt::Debug {
+    /// Returns the tag that starts every event id of the dialect (`v3`, `wazzup_tech`, …); part
+    /// of the stored ids, so it never changes.
+    fn id_tag(&self) -> &'static str;
+
+    /// Splits a parsed body into events, in body order, adding them to `batch`.
+    fn split(&self, batch: &mut Batch<'_>, body: TopLevel);
+
+    /// Decodes the typed payload of a stored event of the dialect from its raw JSON.
+    fn payload(&self, event: &NewEvent) -> EventPayload;
+}
+
+/// Finds the [`WebhookDecoder`] of each dialect. The table lives with the dialects
+/// (`upstream::registry`); the application hands it to the layers below, which cannot name it.
+#[derive(Clone, Copy)]
+pub struct WebhookDecoders {
+    /// Returns the decoder of a dialect.
+    lookup: fn(Dialect) -> &'static dyn WebhookDecoder,
+}
+
+impl fmt::Debug for WebhookDecoders {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("WebhookDecoders")
+    }
+}
+
+impl WebhookDecoders {
+    /// Finds decoders with `lookup`.
+    pub const fn new(lookup: fn(Dialect) -> &'static dyn WebhookDecoder) -> Self {
+        Self { lookup }
+    }
+
+    /// Splits a webhook body into events with its dialect's decoder. Never fails: what cannot be
+    /// read is kept as unknown.
+    pub fn decode_webhook(&self, source: WebhookSource<'_>, body: &[u8]) -> DecodedWebhook {
+        let decoder = (self.lookup)(source.dialect);
+        let mut batch = Batch::new(source, decoder.id_tag());
+        decoder.split(&mut batch, TopLevel::parse(body));
+        batch.finish()
+    }
+
+    /// Decodes the typed payload of a stored event with its dialect's decoder; an event of a
+    /// dialect this build does not know reads as unknown, its raw JSON kept.
+    pub fn payload(&self, event: &NewEvent) -> EventPayload {
+        match event.dialect.known() {
+            Some(dialect) => (self.lookup)(dialect).payload(event),
+            None => EventPayload::Unknown(UnknownPayload {
+                reason: format!(
+                    "events of dialect {} are not known to this build",
+                    event.dialect
+                ),
+                kind: String::new(),
+            }),
+        }
+    }
+}
 
 /// Where a webhook came from.
 #[derive(Clone, Copy, Debug)]
@@ -59,46 +121,9 @@ const KIND_MIXED: &str = "mixed";
 /// Metrics kind of a body of unknown shape.
 const KIND_UNKNOWN: &str = "unknown";
 
-/// Splits a webhook body into events. Never fails: what cannot be read is kept as unknown.
-///
-/// The sandbox speaks v3, except for message exports, which only tech v2 has: a sandbox body that
-/// is a v2 envelope is read as v2. Dialects without a decoder yet (`devino`) store the whole body
-/// as one unknown event, so nothing they send is lost before their decoder lands.
-pub fn decode_webhook(source: WebhookSource<'_>, body: &[u8]) -> DecodedWebhook {
-    let mut batch = Batch::new(source);
-    let top_level = TopLevel::parse(body);
-    match source.dialect {
-        Dialect::WazzupTech => wazzup_tech::split(&mut batch, top_level),
-        Dialect::Sandbox if top_level.is_tech_envelope() => {
-            wazzup_tech::split(&mut batch, top_level);
-        }
-        Dialect::WazzupV3 | Dialect::Sandbox => wazzup_v3::split(&mut batch, top_level),
-        Dialect::Devino => {
-            batch.push_unknown(top_level.into_value(), WebhookKind::Unknown);
-        }
-    }
-    batch.finish()
-}
-
-/// Decodes the typed payload of a stored event from its raw JSON.
-pub fn payload(event: &NewEvent) -> EventPayload {
-    match event.dialect.known() {
-        Some(Dialect::WazzupTech) => wazzup_tech::payload(event),
-        // The sandbox's export events are v2 envelopes (see `decode_webhook`).
-        Some(Dialect::Sandbox) if event.event_type == EventType::ExportReady => {
-            wazzup_tech::payload(event)
-        }
-        Some(Dialect::WazzupV3 | Dialect::Sandbox) => wazzup_v3::payload(event),
-        Some(Dialect::Devino) | None => EventPayload::Unknown(UnknownPayload {
-            reason: format!("webhooks of dialect {} are not decoded yet", event.dialect),
-            kind: String::new(),
-        }),
-    }
-}
-
 /// The top level of a body, read in order.
 #[derive(Debug)]
-enum TopLevel {
+pub enum TopLevel {
     /// An object: its keys and values in body order.
     Object(Vec<(String, Value)>),
     /// Anything else: valid JSON that is not an object, or text that is not JSON (kept as a JSON
@@ -118,13 +143,8 @@ impl TopLevel {
         }
     }
 
-    /// Tells whether the body is a tech v2 envelope (`{event, data, meta}`).
-    fn is_tech_envelope(&self) -> bool {
-        matches!(self, Self::Object(entries) if wazzup_tech::is_envelope(entries))
-    }
-
     /// Returns the body as one JSON value.
-    fn into_value(self) -> Value {
+    pub fn into_value(self) -> Value {
         match self {
             Self::Object(entries) => Value::Object(entries.into_iter().collect()),
             Self::Other(value) => value,
@@ -162,7 +182,7 @@ impl<'de> Visitor<'de> for OrderedObjectVisitor {
 
 /// The kind of (part of) a webhook, for the metrics label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum WebhookKind {
+pub enum WebhookKind {
     /// The upstream's test probe.
     Test,
     /// A known kind, named by its top-level key.
@@ -173,7 +193,7 @@ enum WebhookKind {
 
 /// Why an event is stored as unknown; the wording is part of `UnknownEvent.reason`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum UnknownReason {
+pub enum UnknownReason {
     /// The body (or, for undecoded dialects, the whole body) is not a JSON object.
     NotAnObject,
     /// An item of a known kind is not a JSON object.
@@ -184,7 +204,7 @@ enum UnknownReason {
 
 impl UnknownReason {
     /// Returns the payload explaining an unknown event of upstream kind `kind`.
-    fn payload(self, kind: String) -> UnknownPayload {
+    pub fn payload(self, kind: String) -> UnknownPayload {
         let reason = match self {
             Self::NotAnObject => {
                 "body is not a JSON object (kept in raw.value; text that is not JSON as a string)"
@@ -201,7 +221,7 @@ impl UnknownReason {
 
 /// The events of one body as they are split off, with the kinds seen.
 #[derive(Debug)]
-struct Batch<'a> {
+pub struct Batch<'a> {
     /// Where the body came from.
     source: WebhookSource<'a>,
     /// `{tag}:{account}:`, the prefix of every id.
@@ -215,10 +235,10 @@ struct Batch<'a> {
 }
 
 impl<'a> Batch<'a> {
-    /// Starts an empty batch for a body from `source`.
-    fn new(source: WebhookSource<'a>) -> Self {
+    /// Starts an empty batch for a body from `source`, its ids tagged with `id_tag`.
+    fn new(source: WebhookSource<'a>, id_tag: &str) -> Self {
         Self {
-            id_prefix: format!("{}:{}:", id_tag(source.dialect), source.account),
+            id_prefix: format!("{id_tag}:{}:", source.account),
             source,
             events: Vec::new(),
             ids: HashSet::new(),
@@ -227,14 +247,14 @@ impl<'a> Batch<'a> {
     }
 
     /// Records that the body carries `kind`.
-    fn note_kind(&mut self, kind: WebhookKind) {
+    pub fn note_kind(&mut self, kind: WebhookKind) {
         if !self.kinds.contains(&kind) {
             self.kinds.push(kind);
         }
     }
 
     /// Adds an event whose id ends in `id_suffix`; a repeated id is dropped.
-    fn push(
+    pub fn push(
         &mut self,
         event_type: EventType,
         id_suffix: String,
@@ -259,7 +279,7 @@ impl<'a> Batch<'a> {
     }
 
     /// Adds an unknown event holding `raw`, counted as `kind` in metrics.
-    fn push_unknown(&mut self, raw: Value, kind: WebhookKind) {
+    pub fn push_unknown(&mut self, raw: Value, kind: WebhookKind) {
         self.note_kind(kind);
         let id_suffix = format!("unknown:{}", identity::stable_hash(&raw));
         self.push(EventType::Unknown, id_suffix, None, None, raw);
@@ -281,14 +301,6 @@ impl<'a> Batch<'a> {
     }
 }
 
-/// Returns the id prefix of a dialect.
-fn id_tag(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::WazzupV3 => "v3",
-        other => other.as_str(),
-    }
-}
-
 #[cfg(test)]
 mod properties;
 
@@ -297,6 +309,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::upstream::registry::WEBHOOK_DECODERS;
 
     fn source(dialect: Dialect) -> WebhookSource<'static> {
         WebhookSource {
@@ -317,28 +330,8 @@ mod tests {
     }
 
     #[test]
-    fn undecoded_dialects_keep_the_whole_body_as_one_unknown_event() {
-        let body = br#"{"event": "message.add", "data": [{"message_id": "m"}]}"#;
-        let decoded = decode_webhook(source(Dialect::Devino), body);
-        assert_eq!(decoded.kind, "unknown");
-        assert_eq!(decoded.events.len(), 1);
-        let event = &decoded.events[0];
-        assert_eq!(event.event_type, EventType::Unknown);
-        assert_eq!(event.dialect, "devino");
-        assert!(event.id.starts_with("devino:main:unknown:"), "{}", event.id);
-        assert_eq!(
-            event.raw,
-            json!({"event": "message.add", "data": [{"message_id": "m"}]})
-        );
-        let EventPayload::Unknown(unknown) = payload(event) else {
-            panic!("unknown payload");
-        };
-        assert!(unknown.reason.contains("devino"), "{}", unknown.reason);
-    }
-
-    #[test]
     fn text_that_is_not_json_is_kept_as_a_string() {
-        let decoded = decode_webhook(source(Dialect::WazzupV3), b"hello \xff");
+        let decoded = WEBHOOK_DECODERS.decode_webhook(source(Dialect::WazzupV3), b"hello \xff");
         assert_eq!(decoded.events.len(), 1);
         assert_eq!(decoded.events[0].raw, json!("hello \u{fffd}"));
         assert_eq!(decoded.kind, "unknown");
@@ -346,7 +339,7 @@ mod tests {
 
     #[test]
     fn an_empty_object_holds_nothing() {
-        let decoded = decode_webhook(source(Dialect::WazzupV3), b"{}");
+        let decoded = WEBHOOK_DECODERS.decode_webhook(source(Dialect::WazzupV3), b"{}");
         assert!(decoded.events.is_empty());
         assert_eq!(decoded.kind, "empty");
         assert!(!decoded.is_test_probe());

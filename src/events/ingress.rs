@@ -48,7 +48,7 @@ use crate::config::{AccountConfig, WebhookConfig};
 use crate::telemetry::Metrics;
 
 use super::bounds::{self, MAX_JSON_DEPTH};
-use super::decode::{self, DecodedWebhook, WebhookSource};
+use super::decode::{self, DecodedWebhook, WebhookDecoders, WebhookSource};
 use super::log::EventLog;
 use super::responses::PendingResponses;
 use super::{EventType, NewEvent};
@@ -80,14 +80,18 @@ struct Ingress {
     metrics: Arc<Metrics>,
     /// Body size and time limits.
     limits: WebhookConfig,
+    /// Reads each account's bodies in its dialect.
+    decoders: WebhookDecoders,
 }
 
 impl IngressState {
-    /// Builds the ingress for `accounts` with `limits`, storing into `log`. `responses` must be
-    /// the registry `EventService.Respond` answers through.
+    /// Builds the ingress for `accounts` with `limits`, reading bodies with `decoders` and
+    /// storing into `log`. `responses` must be the registry `EventService.Respond` answers
+    /// through.
     pub fn new(
         accounts: &[AccountConfig],
         limits: WebhookConfig,
+        decoders: WebhookDecoders,
         log: Arc<dyn EventLog>,
         responses: Arc<PendingResponses>,
         metrics: Arc<Metrics>,
@@ -102,6 +106,7 @@ impl IngressState {
             responses,
             metrics,
             limits,
+            decoders,
         };
         Self {
             inner: Arc::new(inner),
@@ -249,7 +254,7 @@ impl Ingress {
             dialect: account.dialect,
             received_at_ms,
         };
-        let decoded = decode::decode_webhook(source, &bytes);
+        let decoded = self.decoders.decode_webhook(source, &bytes);
         drop(bytes);
         if self.has_oversized_event(&decoded) {
             return self.finish(&account.name, decoded.kind, Outcome::EventTooLarge);

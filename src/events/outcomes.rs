@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::decode;
+use super::decode::WebhookDecoders;
 use super::log::{EventLog, EventLogError};
 use super::payload::EventPayload;
 use super::{Cursor, EventType, StoredEvent};
@@ -16,13 +16,16 @@ const READ_BATCH: usize = 256;
 /// Finds send outcomes in the event log.
 #[derive(Clone, Debug)]
 pub struct SendOutcomes {
+    /// Where statuses are stored.
     log: Arc<dyn EventLog>,
+    /// Reads the statuses' payloads.
+    decoders: WebhookDecoders,
 }
 
 impl SendOutcomes {
-    /// Looks in `log`.
-    pub fn new(log: Arc<dyn EventLog>) -> Self {
-        Self { log }
+    /// Looks in `log`, reading statuses with `decoders`.
+    pub fn new(log: Arc<dyn EventLog>, decoders: WebhookDecoders) -> Self {
+        Self { log, decoders }
     }
 
     /// The position to look after for a send about to be made: its outcome is stored later.
@@ -55,7 +58,7 @@ impl SendOutcomes {
                 position = last.cursor;
                 let found = read
                     .into_iter()
-                    .find(|stored| is_outcome(stored, account, request_id));
+                    .find(|stored| self.is_outcome(stored, account, request_id));
                 if found.is_some() {
                     return Ok(found);
                 }
@@ -66,14 +69,14 @@ impl SendOutcomes {
             }
         }
     }
-}
 
-/// Tells whether `stored` is a status of `account`'s send `request_id`.
-fn is_outcome(stored: &StoredEvent, account: &str, request_id: &str) -> bool {
-    let event = &stored.event;
-    event.account == account
-        && event.event_type == EventType::MessageStatus
-        && matches!(decode::payload(event), EventPayload::Status(status) if status.request_id == request_id)
+    /// Tells whether `stored` is a status of `account`'s send `request_id`.
+    fn is_outcome(&self, stored: &StoredEvent, account: &str, request_id: &str) -> bool {
+        let event = &stored.event;
+        event.account == account
+            && event.event_type == EventType::MessageStatus
+            && matches!(self.decoders.payload(event), EventPayload::Status(status) if status.request_id == request_id)
+    }
 }
 
 #[cfg(test)]
@@ -83,6 +86,7 @@ mod tests {
     use super::*;
     use crate::events::NewEvent;
     use crate::events::testing::RecordingLog;
+    use crate::upstream::registry::WEBHOOK_DECODERS;
 
     fn status(account: &str, id: &str, request_id: &str) -> NewEvent {
         NewEvent {
@@ -107,7 +111,7 @@ mod tests {
         log.append(vec![status("acme", "old", "req-1")])
             .await
             .unwrap();
-        let outcomes = SendOutcomes::new(log.clone());
+        let outcomes = SendOutcomes::new(log.clone(), WEBHOOK_DECODERS);
         let after = outcomes.position();
         let appender = {
             let log = log.clone();
@@ -135,7 +139,7 @@ mod tests {
     #[tokio::test]
     async fn without_an_outcome_the_wait_ends_at_the_deadline() {
         let log = Arc::new(RecordingLog::new());
-        let outcomes = SendOutcomes::new(log.clone());
+        let outcomes = SendOutcomes::new(log.clone(), WEBHOOK_DECODERS);
         log.append(vec![status("acme", "b", "req-2")])
             .await
             .unwrap();

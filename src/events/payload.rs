@@ -1,5 +1,5 @@
 //! Typed event payloads: what a stored event says, decoded from its raw upstream JSON when it is
-//! read (see [`super::decode::payload`]). Plain domain types, independent of both the upstream
+//! read (see [`super::decode::WebhookDecoders::payload`]). Plain domain types, independent of both the upstream
 //! dialects' JSON and the gRPC encoding.
 //!
 //! Every enum that mirrors an upstream string has an `Other` value and travels with the string as

@@ -8,6 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::config::{AccountConfig, Config};
+use crate::events::NewEvent;
+use crate::events::decode::{Batch, TopLevel, WebhookDecoder, WebhookKind};
+use crate::events::payload::{EventPayload, UnknownPayload};
 
 use crate::model::Dialect;
 
@@ -45,6 +48,32 @@ impl DialectSpec for DevinoSpec {
     fn accepts_notify(&self) -> bool {
         true
     }
+
+    fn webhooks(&self) -> &'static dyn WebhookDecoder {
+        &UndecodedWebhooks
+    }
+}
+
+/// Devino's webhooks until their decoder lands: each body is kept whole as one unknown event, so
+/// nothing Devino sends is lost.
+#[derive(Debug)]
+struct UndecodedWebhooks;
+
+impl WebhookDecoder for UndecodedWebhooks {
+    fn id_tag(&self) -> &'static str {
+        Dialect::Devino.as_str()
+    }
+
+    fn split(&self, batch: &mut Batch<'_>, body: TopLevel) {
+        batch.push_unknown(body.into_value(), WebhookKind::Unknown);
+    }
+
+    fn payload(&self, _event: &NewEvent) -> EventPayload {
+        EventPayload::Unknown(UnknownPayload {
+            reason: "webhooks of dialect devino are not decoded yet".to_owned(),
+            kind: String::new(),
+        })
+    }
 }
 
 /// The Devino upstream of this build: every operation answers
@@ -61,8 +90,38 @@ impl Upstream for DevinoUpstream {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::events::EventType;
+    use crate::events::decode::WebhookSource;
+    use crate::upstream::registry::WEBHOOK_DECODERS;
     use crate::upstream::{CallContext, UpstreamError};
+
+    #[test]
+    fn webhooks_are_kept_whole_as_one_unknown_event() {
+        let body = br#"{"event": "message.add", "data": [{"message_id": "m"}]}"#;
+        let source = WebhookSource {
+            account: "main",
+            dialect: Dialect::Devino,
+            received_at_ms: 1_000,
+        };
+        let decoded = WEBHOOK_DECODERS.decode_webhook(source, body);
+        assert_eq!(decoded.kind, "unknown");
+        assert_eq!(decoded.events.len(), 1);
+        let event = &decoded.events[0];
+        assert_eq!(event.event_type, EventType::Unknown);
+        assert_eq!(event.dialect, "devino");
+        assert!(event.id.starts_with("devino:main:unknown:"), "{}", event.id);
+        assert_eq!(
+            event.raw,
+            json!({"event": "message.add", "data": [{"message_id": "m"}]})
+        );
+        let EventPayload::Unknown(unknown) = WEBHOOK_DECODERS.payload(event) else {
+            panic!("unknown payload");
+        };
+        assert!(unknown.reason.contains("devino"), "{}", unknown.reason);
+    }
 
     #[tokio::test]
     async fn every_operation_answers_unsupported_naming_the_dialect() {

@@ -8,6 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::config::{AccountConfig, Config};
+use crate::events::decode::WebhookDecoder;
 
 use crate::model::Dialect;
 use crate::model::{SendMessage, Violations};
@@ -26,8 +27,8 @@ pub enum BuiltUpstream {
 }
 
 /// One dialect's answers to the shared code: its name, its error domain, how to build its client
-/// from an account's configuration, and the send and webhook rules of its API beyond the shared
-/// limits table.
+/// from an account's configuration, the send and webhook rules of its API beyond the shared
+/// limits table, and the decoder of its webhooks.
 pub trait DialectSpec: Sync + fmt::Debug {
     /// Returns the dialect this is the spec of.
     fn dialect(&self) -> Dialect;
@@ -53,6 +54,9 @@ pub trait DialectSpec: Sync + fmt::Debug {
     fn accepts_notify(&self) -> bool {
         false
     }
+
+    /// Returns the decoder of the dialect's webhooks.
+    fn webhooks(&self) -> &'static dyn WebhookDecoder;
 
     /// Tells whether webhook subscriptions are chosen by event name (`WebhookSettings::events`)
     /// rather than by the boolean subscriptions.

@@ -3,10 +3,10 @@
 //!
 //! Adding a dialect touches: its variant in `model/dialect.rs` (name, default base URL, whether
 //! it needs a key); its folder `upstream/<dialect>.rs` + `upstream/<dialect>/` (client, wire
-//! types, `spec.rs` implementing [`DialectSpec`]) and its `mod` line in `upstream.rs`; its line
-//! here; and, while webhook decoding still lives in `events/decode/`, its decoder there and its
-//! arms in `events/decode.rs`.
+//! types, its webhook decoder, `spec.rs` implementing [`DialectSpec`]) and its `mod` line in
+//! `upstream.rs`; and its line here.
 
+use crate::events::decode::{WebhookDecoder, WebhookDecoders};
 use crate::model::Dialect;
 
 use super::dialect::DialectSpec;
@@ -20,6 +20,15 @@ pub fn spec(dialect: Dialect) -> &'static dyn DialectSpec {
         Dialect::Devino => &devino::SPEC,
         Dialect::Sandbox => &sandbox::SPEC,
     }
+}
+
+/// The webhook decoders of every dialect, for the layers below `upstream` (the event ingress and
+/// the send outcomes), which cannot name the dialects.
+pub const WEBHOOK_DECODERS: WebhookDecoders = WebhookDecoders::new(webhook_decoder);
+
+/// Returns the webhook decoder of `dialect`.
+fn webhook_decoder(dialect: Dialect) -> &'static dyn WebhookDecoder {
+    spec(dialect).webhooks()
 }
 
 #[cfg(test)]

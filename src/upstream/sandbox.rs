@@ -9,6 +9,7 @@ mod catalogue;
 mod events;
 mod exports;
 mod spec;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};

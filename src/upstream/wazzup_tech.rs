@@ -16,6 +16,7 @@ pub mod client;
 pub mod spec;
 pub mod subscriptions;
 pub mod token;
+pub(crate) mod webhooks;
 pub mod wire;
 
 pub use client::WazzupTechClient;

@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod spec;
+pub(crate) mod webhooks;
 pub mod wire;
 
 pub use client::WazzupV3Client;

@@ -4,9 +4,9 @@ mod payloads;
 
 use std::time::Duration;
 
-use crate::events::decode;
 use crate::events::{EventType, StoredEvent};
 use crate::proto::pb;
+use crate::upstream::registry::WEBHOOK_DECODERS;
 
 impl From<EventType> for pb::EventType {
     fn from(event_type: EventType) -> Self {
@@ -121,7 +121,7 @@ pub(crate) fn event_to_pb(
     }
     let timeout_ms = i64::try_from(crm_response_timeout.as_millis()).unwrap_or(i64::MAX);
     let crm_deadline_ms = stored.event.received_at_ms.saturating_add(timeout_ms);
-    let payload = decode::payload(&stored.event);
+    let payload = WEBHOOK_DECODERS.payload(&stored.event);
     event.payload = Some(payloads::payload_to_pb(payload, crm_deadline_ms));
     event
 }

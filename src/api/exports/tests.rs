@@ -14,7 +14,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::*;
-use crate::events::decode::{WebhookSource, decode_webhook};
+use crate::events::decode::WebhookSource;
 use crate::events::log::EventLog as _;
 use crate::events::testing::RecordingLog;
 use crate::idempotency::EmbeddedIdempotencyStore;
@@ -22,6 +22,7 @@ use crate::model::Dialect;
 use crate::model::{ExportRequest, ExportState, MessageExport};
 use crate::proto::pb::export_service_server::ExportService as _;
 use crate::service::{Account, Accounts, IdempotentSends, PollPolicy};
+use crate::upstream::registry::WEBHOOK_DECODERS;
 use crate::upstream::transport::Downloads;
 use crate::upstream::{CallContext, Upstream, UpstreamError};
 
@@ -202,7 +203,9 @@ async fn an_export_ready_event_finishes_the_watch_without_waiting_for_a_poll() {
         dialect: Dialect::WazzupTech,
         received_at_ms: 1,
     };
-    let events = decode_webhook(source, &serde_json::to_vec(&body).unwrap()).events;
+    let events = WEBHOOK_DECODERS
+        .decode_webhook(source, &serde_json::to_vec(&body).unwrap())
+        .events;
     fixture.log.append(events).await.unwrap();
 
     let done = tokio::time::timeout(Duration::from_secs(5), stream.next())

@@ -6,10 +6,11 @@ use std::collections::HashSet;
 
 use proptest::prelude::*;
 
-use super::{WebhookSource, decode_webhook, payload};
+use super::WebhookSource;
 use crate::events::bounds::{MAX_JSON_DEPTH, nests_deeper_than};
 use crate::events::testing::json::{CASES, webhook_body};
 use crate::model::Dialect;
+use crate::upstream::registry::WEBHOOK_DECODERS;
 
 /// Every dialect the ingress accepts webhooks for.
 fn dialect() -> impl Strategy<Value = Dialect> {
@@ -38,7 +39,7 @@ proptest! {
             return Ok(());
         }
         let source = WebhookSource { account: "main", dialect, received_at_ms: 1_000 };
-        let decoded = decode_webhook(source, &body);
+        let decoded = WEBHOOK_DECODERS.decode_webhook(source, &body);
         let mut ids = HashSet::new();
         for event in &decoded.events {
             prop_assert!(ids.insert(event.id.clone()), "repeated id {}", event.id);
@@ -47,7 +48,7 @@ proptest! {
             prop_assert_eq!(event.received_at_ms, 1_000);
             prop_assert!(event.occurred_at_ms.is_none_or(fits_a_timestamp), "{:?}", event);
             prop_assert!(event.channel_id.as_ref().is_none_or(|channel| !channel.is_empty()));
-            let _ = payload(event);
+            let _ = WEBHOOK_DECODERS.payload(event);
         }
         prop_assert_eq!(decoded.is_test_probe(), decoded.kind == "test");
     }

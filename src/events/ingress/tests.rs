@@ -17,6 +17,7 @@ use crate::events::responses::PendingResponses;
 use crate::events::testing::RecordingLog;
 use crate::events::{EventType, NewEvent};
 use crate::telemetry::Metrics;
+use crate::upstream::registry::WEBHOOK_DECODERS;
 
 use super::{IngressState, router};
 
@@ -78,6 +79,7 @@ impl Harness {
         let state = IngressState::new(
             &config.accounts,
             limits,
+            WEBHOOK_DECODERS,
             log.clone(),
             responses.clone(),
             metrics.clone(),
@@ -164,7 +166,7 @@ async fn a_webhook_is_answered_200_after_its_events_are_appended() {
         let harness = Harness::start().await;
         let response = harness
             .post_main(include_str!(
-                "../decode/wazzup_v3/fixtures/messages_and_statuses.json"
+                "../../upstream/wazzup_v3/webhooks/fixtures/messages_and_statuses.json"
             ))
             .await;
         assert_eq!(response.status(), StatusCode::OK);
@@ -361,7 +363,8 @@ async fn an_unknown_shape_is_stored_as_unknown_and_answered_200() {
 async fn a_duplicate_delivery_produces_the_same_ids_and_is_stored_once() {
     bounded(async {
         let harness = Harness::start().await;
-        let body = include_str!("../decode/wazzup_v3/fixtures/messages_and_statuses.json");
+        let body =
+            include_str!("../../upstream/wazzup_v3/webhooks/fixtures/messages_and_statuses.json");
         assert_eq!(harness.post_main(body).await.status(), StatusCode::OK);
         assert_eq!(harness.post_main(body).await.status(), StatusCode::OK);
         let calls = harness.log.calls();
@@ -415,7 +418,7 @@ async fn a_log_that_does_not_answer_in_time_gets_503() {
 async fn a_crm_request_is_answered_with_the_subscribers_json() {
     bounded(async {
         let harness = Harness::start().await;
-        let body = include_str!("../decode/wazzup_v3/fixtures/create_contact.json");
+        let body = include_str!("../../upstream/wazzup_v3/webhooks/fixtures/create_contact.json");
         let posting = harness.post_main(body);
         let answering = async {
             let event = stored_event(&harness.log, EventType::ContactRequested).await;
@@ -445,7 +448,7 @@ async fn an_unanswered_crm_request_gets_the_504_fallback_and_stays_in_the_log() 
             ..WebhookConfig::default()
         })
         .await;
-        let body = include_str!("../decode/wazzup_v3/fixtures/create_deal.json");
+        let body = include_str!("../../upstream/wazzup_v3/webhooks/fixtures/create_deal.json");
         let response = harness.post_main(body).await;
         assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
         let answer: Value = response.json().await.unwrap();
@@ -473,6 +476,7 @@ async fn a_body_without_a_declared_length_is_cut_off_at_the_limit() {
     let state = IngressState::new(
         &[],
         limits,
+        WEBHOOK_DECODERS,
         Arc::new(RecordingLog::new()),
         Arc::new(PendingResponses::new()),
         Arc::new(Metrics::new()),

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::events::decode::payload;
 use crate::events::payload::EventPayload;
 use crate::events::{Cursor, EventType};
 use crate::failure::ErrorClass;
 use crate::model::MessageExport;
+use crate::upstream::registry::WEBHOOK_DECODERS;
 use crate::upstream::{CallContext, UpstreamError};
 
 use super::super::account::Account;
@@ -166,7 +166,7 @@ impl Watcher {
                 {
                     continue;
                 }
-                let EventPayload::Export(export) = payload(event) else {
+                let EventPayload::Export(export) = WEBHOOK_DECODERS.payload(event) else {
                     continue;
                 };
                 if export.export_id != self.export_id {

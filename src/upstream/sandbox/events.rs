@@ -14,13 +14,14 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::events::decode::{WebhookSource, decode_webhook, now_ms};
+use crate::events::decode::{WebhookSource, now_ms};
 use crate::events::log::{EventLog, EventLogError};
 use crate::events::{NewEvent, StoredEvent};
 use crate::failure::ErrorClass;
 use crate::model::Dialect;
 use crate::model::{Channel, ChannelState, ChatType, Violations};
 use crate::upstream::UpstreamError;
+use crate::upstream::registry::WEBHOOK_DECODERS;
 
 use super::exports::{DONE_AFTER, HistoryEntry};
 use super::{SandboxUpstream, refusal};
@@ -350,7 +351,7 @@ fn sandbox_event(account: &str, body: &Value) -> NewEvent {
         received_at_ms: now_ms(),
     };
     let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let decoded = decode_webhook(source, &bytes);
+    let decoded = WEBHOOK_DECODERS.decode_webhook(source, &bytes);
     debug_assert_eq!(decoded.events.len(), 1, "{body}");
     decoded
         .events
@@ -369,7 +370,6 @@ mod tests {
     use std::time::Duration;
 
     use crate::events::EventType;
-    use crate::events::decode::payload;
     use crate::events::payload::{EventPayload, MessageStatus};
     use crate::events::testing::RecordingLog;
     use crate::model::{Content, Recipient, SendMessage};
@@ -440,7 +440,7 @@ mod tests {
                 assert_eq!(event.event_type, EventType::MessageStatus);
                 assert_eq!(event.dialect, "sandbox");
                 assert_eq!(event.channel_id.as_deref(), Some(WHATSAPP_CHANNEL_ID));
-                let EventPayload::Status(decoded) = payload(event) else {
+                let EventPayload::Status(decoded) = WEBHOOK_DECODERS.payload(event) else {
                     panic!("a status payload");
                 };
                 assert_eq!(decoded.status, Some(status));
@@ -467,7 +467,7 @@ mod tests {
             stored.event.channel_id.as_deref(),
             Some(WHATSAPP_CHANNEL_ID)
         );
-        let EventPayload::Message(message) = payload(&stored.event) else {
+        let EventPayload::Message(message) = WEBHOOK_DECODERS.payload(&stored.event) else {
             panic!("a message payload");
         };
         assert_eq!(message.text, "is my order ready?");
@@ -540,7 +540,7 @@ mod tests {
         let events = log.events();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].event_type, EventType::ChannelUpdated);
-        let EventPayload::Channel(channel) = payload(&events[0]) else {
+        let EventPayload::Channel(channel) = WEBHOOK_DECODERS.payload(&events[0]) else {
             panic!("a channel payload");
         };
         assert_eq!(channel.channel_id, WHATSAPP_CHANNEL_ID);

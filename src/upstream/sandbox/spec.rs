@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use crate::config::{AccountConfig, Config};
 
+use crate::events::decode::WebhookDecoder;
 use crate::model::Dialect;
 use crate::upstream::dialect::{BuiltUpstream, DialectSpec};
 use crate::upstream::error::UPSTREAM_DOMAIN;
 use crate::upstream::transport::TransportError;
 
 use super::SandboxUpstream;
+use super::webhooks::SandboxWebhooks;
 
 /// The sandbox's entry in the registry.
 pub static SPEC: SandboxSpec = SandboxSpec;
@@ -37,5 +39,9 @@ impl DialectSpec for SandboxSpec {
             SandboxUpstream::new(&account.name, config.server.sandbox_latency)
                 .with_synthetic_export_rows(config.server.sandbox_export_rows),
         )))
+    }
+
+    fn webhooks(&self) -> &'static dyn WebhookDecoder {
+        &SandboxWebhooks
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::config::{AccountConfig, Config};
 
+use crate::events::decode::WebhookDecoder;
 use crate::model::Dialect;
 use crate::model::validate::check_tech_send;
 use crate::model::{SendMessage, Violations};
@@ -12,6 +13,7 @@ use crate::upstream::error::TECH_UPSTREAM_DOMAIN;
 use crate::upstream::transport::TransportError;
 
 use super::WazzupTechClient;
+use super::webhooks::WazzupTechWebhooks;
 
 /// The tech dialect's entry in the registry.
 pub static SPEC: WazzupTechSpec = WazzupTechSpec;
@@ -45,5 +47,9 @@ impl DialectSpec for WazzupTechSpec {
 
     fn subscribes_by_event_name(&self) -> bool {
         true
+    }
+
+    fn webhooks(&self) -> &'static dyn WebhookDecoder {
+        &WazzupTechWebhooks
     }
 }

@@ -4,12 +4,14 @@ use std::sync::Arc;
 
 use crate::config::{AccountConfig, Config};
 
+use crate::events::decode::WebhookDecoder;
 use crate::model::Dialect;
 use crate::upstream::dialect::{BuiltUpstream, DialectSpec};
 use crate::upstream::error::UPSTREAM_DOMAIN;
 use crate::upstream::transport::TransportError;
 
 use super::WazzupV3Client;
+use super::webhooks::WazzupV3Webhooks;
 
 /// The v3 dialect's entry in the registry.
 pub static SPEC: WazzupV3Spec = WazzupV3Spec;
@@ -35,5 +37,9 @@ impl DialectSpec for WazzupV3Spec {
         Ok(BuiltUpstream::Client(Arc::new(WazzupV3Client::new(
             account,
         )?)))
+    }
+
+    fn webhooks(&self) -> &'static dyn WebhookDecoder {
+        &WazzupV3Webhooks
     }
 }

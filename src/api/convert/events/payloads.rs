@@ -250,10 +250,11 @@ mod tests {
     use std::time::Duration;
 
     use crate::api::convert::events::event_to_pb;
-    use crate::events::decode::{WebhookSource, decode_webhook};
+    use crate::events::decode::WebhookSource;
     use crate::events::{NewEvent, StoredEvent};
     use crate::model::Dialect;
     use crate::proto::pb;
+    use crate::upstream::registry::WEBHOOK_DECODERS;
 
     /// Decodes a v3 body the way the ingress does and returns its events as stored.
     fn stored(body: &str) -> Vec<StoredEvent> {
@@ -262,7 +263,7 @@ mod tests {
             dialect: Dialect::WazzupV3,
             received_at_ms: 1_746_540_000_000,
         };
-        let decoded = decode_webhook(source, body.as_bytes());
+        let decoded = WEBHOOK_DECODERS.decode_webhook(source, body.as_bytes());
         decoded
             .events
             .into_iter()
@@ -281,7 +282,7 @@ mod tests {
     #[test]
     fn a_message_event_carries_the_envelope_and_every_decoded_field() {
         let body = include_str!(
-            "../../../events/decode/wazzup_v3/fixtures/messages_echo_every_field.json"
+            "../../../upstream/wazzup_v3/webhooks/fixtures/messages_echo_every_field.json"
         );
         let event = first(body);
         assert_eq!(event.cursor, 1);
@@ -310,8 +311,9 @@ mod tests {
 
     #[test]
     fn statuses_channels_and_templates_map_their_enums() {
-        let body =
-            include_str!("../../../events/decode/wazzup_v3/fixtures/messages_and_statuses.json");
+        let body = include_str!(
+            "../../../upstream/wazzup_v3/webhooks/fixtures/messages_and_statuses.json"
+        );
         let error = event_to_pb(&stored(body)[4], 1, HOLD);
         let Some(pb::event::Payload::Status(status)) = error.payload else {
             panic!("a status payload");
@@ -321,7 +323,7 @@ mod tests {
         assert_eq!(status.error_description, "The contact does not exist");
 
         let body =
-            include_str!("../../../events/decode/wazzup_v3/fixtures/channels_updates_qr.json");
+            include_str!("../../../upstream/wazzup_v3/webhooks/fixtures/channels_updates_qr.json");
         let Some(pb::event::Payload::Channel(channel)) = first(body).payload else {
             panic!("a channel payload");
         };
@@ -329,7 +331,8 @@ mod tests {
         assert_eq!(channel.change(), pb::ChannelChange::State);
         assert!(channel.qr.starts_with("data:image/png"));
 
-        let body = include_str!("../../../events/decode/wazzup_v3/fixtures/tolerant_values.json");
+        let body =
+            include_str!("../../../upstream/wazzup_v3/webhooks/fixtures/tolerant_values.json");
         let Some(pb::event::Payload::TemplateStatus(template)) =
             event_to_pb(&stored(body)[2], 1, HOLD).payload
         else {
@@ -341,7 +344,7 @@ mod tests {
 
     #[test]
     fn a_crm_request_carries_its_body_and_a_response_deadline() {
-        let body = include_str!("../../../events/decode/wazzup_v3/fixtures/create_deal.json");
+        let body = include_str!("../../../upstream/wazzup_v3/webhooks/fixtures/create_deal.json");
         let event = first(body);
         let Some(pb::event::Payload::CrmRequest(request)) = event.payload else {
             panic!("a CRM request payload");

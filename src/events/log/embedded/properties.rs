@@ -8,10 +8,11 @@ use super::decode;
 use super::writer::EncodedEvent;
 use crate::config::WebhookConfig;
 use crate::events::bounds::{MAX_JSON_DEPTH, delivered_raw_len, nests_deeper_than};
-use crate::events::decode::{WebhookSource, decode_webhook};
+use crate::events::decode::WebhookSource;
 use crate::events::testing::json::{CASES, any_json, webhook_body};
 use crate::events::{EventType, NewEvent};
 use crate::model::Dialect;
+use crate::upstream::registry::WEBHOOK_DECODERS;
 
 /// Stores `event` as the log does and reads it back.
 fn round_trip(event: &NewEvent) -> NewEvent {
@@ -33,7 +34,7 @@ proptest! {
         prop_assume!(!nests_deeper_than(&body, MAX_JSON_DEPTH));
         let source = WebhookSource { account: "main", dialect, received_at_ms: 1_000 };
         let max_event_bytes = WebhookConfig::default().max_event_bytes;
-        for event in decode_webhook(source, &body).events {
+        for event in WEBHOOK_DECODERS.decode_webhook(source, &body).events {
             prop_assume!(delivered_raw_len(&event.raw) <= max_event_bytes);
             prop_assert_eq!(round_trip(&event), event);
         }
@@ -69,7 +70,7 @@ fn the_deepest_accepted_body_reads_back() {
         dialect: Dialect::WazzupV3,
         received_at_ms: 1_000,
     };
-    let decoded = decode_webhook(source, body.as_bytes());
+    let decoded = WEBHOOK_DECODERS.decode_webhook(source, body.as_bytes());
     assert_eq!(decoded.events.len(), 1);
     let event = &decoded.events[0];
     assert_eq!(&round_trip(event), event);

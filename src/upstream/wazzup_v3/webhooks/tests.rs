@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::events::decode::{DecodedWebhook, WebhookSource, decode_webhook, payload};
+use crate::events::decode::{DecodedWebhook, WebhookSource};
 use crate::events::payload::{
     ChannelChange, CrmEntityKind, Direction, EventPayload, MessagePayload, MessageStatus,
     MessageType, StatusPayload,
@@ -11,6 +11,17 @@ use crate::events::payload::{
 use crate::events::{EventType, NewEvent};
 use crate::model::Dialect;
 use crate::model::{ChannelState, ChatType, TemplateStatus};
+use crate::upstream::registry::WEBHOOK_DECODERS;
+
+/// Splits a body with the registry's decoders, as the ingress does.
+fn decode_webhook(source: WebhookSource<'_>, body: &[u8]) -> DecodedWebhook {
+    WEBHOOK_DECODERS.decode_webhook(source, body)
+}
+
+/// Decodes a stored event's payload with the registry's decoders, as the read path does.
+fn payload(event: &NewEvent) -> EventPayload {
+    WEBHOOK_DECODERS.payload(event)
+}
 
 const RECEIVED_AT_MS: i64 = 1_746_540_000_000;
 

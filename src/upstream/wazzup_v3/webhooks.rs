@@ -27,14 +27,14 @@ mod wire;
 
 use serde_json::{Map, Value};
 
+use crate::events::decode::{
+    Batch, TopLevel, UnknownReason, WebhookDecoder, WebhookKind, stable_hash,
+};
 use crate::events::payload::{
     ChannelPayload, CrmEntityKind, CrmRequestPayload, EventPayload, MessagePayload, StatusPayload,
     TemplateStatusPayload, UnknownPayload,
 };
 use crate::events::{EventType, NewEvent};
-
-use super::identity::stable_hash;
-use super::{Batch, TopLevel, UnknownReason, WebhookKind};
 
 use self::wire::{WireChannelUpdate, WireMessage, WireStatus, WireTemplateStatus};
 
@@ -81,8 +81,26 @@ impl Kind {
     }
 }
 
+/// The v3 [`WebhookDecoder`].
+#[derive(Debug)]
+pub(crate) struct WazzupV3Webhooks;
+
+impl WebhookDecoder for WazzupV3Webhooks {
+    fn id_tag(&self) -> &'static str {
+        "v3"
+    }
+
+    fn split(&self, batch: &mut Batch<'_>, body: TopLevel) {
+        split(batch, body);
+    }
+
+    fn payload(&self, event: &NewEvent) -> EventPayload {
+        payload(event)
+    }
+}
+
 /// Splits a parsed v3 body into events, in body order.
-pub(super) fn split(batch: &mut Batch<'_>, body: TopLevel) {
+pub(crate) fn split(batch: &mut Batch<'_>, body: TopLevel) {
     match body {
         TopLevel::Object(entries) => {
             for (key, value) in entries {
@@ -265,7 +283,7 @@ fn lowercase(raw: Option<&str>) -> String {
 }
 
 /// Decodes the typed payload of a stored v3 (or sandbox) event from its raw JSON.
-pub(super) fn payload(event: &NewEvent) -> EventPayload {
+pub(crate) fn payload(event: &NewEvent) -> EventPayload {
     let raw = &event.raw;
     if event.event_type != EventType::Unknown && !raw.is_object() {
         return EventPayload::Unknown(UnknownPayload {

@@ -3,11 +3,22 @@
 
 use serde_json::{Value, json};
 
-use crate::events::decode::{WebhookSource, decode_webhook, payload};
+use crate::events::decode::{DecodedWebhook, WebhookSource};
 use crate::events::payload::{ChannelChange, EventPayload, GroupChatChange};
 use crate::events::{EventType, NewEvent};
 use crate::model::Dialect;
 use crate::model::{ChannelState, ChatType, ExportState};
+use crate::upstream::registry::WEBHOOK_DECODERS;
+
+/// Splits a body with the registry's decoders, as the ingress does.
+fn decode_webhook(source: WebhookSource<'_>, body: &[u8]) -> DecodedWebhook {
+    WEBHOOK_DECODERS.decode_webhook(source, body)
+}
+
+/// Decodes a stored event's payload with the registry's decoders, as the read path does.
+fn payload(event: &NewEvent) -> EventPayload {
+    WEBHOOK_DECODERS.payload(event)
+}
 
 fn decode(body: &Value) -> Vec<NewEvent> {
     decode_as(Dialect::WazzupTech, body)

@@ -27,14 +27,15 @@ mod wire;
 
 use serde_json::{Map, Value};
 
+use crate::events::decode::{
+    Batch, TopLevel, UnknownReason, WebhookDecoder, WebhookKind, stable_hash,
+};
 use crate::events::payload::{
     CrmEntityKind, CrmRequestPayload, EventPayload, GroupChatChange, GroupChatPayload,
     UnknownPayload,
 };
 use crate::events::{EventType, NewEvent};
 
-use super::identity::stable_hash;
-use super::{Batch, TopLevel, UnknownReason, WebhookKind};
 use crate::model::lenient::{text, time_ms};
 
 /// The v2 event names the gateway decodes, with their event types.
@@ -61,8 +62,26 @@ fn known_event(name: &str) -> Option<(&'static str, EventType)> {
     EVENTS.iter().copied().find(|(known, _)| *known == name)
 }
 
+/// The tech v2 [`WebhookDecoder`].
+#[derive(Debug)]
+pub(crate) struct WazzupTechWebhooks;
+
+impl WebhookDecoder for WazzupTechWebhooks {
+    fn id_tag(&self) -> &'static str {
+        "wazzup_tech"
+    }
+
+    fn split(&self, batch: &mut Batch<'_>, body: TopLevel) {
+        split(batch, body);
+    }
+
+    fn payload(&self, event: &NewEvent) -> EventPayload {
+        payload(event)
+    }
+}
+
 /// Tells whether a top-level object is a v2 envelope: a string `event` and a `data`.
-pub(super) fn is_envelope(entries: &[(String, Value)]) -> bool {
+pub(crate) fn is_envelope(entries: &[(String, Value)]) -> bool {
     let has = |key: &str, test: fn(&Value) -> bool| {
         entries
             .iter()
@@ -72,7 +91,7 @@ pub(super) fn is_envelope(entries: &[(String, Value)]) -> bool {
 }
 
 /// Splits a parsed v2 body into events, in item order.
-pub(super) fn split(batch: &mut Batch<'_>, body: TopLevel) {
+pub(crate) fn split(batch: &mut Batch<'_>, body: TopLevel) {
     let entries = match body {
         TopLevel::Object(entries) => entries,
         TopLevel::Other(value) => {
@@ -135,7 +154,7 @@ fn refine(event_type: EventType, item: &Value) -> EventType {
 }
 
 /// Decodes the typed payload of a stored v2 event from its raw `{event, data, meta}`.
-pub(super) fn payload(event: &NewEvent) -> EventPayload {
+pub(crate) fn payload(event: &NewEvent) -> EventPayload {
     let name = event
         .raw
         .get("event")
