@@ -858,6 +858,55 @@ fn text_of_exactly_the_transport_limit_passes_and_one_more_fails() {
 }
 
 #[test]
+fn an_edited_text_meets_the_limit_of_the_channel_it_was_sent_from() {
+    let edit = |text: String| EditMessage {
+        message_id: String::from("m-1"),
+        channel_id: some("2ffb1f09-2a4c-4c47-a8a3-1e4d3a5f6b7c"),
+        content: Some(EditContent::Text(text)),
+        crm_user_id: None,
+    };
+    let edit_paths = |edit: &EditMessage, transport: Transport| -> Vec<String> {
+        let mut violations = Violations::new();
+        check_edit(edit, &mut violations);
+        check_edit_for_channel(edit, &channel(transport), &mut violations);
+        paths(&violations).into_iter().map(String::from).collect()
+    };
+    for transport in Transport::ALL {
+        let limit = max_text_chars(transport);
+        assert_eq!(
+            edit_paths(&edit(repeat("ё", limit)), transport),
+            Vec::<String>::new(),
+            "{transport:?}"
+        );
+        assert_eq!(
+            edit_paths(&edit(repeat("ё", limit + 1)), transport),
+            ["text"],
+            "{transport:?}"
+        );
+    }
+    let mut violations = Violations::new();
+    check_edit_for_channel(
+        &edit(repeat("a", 1_001)),
+        &channel(Transport::Instagram),
+        &mut violations,
+    );
+    assert_eq!(
+        violations.as_slice()[0].description,
+        "is 1001 characters; at most 1000 are allowed for instagram channels"
+    );
+    let file_edit = EditMessage {
+        content: Some(EditContent::Attachment(attachment(
+            "https://example.com/a.png",
+        ))),
+        ..edit(String::new())
+    };
+    assert_eq!(
+        edit_paths(&file_edit, Transport::Instagram),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
 fn channel_rules_report_exactly_their_fields() {
     let table = [
         (
@@ -1007,6 +1056,7 @@ fn channel_rules_never_repeat_a_channel_free_violation() {
 fn edit_and_delete_rules_report_exactly_their_fields() {
     let edit = |message_id: &str, content: Option<EditContent>| EditMessage {
         message_id: String::from(message_id),
+        channel_id: None,
         content,
         crm_user_id: None,
     };
@@ -1151,6 +1201,7 @@ fn ids_and_names_of_255_characters_pass_and_256_fail() {
         assert_eq!(send_paths(&over_limit), [field], "{field}");
     }
     let edit = |message_id: String, crm_user_id: Option<String>| EditMessage {
+        channel_id: crm_user_id.clone(),
         message_id,
         content: Some(EditContent::Text(String::from("fixed"))),
         crm_user_id,
@@ -1167,7 +1218,7 @@ fn ids_and_names_of_255_characters_pass_and_256_fail() {
     assert!(edit_paths(edit("m".repeat(255), Some("c".repeat(255)))).is_empty());
     assert_eq!(
         edit_paths(edit("m".repeat(256), Some("c".repeat(256)))),
-        ["message_id", "crm_user_id"]
+        ["message_id", "channel_id", "crm_user_id"]
     );
     let delete = |message_id: String| {
         let mut violations = Violations::new();
