@@ -365,9 +365,16 @@ fn channel_free_rules() -> Vec<(&'static str, SendMessage, Vec<String>)> {
             fields!["template.values[1]"],
         ),
         (
-            "a template value fits the template text",
+            "one template value fits the template message",
             send_with(|s| s.content = Some(template(&[&repeat("ж", 551)], &[]))),
-            fields!["template.values[0]"],
+            fields!["template.values"],
+        ),
+        (
+            "template values together fit the template message",
+            send_with(|s| {
+                s.content = Some(template(&[&repeat("ж", 300), &repeat("ё", 251)], &[]));
+            }),
+            fields!["template.values"],
         ),
         (
             "a template has at most 50 values",
@@ -855,6 +862,22 @@ fn text_of_exactly_the_transport_limit_passes_and_one_more_fails() {
             .collect();
         assert_eq!(fields, ["text"], "{transport:?}");
     }
+}
+
+#[test]
+fn template_values_of_550_characters_in_all_pass_and_551_fail() {
+    let values = |first: usize, second: usize| {
+        send_with(|s| s.content = Some(template(&[&repeat("ж", first), &repeat("ё", second)], &[])))
+    };
+    assert_eq!(send_paths(&values(275, 275)), Vec::<String>::new());
+    assert_eq!(send_paths(&values(275, 276)), ["template.values"]);
+    let mut violations = Violations::new();
+    check_send(&values(500, 51), &mut violations);
+    assert_eq!(
+        violations.as_slice()[0].description,
+        "are 551 characters in all; a waba template message, its values included, is at most 550 \
+         characters"
+    );
 }
 
 #[test]
