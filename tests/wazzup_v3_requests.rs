@@ -103,11 +103,57 @@ async fn an_attachment_is_sent_as_content_uri() {
     let mut request = whatsapp_text("79011112233", "");
     request.content = Some(Content::Attachment(pb::Attachment {
         url: "https://files.example.com/invoice.pdf".to_owned(),
-        name: "invoice.pdf".to_owned(),
+        // Checked by the gateway against 10 MB; v3 measures the file itself.
+        size_bytes: 86_176,
         ..Default::default()
     }));
 
     send_ok(&gateway, request, "79011112233").await;
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn attachment_fields_v3_cannot_carry_are_refused_on_sends_and_edits_and_nothing_is_sent() {
+    let upstream = MockServer::start().await;
+    mount_channels(&upstream).await;
+    let gateway = start_v3(&upstream).await;
+    let mut messages = gateway.messages().await;
+    let attachment = pb::Attachment {
+        url: "https://files.example.com/new.pdf".to_owned(),
+        name: "new.pdf".to_owned(),
+        mime_type: "application/pdf".to_owned(),
+        size_bytes: 86_176,
+        sha1: "153e030466873745ce4a66da02d0610a7ee6ce4f".to_owned(),
+    };
+    let mut send = whatsapp_text("79011112233", "");
+    send.content = Some(Content::Attachment(attachment.clone()));
+
+    let sent = messages.send_message(send).await.expect_err("refused");
+    let edited = messages
+        .edit_message(pb::EditMessageRequest {
+            message_id: "6f1b3c67-3008-488b-9abc-12fcac6de134".to_owned(),
+            content: Some(pb::edit_message_request::Content::Attachment(attachment)),
+            ..Default::default()
+        })
+        .await
+        .expect_err("refused");
+
+    for status in [sent, edited] {
+        let refused = failure(&status);
+        assert_eq!(
+            (refused.code, refused.reason.as_str()),
+            (tonic::Code::InvalidArgument, "INVALID_REQUEST")
+        );
+        assert_eq!(
+            refused.fields,
+            ["attachment.name", "attachment.mime_type", "attachment.sha1"]
+        );
+    }
+    let calls = upstream.received_requests().await.unwrap_or_default();
+    assert!(
+        calls.iter().all(|call| call.method.as_str() == "GET"),
+        "only channel lookups may reach the upstream: {calls:?}"
+    );
     gateway.stop().await;
 }
 

@@ -146,7 +146,8 @@ impl Account {
         .await
     }
 
-    /// Validates and applies an edit: first the rules that need no channel, then, when the edit
+    /// Validates and applies an edit: first the rules that need no channel (the shared ones and
+    /// the dialect's), then, when the edit
     /// names the channel its message was sent from, that channel's rules (as a send's).
     ///
     /// # Errors
@@ -160,6 +161,7 @@ impl Account {
     ) -> Result<MessageRef, UpstreamError> {
         let mut violations = Violations::new();
         check_edit(edit, &mut violations);
+        registry::spec(self.dialect()).check_edit(edit, &mut violations);
         violations.finish()?;
         if let Some(channel_id) = edit.channel_id.as_deref() {
             let channel = self.get_channel(channel_id, call).await?;
