@@ -169,7 +169,8 @@ impl Account {
             check_edit_for_channel(edit, &channel, &mut channel_violations);
             channel_violations.finish()?;
         }
-        self.upstream.edit_message(edit, call).await
+        let edited = self.upstream.edit_message(edit, call).await;
+        edited.map_err(|error| error.about_message(&edit.message_id))
     }
 
     /// Validates and applies a delete.
@@ -185,7 +186,8 @@ impl Account {
         let mut violations = Violations::new();
         check_delete(delete, &mut violations);
         violations.finish()?;
-        self.upstream.delete_message(delete, call).await
+        let deleted = self.upstream.delete_message(delete, call).await;
+        deleted.map_err(|error| error.about_message(&delete.message_id))
     }
 
     /// Lists one page of templates.

@@ -35,7 +35,8 @@ pub(super) fn check_chat_type_fits(
     transport: Transport,
     violations: &mut Violations,
 ) {
-    let Some(chat_type) = chat_type else {
+    // A missing or unknown chat type is reported without the channel.
+    let Some(chat_type) = chat_type.filter(|chat_type| *chat_type != ChatType::Other) else {
         return;
     };
     let accepted = transport.chat_types();

@@ -185,6 +185,11 @@ fn channel_free_rules() -> Vec<(&'static str, SendMessage, Vec<String>)> {
             fields!["recipient.chat_type"],
         ),
         (
+            "an unknown chat type is never sent upstream as \"other\"",
+            send_with(|s| to(s, ChatType::Other, Some("1"))),
+            fields!["recipient.chat_type"],
+        ),
+        (
             "chat id is required",
             send_with(|s| s.recipient.chat_id = None),
             fields!["recipient.chat_id"],
@@ -945,10 +950,10 @@ fn channel_rules_report_exactly_their_fields() {
             fields!["recipient.chat_type"],
         ),
         (
-            "an unknown chat type fits no known transport",
+            "an unknown chat type is reported without the channel, not again",
             send_with(|s| to(s, ChatType::Other, Some("1"))),
             Transport::Vk,
-            fields!["recipient.chat_type"],
+            fields![],
         ),
         (
             "telegram bots write to groups",
