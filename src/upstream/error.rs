@@ -446,7 +446,7 @@ fn unreachable_message(connect: bool) -> &'static str {
 pub fn classify(status: u16, code: Option<&str>) -> (ErrorClass, Option<&'static str>) {
     use ErrorClass::{
         AlreadyExists, FailedPrecondition, Internal, InvalidArgument, NotFound, PermissionDenied,
-        RateLimited, Timeout, Unavailable,
+        RateLimited, Timeout, Unavailable, Unknown,
     };
     let listed = |list: &[&str]| code.is_some_and(|code| list.contains(&code));
     let prefixed = |prefixes: &[&str]| {
@@ -466,7 +466,8 @@ pub fn classify(status: u16, code: Option<&str>) -> (ErrorClass, Option<&'static
         _ if listed(CALLER_CODES) || prefixed(CALLER_CODE_PREFIXES) => (InvalidArgument, None),
         (_, Some(code)) if code.ends_with("NOTFOUND") => (NotFound, None),
         _ if listed(STATE_CODES) || prefixed(&["CHANNEL"]) => (FailedPrecondition, None),
-        _ if listed(TRANSIENT_CODES) => (Unavailable, None),
+        _ if listed(UPSTREAM_FAULT_CODES) => (Internal, None),
+        _ if listed(UNEXPLAINED_CODES) => (Unknown, None),
         (400 | 413 | 422, _) => (InvalidArgument, None),
         (404, _) => (NotFound, None),
         (408 | 504, None) => (Timeout, Some(UPSTREAM_TIMEOUT)),
@@ -533,13 +534,21 @@ const STATE_CODES: &[&str] = &[
     "TESTPOSTNOTPASSED",
 ];
 
-/// Codes of upstream failures that a repeat may get past (§3.6: "an unexpected server error
-/// occurred", "unknown error").
-const TRANSIENT_CODES: &[&str] = &[
-    "MESSAGESCANNOTADD",
-    "UNKNOWNERROR",
-    "UNKNOWNERRORWITHTRACEID",
-];
+/// The upstream's own faults that leave nothing sent (§3.6 `MESSAGES_CAN_NOT_ADD`: "The message
+/// has not been sent. An unexpected server error occurred."): INTERNAL, not UNAVAILABLE.
+/// UNAVAILABLE tells callers (and gRPC retry policies) that repeating is the fix, and for a send
+/// without an idempotency key a repeat after an error the upstream calls unexpected risks a
+/// duplicate; nothing in the docs says the fault is transient either. The caller learns that the
+/// upstream broke and that, by its word, nothing went out, and decides whether to resend (with an
+/// `idempotency_key` a resend is safe).
+const UPSTREAM_FAULT_CODES: &[&str] = &["MESSAGESCANNOTADD"];
+
+/// Codes that explain nothing (§3.6 `UNKNOWN_ERROR`, "Unknown error. Contact support.", and
+/// `UNKNOWN_ERROR_WITH_TRACE_ID`): UNKNOWN, the gRPC code for an error from another system that
+/// carries too little to classify. Neither whether the message went out nor whether a repeat
+/// helps is known, so UNAVAILABLE (retry, it is transient) would claim too much and invite
+/// duplicate sends; the docs point to support, and the trace id stays in the metadata for it.
+const UNEXPLAINED_CODES: &[&str] = &["UNKNOWNERROR", "UNKNOWNERRORWITHTRACEID"];
 
 #[cfg(test)]
 mod tests;

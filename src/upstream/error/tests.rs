@@ -5,7 +5,7 @@ use serde_json::json;
 use super::*;
 use crate::failure::ErrorClass::{
     AlreadyExists, FailedPrecondition, Internal, InvalidArgument, NotFound, PermissionDenied,
-    RateLimited, Timeout, Unavailable,
+    RateLimited, Timeout, Unavailable, Unknown,
 };
 
 fn rejection(status: u16, body: serde_json::Value) -> Rejection {
@@ -94,9 +94,11 @@ fn every_documented_upstream_code_has_its_class() {
         (400, "CONTACT_DETAIL_NOT_FOUND", NotFound),
         (403, "CHAT_NO_ACCESS", PermissionDenied),
         (400, "CHAT_NO_ACCESS", PermissionDenied),
-        (400, "MESSAGES_CAN_NOT_ADD", Unavailable),
-        (500, "UNKNOWN_ERROR", Unavailable),
-        (400, "UNKNOWN_ERROR_WITH_TRACE_ID", Unavailable),
+        (400, "MESSAGES_CAN_NOT_ADD", Internal),
+        (500, "MESSAGES_CAN_NOT_ADD", Internal),
+        (400, "UNKNOWN_ERROR", Unknown),
+        (500, "UNKNOWN_ERROR", Unknown),
+        (400, "UNKNOWN_ERROR_WITH_TRACE_ID", Unknown),
         (400, "SOMETHING_NEW", InvalidArgument),
         (409, "SOMETHING_NEW", FailedPrecondition),
         (502, "SOMETHING_NEW", Unavailable),
