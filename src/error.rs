@@ -45,6 +45,7 @@ impl GrpcCode for ErrorClass {
             Self::Aborted => Code::Aborted,
             Self::Unavailable => Code::Unavailable,
             Self::Timeout => Code::DeadlineExceeded,
+            Self::Unknown => Code::Unknown,
             Self::Internal => Code::Internal,
         }
     }
@@ -227,7 +228,10 @@ impl ApiError {
         let error = report(self);
         let reason = truncated(self.reason(), MAX_DETAIL_BYTES);
         match class {
-            ErrorClass::Internal | ErrorClass::Unavailable | ErrorClass::Timeout => {
+            ErrorClass::Internal
+            | ErrorClass::Unavailable
+            | ErrorClass::Timeout
+            | ErrorClass::Unknown => {
                 tracing::warn!(%error, %reason, "request failed");
             }
             _ => tracing::debug!(%error, %reason, "request refused"),
@@ -333,6 +337,7 @@ mod tests {
             (ErrorClass::Aborted, Code::Aborted),
             (ErrorClass::Unavailable, Code::Unavailable),
             (ErrorClass::Timeout, Code::DeadlineExceeded),
+            (ErrorClass::Unknown, Code::Unknown),
             (ErrorClass::Internal, Code::Internal),
         ];
         for (class, code) in table {

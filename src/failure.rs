@@ -33,6 +33,10 @@ pub enum ErrorClass {
     Unavailable,
     /// The deadline passed before an answer arrived; the outcome is unknown.
     Timeout,
+    /// A dependency failed without saying why: whether the operation took effect is unknown, and
+    /// nothing says a repeat would succeed (gRPC UNKNOWN, which clients do not retry on their
+    /// own).
+    Unknown,
     /// A defect or a broken contract; retrying will not help.
     Internal,
 }

@@ -79,6 +79,19 @@ async fn channel_rules_apply_once_the_channel_is_known() {
         violated_fields(&status),
         ["recipient.chat_type", "text", "keyboard"]
     );
+    assert_eq!(
+        reason_of(&status),
+        ("CHAT_TYPE_MISMATCH".to_owned(), "wazzup-gateway".to_owned())
+    );
+    let metadata = metadata_of(&status);
+    assert_eq!(
+        (
+            metadata["channelId"].as_str(),
+            metadata["transport"].as_str(),
+            metadata["chatType"].as_str()
+        ),
+        (INSTAGRAM_CHANNEL, "instagram", "whatsapp")
+    );
     gateway.stop().await;
 }
 

@@ -425,7 +425,9 @@ async fn edits_patch_text_or_attachment_and_deletes_delete_by_message_id() {
     })));
     for body in [
         json!({"text": "Edited message", "crm_user_id": "crm-9"}),
-        json!({"attachment": {"url": "https://files.example.com/a.png", "name": "a.png"}}),
+        json!({"attachment": {"url": "https://files.example.com/a.png", "name": "a.png",
+                              "mimetype": "image/png", "size": 2048,
+                              "sha1": "153e030466873745ce4a66da02d0610a7ee6ce4f"}}),
     ] {
         Mock::given(method("PATCH"))
             .and(path(format!("/v2/messages/{message_id}")))
@@ -467,7 +469,9 @@ async fn edits_patch_text_or_attachment_and_deletes_delete_by_message_id() {
             content: Some(Edit::Attachment(pb::Attachment {
                 url: "https://files.example.com/a.png".to_owned(),
                 name: "a.png".to_owned(),
-                ..Default::default()
+                mime_type: "image/png".to_owned(),
+                size_bytes: 2048,
+                sha1: "153e030466873745ce4a66da02d0610a7ee6ce4f".to_owned(),
             })),
             ..Default::default()
         })

@@ -62,7 +62,7 @@ async fn every_upstream_error_code_maps_to_its_grpc_code_and_reason() {
             400,
             "WRONG_TRANSPORT",
             Code::InvalidArgument,
-            "WRONG_TRANSPORT",
+            "CHAT_TYPE_MISMATCH",
             1,
         ),
         (
@@ -349,14 +349,14 @@ async fn every_upstream_error_code_maps_to_its_grpc_code_and_reason() {
             400,
             "REFERENCE_MESSAGE_NOT_FOUND",
             Code::NotFound,
-            "REFERENCE_MESSAGE_NOT_FOUND",
+            "MESSAGE_NOT_FOUND",
             1,
         ),
         (
             404,
             "MESSAGES_NOT_FOUND",
             Code::NotFound,
-            "MESSAGES_NOT_FOUND",
+            "MESSAGE_NOT_FOUND",
             1,
         ),
         (
@@ -380,26 +380,21 @@ async fn every_upstream_error_code_maps_to_its_grpc_code_and_reason() {
             "UPSTREAM_CREDENTIALS_REJECTED",
             1,
         ),
+        // Not UNAVAILABLE: nothing says a repeat helps, so not even a safe delete is retried.
         (
             400,
             "MESSAGES_CAN_NOT_ADD",
-            Code::Unavailable,
+            Code::Internal,
             "MESSAGES_CAN_NOT_ADD",
-            ATTEMPTS,
+            1,
         ),
-        (
-            500,
-            "UNKNOWN_ERROR",
-            Code::Unavailable,
-            "UNKNOWN_ERROR",
-            ATTEMPTS,
-        ),
+        (500, "UNKNOWN_ERROR", Code::Unknown, "UNKNOWN_ERROR", 1),
         (
             400,
             "UNKNOWN_ERROR_WITH_TRACE_ID",
-            Code::Unavailable,
+            Code::Unknown,
             "UNKNOWN_ERROR_WITH_TRACE_ID",
-            ATTEMPTS,
+            1,
         ),
         (500, "", Code::Unavailable, "UPSTREAM_UNAVAILABLE", ATTEMPTS),
         (503, "", Code::Unavailable, "UPSTREAM_UNAVAILABLE", ATTEMPTS),
@@ -410,7 +405,7 @@ async fn every_upstream_error_code_maps_to_its_grpc_code_and_reason() {
             "UPSTREAM_TIMEOUT",
             ATTEMPTS,
         ),
-        (404, "", Code::NotFound, "UPSTREAM_REJECTED", 1),
+        (404, "", Code::NotFound, "MESSAGE_NOT_FOUND", 1),
     ];
     let upstream = MockServer::start().await;
     for (index, (status, code, ..)) in table.iter().enumerate() {
@@ -453,12 +448,23 @@ async fn every_upstream_error_code_maps_to_its_grpc_code_and_reason() {
                 format!("req-{index}")
             );
         }
-        let expected_domain = if reason.starts_with("UPSTREAM_") {
+        // The gateway's own reasons (one per situation, whichever account answers) carry its
+        // domain; the upstream's codes passed through carry the upstream's.
+        let gateway_reason = reason.starts_with("UPSTREAM_")
+            || ["CHAT_TYPE_MISMATCH", "MESSAGE_NOT_FOUND"].contains(reason);
+        let expected_domain = if gateway_reason {
             "wazzup-gateway"
         } else {
             "api.wazzup24.com"
         };
         assert_eq!(failure.domain, expected_domain, "{code}");
+        if *reason == "MESSAGE_NOT_FOUND" {
+            assert_eq!(
+                failure.metadata["messageId"],
+                format!("m-{index}"),
+                "{code}"
+            );
+        }
     }
     gateway.stop().await;
 }
@@ -827,6 +833,12 @@ async fn invalid_sends_are_refused_before_any_upstream_call() {
         .as_mut()
         .expect("recipient")
         .chat_type = pb::ChatType::Vk.into();
+    let mut other_chat_type = whatsapp_text("79011112233", "hi");
+    other_chat_type
+        .recipient
+        .as_mut()
+        .expect("recipient")
+        .chat_type = pb::ChatType::Other.into();
     let mut inactive = whatsapp_text("79011112233", "hi");
     inactive.channel_id = WHATSAPP_QR.to_owned();
     let mut resize = whatsapp_text("123", "hi");
@@ -855,6 +867,12 @@ async fn invalid_sends_are_refused_before_any_upstream_call() {
         ),
         (
             wrong_chat_type,
+            Code::InvalidArgument,
+            "CHAT_TYPE_MISMATCH",
+            "recipient.chat_type",
+        ),
+        (
+            other_chat_type,
             Code::InvalidArgument,
             "INVALID_REQUEST",
             "recipient.chat_type",

@@ -103,11 +103,57 @@ async fn an_attachment_is_sent_as_content_uri() {
     let mut request = whatsapp_text("79011112233", "");
     request.content = Some(Content::Attachment(pb::Attachment {
         url: "https://files.example.com/invoice.pdf".to_owned(),
-        name: "invoice.pdf".to_owned(),
+        // Checked by the gateway against 10 MB; v3 measures the file itself.
+        size_bytes: 86_176,
         ..Default::default()
     }));
 
     send_ok(&gateway, request, "79011112233").await;
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn attachment_fields_v3_cannot_carry_are_refused_on_sends_and_edits_and_nothing_is_sent() {
+    let upstream = MockServer::start().await;
+    mount_channels(&upstream).await;
+    let gateway = start_v3(&upstream).await;
+    let mut messages = gateway.messages().await;
+    let attachment = pb::Attachment {
+        url: "https://files.example.com/new.pdf".to_owned(),
+        name: "new.pdf".to_owned(),
+        mime_type: "application/pdf".to_owned(),
+        size_bytes: 86_176,
+        sha1: "153e030466873745ce4a66da02d0610a7ee6ce4f".to_owned(),
+    };
+    let mut send = whatsapp_text("79011112233", "");
+    send.content = Some(Content::Attachment(attachment.clone()));
+
+    let sent = messages.send_message(send).await.expect_err("refused");
+    let edited = messages
+        .edit_message(pb::EditMessageRequest {
+            message_id: "6f1b3c67-3008-488b-9abc-12fcac6de134".to_owned(),
+            content: Some(pb::edit_message_request::Content::Attachment(attachment)),
+            ..Default::default()
+        })
+        .await
+        .expect_err("refused");
+
+    for status in [sent, edited] {
+        let refused = failure(&status);
+        assert_eq!(
+            (refused.code, refused.reason.as_str()),
+            (tonic::Code::InvalidArgument, "INVALID_REQUEST")
+        );
+        assert_eq!(
+            refused.fields,
+            ["attachment.name", "attachment.mime_type", "attachment.sha1"]
+        );
+    }
+    let calls = upstream.received_requests().await.unwrap_or_default();
+    assert!(
+        calls.iter().all(|call| call.method.as_str() == "GET"),
+        "only channel lookups may reach the upstream: {calls:?}"
+    );
     gateway.stop().await;
 }
 
@@ -452,6 +498,63 @@ async fn edits_patch_text_or_content_and_deletes_delete_by_message_id() {
 
     assert_eq!(edited_text.message_id, message_id);
     assert_eq!(deleted.message_id, message_id);
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn an_edit_naming_its_channel_is_held_to_that_transports_text_limit() {
+    let upstream = MockServer::start().await;
+    mount_channels(&upstream).await;
+    let message_id = "6f1b3c67-3008-488b-9abc-12fcac6de134";
+    let at_limit = "ж".repeat(4_096);
+    // Only the edit within the Telegram limit is sent, without the channel id.
+    Mock::given(method("PATCH"))
+        .and(path(format!("/v3/message/{message_id}")))
+        .and(header("authorization", BEARER))
+        .and(body_json(json!({"text": at_limit})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    let gateway = start_v3(&upstream).await;
+    let mut messages = gateway.messages().await;
+    let edit = |channel_id: &str, text: String| pb::EditMessageRequest {
+        message_id: message_id.to_owned(),
+        channel_id: channel_id.to_owned(),
+        content: Some(pb::edit_message_request::Content::Text(text)),
+        ..Default::default()
+    };
+
+    let too_long = messages
+        .edit_message(edit(TELEGRAM_BOT, "ж".repeat(4_097)))
+        .await
+        .expect_err("longer than telegram accepts");
+    let unknown_channel = messages
+        .edit_message(edit(
+            "0b7c2a52-7d0e-4d8e-9a55-3c3d2b1a0f00",
+            "fixed".to_owned(),
+        ))
+        .await
+        .expect_err("no such channel");
+    messages
+        .edit_message(edit(TELEGRAM_BOT, at_limit.clone()))
+        .await
+        .expect("exactly the telegram limit is sent");
+
+    let refused = failure(&too_long);
+    assert_eq!(
+        (refused.code, refused.reason.as_str(), refused.fields),
+        (
+            tonic::Code::InvalidArgument,
+            "INVALID_REQUEST",
+            vec!["text".to_owned()]
+        )
+    );
+    let missing = failure(&unknown_channel);
+    assert_eq!(
+        (missing.code, missing.reason.as_str()),
+        (tonic::Code::NotFound, "CHANNEL_NOT_FOUND")
+    );
     gateway.stop().await;
 }
 

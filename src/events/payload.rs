@@ -333,6 +333,10 @@ pub enum MessageStatus {
     Inbound,
     /// `accepted` (tech v2).
     Accepted,
+    /// `expired`: validity ran out before delivery (Devino; any dialect reporting it).
+    Expired,
+    /// `clicked`: a link in the message was followed (Devino; any dialect reporting it).
+    Clicked,
     /// A value this version does not know.
     Other,
 }
@@ -348,6 +352,8 @@ impl MessageStatus {
             "edited" => Self::Edited,
             "inbound" => Self::Inbound,
             "accepted" => Self::Accepted,
+            "expired" => Self::Expired,
+            "clicked" => Self::Clicked,
             _ => Self::Other,
         }
     }
@@ -362,6 +368,8 @@ impl MessageStatus {
             Self::Edited => "edited",
             Self::Inbound => "inbound",
             Self::Accepted => "accepted",
+            Self::Expired => "expired",
+            Self::Clicked => "clicked",
             Self::Other => "other",
         }
     }
@@ -395,6 +403,14 @@ mod tests {
             MessageStatus::from_upstream("teleported"),
             MessageStatus::Other
         );
+        assert_eq!(
+            MessageStatus::from_upstream("EXPIRED"),
+            MessageStatus::Expired
+        );
+        assert_eq!(
+            MessageStatus::from_upstream("CLICKED"),
+            MessageStatus::Clicked
+        );
         for status in [
             MessageStatus::Sent,
             MessageStatus::Delivered,
@@ -403,6 +419,8 @@ mod tests {
             MessageStatus::Edited,
             MessageStatus::Inbound,
             MessageStatus::Accepted,
+            MessageStatus::Expired,
+            MessageStatus::Clicked,
         ] {
             assert_eq!(MessageStatus::from_upstream(status.as_upstream()), status);
         }

@@ -180,7 +180,7 @@ fn failure_from_stored(stored: StoredFailure) -> Result<RecordedFailure, CodecEr
 }
 
 /// Every class with its stored name; the names never change.
-const CLASS_NAMES: [(ErrorClass, &str); 12] = [
+const CLASS_NAMES: [(ErrorClass, &str); 13] = [
     (ErrorClass::InvalidArgument, "invalid_argument"),
     (ErrorClass::NotFound, "not_found"),
     (ErrorClass::AlreadyExists, "already_exists"),
@@ -192,6 +192,7 @@ const CLASS_NAMES: [(ErrorClass, &str); 12] = [
     (ErrorClass::Unimplemented, "unimplemented"),
     (ErrorClass::Unavailable, "unavailable"),
     (ErrorClass::Timeout, "timeout"),
+    (ErrorClass::Unknown, "unknown"),
     (ErrorClass::Internal, "internal"),
 ];
 

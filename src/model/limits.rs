@@ -16,9 +16,9 @@ use super::Transport;
 /// yet (§3.2, §17: WhatsApp's 10 000 is the largest documented text limit).
 pub const MAX_TEXT_CHARS_ANY_TRANSPORT: usize = 10_000;
 
-/// Longest text of a WABA template, in characters, and so the longest value one template
-/// variable can carry (§3.2, §17: 550 in the parameter table while
-/// `MESSAGES_TOO_LONG_WABA_TEMPLATE` says 1 024; the smaller wins).
+/// Longest WABA template message, in characters: the template's text with its values in place,
+/// so also the most characters all values of one send may have together (§3.2, §17: 550 in the
+/// parameter table while `MESSAGES_TOO_LONG_WABA_TEMPLATE` says 1 024; the smaller wins).
 pub const WABA_TEMPLATE_TEXT_MAX_CHARS: usize = 550;
 
 /// Largest attachment, in bytes (§3.2, §17: `MESSAGES_CONTENT_SIZE_EXCEEDED`, the general API

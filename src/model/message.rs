@@ -129,6 +129,10 @@ pub enum EditContent {
 pub struct EditMessage {
     /// The message to edit.
     pub message_id: String,
+    /// The channel the message was sent from, when the caller names it: the new text is then
+    /// checked against that channel's transport limit, as a send's is. Never sent upstream (the
+    /// edit routes take only the message id).
+    pub channel_id: Option<String>,
     /// Its new content; `None` when the caller set nothing (validation rejects that).
     pub content: Option<EditContent>,
     /// CRM user shown as the editor.

@@ -168,9 +168,11 @@ pub fn check_send_for_channel(send: &SendMessage, channel: &Channel, violations:
     }
 }
 
-/// Checks an edit: a message id and new content (text or a file) of the right shape.
+/// Checks an edit: a message id and new content (text or a file) of the right shape, and the
+/// channel id's shape when one is named.
 pub fn check_edit(edit: &EditMessage, violations: &mut Violations) {
     check_message_id(&edit.message_id, violations);
+    check_optional_id("channel_id", edit.channel_id.as_deref(), violations);
     check_optional_id("crm_user_id", edit.crm_user_id.as_deref(), violations);
     match &edit.content {
         None => violations.add("text", "is missing; one of text or attachment is required"),
@@ -178,6 +180,16 @@ pub fn check_edit(edit: &EditMessage, violations: &mut Violations) {
         Some(EditContent::Attachment(attachment)) => {
             content::check_attachment(attachment, violations)
         }
+    }
+}
+
+/// Checks an edit against the rules of the channel its message was sent from: the new text
+/// against the transport's length limit, as [`check_send_for_channel`] checks a send's.
+///
+/// Reports nothing [`check_edit`] reports, so both can run on one request.
+pub fn check_edit_for_channel(edit: &EditMessage, channel: &Channel, violations: &mut Violations) {
+    if let Some(EditContent::Text(text)) = &edit.content {
+        for_channel::check_text_fits(text, channel.transport, violations);
     }
 }
 

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::model::Dialect;
 use crate::model::validate::{
-    check_delete, check_edit, check_export, check_export_id, check_webhook_settings,
+    check_delete, check_edit, check_edit_for_channel, check_export, check_export_id,
+    check_webhook_settings,
 };
 use crate::model::{
     Channel, DeleteMessage, EditMessage, ExportRequest, MessageExport, MessageRef, Template,
@@ -145,11 +146,14 @@ impl Account {
         .await
     }
 
-    /// Validates and applies an edit.
+    /// Validates and applies an edit: first the rules that need no channel (the shared ones and
+    /// the dialect's), then, when the edit
+    /// names the channel its message was sent from, that channel's rules (as a send's).
     ///
     /// # Errors
     ///
-    /// Fails with every field violation at once, or the upstream's error.
+    /// Fails with every field violation at once, [`UpstreamError::ChannelNotFound`], or the
+    /// upstream's error.
     pub async fn edit_message(
         &self,
         edit: &EditMessage,
@@ -157,8 +161,16 @@ impl Account {
     ) -> Result<MessageRef, UpstreamError> {
         let mut violations = Violations::new();
         check_edit(edit, &mut violations);
+        registry::spec(self.dialect()).check_edit(edit, &mut violations);
         violations.finish()?;
-        self.upstream.edit_message(edit, call).await
+        if let Some(channel_id) = edit.channel_id.as_deref() {
+            let channel = self.get_channel(channel_id, call).await?;
+            let mut channel_violations = Violations::new();
+            check_edit_for_channel(edit, &channel, &mut channel_violations);
+            channel_violations.finish()?;
+        }
+        let edited = self.upstream.edit_message(edit, call).await;
+        edited.map_err(|error| error.about_message(&edit.message_id))
     }
 
     /// Validates and applies a delete.
@@ -174,7 +186,8 @@ impl Account {
         let mut violations = Violations::new();
         check_delete(delete, &mut violations);
         violations.finish()?;
-        self.upstream.delete_message(delete, call).await
+        let deleted = self.upstream.delete_message(delete, call).await;
+        deleted.map_err(|error| error.about_message(&delete.message_id))
     }
 
     /// Lists one page of templates.

@@ -125,7 +125,9 @@ async fn send_to_channel(
     let channel = find_channel(upstream, channels, &send.channel_id, call).await?;
     let mut channel_violations = Violations::new();
     check_send_for_channel(send, &channel, &mut channel_violations);
-    channel_violations.finish()?;
+    channel_violations.finish().map_err(|invalid| {
+        UpstreamError::for_channel(invalid, &channel, send.recipient.chat_type)
+    })?;
     if !channel.state.allows_sending() {
         return Err(UpstreamError::ChannelNotActive {
             channel_id: channel.channel_id,

@@ -11,7 +11,7 @@ use crate::config::{AccountConfig, Config};
 use crate::events::decode::WebhookDecoder;
 
 use crate::model::Dialect;
-use crate::model::{SendMessage, Violations};
+use crate::model::{EditMessage, SendMessage, Violations};
 
 use super::Upstream;
 use super::sandbox::SandboxUpstream;
@@ -27,7 +27,7 @@ pub enum BuiltUpstream {
 }
 
 /// One dialect's answers to the shared code: its name, its error domain, how to build its client
-/// from an account's configuration, the send and webhook rules of its API beyond the shared
+/// from an account's configuration, the send, edit and webhook rules of its API beyond the shared
 /// limits table, and the decoder of its webhooks.
 pub trait DialectSpec: Sync + fmt::Debug {
     /// Returns the dialect this is the spec of.
@@ -47,8 +47,12 @@ pub trait DialectSpec: Sync + fmt::Debug {
         account: &AccountConfig,
     ) -> Result<BuiltUpstream, TransportError>;
 
-    /// Adds the violations of the dialect's own send rules; the shared rules are checked before.
+    /// Adds the violations of the dialect's own send rules (such as fields its API cannot carry,
+    /// refused rather than dropped); the shared rules are checked before.
     fn check_send(&self, _send: &SendMessage, _violations: &mut Violations) {}
+
+    /// Adds the violations of the dialect's own edit rules; the shared rules are checked before.
+    fn check_edit(&self, _edit: &EditMessage, _violations: &mut Violations) {}
 
     /// Tells whether a send may carry notification options (`SendMessage::notify`).
     fn accepts_notify(&self) -> bool {

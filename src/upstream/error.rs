@@ -16,7 +16,7 @@ pub mod redact;
 use std::time::Duration;
 
 use crate::failure::{ERROR_DOMAIN, ErrorClass};
-use crate::model::Dialect;
+use crate::model::{Channel, ChatType, Dialect, Transport};
 use crate::model::{FieldViolation, ValidationError};
 
 pub use body::{ErrorBody, Rejection, code_key, upper_snake};
@@ -43,6 +43,12 @@ pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
 pub const UPSTREAM_TIMEOUT: &str = "UPSTREAM_TIMEOUT";
 /// Reason of any other error status without a code.
 pub const UPSTREAM_REJECTED: &str = "UPSTREAM_REJECTED";
+/// Reason of a message to edit, delete or quote that does not exist, whichever account answered
+/// (the sandbox, v3 `MESSAGES_NOT_FOUND` / `REFERENCE_MESSAGE_NOT_FOUND`, a message route's 404).
+pub const MESSAGE_NOT_FOUND: &str = "MESSAGE_NOT_FOUND";
+/// Reason of a recipient chat type (or keyboard) that does not fit the channel's transport,
+/// whether the gateway or the upstream (v3 `WRONG_TRANSPORT`) found it.
+pub const CHAT_TYPE_MISMATCH: &str = "CHAT_TYPE_MISMATCH";
 
 /// A failed account operation.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +77,20 @@ pub enum UpstreamError {
         channel_id: String,
         /// Its state as the upstream spelled it.
         state_raw: String,
+    },
+    /// The recipient's chat type, or the keyboard, does not fit the transport of the channel the
+    /// send goes out of; nothing was sent. Holds every violation of the channel's rules.
+    #[error("the send does not fit channel {channel_id}, a {} channel", .transport.as_upstream())]
+    ChatTypeMismatch {
+        /// The channel.
+        channel_id: String,
+        /// Its transport.
+        transport: Transport,
+        /// The recipient's chat type, when given.
+        chat_type: Option<ChatType>,
+        /// Every violation of the channel's rules, the mismatch among them.
+        #[source]
+        invalid: ValidationError,
     },
     /// The message is unknown (or no longer exists) upstream.
     #[error("message {message_id} was not found")]
@@ -185,7 +205,7 @@ impl UpstreamError {
     /// Returns the failure class the gRPC edge maps to a status code.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Self::InvalidRequest(_) => ErrorClass::InvalidArgument,
+            Self::InvalidRequest(_) | Self::ChatTypeMismatch { .. } => ErrorClass::InvalidArgument,
             Self::Unsupported { .. } => ErrorClass::Unimplemented,
             Self::ChannelNotFound { .. }
             | Self::MessageNotFound { .. }
@@ -213,7 +233,8 @@ impl UpstreamError {
             Self::Unsupported { .. } => "NOT_IMPLEMENTED",
             Self::ChannelNotFound { .. } => "CHANNEL_NOT_FOUND",
             Self::ChannelNotActive { .. } => "CHANNEL_NOT_ACTIVE",
-            Self::MessageNotFound { .. } => "MESSAGE_NOT_FOUND",
+            Self::ChatTypeMismatch { .. } => CHAT_TYPE_MISMATCH,
+            Self::MessageNotFound { .. } => MESSAGE_NOT_FOUND,
             Self::TemplateNotFound { .. } => "TEMPLATE_NOT_FOUND",
             Self::Rejected(rejection) => &rejection.code,
             Self::Unreachable { .. } => UPSTREAM_UNAVAILABLE,
@@ -254,6 +275,21 @@ impl UpstreamError {
                 ("channelId", channel_id.clone()),
                 ("state", state_raw.clone()),
             ],
+            Self::ChatTypeMismatch {
+                channel_id,
+                transport,
+                chat_type,
+                ..
+            } => {
+                let mut pairs = vec![
+                    ("channelId", channel_id.clone()),
+                    ("transport", transport.as_upstream().to_owned()),
+                ];
+                if let Some(chat_type) = chat_type {
+                    pairs.push(("chatType", chat_type.as_upstream().to_owned()));
+                }
+                pairs
+            }
             Self::MessageNotFound { message_id } => vec![("messageId", message_id.clone())],
             Self::TemplateNotFound { template_id } => vec![("templateId", template_id.clone())],
             Self::ExportNotFound { export_id }
@@ -306,7 +342,7 @@ impl UpstreamError {
     /// Returns the invalid fields, for a `BadRequest` detail.
     pub fn field_violations(&self) -> &[FieldViolation] {
         match self {
-            Self::InvalidRequest(error) => &error.0,
+            Self::InvalidRequest(error) | Self::ChatTypeMismatch { invalid: error, .. } => &error.0,
             Self::Rejected(rejection) => &rejection.fields,
             _ => &[],
         }
@@ -324,6 +360,49 @@ impl UpstreamError {
     /// Tells whether the failure happened before anything reached the upstream.
     pub fn is_connect_error(&self) -> bool {
         matches!(self, Self::Unreachable { connect: true, .. })
+    }
+
+    /// Returns the failure of a send that breaks the rules of its `channel`: a
+    /// [`ChatTypeMismatch`](Self::ChatTypeMismatch) when the recipient's chat type or the
+    /// keyboard is among the violations, as the upstream's `WRONG_TRANSPORT` would be, else an
+    /// [`InvalidRequest`](Self::InvalidRequest).
+    pub fn for_channel(
+        invalid: ValidationError,
+        channel: &Channel,
+        chat_type: Option<ChatType>,
+    ) -> Self {
+        let mismatch = invalid.0.iter().any(|violation| {
+            violation.field == "recipient.chat_type" || violation.field == "keyboard"
+        });
+        if !mismatch {
+            return Self::InvalidRequest(invalid);
+        }
+        Self::ChatTypeMismatch {
+            channel_id: channel.channel_id.clone(),
+            transport: channel.transport,
+            chat_type,
+            invalid,
+        }
+    }
+
+    /// Names the message of an edit or delete in the upstream's refusal to find it, so that it
+    /// reads as the sandbox's [`MessageNotFound`](Self::MessageNotFound) does: reason
+    /// `MESSAGE_NOT_FOUND`, the gateway's domain and `messageId` (the upstream code stays in
+    /// `upstreamCode`). A 404 without a code on a message route means the same.
+    pub fn about_message(self, message_id: &str) -> Self {
+        let Self::Rejected(mut rejection) = self else {
+            return self;
+        };
+        let unnamed_not_found =
+            rejection.class == ErrorClass::NotFound && rejection.code == UPSTREAM_REJECTED;
+        if rejection.code == MESSAGE_NOT_FOUND || unnamed_not_found {
+            rejection.code = MESSAGE_NOT_FOUND.to_owned();
+            rejection.domain = ERROR_DOMAIN;
+            rejection
+                .metadata
+                .push(("messageId".to_owned(), message_id.to_owned()));
+        }
+        Self::Rejected(rejection)
     }
 }
 
@@ -353,17 +432,21 @@ fn unreachable_message(connect: bool) -> &'static str {
 
 /// Classifies an upstream error answer: the HTTP status and the upstream code (as
 /// [`code_key`]: upper case, no underscores) give the class, and the gateway's reason when the
-/// status alone decides (`None`: the upstream code is the reason).
+/// status alone decides or the gateway names the situation itself (`None`: the upstream code is
+/// the reason).
 ///
 /// The rows follow wazzup-api.md §1.2 and §3.6 and STYLE §8.5: the gateway's own key rejected
 /// (401) is an operator problem, not the caller's; a route closed to the key (403) is one too,
 /// except for a chat the account cannot reach; a repeated `crmMessageId` means the send already
-/// happened; validation and limit codes are the caller's to fix; channel and balance codes are
-/// states of the account; unknown codes fall back to the status.
+/// happened; a chat type the channel cannot write to and a missing message get the reasons the
+/// gateway's own checks and the sandbox give (`CHAT_TYPE_MISMATCH`, `MESSAGE_NOT_FOUND`), so a
+/// caller sees one reason per situation whatever the account; validation and limit codes are the
+/// caller's to fix; channel and balance codes are states of the account; unknown codes fall back
+/// to the status.
 pub fn classify(status: u16, code: Option<&str>) -> (ErrorClass, Option<&'static str>) {
     use ErrorClass::{
         AlreadyExists, FailedPrecondition, Internal, InvalidArgument, NotFound, PermissionDenied,
-        RateLimited, Timeout, Unavailable,
+        RateLimited, Timeout, Unavailable, Unknown,
     };
     let listed = |list: &[&str]| code.is_some_and(|code| list.contains(&code));
     let prefixed = |prefixes: &[&str]| {
@@ -373,12 +456,18 @@ pub fn classify(status: u16, code: Option<&str>) -> (ErrorClass, Option<&'static
         (401, _) => (Internal, Some(UPSTREAM_CREDENTIALS_REJECTED)),
         (429, _) => (RateLimited, Some(UPSTREAM_RATE_LIMITED)),
         (_, Some("REPEATEDCRMMESSAGEID")) => (AlreadyExists, None),
+        // One reason per situation, whichever account answers: the gateway's own names.
+        (_, Some("WRONGTRANSPORT")) => (InvalidArgument, Some(CHAT_TYPE_MISMATCH)),
+        (_, Some(code)) if MESSAGE_NOT_FOUND_CODES.contains(&code) => {
+            (NotFound, Some(MESSAGE_NOT_FOUND))
+        }
         (_, Some("CHATNOACCESS")) => (PermissionDenied, None),
         (403, _) => (FailedPrecondition, Some(UPSTREAM_KEY_NOT_ALLOWED)),
         _ if listed(CALLER_CODES) || prefixed(CALLER_CODE_PREFIXES) => (InvalidArgument, None),
         (_, Some(code)) if code.ends_with("NOTFOUND") => (NotFound, None),
         _ if listed(STATE_CODES) || prefixed(&["CHANNEL"]) => (FailedPrecondition, None),
-        _ if listed(TRANSIENT_CODES) => (Unavailable, None),
+        _ if listed(UPSTREAM_FAULT_CODES) => (Internal, None),
+        _ if listed(UNEXPLAINED_CODES) => (Unknown, None),
         (400 | 413 | 422, _) => (InvalidArgument, None),
         (404, _) => (NotFound, None),
         (408 | 504, None) => (Timeout, Some(UPSTREAM_TIMEOUT)),
@@ -397,7 +486,6 @@ pub fn classify(status: u16, code: Option<&str>) -> (ErrorClass, Option<&'static
 const CALLER_CODES: &[&str] = &[
     "INVALIDMESSAGEDATA",
     "VALIDATIONERROR",
-    "WRONGTRANSPORT",
     "MESSAGEWRONGCONTENTTYPE",
     "MESSAGEONLYTEXTORCONTENT",
     "MESSAGESONLYTEXTORCONTENT",
@@ -419,6 +507,14 @@ const CALLER_CODES: &[&str] = &[
     "URINOTVALID",
 ];
 
+/// Codes of a message that does not exist (§3.6: `MESSAGES_NOT_FOUND` for edits and deletes,
+/// `REFERENCE_MESSAGE_NOT_FOUND` for a quote, and the singular spelling), as [`code_key`]s.
+const MESSAGE_NOT_FOUND_CODES: &[&str] = &[
+    "MESSAGESNOTFOUND",
+    "MESSAGENOTFOUND",
+    "REFERENCEMESSAGENOTFOUND",
+];
+
 /// Families of caller codes: `MESSAGES_TOO_LONG_{INSTAGRAM,TELEGRAM,WABA,WABA_HEADER,
 /// WABA_TEMPLATE,VIBER,VK,AVITO}` and `MESSAGES_CONTENT_SIZE_EXCEEDED[_WABA|_TELEGRAM]`.
 const CALLER_CODE_PREFIXES: &[&str] = &["MESSAGESTOOLONG", "MESSAGESCONTENTSIZEEXCEEDED"];
@@ -438,13 +534,21 @@ const STATE_CODES: &[&str] = &[
     "TESTPOSTNOTPASSED",
 ];
 
-/// Codes of upstream failures that a repeat may get past (§3.6: "an unexpected server error
-/// occurred", "unknown error").
-const TRANSIENT_CODES: &[&str] = &[
-    "MESSAGESCANNOTADD",
-    "UNKNOWNERROR",
-    "UNKNOWNERRORWITHTRACEID",
-];
+/// The upstream's own faults that leave nothing sent (§3.6 `MESSAGES_CAN_NOT_ADD`: "The message
+/// has not been sent. An unexpected server error occurred."): INTERNAL, not UNAVAILABLE.
+/// UNAVAILABLE tells callers (and gRPC retry policies) that repeating is the fix, and for a send
+/// without an idempotency key a repeat after an error the upstream calls unexpected risks a
+/// duplicate; nothing in the docs says the fault is transient either. The caller learns that the
+/// upstream broke and that, by its word, nothing went out, and decides whether to resend (with an
+/// `idempotency_key` a resend is safe).
+const UPSTREAM_FAULT_CODES: &[&str] = &["MESSAGESCANNOTADD"];
+
+/// Codes that explain nothing (§3.6 `UNKNOWN_ERROR`, "Unknown error. Contact support.", and
+/// `UNKNOWN_ERROR_WITH_TRACE_ID`): UNKNOWN, the gRPC code for an error from another system that
+/// carries too little to classify. Neither whether the message went out nor whether a repeat
+/// helps is known, so UNAVAILABLE (retry, it is transient) would claim too much and invite
+/// duplicate sends; the docs point to support, and the trace id stays in the metadata for it.
+const UNEXPLAINED_CODES: &[&str] = &["UNKNOWNERROR", "UNKNOWNERRORWITHTRACEID"];
 
 #[cfg(test)]
 mod tests;

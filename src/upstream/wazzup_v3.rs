@@ -4,12 +4,14 @@
 //!
 //! [`client`] maps the domain onto the v3 routes over the shared [`transport`]; [`wire`] holds the
 //! exact JSON, tolerant of the upstream's drift on the way in through the shared
-//! `model::lenient` readers.
+//! `model::lenient` readers; `expressible` refuses what that JSON has no field for, and [`spec`]
+//! applies it to every send and edit before anything is sent.
 //!
 //! [`Upstream`]: super::Upstream
 //! [`transport`]: super::transport
 
 pub mod client;
+mod expressible;
 pub mod spec;
 pub(crate) mod webhooks;
 pub mod wire;

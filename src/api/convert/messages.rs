@@ -160,6 +160,7 @@ impl TryFrom<pb::EditMessageRequest> for EditMessage {
         violations.finish()?;
         Ok(Self {
             message_id: request.message_id,
+            channel_id: non_empty(request.channel_id),
             content,
             crm_user_id: non_empty(request.crm_user_id),
         })

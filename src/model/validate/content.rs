@@ -103,7 +103,13 @@ fn check_template(template: &TemplateMessage, violations: &mut Violations) {
     check_template_buttons(&template.buttons, violations);
 }
 
-/// Checks the values of a template's variables.
+/// Checks the values of a template's variables: each non-blank, and all of them together within
+/// the limit of the whole template message.
+///
+/// The 550 characters bound the message the customer receives (§3.2), the template's own text
+/// with the values in place, not each value. The gateway sees only the values, which are part of
+/// that message, so more than 550 characters of values in all is refused here; the template's
+/// fixed text adds to them and is judged by the upstream (`MESSAGES_TOO_LONG_WABA_TEMPLATE`).
 fn check_template_values(values: &[String], violations: &mut Violations) {
     let value_count = values.len();
     if value_count > TEMPLATE_MAX_VALUES {
@@ -113,21 +119,22 @@ fn check_template_values(values: &[String], violations: &mut Violations) {
         );
     }
     for (index, value) in values.iter().enumerate() {
-        let field = format!("template.values[{index}]");
         if is_blank(value) {
             violations.add(
-                field.clone(),
+                format!("template.values[{index}]"),
                 "is blank; every template variable needs a non-blank value",
             );
         }
-        let length = char_count(value);
-        if length > WABA_TEMPLATE_TEXT_MAX_CHARS {
-            let scope = " in one template value";
-            violations.add(
-                field,
-                too_many_chars(length, WABA_TEMPLATE_TEXT_MAX_CHARS, scope),
-            );
-        }
+    }
+    let total_chars: usize = values.iter().map(|value| char_count(value)).sum();
+    if total_chars > WABA_TEMPLATE_TEXT_MAX_CHARS {
+        violations.add(
+            "template.values",
+            format!(
+                "are {total_chars} characters in all; a waba template message, its values \
+                 included, is at most {WABA_TEMPLATE_TEXT_MAX_CHARS} characters"
+            ),
+        );
     }
 }
 

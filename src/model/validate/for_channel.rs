@@ -1,5 +1,6 @@
 //! Rules that depend on the sending channel's transport: which chat types, text lengths,
-//! templates and keyboards it accepts (§3.1, §3.2, §3.4).
+//! templates and keyboards it accepts (§3.1, §3.2, §3.4); an edit's text meets the same length
+//! limit as a send's.
 //!
 //! Only rules that the channel-free checks cannot make live here, so running both never reports
 //! the same problem twice. A transport the gateway does not know (`Transport::Other`) is not
@@ -34,7 +35,8 @@ pub(super) fn check_chat_type_fits(
     transport: Transport,
     violations: &mut Violations,
 ) {
-    let Some(chat_type) = chat_type else {
+    // A missing or unknown chat type is reported without the channel.
+    let Some(chat_type) = chat_type.filter(|chat_type| *chat_type != ChatType::Other) else {
         return;
     };
     let accepted = transport.chat_types();
@@ -62,15 +64,7 @@ pub(super) fn check_content_fits(
     violations: &mut Violations,
 ) {
     match content {
-        Content::Text(text) => {
-            let length = char_count(text);
-            let limit = max_text_chars(transport);
-            // Longer than any transport accepts is already reported without the channel.
-            if length > limit && length <= MAX_TEXT_CHARS_ANY_TRANSPORT {
-                let scope = format!(" for {} channels", transport_label(transport));
-                violations.add("text", too_many_chars(length, limit, &scope));
-            }
-        }
+        Content::Text(text) => check_text_fits(text, transport, violations),
         Content::Template(_) if !matches!(transport, Transport::Waba | Transport::Other) => {
             let label = transport_label(transport);
             violations.add(
@@ -79,6 +73,17 @@ pub(super) fn check_content_fits(
             );
         }
         Content::Attachment(_) | Content::Template(_) => {}
+    }
+}
+
+/// Checks a text, a send's or an edit's, against the transport's length limit.
+pub(super) fn check_text_fits(text: &str, transport: Transport, violations: &mut Violations) {
+    let length = char_count(text);
+    let limit = max_text_chars(transport);
+    // Longer than any transport accepts is already reported without the channel.
+    if length > limit && length <= MAX_TEXT_CHARS_ANY_TRANSPORT {
+        let scope = format!(" for {} channels", transport_label(transport));
+        violations.add("text", too_many_chars(length, limit, &scope));
     }
 }
 

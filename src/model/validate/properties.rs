@@ -250,12 +250,15 @@ fn any_edit() -> BoxedStrategy<EditMessage> {
         any_text().prop_map(EditContent::Text),
         any_attachment().prop_map(EditContent::Attachment),
     ]);
-    (any_text(), content, any_option_text())
-        .prop_map(|(message_id, content, crm_user_id)| EditMessage {
-            message_id,
-            content,
-            crm_user_id,
-        })
+    (any_text(), any_option_text(), content, any_option_text())
+        .prop_map(
+            |(message_id, channel_id, content, crm_user_id)| EditMessage {
+                message_id,
+                channel_id,
+                content,
+                crm_user_id,
+            },
+        )
         .boxed()
 }
 

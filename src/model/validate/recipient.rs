@@ -9,11 +9,19 @@ use crate::model::{ChatType, Recipient};
 /// Checks the recipient of a send; needs no channel.
 pub(super) fn check_recipient(recipient: &Recipient, violations: &mut Violations) {
     let chat_type = recipient.chat_type;
-    if chat_type.is_none() {
-        violations.add(
+    match chat_type {
+        None => violations.add(
             "recipient.chat_type",
             "is missing; a chat type such as whatsapp, telegram or max is required",
-        );
+        ),
+        // The value events carry for a chat type the gateway does not know: no upstream accepts
+        // it, and it must not go out as the literal "other".
+        Some(ChatType::Other) => violations.add(
+            "recipient.chat_type",
+            "is other, which names no chat type; a chat type such as whatsapp, telegram or max \
+             is required",
+        ),
+        Some(_) => {}
     }
     let username = given(recipient.username.as_deref());
     let phone = given(recipient.phone.as_deref());

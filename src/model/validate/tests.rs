@@ -185,6 +185,11 @@ fn channel_free_rules() -> Vec<(&'static str, SendMessage, Vec<String>)> {
             fields!["recipient.chat_type"],
         ),
         (
+            "an unknown chat type is never sent upstream as \"other\"",
+            send_with(|s| to(s, ChatType::Other, Some("1"))),
+            fields!["recipient.chat_type"],
+        ),
+        (
             "chat id is required",
             send_with(|s| s.recipient.chat_id = None),
             fields!["recipient.chat_id"],
@@ -365,9 +370,16 @@ fn channel_free_rules() -> Vec<(&'static str, SendMessage, Vec<String>)> {
             fields!["template.values[1]"],
         ),
         (
-            "a template value fits the template text",
+            "one template value fits the template message",
             send_with(|s| s.content = Some(template(&[&repeat("ж", 551)], &[]))),
-            fields!["template.values[0]"],
+            fields!["template.values"],
+        ),
+        (
+            "template values together fit the template message",
+            send_with(|s| {
+                s.content = Some(template(&[&repeat("ж", 300), &repeat("ё", 251)], &[]));
+            }),
+            fields!["template.values"],
         ),
         (
             "a template has at most 50 values",
@@ -858,6 +870,71 @@ fn text_of_exactly_the_transport_limit_passes_and_one_more_fails() {
 }
 
 #[test]
+fn template_values_of_550_characters_in_all_pass_and_551_fail() {
+    let values = |first: usize, second: usize| {
+        send_with(|s| s.content = Some(template(&[&repeat("ж", first), &repeat("ё", second)], &[])))
+    };
+    assert_eq!(send_paths(&values(275, 275)), Vec::<String>::new());
+    assert_eq!(send_paths(&values(275, 276)), ["template.values"]);
+    let mut violations = Violations::new();
+    check_send(&values(500, 51), &mut violations);
+    assert_eq!(
+        violations.as_slice()[0].description,
+        "are 551 characters in all; a waba template message, its values included, is at most 550 \
+         characters"
+    );
+}
+
+#[test]
+fn an_edited_text_meets_the_limit_of_the_channel_it_was_sent_from() {
+    let edit = |text: String| EditMessage {
+        message_id: String::from("m-1"),
+        channel_id: some("2ffb1f09-2a4c-4c47-a8a3-1e4d3a5f6b7c"),
+        content: Some(EditContent::Text(text)),
+        crm_user_id: None,
+    };
+    let edit_paths = |edit: &EditMessage, transport: Transport| -> Vec<String> {
+        let mut violations = Violations::new();
+        check_edit(edit, &mut violations);
+        check_edit_for_channel(edit, &channel(transport), &mut violations);
+        paths(&violations).into_iter().map(String::from).collect()
+    };
+    for transport in Transport::ALL {
+        let limit = max_text_chars(transport);
+        assert_eq!(
+            edit_paths(&edit(repeat("ё", limit)), transport),
+            Vec::<String>::new(),
+            "{transport:?}"
+        );
+        assert_eq!(
+            edit_paths(&edit(repeat("ё", limit + 1)), transport),
+            ["text"],
+            "{transport:?}"
+        );
+    }
+    let mut violations = Violations::new();
+    check_edit_for_channel(
+        &edit(repeat("a", 1_001)),
+        &channel(Transport::Instagram),
+        &mut violations,
+    );
+    assert_eq!(
+        violations.as_slice()[0].description,
+        "is 1001 characters; at most 1000 are allowed for instagram channels"
+    );
+    let file_edit = EditMessage {
+        content: Some(EditContent::Attachment(attachment(
+            "https://example.com/a.png",
+        ))),
+        ..edit(String::new())
+    };
+    assert_eq!(
+        edit_paths(&file_edit, Transport::Instagram),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
 fn channel_rules_report_exactly_their_fields() {
     let table = [
         (
@@ -873,10 +950,10 @@ fn channel_rules_report_exactly_their_fields() {
             fields!["recipient.chat_type"],
         ),
         (
-            "an unknown chat type fits no known transport",
+            "an unknown chat type is reported without the channel, not again",
             send_with(|s| to(s, ChatType::Other, Some("1"))),
             Transport::Vk,
-            fields!["recipient.chat_type"],
+            fields![],
         ),
         (
             "telegram bots write to groups",
@@ -1007,6 +1084,7 @@ fn channel_rules_never_repeat_a_channel_free_violation() {
 fn edit_and_delete_rules_report_exactly_their_fields() {
     let edit = |message_id: &str, content: Option<EditContent>| EditMessage {
         message_id: String::from(message_id),
+        channel_id: None,
         content,
         crm_user_id: None,
     };
@@ -1151,6 +1229,7 @@ fn ids_and_names_of_255_characters_pass_and_256_fail() {
         assert_eq!(send_paths(&over_limit), [field], "{field}");
     }
     let edit = |message_id: String, crm_user_id: Option<String>| EditMessage {
+        channel_id: crm_user_id.clone(),
         message_id,
         content: Some(EditContent::Text(String::from("fixed"))),
         crm_user_id,
@@ -1167,7 +1246,7 @@ fn ids_and_names_of_255_characters_pass_and_256_fail() {
     assert!(edit_paths(edit("m".repeat(255), Some("c".repeat(255)))).is_empty());
     assert_eq!(
         edit_paths(edit("m".repeat(256), Some("c".repeat(256)))),
-        ["message_id", "crm_user_id"]
+        ["message_id", "channel_id", "crm_user_id"]
     );
     let delete = |message_id: String| {
         let mut violations = Violations::new();

@@ -5,7 +5,7 @@ use serde_json::json;
 use super::*;
 use crate::failure::ErrorClass::{
     AlreadyExists, FailedPrecondition, Internal, InvalidArgument, NotFound, PermissionDenied,
-    RateLimited, Timeout, Unavailable,
+    RateLimited, Timeout, Unavailable, Unknown,
 };
 
 fn rejection(status: u16, body: serde_json::Value) -> Rejection {
@@ -18,7 +18,6 @@ fn every_documented_upstream_code_has_its_class() {
     let table: &[(u16, &str, ErrorClass)] = &[
         (400, "INVALID_MESSAGE_DATA", InvalidArgument),
         (400, "VALIDATION_ERROR", InvalidArgument),
-        (400, "WRONG_TRANSPORT", InvalidArgument),
         (400, "MESSAGE_WRONG_CONTENT_TYPE", InvalidArgument),
         (400, "MESSAGE_ONLY_TEXT_OR_CONTENT", InvalidArgument),
         (400, "MESSAGES_ONLY_TEXT_OR_CONTENT", InvalidArgument),
@@ -90,16 +89,16 @@ fn every_documented_upstream_code_has_its_class() {
         (400, "testPostNotPassed", FailedPrecondition),
         (400, "CHANNEL_NOT_FOUND", NotFound),
         (404, "CHANNEL_NOT_FOUND", NotFound),
-        (400, "REFERENCE_MESSAGE_NOT_FOUND", NotFound),
-        (400, "MESSAGES_NOT_FOUND", NotFound),
         (400, "ACCOUNT_NOT_FOUND", NotFound),
         (400, "CONTACT_NOT_FOUND", NotFound),
         (400, "CONTACT_DETAIL_NOT_FOUND", NotFound),
         (403, "CHAT_NO_ACCESS", PermissionDenied),
         (400, "CHAT_NO_ACCESS", PermissionDenied),
-        (400, "MESSAGES_CAN_NOT_ADD", Unavailable),
-        (500, "UNKNOWN_ERROR", Unavailable),
-        (400, "UNKNOWN_ERROR_WITH_TRACE_ID", Unavailable),
+        (400, "MESSAGES_CAN_NOT_ADD", Internal),
+        (500, "MESSAGES_CAN_NOT_ADD", Internal),
+        (400, "UNKNOWN_ERROR", Unknown),
+        (500, "UNKNOWN_ERROR", Unknown),
+        (400, "UNKNOWN_ERROR_WITH_TRACE_ID", Unknown),
         (400, "SOMETHING_NEW", InvalidArgument),
         (409, "SOMETHING_NEW", FailedPrecondition),
         (502, "SOMETHING_NEW", Unavailable),
@@ -146,6 +145,38 @@ fn statuses_decide_where_the_gateway_has_its_own_reason() {
         (404, None, NotFound, "UPSTREAM_REJECTED"),
         (409, None, FailedPrecondition, "UPSTREAM_REJECTED"),
         (302, None, Internal, "UPSTREAM_REJECTED"),
+        // One reason per situation, whichever account answers (the upstream code stays in
+        // `upstreamCode`).
+        (
+            400,
+            Some("WRONG_TRANSPORT"),
+            InvalidArgument,
+            "CHAT_TYPE_MISMATCH",
+        ),
+        (
+            400,
+            Some("wrongTransport"),
+            InvalidArgument,
+            "CHAT_TYPE_MISMATCH",
+        ),
+        (
+            404,
+            Some("MESSAGES_NOT_FOUND"),
+            NotFound,
+            "MESSAGE_NOT_FOUND",
+        ),
+        (
+            400,
+            Some("MESSAGE_NOT_FOUND"),
+            NotFound,
+            "MESSAGE_NOT_FOUND",
+        ),
+        (
+            400,
+            Some("REFERENCE_MESSAGE_NOT_FOUND"),
+            NotFound,
+            "MESSAGE_NOT_FOUND",
+        ),
     ];
     for (status, code, class, reason) in table {
         let body = json!({ "error": code });
@@ -269,4 +300,77 @@ fn the_tech_more_than_one_content_sentence_is_a_caller_error_in_any_envelope() {
 fn each_dialect_names_its_own_upstream_domain() {
     assert_eq!(upstream_domain(Dialect::WazzupV3), UPSTREAM_DOMAIN);
     assert_eq!(upstream_domain(Dialect::WazzupTech), "tech.wazzup24.com");
+}
+
+#[test]
+fn a_missing_message_of_an_edit_or_delete_is_named_as_the_sandbox_names_it() {
+    let sandbox = UpstreamError::MessageNotFound {
+        message_id: "m-1".to_owned(),
+    };
+    for answer in [
+        rejection(
+            400,
+            json!({"error": "MESSAGES_NOT_FOUND", "requestId": "r-1"}),
+        ),
+        rejection(404, json!({})),
+    ] {
+        let upstream = UpstreamError::Rejected(Box::new(answer)).about_message("m-1");
+        assert_eq!(
+            (upstream.class(), upstream.reason(), upstream.domain()),
+            (sandbox.class(), sandbox.reason(), sandbox.domain())
+        );
+        let metadata: std::collections::HashMap<_, _> = upstream.metadata().into_iter().collect();
+        assert_eq!(metadata["messageId"], "m-1");
+    }
+    let other = UpstreamError::Rejected(Box::new(rejection(
+        400,
+        json!({"error": "MESSAGES_EDITING_TIME_EXPIRED"}),
+    )))
+    .about_message("m-1");
+    assert_eq!(other.reason(), "MESSAGES_EDITING_TIME_EXPIRED");
+    assert!(!other.metadata().iter().any(|(key, _)| key == "messageId"));
+}
+
+#[test]
+fn a_chat_type_or_keyboard_that_does_not_fit_the_channel_is_a_chat_type_mismatch() {
+    use crate::model::{Channel, ChannelState, ChatType, Transport};
+    let channel = Channel {
+        account: "main".to_owned(),
+        channel_id: "ch-1".to_owned(),
+        transport: Transport::Whatsapp,
+        transport_raw: "whatsapp".to_owned(),
+        plain_id: String::new(),
+        state: ChannelState::Active,
+        state_raw: "active".to_owned(),
+        provider: "wazzup_v3".to_owned(),
+    };
+    let violation = |field: &str| FieldViolation {
+        field: field.to_owned(),
+        description: "does not fit".to_owned(),
+    };
+    let invalid = |fields: &[&str]| ValidationError(fields.iter().map(|f| violation(f)).collect());
+
+    let mismatch = UpstreamError::for_channel(
+        invalid(&["recipient.chat_type", "text"]),
+        &channel,
+        Some(ChatType::Telegram),
+    );
+    assert_eq!(
+        (mismatch.class(), mismatch.reason(), mismatch.domain()),
+        (InvalidArgument, "CHAT_TYPE_MISMATCH", "wazzup-gateway")
+    );
+    let metadata: std::collections::HashMap<_, _> = mismatch.metadata().into_iter().collect();
+    assert_eq!(
+        (
+            metadata["channelId"].as_str(),
+            metadata["transport"].as_str(),
+            metadata["chatType"].as_str()
+        ),
+        ("ch-1", "whatsapp", "telegram")
+    );
+    assert_eq!(mismatch.field_violations().len(), 2);
+    let keyboard = UpstreamError::for_channel(invalid(&["keyboard"]), &channel, None);
+    assert_eq!(keyboard.reason(), "CHAT_TYPE_MISMATCH");
+    let too_long = UpstreamError::for_channel(invalid(&["text"]), &channel, None);
+    assert_eq!(too_long.reason(), "INVALID_REQUEST");
 }

@@ -13,8 +13,8 @@ use crate::config::AccountConfig;
 use crate::model::Dialect;
 use crate::model::lenient::ListReply;
 use crate::model::{
-    Channel, DeleteMessage, EditMessage, Keyboard, MessageRef, SendMessage, SentMessage, Template,
-    TemplatePage, Violations, WebhookSettings,
+    Channel, DeleteMessage, EditMessage, MessageRef, SendMessage, SentMessage, Template,
+    TemplatePage, WebhookSettings,
 };
 use crate::upstream::retry::{Idempotency, RetryPolicy};
 use crate::upstream::transport::{Transport, TransportError, UpstreamRequest};
@@ -135,23 +135,6 @@ fn encode_failed(operation: &'static str, source: serde_json::Error) -> Upstream
     }
 }
 
-/// Refuses what v3 cannot express, rather than dropping it silently: Telegram `resize` and
-/// `selective` have no v3 field.
-fn check_expressible(send: &SendMessage) -> Result<(), UpstreamError> {
-    let mut violations = Violations::new();
-    if let Some(Keyboard::Telegram(keyboard)) = &send.keyboard {
-        for (set, field) in [
-            (keyboard.resize, "keyboard.telegram.resize"),
-            (keyboard.selective, "keyboard.telegram.selective"),
-        ] {
-            if set {
-                violations.add(field, "has no wazzup_v3 equivalent; leave it unset");
-            }
-        }
-    }
-    Ok(violations.finish()?)
-}
-
 /// Reads an edit or delete answer, whose body the docs do not show: ids when present.
 fn message_ref(body: &[u8], message_id: &str) -> MessageRef {
     let reply: MessageReply = serde_json::from_slice(body).unwrap_or_default();
@@ -177,7 +160,6 @@ impl Upstream for WazzupV3Client {
         send: &SendMessage,
         call: CallContext,
     ) -> Result<SentMessage, UpstreamError> {
-        check_expressible(send)?;
         let body = SendMessageBody::new(send);
         let idempotency = match body.crm_message_id {
             Some(_) => Idempotency::Keyed,

@@ -1,4 +1,5 @@
-//! The v3 dialect's entry in the registry.
+//! The v3 dialect's entry in the registry, with its send and edit rules: what a v3 body cannot
+//! carry is refused.
 
 use std::sync::Arc;
 
@@ -6,11 +7,13 @@ use crate::config::{AccountConfig, Config};
 
 use crate::events::decode::WebhookDecoder;
 use crate::model::Dialect;
+use crate::model::{EditMessage, SendMessage, Violations};
 use crate::upstream::dialect::{BuiltUpstream, DialectSpec};
 use crate::upstream::error::UPSTREAM_DOMAIN;
 use crate::upstream::transport::TransportError;
 
 use super::WazzupV3Client;
+use super::expressible;
 use super::webhooks::WazzupV3Webhooks;
 
 /// The v3 dialect's entry in the registry.
@@ -37,6 +40,14 @@ impl DialectSpec for WazzupV3Spec {
         Ok(BuiltUpstream::Client(Arc::new(WazzupV3Client::new(
             account,
         )?)))
+    }
+
+    fn check_send(&self, send: &SendMessage, violations: &mut Violations) {
+        expressible::check_send(send, violations);
+    }
+
+    fn check_edit(&self, edit: &EditMessage, violations: &mut Violations) {
+        expressible::check_edit(edit, violations);
     }
 
     fn webhooks(&self) -> &'static dyn WebhookDecoder {

@@ -5,8 +5,9 @@
 //! `buttonsObject` has three shapes (§3.4): WABA interactive buttons as a flat list of
 //! `{text, type: "text", payload?}`; WABA template button payloads as `[{payload}]`; and bot
 //! keyboards as rows, Telegram `{text, url?, callbackData?}` with `replyMarkup`,
-//! `removeKeyboard`, `oneTimeKeyboard`, MAX `{type?, text, payload?, url?, intent?}`. Telegram's
-//! `resize` and `selective` have no v3 field: the client refuses them instead of dropping them.
+//! `removeKeyboard`, `oneTimeKeyboard`, MAX `{type?, text, payload?, url?, intent?}`. What has no
+//! v3 field (Telegram's `resize` and `selective`; an attachment's name, MIME type and SHA-1) is
+//! refused by the dialect's send and edit rules (`expressible`) before a body is built.
 
 mod replies;
 

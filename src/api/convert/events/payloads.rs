@@ -210,6 +210,8 @@ impl From<MessageStatus> for pb::MessageStatus {
             MessageStatus::Edited => Self::Edited,
             MessageStatus::Inbound => Self::Inbound,
             MessageStatus::Accepted => Self::Accepted,
+            MessageStatus::Expired => Self::Expired,
+            MessageStatus::Clicked => Self::Clicked,
             MessageStatus::Other => Self::Other,
         }
     }

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::events::decode::{DecodedWebhook, WebhookSource};
-use crate::events::payload::{ChannelChange, EventPayload, GroupChatChange};
+use crate::events::payload::{ChannelChange, EventPayload, GroupChatChange, MessageStatus};
 use crate::events::{EventType, NewEvent};
 use crate::model::Dialect;
 use crate::model::{ChannelState, ChatType, ExportState};
@@ -149,6 +149,27 @@ fn a_status_update_carries_the_request_id_and_the_real_message_id() {
     assert_eq!(status.message_id, "msg-1");
     assert_eq!(status.error.unwrap().code, "BAD_CONTACT");
     assert_eq!(status.occurred_at_ms, Some(1_762_340_623_000));
+}
+
+#[test]
+fn expired_and_clicked_status_updates_are_typed_in_any_letter_case() {
+    // [U] the docs list no status values for message.status_update; these two are typed when
+    // they come, as Devino's are, instead of arriving as OTHER.
+    for (raw, expected) in [
+        ("expired", MessageStatus::Expired),
+        ("CLICKED", MessageStatus::Clicked),
+    ] {
+        let item = json!({
+            "request_id": "req-1", "message_id": "msg-1", "channel_id": "ch", "status": raw,
+            "timestamp": 1762340623
+        });
+        let events = decode(&envelope("message.status_update", json!([item])));
+        let EventPayload::Status(status) = payload(&events[0]) else {
+            panic!("a status");
+        };
+        assert_eq!(status.status, Some(expected), "{raw}");
+        assert_eq!(status.status_raw, raw);
+    }
 }
 
 #[test]

@@ -304,6 +304,8 @@ fn documented_error_bodies_decode() {
 fn edits_send_text_or_content_and_the_editor() {
     let edit = EditMessage {
         message_id: "m".to_owned(),
+        // Only checked locally: the edit route takes no channel.
+        channel_id: Some("e0629e11-0f67-4567-92a9-2237e91ec1b9".to_owned()),
         content: Some(EditContent::Text("Updated message text".to_owned())),
         crm_user_id: Some("2e0df379-0e3c-470f-9b36-06b9e34c3bdb".to_owned()),
     };
