@@ -6,6 +6,7 @@
 //! becomes a `Status` in exactly one place, `crate::error`.
 
 pub mod auth;
+pub mod caller_limits;
 pub mod channels;
 pub mod coalesced_writes;
 pub mod convert;
@@ -44,6 +45,7 @@ use crate::service::{Account, Accounts, CallContext, ExportWatching};
 use crate::telemetry::Metrics;
 
 use self::auth::{Caller, CallerAuth};
+use self::caller_limits::CallerLimitGate;
 use self::coalesced_writes::CoalescedWrites;
 use self::drain_gate::{DrainGate, drain_started};
 use self::gate::GateLayer;
@@ -100,8 +102,11 @@ pub struct GrpcServer {
     metrics_layer: RpcMetricsLayer,
     /// Authenticates callers.
     caller_auth: CallerAuth,
+    /// Holds each caller to its request rate and stream limit.
+    caller_limits: CallerLimitGate,
     /// Server limits from the configuration.
     limits: crate::config::ServerConfig,
+
     /// TLS on the listener, when configured.
     tls: Option<Arc<ReloadingTls>>,
 }
@@ -149,9 +154,11 @@ impl GrpcServer {
         Ok(Self {
             routes: routes.routes(),
             health: HealthHandle::new(reporter, services, draining),
-            metrics_layer: RpcMetricsLayer::new(metrics),
+            metrics_layer: RpcMetricsLayer::new(metrics.clone()),
             caller_auth: CallerAuth::from_config(&config.auth),
+            caller_limits: CallerLimitGate::new(&config.limits, &config.auth, metrics),
             limits: config.server.clone(),
+
             tls: config
                 .grpc_tls
                 .clone()
@@ -188,6 +195,8 @@ impl GrpcServer {
             .layer(GateLayer::new(DrainGate::new(draining.clone())))
             // Before the services, so no adapter runs for an unknown caller.
             .layer(GateLayer::new(self.caller_auth))
+            // After authentication, which names the caller whose limits apply.
+            .layer(GateLayer::new(self.caller_limits))
             // Innermost, so the metrics count the code the caller gets.
             .map_response(oversize::refuse_oversize);
         let router = Server::builder()

@@ -44,6 +44,7 @@ mod doc;
 mod error;
 mod events;
 mod file;
+mod limits;
 mod process;
 mod roster;
 mod secret;
@@ -69,6 +70,7 @@ pub use self::{
     doc::SettingDoc,
     error::ConfigError,
     events::{EventsBackend, EventsConfig, StreamDefaults},
+    limits::{CallerLimitOverrides, CallerLimits, LimitsConfig},
     process::{Listeners, LogFormat, ServerConfig, StorageConfig, TelemetryConfig},
     settings::SETTINGS,
     sources::{CliOverrides, ConfigSources},
@@ -118,6 +120,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// TLS on the gRPC listener; `None` serves plain-text HTTP/2.
     pub grpc_tls: Option<GrpcTlsConfig>,
+    /// What callers and connections may take of the gRPC listener.
+    pub limits: LimitsConfig,
     /// Upstream accounts; never empty (the sandbox account is added when none is configured).
     pub accounts: Vec<AccountConfig>,
     /// Whether an account uses the built-in sandbox dialect (the added sandbox account or one
@@ -183,6 +187,7 @@ impl Config {
         let auth = AuthConfig::resolve(&file.auth, env)?;
         let webhooks = WebhookConfig::resolve(&file.webhooks, env)?;
         let grpc_tls = GrpcTlsConfig::resolve(&file.tls, env)?;
+        let limits = LimitsConfig::resolve(&file.limits, env)?;
         let sandbox_requested = roster::sandbox_requested(env, overrides)?;
         let accounts = roster::resolve_accounts(&file.accounts, env, sandbox_requested)?;
         let config = Self {
@@ -194,6 +199,7 @@ impl Config {
             auth,
             webhooks,
             grpc_tls,
+            limits,
             sandbox: accounts
                 .iter()
                 .any(|account| account.dialect == Dialect::Sandbox),

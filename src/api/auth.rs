@@ -147,6 +147,8 @@ impl CallerAuth {
 }
 
 impl CallGate for CallerAuth {
+    type Permit = ();
+
     /// Admits a known caller, recorded in the extensions as a [`Caller`] for the adapters.
     fn admit(
         &self,
@@ -180,6 +182,7 @@ mod tests {
                     .iter()
                     .map(|service| (*service).to_owned())
                     .collect(),
+                limits: crate::config::CallerLimitOverrides::default(),
             })
             .collect();
         CallerAuth::from_config(&AuthConfig {

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::{
     ConfigError,
     doc::SettingDoc,
+    limits::CallerLimitOverrides,
     secret,
     value::{self, Env, env_value},
 };
@@ -50,6 +51,8 @@ pub struct CallerToken {
     /// Full gRPC service names (e.g. `wazzup_gateway.v1.MessageService`) the caller may call;
     /// empty means all.
     pub services: Vec<String>,
+    /// Replacements of `[limits]`'s caller limits for this token.
+    pub limits: CallerLimitOverrides,
 }
 
 impl CallerToken {
@@ -79,6 +82,7 @@ impl AuthConfig {
                 token: secret::from_text(raw, ENV_AUTH_TOKEN)?,
                 accounts: Vec::new(),
                 services: Vec::new(),
+                limits: CallerLimitOverrides::default(),
             });
         }
         Ok(Self {
@@ -148,6 +152,11 @@ fn resolve_token(raw: &FileToken, prefix: &str, env: &Env) -> Result<CallerToken
         token: secret::read(&source, &token_prefix, env)?,
         accounts: raw.accounts.clone(),
         services: raw.services.clone(),
+        limits: CallerLimitOverrides {
+            requests_per_second: raw.requests_per_second,
+            request_burst: raw.request_burst,
+            max_streams: raw.max_streams,
+        },
     })
 }
 
@@ -183,4 +192,7 @@ pub(super) struct FileToken {
     pub(super) accounts: Vec<String>,
     #[serde(default)]
     pub(super) services: Vec<String>,
+    pub(super) requests_per_second: Option<u32>,
+    pub(super) request_burst: Option<u32>,
+    pub(super) max_streams: Option<u32>,
 }

@@ -518,6 +518,8 @@ fn caller_tokens_come_from_the_file_and_the_shortcut_variable() {
         token_file = {:?}
         accounts = ["main"]
         services = ["wazzup_gateway.v1.MessageService"]
+        requests_per_second = 50
+        max_streams = 0
         "#,
         token.path()
     );
@@ -539,6 +541,15 @@ fn caller_tokens_come_from_the_file_and_the_shortcut_variable() {
         ("default", "t-all")
     );
     assert!(all.allows_account("anything") && all.allows_service("anything"));
+    assert_eq!(
+        billing.limits,
+        crate::config::CallerLimitOverrides {
+            requests_per_second: Some(50),
+            request_burst: None,
+            max_streams: Some(0),
+        }
+    );
+    assert_eq!(all.limits, crate::config::CallerLimitOverrides::default());
 }
 
 #[test]

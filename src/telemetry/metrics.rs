@@ -88,6 +88,15 @@ pub struct WebhookLabels {
     pub outcome: &'static str,
 }
 
+/// Labels of one call refused by a limit of its caller.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallerLimitLabels {
+    /// The caller token's name (`anonymous` with authentication off).
+    pub caller: String,
+    /// The limit that refused it: `rate` or `streams`.
+    pub limit: &'static str,
+}
+
 /// Every metric the gateway exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -101,6 +110,8 @@ pub struct Metrics {
     webhooks_received: Family<WebhookLabels, Counter>,
     /// Time webhooks waited for their events to be stored durably.
     append_seconds: Histogram,
+    /// Calls refused by a limit of their caller, by caller and limit.
+    caller_limit_refusals: Family<CallerLimitLabels, Counter>,
 }
 
 impl Metrics {
@@ -136,8 +147,15 @@ impl Metrics {
             "Time a stored webhook waited for its events to be durably appended (queue, commit, fsync)",
             append_seconds.clone(),
         );
+        let caller_limit_refusals = Family::<CallerLimitLabels, Counter>::default();
+        registry.register(
+            "caller_limit_refusals",
+            "gRPC calls refused by a limit of their caller token, by caller and limit (rate, streams)",
+            caller_limit_refusals.clone(),
+        );
         Self {
             registry,
+            caller_limit_refusals,
             rpcs_handled,
             rpc_seconds,
             webhooks_received,
@@ -187,6 +205,15 @@ impl Metrics {
     /// Records how long a webhook waited for its events to be durably appended.
     pub fn record_append(&self, elapsed: Duration) {
         self.append_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one call refused by `limit` (`rate` or `streams`) of `caller`.
+    pub fn record_caller_limit_refusal(&self, caller: &str, limit: &'static str) {
+        let labels = CallerLimitLabels {
+            caller: caller.to_owned(),
+            limit,
+        };
+        self.caller_limit_refusals.get_or_create(&labels).inc();
     }
 
     /// Renders every metric in the Prometheus text format.
