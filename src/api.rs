@@ -106,7 +106,8 @@ pub struct GrpcServer {
     caller_limits: CallerLimitGate,
     /// Server limits from the configuration.
     limits: crate::config::ServerConfig,
-
+    /// HTTP/2 streams one connection may open at once.
+    max_concurrent_streams: u32,
     /// TLS on the listener, when configured.
     tls: Option<Arc<ReloadingTls>>,
 }
@@ -158,7 +159,7 @@ impl GrpcServer {
             caller_auth: CallerAuth::from_config(&config.auth),
             caller_limits: CallerLimitGate::new(&config.limits, &config.auth, metrics),
             limits: config.server.clone(),
-
+            max_concurrent_streams: config.limits.grpc_max_concurrent_streams.get(),
             tls: config
                 .grpc_tls
                 .clone()
@@ -200,6 +201,8 @@ impl GrpcServer {
             // Innermost, so the metrics count the code the caller gets.
             .map_response(oversize::refuse_oversize);
         let router = Server::builder()
+            // Announced in SETTINGS: a client over it waits for one of its streams to end.
+            .max_concurrent_streams(self.max_concurrent_streams)
             // Fail fast with UNAVAILABLE instead of queueing when a connection is saturated.
             // Permits are released when headers are sent, so open streams are not counted.
             .concurrency_limit_per_connection(self.limits.max_in_flight_per_connection)

@@ -1,7 +1,8 @@
 //! Limits per caller over the real gRPC server: a token's server streams are counted while they
 //! are open and released when the client goes away; the refusal is RESOURCE_EXHAUSTED with its
 //! reason, and the refusal metric moves. (The rate, which needs a clock, is tested on tokio's
-//! paused clock in `src/api/caller_limits/tests.rs`.)
+//! paused clock in `src/api/caller_limits/tests.rs`.) Each connection is told how many HTTP/2
+//! streams it may open.
 
 mod support;
 
@@ -80,4 +81,41 @@ async fn a_token_holds_at_most_its_streams_until_one_ends() {
     );
     drop(second);
     gateway.stop().await;
+}
+
+/// Opens a raw HTTP/2 connection, makes one request so the server's SETTINGS have been read,
+/// and returns how many concurrent streams the server allows this client.
+async fn max_streams_announced(gateway: &TestGateway) -> usize {
+    let tcp = tokio::net::TcpStream::connect(gateway.grpc_addr)
+        .await
+        .unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    let connection = tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let request = http::Request::post(format!(
+        "http://{}/grpc.health.v1.Health/Check",
+        gateway.grpc_addr
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .body(())
+    .unwrap();
+    let (response, _) = client.send_request(request, true).unwrap();
+    response.await.expect("the server answers");
+    let announced = client.current_max_send_streams();
+    drop(client);
+    connection.abort();
+    announced
+}
+
+#[tokio::test]
+async fn each_connection_is_told_its_stream_limit_in_the_http2_settings() {
+    let default = TestGateway::sandbox().await;
+    assert_eq!(max_streams_announced(&default).await, 256);
+    default.stop().await;
+
+    let env = HashMap::from([("WGW_GRPC_MAX_CONCURRENT_STREAMS".to_owned(), "3".to_owned())]);
+    let configured = TestGateway::start_with("", &env).await;
+    assert_eq!(max_streams_announced(&configured).await, 3);
+    configured.stop().await;
 }
