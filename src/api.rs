@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod caller_limits;
 pub mod channels;
+mod client_cert;
 pub mod coalesced_writes;
 pub mod convert;
 pub mod deadline;

@@ -219,7 +219,11 @@ impl Config {
             .iter()
             .map(|account| account.name.as_str())
             .collect();
-        self.auth.validate(&account_names)?;
+        let mutual_tls = self
+            .grpc_tls
+            .as_ref()
+            .is_some_and(|tls| tls.client_ca_file.is_some());
+        self.auth.validate(&account_names, mutual_tls)?;
         self.check_distinct_listeners()
     }
 

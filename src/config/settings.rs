@@ -96,6 +96,11 @@ pub const SETTINGS: &[SettingDoc] = &[
         "Full gRPC service names the token may call, e.g. wazzup_gateway.v1.MessageService.",
     ),
     file_only(
+        "auth.tokens[].client_cert_names",
+        "any client",
+        "Bind the token to client certificates (needs mutual TLS): a call presenting it must come with a certificate whose subject CN or DNS/URI/email SAN is one of these; else UNAUTHENTICATED, as for a wrong token.",
+    ),
+    file_only(
         "auth.tokens[].requests_per_second",
         "limits.caller_requests_per_second",
         "This token's calls per second (0: no limit).",

@@ -565,6 +565,30 @@ fn caller_token_for_an_unknown_account_is_rejected() {
 }
 
 #[test]
+fn caller_token_bound_to_a_client_certificate_needs_mutual_tls() {
+    let text = "[[auth.tokens]]\nname = \"ops\"\ntoken_env = \"OPS\"\n\
+                client_cert_names = [\"ops.internal\"]\n";
+    let tls = [
+        ("OPS", "t"),
+        ("WGW_GRPC_TLS_CERT_FILE", "/tls/cert.pem"),
+        ("WGW_GRPC_TLS_KEY_FILE", "/tls/key.pem"),
+    ];
+
+    assert_eq!(
+        load_err(text, &tls),
+        "auth.tokens[0].client_cert_names: expected empty unless WGW_GRPC_TLS_CLIENT_CA_FILE \
+         turns on mutual TLS"
+    );
+    let mutual = [
+        tls.as_slice(),
+        &[("WGW_GRPC_TLS_CLIENT_CA_FILE", "/tls/ca.pem")],
+    ]
+    .concat();
+    let config = Config::from_toml_str(text, &env(&mutual)).unwrap();
+    assert_eq!(config.auth.tokens[0].client_cert_names, ["ops.internal"]);
+}
+
+#[test]
 fn caller_token_needs_exactly_one_source() {
     let both = "[[auth.tokens]]\nname = \"a\"\ntoken_env = \"A\"\ntoken_file = \"/a\"\n";
     let neither = "[[auth.tokens]]\nname = \"a\"\n";

@@ -31,6 +31,7 @@ fn token(name: &str, overrides: CallerLimitOverrides) -> CallerToken {
         accounts: Vec::new(),
         services: Vec::new(),
         limits: overrides,
+        client_cert_names: Vec::new(),
     }
 }
 
