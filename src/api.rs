@@ -53,7 +53,7 @@ use self::gate::GateLayer;
 use self::health::DrainingHealth;
 pub use self::health::HealthHandle;
 use self::metering::RpcMetricsLayer;
-use self::tls::ReloadingTls;
+use self::tls::{ReloadingTls, TlsListener};
 
 /// What every adapter shares.
 #[derive(Clone, Debug)]
@@ -164,7 +164,7 @@ impl GrpcServer {
             tls: config
                 .grpc_tls
                 .clone()
-                .map(ReloadingTls::load)
+                .map(|files| ReloadingTls::load(files, TlsListener::Grpc))
                 .transpose()?
                 .map(Arc::new),
         })

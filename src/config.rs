@@ -74,7 +74,7 @@ pub use self::{
     process::{Listeners, LogFormat, ServerConfig, StorageConfig, TelemetryConfig},
     settings::SETTINGS,
     sources::{CliOverrides, ConfigSources},
-    tls::GrpcTlsConfig,
+    tls::TlsFiles,
     upstream_tuning::{RetrySettings, WebhookSubscriptions},
     webhooks::WebhookConfig,
 };
@@ -119,7 +119,9 @@ pub struct Config {
     /// How the webhook ingress treats upstream requests.
     pub webhooks: WebhookConfig,
     /// TLS on the gRPC listener; `None` serves plain-text HTTP/2.
-    pub grpc_tls: Option<GrpcTlsConfig>,
+    pub grpc_tls: Option<TlsFiles>,
+    /// TLS on the webhook listener; `None` serves plain HTTP/1.1.
+    pub webhook_tls: Option<TlsFiles>,
     /// What callers and connections may take of the gRPC listener.
     pub limits: LimitsConfig,
     /// Upstream accounts; never empty (the sandbox account is added when none is configured).
@@ -186,7 +188,8 @@ impl Config {
         let events = EventsConfig::resolve(&file.events, env)?;
         let auth = AuthConfig::resolve(&file.auth, env)?;
         let webhooks = WebhookConfig::resolve(&file.webhooks, env)?;
-        let grpc_tls = GrpcTlsConfig::resolve(&file.tls, env)?;
+        let grpc_tls = TlsFiles::resolve_grpc(&file.tls, env)?;
+        let webhook_tls = TlsFiles::resolve_webhook(&file.tls, env)?;
         let limits = LimitsConfig::resolve(&file.limits, env)?;
         let sandbox_requested = roster::sandbox_requested(env, overrides)?;
         let accounts = roster::resolve_accounts(&file.accounts, env, sandbox_requested)?;
@@ -199,6 +202,7 @@ impl Config {
             auth,
             webhooks,
             grpc_tls,
+            webhook_tls,
             limits,
             sandbox: accounts
                 .iter()

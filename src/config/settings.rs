@@ -17,6 +17,8 @@ pub const SETTINGS: &[SettingDoc] = &[
     tls::GRPC_TLS_CERT_FILE,
     tls::GRPC_TLS_KEY_FILE,
     tls::GRPC_TLS_CLIENT_CA_FILE,
+    tls::WEBHOOK_TLS_CERT_FILE,
+    tls::WEBHOOK_TLS_KEY_FILE,
     limits::GRPC_MAX_CONCURRENT_STREAMS,
     limits::CALLER_REQUESTS_PER_SECOND,
     limits::CALLER_REQUEST_BURST,

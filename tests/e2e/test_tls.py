@@ -4,14 +4,26 @@ are picked up without a restart."""
 
 from __future__ import annotations
 
+import http.client
+import ssl
 import subprocess
 import time
+import urllib.error
+import uuid
 
 import grpc
 import pytest
 
 from certificates import CertificateAuthority, Issued
-from harness import RPC_TIMEOUT_S, SUBPROCESS_TIMEOUT_S, send_request
+from harness import (
+    RPC_TIMEOUT_S,
+    SANDBOX_WEBHOOK_ENV,
+    SANDBOX_WEBHOOK_SECRET,
+    SUBPROCESS_TIMEOUT_S,
+    inbound_message_webhook,
+    post_webhook,
+    send_request,
+)
 
 #: The gateway checks its certificate files every 5 s; a replaced certificate must be served well within this.
 RELOAD_WAIT_S = 30.0
@@ -158,3 +170,32 @@ def test_a_certificate_replaced_on_disk_is_served_without_a_restart(start_gatewa
         time.sleep(0.5)
     assert grpcurl_tls(gateway.grpc_target, ca).returncode != 0, "the old certificate is no longer served"
     assert gateway.process.poll() is None
+
+
+def test_the_webhook_listener_serves_https_with_its_own_certificate_and_refuses_plain_http(start_gateway, ca, pb):
+    hooks = ca.issue_server("hooks")
+    env = SANDBOX_WEBHOOK_ENV | {
+        "WGW_WEBHOOK_TLS_CERT_FILE": str(hooks.cert),
+        "WGW_WEBHOOK_TLS_KEY_FILE": str(hooks.key),
+    }
+    gateway = start_gateway(env=env)
+    trusting = ssl.create_default_context(cafile=str(ca.cert))
+    text = f"over-https-{uuid.uuid4().hex[:8]}"
+
+    with grpc.insecure_channel(gateway.grpc_target) as channel:
+        stream = pb.stub("EventService", channel).Subscribe(
+            pb.message("SubscribeRequest", {"earliest": True}), timeout=RPC_TIMEOUT_S
+        )
+        assert next(stream).WhichOneof("kind") == "heartbeat"
+        assert post_webhook(gateway, inbound_message_webhook("https-1", text), tls=trusting) == 200
+        event = next(response.event for response in stream if response.WhichOneof("kind") == "event")
+        stream.cancel()
+    assert event.message.text == text
+
+    # Plain HTTP gets a TLS alert or a closed connection, never an HTTP answer.
+    with pytest.raises((OSError, http.client.HTTPException)):
+        post_webhook(gateway, inbound_message_webhook("plain-1", "plain"))
+    with pytest.raises(urllib.error.URLError) as untrusted:
+        post_webhook(gateway, inbound_message_webhook("untrusted-1", "x"), tls=ssl.create_default_context())
+    assert "CERTIFICATE_VERIFY_FAILED" in str(untrusted.value)
+    assert SANDBOX_WEBHOOK_SECRET not in gateway.log_text()
