@@ -135,6 +135,13 @@ impl CallerLimitGate {
             })
             .collect();
         budgets.insert(ANONYMOUS_CALLER.to_owned(), Budget::new(limits.callers));
+        // The callers that can appear: every token, or the anonymous one without authentication.
+        if auth.tokens.is_empty() {
+            metrics.register_caller(ANONYMOUS_CALLER);
+        }
+        for token in &auth.tokens {
+            metrics.register_caller(&token.name);
+        }
         Self {
             budgets: Arc::new(budgets),
             streaming_paths: Arc::new(server_streaming_paths()),

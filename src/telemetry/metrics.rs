@@ -88,6 +88,9 @@ pub struct WebhookLabels {
     pub outcome: &'static str,
 }
 
+/// The values of [`CallerLimitLabels::limit`].
+const CALLER_LIMITS: [&str; 2] = ["rate", "streams"];
+
 /// Labels of one call refused by a limit of its caller.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallerLimitLabels {
@@ -205,6 +208,19 @@ impl Metrics {
     /// Records how long a webhook waited for its events to be durably appended.
     pub fn record_append(&self, elapsed: Duration) {
         self.append_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// Starts the refusal counters of `caller` at zero, so each caller's series exist (and rates
+    /// over them work) before its first refusal.
+    pub fn register_caller(&self, caller: &str) {
+        for limit in CALLER_LIMITS {
+            let labels = CallerLimitLabels {
+                caller: caller.to_owned(),
+                limit,
+            };
+            // Creating the series is the point: the counter stays at zero.
+            self.caller_limit_refusals.get_or_create(&labels).inc_by(0);
+        }
     }
 
     /// Records one call refused by `limit` (`rate` or `streams`) of `caller`.

@@ -214,6 +214,33 @@ async fn without_authentication_every_call_shares_the_anonymous_budget() {
     );
 }
 
+#[test]
+fn every_caller_that_can_appear_has_its_counters_from_the_start() {
+    let with_tokens = Stack::new(
+        &LimitsConfig::default(),
+        vec![
+            token("billing", CallerLimitOverrides::default()),
+            token("ops", CallerLimitOverrides::default()),
+        ],
+    );
+    let rendered = with_tokens.metrics.render();
+    for caller in ["billing", "ops"] {
+        for limit in ["rate", "streams"] {
+            let series =
+                format!("caller_limit_refusals_total{{caller=\"{caller}\",limit=\"{limit}\"}} 0");
+            assert!(rendered.contains(&series), "{series} in {rendered}");
+        }
+    }
+    assert!(!rendered.contains("anonymous"), "{rendered}");
+
+    let open = Stack::new(&LimitsConfig::default(), Vec::new());
+    assert!(
+        open.metrics
+            .render()
+            .contains("caller_limit_refusals_total{caller=\"anonymous\",limit=\"rate\"} 0")
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn health_and_reflection_are_never_limited() {
     let stack = Stack::new(&limits(1, 0, 1), Vec::new());
