@@ -1,5 +1,7 @@
 //! The gRPC edge: tonic services (thin adapters over [`crate::service`]), health, reflection,
-//! caller authentication and RPC metrics, assembled into one server.
+//! caller authentication, limits per caller, TLS and RPC metrics, assembled into one server.
+//! Every call passes the gates (`gate::CallGate`) in order: the drain, authentication, the
+//! caller's limits.
 //!
 //! Adapters follow four steps: convert the request (`convert`), resolve the account and check the
 //! caller may use it ([`ApiContext::account`]), call the account, convert the answer. Every failure
