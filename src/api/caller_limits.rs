@@ -27,7 +27,7 @@ use crate::proto::pb;
 use crate::telemetry::Metrics;
 
 /// The caller name of every call when authentication is off.
-pub const ANONYMOUS_CALLER: &str = "anonymous";
+pub(crate) const ANONYMOUS_CALLER: &str = "anonymous";
 
 /// The path prefix of the gateway's own services, the only ones limited.
 const GATEWAY_PATH_PREFIX: &str = "/wazzup_gateway.";

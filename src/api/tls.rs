@@ -156,7 +156,7 @@ impl ReloadingTls {
 
     /// Completes the server side of a handshake on `stream` from `peer` within the handshake
     /// bound; `None` (logged at debug level) when it fails or takes too long.
-    pub async fn handshake<S>(&self, stream: S, peer: SocketAddr) -> Option<TlsStream<S>>
+    pub(crate) async fn handshake<S>(&self, stream: S, peer: SocketAddr) -> Option<TlsStream<S>>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -175,7 +175,7 @@ impl ReloadingTls {
     }
 
     /// Checks the files every [`RELOAD_CHECK_INTERVAL`] until draining starts.
-    pub async fn watch_files(self: Arc<Self>, mut draining: watch::Receiver<bool>) {
+    pub(crate) async fn watch_files(self: Arc<Self>, mut draining: watch::Receiver<bool>) {
         let mut ticks = tokio::time::interval(RELOAD_CHECK_INTERVAL);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
