@@ -1,12 +1,16 @@
 //! The gRPC edge: tonic services (thin adapters over [`crate::service`]), health, reflection,
-//! caller authentication and RPC metrics, assembled into one server.
+//! caller authentication, limits per caller, TLS and RPC metrics, assembled into one server.
+//! Every call passes the gates (`gate::CallGate`) in order: the drain, authentication, the
+//! caller's limits.
 //!
 //! Adapters follow four steps: convert the request (`convert`), resolve the account and check the
 //! caller may use it ([`ApiContext::account`]), call the account, convert the answer. Every failure
 //! becomes a `Status` in exactly one place, `crate::error`.
 
 pub mod auth;
+pub mod caller_limits;
 pub mod channels;
+mod client_cert;
 pub mod coalesced_writes;
 pub mod convert;
 pub mod deadline;
@@ -45,13 +49,14 @@ use crate::telemetry::Metrics;
 use crate::upstream::registry::WEBHOOK_DECODERS;
 
 use self::auth::{Caller, CallerAuth};
+use self::caller_limits::CallerLimitGate;
 use self::coalesced_writes::CoalescedWrites;
 use self::drain_gate::{DrainGate, drain_started};
 use self::gate::GateLayer;
 use self::health::DrainingHealth;
 pub use self::health::HealthHandle;
 use self::metering::RpcMetricsLayer;
-use self::tls::ReloadingTls;
+use self::tls::{ReloadingTls, TlsListener};
 
 /// What every adapter shares.
 #[derive(Clone, Debug)]
@@ -101,8 +106,12 @@ pub struct GrpcServer {
     metrics_layer: RpcMetricsLayer,
     /// Authenticates callers.
     caller_auth: CallerAuth,
+    /// Holds each caller to its request rate and stream limit.
+    caller_limits: CallerLimitGate,
     /// Server limits from the configuration.
     limits: crate::config::ServerConfig,
+    /// HTTP/2 streams one connection may open at once.
+    max_concurrent_streams: u32,
     /// TLS on the listener, when configured.
     tls: Option<Arc<ReloadingTls>>,
 }
@@ -150,13 +159,15 @@ impl GrpcServer {
         Ok(Self {
             routes: routes.routes(),
             health: HealthHandle::new(reporter, services, draining),
-            metrics_layer: RpcMetricsLayer::new(metrics),
+            metrics_layer: RpcMetricsLayer::new(metrics.clone()),
             caller_auth: CallerAuth::from_config(&config.auth),
+            caller_limits: CallerLimitGate::new(&config.limits, &config.auth, metrics),
             limits: config.server.clone(),
+            max_concurrent_streams: config.limits.grpc_max_concurrent_streams.get(),
             tls: config
                 .grpc_tls
                 .clone()
-                .map(ReloadingTls::load)
+                .map(|files| ReloadingTls::load(files, TlsListener::Grpc))
                 .transpose()?
                 .map(Arc::new),
         })
@@ -189,9 +200,13 @@ impl GrpcServer {
             .layer(GateLayer::new(DrainGate::new(draining.clone())))
             // Before the services, so no adapter runs for an unknown caller.
             .layer(GateLayer::new(self.caller_auth))
+            // After authentication, which names the caller whose limits apply.
+            .layer(GateLayer::new(self.caller_limits))
             // Innermost, so the metrics count the code the caller gets.
             .map_response(oversize::refuse_oversize);
         let router = Server::builder()
+            // Announced in SETTINGS: a client over it waits for one of its streams to end.
+            .max_concurrent_streams(self.max_concurrent_streams)
             // Fail fast with UNAVAILABLE instead of queueing when a connection is saturated.
             // Permits are released when headers are sent, so open streams are not counted.
             .concurrency_limit_per_connection(self.limits.max_in_flight_per_connection)

@@ -23,7 +23,7 @@ mod http;
 mod sandbox_files;
 
 use self::gauges::{AccountSources, EventSources};
-use self::http::{HttpLimits, serve_http};
+use self::http::{HttpLimits, serve_http, webhook_tls};
 use crate::admin::{self, AdminState};
 use crate::api::GrpcServer;
 use crate::api::events::EventServices;
@@ -313,6 +313,7 @@ async fn serve(
         listeners.admin,
         admin_router,
         http_limits,
+        None,
         admin_stop_rx,
     ));
     let mut servers = JoinSet::new();
@@ -331,8 +332,16 @@ async fn serve(
         pipeline.pending.clone(),
         metrics.clone(),
     ));
+    let webhook_tls = webhook_tls(config).map_err(|error| AppError::Build(Box::new(error)))?;
     servers.spawn(async move {
-        serve_http(listeners.webhook, webhooks, http_limits, draining_rx).await;
+        serve_http(
+            listeners.webhook,
+            webhooks,
+            http_limits,
+            webhook_tls,
+            draining_rx,
+        )
+        .await;
         Ok(())
     });
 

@@ -44,6 +44,7 @@ mod doc;
 mod error;
 mod events;
 mod file;
+mod limits;
 mod process;
 mod roster;
 mod secret;
@@ -69,10 +70,11 @@ pub use self::{
     doc::SettingDoc,
     error::ConfigError,
     events::{EventsBackend, EventsConfig, StreamDefaults},
+    limits::{CallerLimitOverrides, CallerLimits, LimitsConfig},
     process::{Listeners, LogFormat, ServerConfig, StorageConfig, TelemetryConfig},
     settings::SETTINGS,
     sources::{CliOverrides, ConfigSources},
-    tls::GrpcTlsConfig,
+    tls::TlsFiles,
     upstream_tuning::{RetrySettings, WebhookSubscriptions},
     webhooks::WebhookConfig,
 };
@@ -117,7 +119,11 @@ pub struct Config {
     /// How the webhook ingress treats upstream requests.
     pub webhooks: WebhookConfig,
     /// TLS on the gRPC listener; `None` serves plain-text HTTP/2.
-    pub grpc_tls: Option<GrpcTlsConfig>,
+    pub grpc_tls: Option<TlsFiles>,
+    /// TLS on the webhook listener; `None` serves plain HTTP/1.1.
+    pub webhook_tls: Option<TlsFiles>,
+    /// What callers and connections may take of the gRPC listener.
+    pub limits: LimitsConfig,
     /// Upstream accounts; never empty (the sandbox account is added when none is configured).
     pub accounts: Vec<AccountConfig>,
     /// Whether an account uses the built-in sandbox dialect (the added sandbox account or one
@@ -182,7 +188,9 @@ impl Config {
         let events = EventsConfig::resolve(&file.events, env)?;
         let auth = AuthConfig::resolve(&file.auth, env)?;
         let webhooks = WebhookConfig::resolve(&file.webhooks, env)?;
-        let grpc_tls = GrpcTlsConfig::resolve(&file.tls, env)?;
+        let grpc_tls = TlsFiles::resolve_grpc(&file.tls, env)?;
+        let webhook_tls = TlsFiles::resolve_webhook(&file.tls, env)?;
+        let limits = LimitsConfig::resolve(&file.limits, env)?;
         let sandbox_requested = roster::sandbox_requested(env, overrides)?;
         let accounts = roster::resolve_accounts(&file.accounts, env, sandbox_requested)?;
         let config = Self {
@@ -194,6 +202,8 @@ impl Config {
             auth,
             webhooks,
             grpc_tls,
+            webhook_tls,
+            limits,
             sandbox: accounts
                 .iter()
                 .any(|account| account.dialect == Dialect::Sandbox),
@@ -213,7 +223,11 @@ impl Config {
             .iter()
             .map(|account| account.name.as_str())
             .collect();
-        self.auth.validate(&account_names)?;
+        let mutual_tls = self
+            .grpc_tls
+            .as_ref()
+            .is_some_and(|tls| tls.client_ca_file.is_some());
+        self.auth.validate(&account_names, mutual_tls)?;
         self.check_distinct_listeners()
     }
 

@@ -106,6 +106,24 @@ pub enum ApiError {
     /// The call arrived after the gateway started draining.
     #[error("the gateway is shutting down; retry, another replica will answer")]
     ShuttingDown,
+    /// The caller made more calls than its token's rate allows.
+    #[error("caller {caller} is over its limit of {requests_per_second} calls per second")]
+    CallerRateLimited {
+        /// The name of the caller's token.
+        caller: String,
+        /// The token's rate.
+        requests_per_second: u32,
+        /// When the caller's bucket next has a call to spend.
+        retry_after: Duration,
+    },
+    /// The caller already holds as many server streams as its token allows.
+    #[error("caller {caller} already holds its {max_streams} open streams; end one first")]
+    CallerStreamsExhausted {
+        /// The name of the caller's token.
+        caller: String,
+        /// The token's stream limit.
+        max_streams: u32,
+    },
 }
 
 impl From<SendError> for ApiError {
@@ -130,7 +148,9 @@ impl ApiError {
             Self::Events(error) => error.class(),
             Self::EventLog(error) => error.class(),
             Self::EventNotFound { .. } => ErrorClass::NotFound,
-            Self::RequestTooLarge { .. } => ErrorClass::RateLimited,
+            Self::RequestTooLarge { .. }
+            | Self::CallerRateLimited { .. }
+            | Self::CallerStreamsExhausted { .. } => ErrorClass::RateLimited,
             Self::Unauthenticated => ErrorClass::Unauthenticated,
             Self::PermissionDenied { .. } => ErrorClass::PermissionDenied,
             Self::ShuttingDown => ErrorClass::Unavailable,
@@ -152,6 +172,8 @@ impl ApiError {
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::PermissionDenied { .. } => "PERMISSION_DENIED",
             Self::ShuttingDown => "SHUTTING_DOWN",
+            Self::CallerRateLimited { .. } => "CALLER_RATE_LIMITED",
+            Self::CallerStreamsExhausted { .. } => "CALLER_STREAMS_EXHAUSTED",
         }
     }
 
@@ -180,6 +202,28 @@ impl ApiError {
             Self::PermissionDenied { caller, target } => vec![
                 ("caller".to_owned(), caller.clone()),
                 ("target".to_owned(), target.clone()),
+            ],
+            Self::CallerRateLimited {
+                caller,
+                requests_per_second,
+                retry_after,
+            } => vec![
+                ("caller".to_owned(), caller.clone()),
+                (
+                    "requestsPerSecond".to_owned(),
+                    requests_per_second.to_string(),
+                ),
+                (
+                    "retryAfterMs".to_owned(),
+                    retry_after.as_millis().to_string(),
+                ),
+            ],
+            Self::CallerStreamsExhausted {
+                caller,
+                max_streams,
+            } => vec![
+                ("caller".to_owned(), caller.clone()),
+                ("maxStreams".to_owned(), max_streams.to_string()),
             ],
             _ => Vec::new(),
         };
@@ -216,6 +260,7 @@ impl ApiError {
         match self {
             Self::Upstream(error) => error.retry_after(),
             Self::Idempotency(error) => error.retry_after(),
+            Self::CallerRateLimited { retry_after, .. } => Some(*retry_after),
             _ if self.class() == ErrorClass::Unavailable => Some(EVENTS_RETRY_AFTER),
             Self::Events(FanoutError::TooManyStreams { .. }) => Some(EVENTS_RETRY_AFTER),
             _ => None,

@@ -13,7 +13,8 @@
 //!   and drains on SIGTERM/SIGINT.
 //! - [`bearer`]: the one reader of `Authorization: Bearer` (gRPC callers and webhooks).
 //! - [`api`]: the tonic services (thin adapters: proto → [`model`] → [`service`] → proto), caller
-//!   authentication, health, reflection, RPC metrics.
+//!   authentication (tokens, optionally bound to client certificates), limits per caller, TLS for
+//!   the gRPC and webhook listeners, health, reflection, RPC metrics.
 //! - [`admin`]: `/healthz`, `/readyz` (draining, refused upstream credentials), `/metrics`.
 //! - [`model`]: the provider-neutral domain and its validation against one limits table.
 //! - [`service`]: the layer between [`api`] and [`upstream`]: the account registry, the

@@ -1,12 +1,16 @@
 //! Caller authentication: `authorization: Bearer <token>` metadata checked against the configured
-//! tokens in constant time, each optionally limited to some services and accounts. With no token
-//! configured, authentication is off. Health and reflection stay open unless configured otherwise.
+//! tokens in constant time, each optionally limited to some services and accounts, and optionally
+//! bound to a client certificate (mutual TLS): a bound token is accepted only on a connection whose
+//! client certificate carries one of its names, and refused like a wrong token otherwise. With no
+//! token configured, authentication is off. Health and reflection stay open unless configured
+//! otherwise.
 
 use std::sync::Arc;
 
 use secrecy::ExposeSecret as _;
 use subtle::ConstantTimeEq as _;
 
+use super::client_cert;
 use super::gate::CallGate;
 use crate::bearer::bearer_token;
 use crate::config::AuthConfig;
@@ -74,6 +78,23 @@ struct AcceptedToken {
     services: Vec<String>,
     /// Accounts the token may use; empty means all.
     accounts: Vec<String>,
+    /// Names one of which the client certificate must carry; empty: any connection.
+    client_cert_names: Vec<String>,
+}
+
+impl AcceptedToken {
+    /// Returns whether a call presenting this token may come from a client with `peer_names`
+    /// (the names of its certificate, read only for a bound token).
+    fn allows_peer(&self, peer_names: impl FnOnce() -> Vec<String>) -> bool {
+        if self.client_cert_names.is_empty() {
+            return true;
+        }
+        peer_names().iter().any(|presented| {
+            self.client_cert_names
+                .iter()
+                .any(|bound| bound.eq_ignore_ascii_case(presented))
+        })
+    }
 }
 
 /// Authenticates every gRPC call (a [`CallGate`]).
@@ -96,6 +117,7 @@ impl CallerAuth {
                 token: token.token.clone(),
                 services: token.services.clone(),
                 accounts: token.accounts.clone(),
+                client_cert_names: token.client_cert_names.clone(),
             })
             .collect();
         Self {
@@ -104,11 +126,13 @@ impl CallerAuth {
         }
     }
 
-    /// Decides whether a call to `path` with `authorization` may proceed, and as whom.
+    /// Decides whether a call to `path` with `authorization`, from a client whose certificate
+    /// carries `peer_names`, may proceed, and as whom.
     fn authenticate(
         &self,
         path: &str,
         authorization: Option<&[u8]>,
+        peer_names: impl FnOnce() -> Vec<String>,
     ) -> Result<Option<Caller>, ApiError> {
         let service = path
             .trim_start_matches('/')
@@ -131,6 +155,10 @@ impl CallerAuth {
             }
         }
         let accepted = matched.ok_or(ApiError::Unauthenticated)?;
+        // A bound token on another connection is a stolen token: the same answer as a wrong one.
+        if !accepted.allows_peer(peer_names) {
+            return Err(ApiError::Unauthenticated);
+        }
         if !accepted.services.is_empty()
             && !accepted.services.iter().any(|allowed| allowed == service)
         {
@@ -147,6 +175,8 @@ impl CallerAuth {
 }
 
 impl CallGate for CallerAuth {
+    type Permit = ();
+
     /// Admits a known caller, recorded in the extensions as a [`Caller`] for the adapters.
     fn admit(
         &self,
@@ -157,7 +187,8 @@ impl CallGate for CallerAuth {
         let authorization = headers
             .get(http::header::AUTHORIZATION)
             .map(|value| value.as_bytes());
-        if let Some(caller) = self.authenticate(path, authorization)? {
+        let peer_names = || client_cert::peer_names(extensions);
+        if let Some(caller) = self.authenticate(path, authorization, peer_names)? {
             extensions.insert(caller);
         }
         Ok(())
@@ -168,6 +199,17 @@ impl CallGate for CallerAuth {
 mod tests {
     use super::*;
     use crate::config::CallerToken;
+
+    impl CallerAuth {
+        /// Authenticates a call from a connection without a client certificate.
+        fn check(
+            &self,
+            path: &str,
+            authorization: Option<&[u8]>,
+        ) -> Result<Option<Caller>, ApiError> {
+            self.authenticate(path, authorization, Vec::new)
+        }
+    }
 
     fn layer(tokens: &[(&str, &str, &[&str])]) -> CallerAuth {
         let tokens = tokens
@@ -180,6 +222,8 @@ mod tests {
                     .iter()
                     .map(|service| (*service).to_owned())
                     .collect(),
+                limits: crate::config::CallerLimitOverrides::default(),
+                client_cert_names: Vec::new(),
             })
             .collect();
         CallerAuth::from_config(&AuthConfig {
@@ -192,7 +236,7 @@ mod tests {
     fn calls_pass_without_a_token_when_none_is_configured() {
         let open = layer(&[]);
         assert_eq!(
-            open.authenticate("/wazzup_gateway.v1.MessageService/SendMessage", None)
+            open.check("/wazzup_gateway.v1.MessageService/SendMessage", None)
                 .ok(),
             Some(None)
         );
@@ -203,34 +247,32 @@ mod tests {
         let guarded = layer(&[("billing", "s3cret", &[])]);
         let send = "/wazzup_gateway.v1.MessageService/SendMessage";
         assert!(matches!(
-            guarded.authenticate(send, None),
+            guarded.check(send, None),
             Err(ApiError::Unauthenticated)
         ));
         assert!(matches!(
-            guarded.authenticate(send, Some(b"Bearer wrong")),
+            guarded.check(send, Some(b"Bearer wrong")),
             Err(ApiError::Unauthenticated)
         ));
         assert!(matches!(
-            guarded.authenticate(send, Some(b"s3cret")),
+            guarded.check(send, Some(b"s3cret")),
             Err(ApiError::Unauthenticated)
         ));
         for scheme in ["Bearer", "bearer", "BEARER"] {
             let authorization = format!("{scheme} s3cret");
             let caller = guarded
-                .authenticate(send, Some(authorization.as_bytes()))
+                .check(send, Some(authorization.as_bytes()))
                 .unwrap()
                 .unwrap();
             assert_eq!(caller.name, "billing", "{scheme}");
         }
         assert_eq!(
-            guarded
-                .authenticate("/grpc.health.v1.Health/Check", None)
-                .ok(),
+            guarded.check("/grpc.health.v1.Health/Check", None).ok(),
             Some(None)
         );
         assert_eq!(
             guarded
-                .authenticate(
+                .check(
                     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
                     None
                 )
@@ -244,13 +286,13 @@ mod tests {
         let guarded = layer(&[("reader", "r", &["wazzup_gateway.v1.ChannelService"])]);
         assert!(
             guarded
-                .authenticate(
+                .check(
                     "/wazzup_gateway.v1.ChannelService/ListChannels",
                     Some(b"Bearer r")
                 )
                 .is_ok()
         );
-        let refused = guarded.authenticate(
+        let refused = guarded.check(
             "/wazzup_gateway.v1.MessageService/SendMessage",
             Some(b"Bearer r"),
         );
@@ -268,5 +310,54 @@ mod tests {
             caller.check_account("other"),
             Err(ApiError::PermissionDenied { .. })
         ));
+    }
+
+    fn bound(names: &[&str]) -> CallerAuth {
+        CallerAuth::from_config(&AuthConfig {
+            tokens: vec![CallerToken {
+                name: "billing".to_owned(),
+                token: "s3cret".into(),
+                accounts: Vec::new(),
+                services: Vec::new(),
+                limits: crate::config::CallerLimitOverrides::default(),
+                client_cert_names: names.iter().map(|name| (*name).to_owned()).collect(),
+            }],
+            open_health_and_reflection: true,
+        })
+    }
+
+    #[test]
+    fn a_token_bound_to_a_certificate_is_accepted_only_from_a_client_naming_it() {
+        let guarded = bound(&["billing.internal", "spiffe://acme/billing"]);
+        let send = "/wazzup_gateway.v1.MessageService/SendMessage";
+        let presenting = |names: &[&str]| {
+            let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+            guarded.authenticate(send, Some(b"Bearer s3cret"), move || names)
+        };
+
+        let caller = presenting(&["billing", "Billing.Internal"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(caller.name, "billing");
+        assert!(presenting(&["spiffe://acme/billing"]).is_ok());
+        for names in [&["reports", "reports.internal"][..], &[]] {
+            assert!(
+                matches!(presenting(names), Err(ApiError::Unauthenticated)),
+                "{names:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unbound_token_never_reads_the_certificate() {
+        let open = bound(&[]);
+        let caller = open
+            .authenticate(
+                "/wazzup_gateway.v1.MessageService/SendMessage",
+                Some(b"Bearer s3cret"),
+                || unreachable!("an unbound token reads no certificate"),
+            )
+            .unwrap();
+        assert_eq!(caller.unwrap().name, "billing");
     }
 }

@@ -31,6 +31,8 @@ impl DrainGate {
 }
 
 impl CallGate for DrainGate {
+    type Permit = ();
+
     /// Admits every call while serving, and only health checks once draining.
     fn admit(
         &self,
@@ -72,7 +74,7 @@ mod tests {
         })
     }
 
-    async fn call(gate: &DrainGate, path: &str) -> http::Response<String> {
+    async fn call(gate: &DrainGate, path: &str) -> http::Response<impl Sized> {
         let request = http::Request::builder().uri(path).body(()).unwrap();
         GateLayer::new(gate.clone())
             .layer(answering())
@@ -81,7 +83,7 @@ mod tests {
             .unwrap()
     }
 
-    fn grpc_code(response: &http::Response<String>) -> Option<Code> {
+    fn grpc_code<B>(response: &http::Response<B>) -> Option<Code> {
         Status::from_header_map(response.headers()).map(|status| status.code())
     }
 

@@ -1,11 +1,13 @@
-//! TLS, and optionally mutual TLS, on the gRPC listener, with certificates re-read from disk when
-//! they change (a renewed certificate, a rotated CA) without a restart.
+//! TLS, and optionally mutual TLS, on the gRPC listener, and TLS on the webhook listener (served
+//! by `app`, which uses the same configuration, reload and handshake bound), with certificates
+//! re-read from disk when they change (a renewed certificate, a rotated CA) without a restart.
 //!
 //! Handshakes run on their own tasks, bounded in time, so a client that opens a connection and
 //! never finishes its handshake holds neither the accept loop nor other clients. A connection whose
 //! handshake fails is closed and logged at debug level; it never stops the server.
 
 use std::io;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -16,13 +18,14 @@ use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::config::GrpcTlsConfig;
+use crate::config::TlsFiles;
 
 use super::coalesced_writes::CoalescedWrites;
 
@@ -59,11 +62,40 @@ pub enum TlsError {
     ClientCa(#[from] rustls::server::VerifierBuilderError),
 }
 
+/// The listener a TLS configuration serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsListener {
+    /// gRPC: HTTP/2 only.
+    Grpc,
+    /// Webhooks: HTTP/1.1 only, like the listener behind it.
+    Webhooks,
+}
+
+impl TlsListener {
+    /// The ALPN protocols offered.
+    fn alpn(self) -> Vec<Vec<u8>> {
+        match self {
+            Self::Grpc => vec![b"h2".to_vec()],
+            Self::Webhooks => vec![b"http/1.1".to_vec()],
+        }
+    }
+
+    /// The listener's name in logs.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Grpc => "grpc",
+            Self::Webhooks => "webhooks",
+        }
+    }
+}
+
 /// The TLS server configuration, rebuilt when its files change.
 #[derive(Debug)]
 pub struct ReloadingTls {
+    /// The listener served, for its protocols and logs.
+    listener: TlsListener,
     /// Where the certificate, key and client CA come from.
-    files: GrpcTlsConfig,
+    files: TlsFiles,
     /// The configuration new handshakes use.
     current: RwLock<Arc<ServerConfig>>,
     /// When the files were last seen changed, to notice the next change.
@@ -71,15 +103,16 @@ pub struct ReloadingTls {
 }
 
 impl ReloadingTls {
-    /// Loads the configuration from `files`.
+    /// Loads the configuration of `listener` from `files`.
     ///
     /// # Errors
     ///
     /// Fails when a file cannot be read or rustls refuses its contents.
-    pub fn load(files: GrpcTlsConfig) -> Result<Self, TlsError> {
+    pub fn load(files: TlsFiles, listener: TlsListener) -> Result<Self, TlsError> {
         let seen = modification_times(&files);
-        let current = server_config(&files)?;
+        let current = server_config(&files, listener)?;
         Ok(Self {
+            listener,
             files,
             current: RwLock::new(Arc::new(current)),
             seen: RwLock::new(seen),
@@ -93,15 +126,17 @@ impl ReloadingTls {
         if *self.seen.read() == now_seen {
             return;
         }
-        match server_config(&self.files) {
+        let listener = self.listener.name();
+        match server_config(&self.files, self.listener) {
             Ok(config) => {
                 *self.current.write() = Arc::new(config);
                 *self.seen.write() = now_seen;
-                tracing::info!("gRPC TLS certificates reloaded");
+                tracing::info!(listener, "TLS certificates reloaded");
             }
             Err(error) => tracing::warn!(
+                listener,
                 error = &error as &dyn std::error::Error,
-                "gRPC TLS certificates changed but cannot be used; still serving the previous ones"
+                "TLS certificates changed but cannot be used; still serving the previous ones"
             ),
         }
     }
@@ -119,8 +154,28 @@ impl ReloadingTls {
         ReceiverStream::new(accepted_rx)
     }
 
+    /// Completes the server side of a handshake on `stream` from `peer` within the handshake
+    /// bound; `None` (logged at debug level) when it fails or takes too long.
+    pub(crate) async fn handshake<S>(&self, stream: S, peer: SocketAddr) -> Option<TlsStream<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let listener = self.listener.name();
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor().accept(stream)).await {
+            Ok(Ok(connection)) => Some(connection),
+            Ok(Err(error)) => {
+                tracing::debug!(listener, %peer, "TLS handshake failed: {error}");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(listener, %peer, "TLS handshake timed out");
+                None
+            }
+        }
+    }
+
     /// Checks the files every [`RELOAD_CHECK_INTERVAL`] until draining starts.
-    async fn watch_files(self: Arc<Self>, mut draining: watch::Receiver<bool>) {
+    pub(crate) async fn watch_files(self: Arc<Self>, mut draining: watch::Receiver<bool>) {
         let mut ticks = tokio::time::interval(RELOAD_CHECK_INTERVAL);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -159,24 +214,19 @@ async fn accept_loop(
                 continue;
             }
         };
-        let acceptor = tls.acceptor();
+        let tls = Arc::clone(&tls);
         let accepted_tx = accepted_tx.clone();
         tokio::spawn(async move {
-            let handshake = acceptor.accept(CoalescedWrites::new(stream));
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-                Ok(Ok(connection)) => {
-                    let _ = accepted_tx.send(Ok(connection)).await;
-                }
-                Ok(Err(error)) => tracing::debug!(%peer, "gRPC TLS handshake failed: {error}"),
-                Err(_) => tracing::debug!(%peer, "gRPC TLS handshake timed out"),
+            if let Some(connection) = tls.handshake(CoalescedWrites::new(stream), peer).await {
+                let _ = accepted_tx.send(Ok(connection)).await;
             }
         });
     }
 }
 
-/// Builds the rustls configuration from the files: HTTP/2 only, client certificates required
-/// when a client CA is configured.
-fn server_config(files: &GrpcTlsConfig) -> Result<ServerConfig, TlsError> {
+/// Builds the rustls configuration of `listener` from the files: its protocol only, client
+/// certificates required when a client CA is configured.
+fn server_config(files: &TlsFiles, listener: TlsListener) -> Result<ServerConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certificates = read_certificates(&files.cert_file, "a PEM certificate chain")?;
     let key = PrivateKeyDer::from_pem_file(&files.key_file).map_err(|error| TlsError::Pem {
@@ -199,7 +249,7 @@ fn server_config(files: &GrpcTlsConfig) -> Result<ServerConfig, TlsError> {
         None => builder.with_no_client_auth(),
     };
     let mut config = builder.with_single_cert(certificates, key)?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    config.alpn_protocols = listener.alpn();
     Ok(config)
 }
 
@@ -224,7 +274,7 @@ fn read_certificates(
 }
 
 /// The modification times of the configured files; a file that cannot be read counts as `None`.
-fn modification_times(files: &GrpcTlsConfig) -> Vec<Option<SystemTime>> {
+fn modification_times(files: &TlsFiles) -> Vec<Option<SystemTime>> {
     [
         Some(&files.cert_file),
         Some(&files.key_file),

@@ -7,7 +7,10 @@
 //! the others after their answer.
 //!
 //! HTTP/1.1 only: the upstreams post webhooks with it, and an HTTP/2 connection could be held
-//! open without ever sending a request.
+//! open without ever sending a request. With a certificate configured the webhook listener serves
+//! HTTPS only, with the gRPC listener's TLS machinery ([`ReloadingTls`]: files re-read on change,
+//! handshakes bounded in time, each on its connection's own task so a stalled one holds nothing
+//! else).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -17,15 +20,18 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::Request;
 use axum::response::Response;
+use futures::future::Either;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tower::ServiceExt as _;
 
 use crate::api::drain_gate::drain_started;
-use crate::config::WebhookConfig;
+use crate::api::tls::{ReloadingTls, TlsError, TlsListener};
+use crate::config::{Config, WebhookConfig};
 
 /// How long accepting pauses after an error such as "too many open files", so a full descriptor
 /// table is not retried in a busy loop.
@@ -50,15 +56,34 @@ impl From<&WebhookConfig> for HttpLimits {
     }
 }
 
-/// Serves `router` on `listener` within `limits` until `draining` turns true, then stops
-/// accepting, closes the connections without a request in progress, and waits for the others
-/// to get their answers.
+/// Loads the webhook listener's TLS configuration, when one is configured.
+///
+/// # Errors
+///
+/// Fails when a file cannot be read or rustls refuses its contents.
+pub(crate) fn webhook_tls(config: &Config) -> Result<Option<Arc<ReloadingTls>>, TlsError> {
+    let Some(files) = config.webhook_tls.clone() else {
+        return Ok(None);
+    };
+    Ok(Some(Arc::new(ReloadingTls::load(
+        files,
+        TlsListener::Webhooks,
+    )?)))
+}
+
+/// Serves `router` on `listener` within `limits` (over TLS when `tls` is given) until `draining`
+/// turns true, then stops accepting, closes the connections without a request in progress, and
+/// waits for the others to get their answers.
 pub(crate) async fn serve_http(
     listener: TcpListener,
     router: Router,
     limits: HttpLimits,
+    tls: Option<Arc<ReloadingTls>>,
     draining: watch::Receiver<bool>,
 ) {
+    if let Some(tls) = &tls {
+        tokio::spawn(Arc::clone(tls).watch_files(draining.clone()));
+    }
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut connections = JoinSet::new();
     let stop = drain_started(draining.clone());
@@ -72,10 +97,10 @@ pub(crate) async fn serve_http(
                 Err(_) => break,
             },
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = &mut stop => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     tracing::warn!(error = &error as &dyn std::error::Error, "accept failed");
                     tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
@@ -83,7 +108,20 @@ pub(crate) async fn serve_http(
                 }
             },
         };
-        let connection = serve_connection(stream, router.clone(), limits, draining.clone());
+        let (router, draining) = (router.clone(), draining.clone());
+        let connection = match tls.clone() {
+            None => Either::Left(serve_connection(stream, router, limits, draining)),
+            Some(tls) => Either::Right(async move {
+                // The handshake counts against the connection cap, and ends with the drain.
+                let handshake = tokio::select! {
+                    handshake = tls.handshake(stream, peer) => handshake,
+                    () = drain_started(draining.clone()) => None,
+                };
+                if let Some(stream) = handshake {
+                    serve_connection(stream, router, limits, draining).await;
+                }
+            }),
+        };
         connections.spawn(hold_while(permit, connection));
         while connections.try_join_next().is_some() {}
     }
@@ -99,7 +137,7 @@ async fn hold_while(permit: OwnedSemaphorePermit, work: impl Future<Output = ()>
 
 /// Serves one connection until the client closes it, a limit closes it, or the drain does.
 async fn serve_connection(
-    stream: TcpStream,
+    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
     router: Router,
     limits: HttpLimits,
     draining: watch::Receiver<bool>,

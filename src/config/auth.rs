@@ -8,7 +8,9 @@ use serde::Deserialize;
 use super::{
     ConfigError,
     doc::SettingDoc,
+    limits::CallerLimitOverrides,
     secret,
+    tls::ENV_GRPC_TLS_CLIENT_CA_FILE,
     value::{self, Env, env_value},
 };
 
@@ -50,6 +52,11 @@ pub struct CallerToken {
     /// Full gRPC service names (e.g. `wazzup_gateway.v1.MessageService`) the caller may call;
     /// empty means all.
     pub services: Vec<String>,
+    /// Replacements of `[limits]`'s caller limits for this token.
+    pub limits: CallerLimitOverrides,
+    /// Names (subject common name, or DNS, URI or email subject alternative name) one of which
+    /// the client certificate of a call presenting this token must carry; empty: any client.
+    pub client_cert_names: Vec<String>,
 }
 
 impl CallerToken {
@@ -79,6 +86,8 @@ impl AuthConfig {
                 token: secret::from_text(raw, ENV_AUTH_TOKEN)?,
                 accounts: Vec::new(),
                 services: Vec::new(),
+                limits: CallerLimitOverrides::default(),
+                client_cert_names: Vec::new(),
             });
         }
         Ok(Self {
@@ -89,10 +98,21 @@ impl AuthConfig {
         })
     }
 
-    /// Checks that token names are unique and that every listed account exists.
-    pub(super) fn validate(&self, account_names: &HashSet<&str>) -> Result<(), ConfigError> {
+    /// Checks that token names are unique, that every listed account exists, and that tokens
+    /// bound to a client certificate come with mutual TLS (`mutual_tls`).
+    pub(super) fn validate(
+        &self,
+        account_names: &HashSet<&str>,
+        mutual_tls: bool,
+    ) -> Result<(), ConfigError> {
         let mut seen = HashSet::new();
         for (index, token) in self.tokens.iter().enumerate() {
+            if !token.client_cert_names.is_empty() && !mutual_tls {
+                return Err(ConfigError::invalid(
+                    format!("auth.tokens[{index}].client_cert_names"),
+                    format!("empty unless {ENV_GRPC_TLS_CLIENT_CA_FILE} turns on mutual TLS"),
+                ));
+            }
             if !seen.insert(token.name.as_str()) {
                 let key = if token.name == DEFAULT_TOKEN_NAME {
                     format!("auth.tokens[].name (or {ENV_AUTH_TOKEN})")
@@ -148,6 +168,12 @@ fn resolve_token(raw: &FileToken, prefix: &str, env: &Env) -> Result<CallerToken
         token: secret::read(&source, &token_prefix, env)?,
         accounts: raw.accounts.clone(),
         services: raw.services.clone(),
+        limits: CallerLimitOverrides {
+            requests_per_second: raw.requests_per_second,
+            request_burst: raw.request_burst,
+            max_streams: raw.max_streams,
+        },
+        client_cert_names: raw.client_cert_names.clone(),
     })
 }
 
@@ -183,4 +209,9 @@ pub(super) struct FileToken {
     pub(super) accounts: Vec<String>,
     #[serde(default)]
     pub(super) services: Vec<String>,
+    pub(super) requests_per_second: Option<u32>,
+    pub(super) request_burst: Option<u32>,
+    pub(super) max_streams: Option<u32>,
+    #[serde(default)]
+    pub(super) client_cert_names: Vec<String>,
 }

@@ -3,7 +3,7 @@
 use super::{
     account, auth,
     doc::{SettingDoc, file_only},
-    events, process, roster, tls, upstream_tuning, webhooks,
+    events, limits, process, roster, tls, upstream_tuning, webhooks,
 };
 
 /// Every setting: first those with an environment variable, then the file-only ones.
@@ -17,6 +17,12 @@ pub const SETTINGS: &[SettingDoc] = &[
     tls::GRPC_TLS_CERT_FILE,
     tls::GRPC_TLS_KEY_FILE,
     tls::GRPC_TLS_CLIENT_CA_FILE,
+    tls::WEBHOOK_TLS_CERT_FILE,
+    tls::WEBHOOK_TLS_KEY_FILE,
+    limits::GRPC_MAX_CONCURRENT_STREAMS,
+    limits::CALLER_REQUESTS_PER_SECOND,
+    limits::CALLER_REQUEST_BURST,
+    limits::CALLER_MAX_STREAMS,
     process::DATA_DIR,
     process::IDEMPOTENCY_RETENTION,
     process::DRAIN_TIMEOUT,
@@ -90,6 +96,26 @@ pub const SETTINGS: &[SettingDoc] = &[
         "auth.tokens[].services",
         "all",
         "Full gRPC service names the token may call, e.g. wazzup_gateway.v1.MessageService.",
+    ),
+    file_only(
+        "auth.tokens[].client_cert_names",
+        "any client",
+        "Bind the token to client certificates (needs mutual TLS): a call presenting it must come with a certificate whose subject CN or DNS/URI/email SAN is one of these; else UNAUTHENTICATED, as for a wrong token.",
+    ),
+    file_only(
+        "auth.tokens[].requests_per_second",
+        "limits.caller_requests_per_second",
+        "This token's calls per second (0: no limit).",
+    ),
+    file_only(
+        "auth.tokens[].request_burst",
+        "limits.caller_request_burst",
+        "This token's burst (0: its per-second rate).",
+    ),
+    file_only(
+        "auth.tokens[].max_streams",
+        "limits.caller_max_streams",
+        "Server streams this token may hold open (0: no limit).",
     ),
     file_only(
         "accounts[].name",

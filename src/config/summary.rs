@@ -2,7 +2,7 @@
 
 use secrecy::SecretString;
 
-use super::{AccountConfig, CallerToken, Config};
+use super::{AccountConfig, CallerLimits, CallerToken, Config};
 
 impl Config {
     /// Returns a multi-line summary for operators: listeners, data directory, timeouts, logs,
@@ -18,7 +18,12 @@ impl Config {
             ""
         };
         lines.push(format!("caller tokens:{no_tokens}"));
-        lines.extend(self.auth.tokens.iter().map(token_line));
+        lines.extend(
+            self.auth
+                .tokens
+                .iter()
+                .map(|token| token_line(token, &self.limits.callers)),
+        );
         let open = if self.auth.open_health_and_reflection {
             "yes"
         } else {
@@ -44,6 +49,28 @@ fn grpc_tls_note(config: &Config) -> String {
     }
 }
 
+/// How the webhook listener is secured, after its address.
+fn webhook_tls_note(config: &Config) -> String {
+    match &config.webhook_tls {
+        None => " (plain HTTP)".to_owned(),
+        Some(tls) => format!(" (HTTPS, certificate {})", tls.cert_file.display()),
+    }
+}
+
+/// One caller's limits, e.g. `50/s (burst 100), 8 streams`.
+fn caller_limits_note(limits: &CallerLimits) -> String {
+    let rate = match (limits.requests_per_second, limits.request_burst) {
+        (None, _) => "no rate limit".to_owned(),
+        (Some(rate), None) => format!("{rate}/s"),
+        (Some(rate), Some(burst)) => format!("{rate}/s (burst {burst})"),
+    };
+    let streams = match limits.max_streams {
+        None => "no stream limit".to_owned(),
+        Some(max) => format!("{max} streams"),
+    };
+    format!("{rate}, {streams}")
+}
+
 /// Listeners, data directory, server limits, logs and sandbox state.
 fn process_lines(config: &Config) -> Vec<String> {
     let listeners = &config.listeners;
@@ -52,7 +79,11 @@ fn process_lines(config: &Config) -> Vec<String> {
     vec![
         "listeners:".to_owned(),
         format!("  grpc     {}{}", listeners.grpc, grpc_tls_note(config)),
-        format!("  webhook  {}", listeners.webhook),
+        format!(
+            "  webhook  {}{}",
+            listeners.webhook,
+            webhook_tls_note(config)
+        ),
         format!("  admin    {}", listeners.admin),
         format!("data dir: {}", config.storage.data_dir.display()),
         format!(
@@ -72,8 +103,12 @@ fn process_lines(config: &Config) -> Vec<String> {
             humantime::format_duration(server.handler_timeout)
         ),
         format!(
-            "max in flight per connection: {}",
-            server.max_in_flight_per_connection
+            "per connection: {} in flight, {} HTTP/2 streams",
+            server.max_in_flight_per_connection, config.limits.grpc_max_concurrent_streams
+        ),
+        format!(
+            "per caller token: {}",
+            caller_limits_note(&config.limits.callers)
         ),
         format!(
             "public webhook base URL: {}",
@@ -120,7 +155,7 @@ fn account_line(account: &AccountConfig) -> String {
     )
 }
 
-fn token_line(token: &CallerToken) -> String {
+fn token_line(token: &CallerToken, defaults: &CallerLimits) -> String {
     let scope = |names: &[String]| {
         if names.is_empty() {
             "all".to_owned()
@@ -128,11 +163,20 @@ fn token_line(token: &CallerToken) -> String {
             names.join(", ")
         }
     };
+    let bound = if token.client_cert_names.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; client certificate {}",
+            token.client_cert_names.join(" or ")
+        )
+    };
     format!(
-        "  {}: accounts {}; services {}",
+        "  {}: accounts {}; services {}; {}{bound}",
         token.name,
         scope(&token.accounts),
-        scope(&token.services)
+        scope(&token.services),
+        caller_limits_note(&defaults.overridden_by(&token.limits)),
     )
 }
 

@@ -518,6 +518,8 @@ fn caller_tokens_come_from_the_file_and_the_shortcut_variable() {
         token_file = {:?}
         accounts = ["main"]
         services = ["wazzup_gateway.v1.MessageService"]
+        requests_per_second = 50
+        max_streams = 0
         "#,
         token.path()
     );
@@ -539,6 +541,15 @@ fn caller_tokens_come_from_the_file_and_the_shortcut_variable() {
         ("default", "t-all")
     );
     assert!(all.allows_account("anything") && all.allows_service("anything"));
+    assert_eq!(
+        billing.limits,
+        crate::config::CallerLimitOverrides {
+            requests_per_second: Some(50),
+            request_burst: None,
+            max_streams: Some(0),
+        }
+    );
+    assert_eq!(all.limits, crate::config::CallerLimitOverrides::default());
 }
 
 #[test]
@@ -551,6 +562,30 @@ fn caller_token_for_an_unknown_account_is_rejected() {
         error,
         "auth.tokens[0].accounts: expected names of configured accounts (`nope` is not one)"
     );
+}
+
+#[test]
+fn caller_token_bound_to_a_client_certificate_needs_mutual_tls() {
+    let text = "[[auth.tokens]]\nname = \"ops\"\ntoken_env = \"OPS\"\n\
+                client_cert_names = [\"ops.internal\"]\n";
+    let tls = [
+        ("OPS", "t"),
+        ("WGW_GRPC_TLS_CERT_FILE", "/tls/cert.pem"),
+        ("WGW_GRPC_TLS_KEY_FILE", "/tls/key.pem"),
+    ];
+
+    assert_eq!(
+        load_err(text, &tls),
+        "auth.tokens[0].client_cert_names: expected empty unless WGW_GRPC_TLS_CLIENT_CA_FILE \
+         turns on mutual TLS"
+    );
+    let mutual = [
+        tls.as_slice(),
+        &[("WGW_GRPC_TLS_CLIENT_CA_FILE", "/tls/ca.pem")],
+    ]
+    .concat();
+    let config = Config::from_toml_str(text, &env(&mutual)).unwrap();
+    assert_eq!(config.auth.tokens[0].client_cert_names, ["ops.internal"]);
 }
 
 #[test]
@@ -620,9 +655,42 @@ fn debug_summary_and_errors_never_show_secrets() {
     assert!(summary.contains(main_line), "{summary}");
     assert!(summary.contains(tech_line), "{summary}");
     assert!(
-        summary.contains("  billing: accounts all; services all\n  default: accounts all"),
+        summary.contains(
+            "  billing: accounts all; services all; no rate limit, no stream limit\n  \
+             default: accounts all"
+        ),
         "{summary}"
     );
+}
+
+#[test]
+fn the_summary_shows_tls_limits_and_certificate_bound_tokens() {
+    let text = "[limits]\ncaller_requests_per_second = 5\ncaller_request_burst = 10\n\
+                caller_max_streams = 2\ngrpc_max_concurrent_streams = 8\n\
+                [[auth.tokens]]\nname = \"ops\"\ntoken_env = \"OPS\"\n\
+                client_cert_names = [\"ops.internal\", \"ops-2\"]\nmax_streams = 0\n";
+    let vars = [
+        ("OPS", "SECRET-OPS-5a5a"),
+        ("WGW_GRPC_TLS_CERT_FILE", "/tls/grpc.pem"),
+        ("WGW_GRPC_TLS_KEY_FILE", "/tls/grpc-key.pem"),
+        ("WGW_GRPC_TLS_CLIENT_CA_FILE", "/tls/ca.pem"),
+        ("WGW_WEBHOOK_TLS_CERT_FILE", "/tls/hooks.pem"),
+        ("WGW_WEBHOOK_TLS_KEY_FILE", "/tls/hooks-key.pem"),
+    ];
+
+    let summary = Config::from_toml_str(text, &env(&vars)).unwrap().summary();
+
+    for line in [
+        "(mutual TLS, certificate /tls/grpc.pem, client CA /tls/ca.pem)",
+        "(HTTPS, certificate /tls/hooks.pem)",
+        "per connection: 256 in flight, 8 HTTP/2 streams",
+        "per caller token: 5/s (burst 10), 2 streams",
+        "  ops: accounts all; services all; 5/s (burst 10), no stream limit; \
+         client certificate ops.internal or ops-2",
+    ] {
+        assert!(summary.contains(line), "{line} in:\n{summary}");
+    }
+    assert!(!summary.contains("SECRET-OPS-5a5a"), "{summary}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! `[tls]`: TLS, and optionally mutual TLS, on the gRPC listener. Certificates and keys are PEM
-//! files, read at start and re-read when they change on disk (see [`crate::api::tls`]).
+//! `[tls]`: TLS, and optionally mutual TLS, on the gRPC listener, and TLS on the webhook listener.
+//! Certificates and keys are PEM files, read at start and re-read when they change on disk (see
+//! [`crate::api::tls`]).
 
 use std::path::PathBuf;
 
@@ -39,6 +40,24 @@ pub(super) const GRPC_TLS_CLIENT_CA_FILE: SettingDoc = SettingDoc {
     description: "PEM CA bundle for client certificates; set, every gRPC client must present one (mutual TLS).",
 };
 
+/// PEM certificate chain the webhook listener presents; setting it (with the key) turns HTTPS on.
+pub(crate) const ENV_WEBHOOK_TLS_CERT_FILE: &str = "WGW_WEBHOOK_TLS_CERT_FILE";
+pub(super) const WEBHOOK_TLS_CERT_FILE: SettingDoc = SettingDoc {
+    env: ENV_WEBHOOK_TLS_CERT_FILE,
+    file_key: "tls.webhook_cert_file",
+    default: "",
+    description: "PEM certificate chain of the webhook listener; with the key, it serves HTTPS only (re-read on change).",
+};
+
+/// PEM private key of [`ENV_WEBHOOK_TLS_CERT_FILE`].
+pub(crate) const ENV_WEBHOOK_TLS_KEY_FILE: &str = "WGW_WEBHOOK_TLS_KEY_FILE";
+pub(super) const WEBHOOK_TLS_KEY_FILE: SettingDoc = SettingDoc {
+    env: ENV_WEBHOOK_TLS_KEY_FILE,
+    file_key: "tls.webhook_key_file",
+    default: "",
+    description: "PEM private key (PKCS#8, PKCS#1 or SEC1) of the webhook certificate (re-read on change).",
+};
+
 /// `[tls]` as written in the file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,11 +65,13 @@ pub(super) struct FileTls {
     pub(super) grpc_cert_file: Option<String>,
     pub(super) grpc_key_file: Option<String>,
     pub(super) grpc_client_ca_file: Option<String>,
+    pub(super) webhook_cert_file: Option<String>,
+    pub(super) webhook_key_file: Option<String>,
 }
 
-/// TLS on the gRPC listener.
+/// TLS on one listener: where its certificate, key and client CA are.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GrpcTlsConfig {
+pub struct TlsFiles {
     /// The certificate chain presented to clients.
     pub cert_file: PathBuf,
     /// Its private key.
@@ -59,36 +80,74 @@ pub struct GrpcTlsConfig {
     pub client_ca_file: Option<PathBuf>,
 }
 
-impl GrpcTlsConfig {
-    /// Resolves the TLS settings: environment, then file. `None` is plain-text gRPC.
+impl TlsFiles {
+    /// Resolves the gRPC listener's TLS settings: environment, then file. `None` is plain-text
+    /// gRPC.
     ///
     /// # Errors
     ///
     /// Fails when only one of the certificate and the key is given, or a client CA without them.
-    pub(super) fn resolve(file: &FileTls, env: &Env) -> Result<Option<Self>, ConfigError> {
+    pub(super) fn resolve_grpc(file: &FileTls, env: &Env) -> Result<Option<Self>, ConfigError> {
         let path = |setting: &SettingDoc, file_value: &Option<String>| {
             layered_opt(env, setting, file_value.as_deref(), &value::PATH)
         };
-        let cert_file = path(&GRPC_TLS_CERT_FILE, &file.grpc_cert_file)?;
-        let key_file = path(&GRPC_TLS_KEY_FILE, &file.grpc_key_file)?;
         let client_ca_file = path(&GRPC_TLS_CLIENT_CA_FILE, &file.grpc_client_ca_file)?;
-        match (cert_file, key_file) {
-            (Some(cert_file), Some(key_file)) => Ok(Some(Self {
+        let pair = Self::resolve_pair(
+            path(&GRPC_TLS_CERT_FILE, &file.grpc_cert_file)?,
+            path(&GRPC_TLS_KEY_FILE, &file.grpc_key_file)?,
+            (&GRPC_TLS_CERT_FILE, &GRPC_TLS_KEY_FILE),
+        )?;
+        match pair {
+            Some((cert_file, key_file)) => Ok(Some(Self {
                 cert_file,
                 key_file,
                 client_ca_file,
             })),
-            (None, None) if client_ca_file.is_none() => Ok(None),
-            (None, None) => Err(ConfigError::invalid(
+            None if client_ca_file.is_none() => Ok(None),
+            None => Err(ConfigError::invalid(
                 GRPC_TLS_CLIENT_CA_FILE.env,
                 "unset, or set together with a certificate and key (mutual TLS needs TLS)",
             )),
+        }
+    }
+
+    /// Resolves the webhook listener's TLS settings: environment, then file. `None` is plain
+    /// HTTP. No client certificate is asked for: the upstreams present none.
+    ///
+    /// # Errors
+    ///
+    /// Fails when only one of the certificate and the key is given.
+    pub(super) fn resolve_webhook(file: &FileTls, env: &Env) -> Result<Option<Self>, ConfigError> {
+        let path = |setting: &SettingDoc, file_value: &Option<String>| {
+            layered_opt(env, setting, file_value.as_deref(), &value::PATH)
+        };
+        let pair = Self::resolve_pair(
+            path(&WEBHOOK_TLS_CERT_FILE, &file.webhook_cert_file)?,
+            path(&WEBHOOK_TLS_KEY_FILE, &file.webhook_key_file)?,
+            (&WEBHOOK_TLS_CERT_FILE, &WEBHOOK_TLS_KEY_FILE),
+        )?;
+        Ok(pair.map(|(cert_file, key_file)| Self {
+            cert_file,
+            key_file,
+            client_ca_file: None,
+        }))
+    }
+
+    /// Accepts a certificate and key given together, or neither; errors name the missing one.
+    fn resolve_pair(
+        cert_file: Option<PathBuf>,
+        key_file: Option<PathBuf>,
+        (cert_setting, key_setting): (&SettingDoc, &SettingDoc),
+    ) -> Result<Option<(PathBuf, PathBuf)>, ConfigError> {
+        match (cert_file, key_file) {
+            (Some(cert_file), Some(key_file)) => Ok(Some((cert_file, key_file))),
+            (None, None) => Ok(None),
             (Some(_), None) => Err(ConfigError::invalid(
-                GRPC_TLS_KEY_FILE.env,
+                key_setting.env,
                 "set, since a TLS certificate is configured",
             )),
             (None, Some(_)) => Err(ConfigError::invalid(
-                GRPC_TLS_CERT_FILE.env,
+                cert_setting.env,
                 "set, since a TLS key is configured",
             )),
         }
@@ -101,12 +160,15 @@ mod tests {
 
     use super::*;
 
-    fn resolve(pairs: &[(&str, &str)]) -> Result<Option<GrpcTlsConfig>, ConfigError> {
-        let env: HashMap<String, String> = pairs
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
             .iter()
             .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-            .collect();
-        GrpcTlsConfig::resolve(&FileTls::default(), &env)
+            .collect()
+    }
+
+    fn resolve(pairs: &[(&str, &str)]) -> Result<Option<TlsFiles>, ConfigError> {
+        TlsFiles::resolve_grpc(&FileTls::default(), &env(pairs))
     }
 
     #[test]
@@ -138,6 +200,36 @@ mod tests {
         assert!(
             only_ca.to_string().contains(ENV_GRPC_TLS_CLIENT_CA_FILE),
             "{only_ca}"
+        );
+    }
+
+    #[test]
+    fn the_webhook_listener_has_its_own_certificate_and_no_client_ca() {
+        let none = TlsFiles::resolve_webhook(&FileTls::default(), &env(&[])).unwrap();
+        assert_eq!(none, None);
+        let file = FileTls {
+            webhook_cert_file: Some("/tls/hooks.pem".to_owned()),
+            webhook_key_file: Some("/tls/hooks-key.pem".to_owned()),
+            ..FileTls::default()
+        };
+        let from_file = TlsFiles::resolve_webhook(&file, &env(&[]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(from_file.cert_file, PathBuf::from("/tls/hooks.pem"));
+        assert_eq!(from_file.client_ca_file, None);
+        let overridden =
+            TlsFiles::resolve_webhook(&file, &env(&[(ENV_WEBHOOK_TLS_KEY_FILE, "/other/key.pem")]))
+                .unwrap()
+                .unwrap();
+        assert_eq!(overridden.key_file, PathBuf::from("/other/key.pem"));
+        let only_cert = TlsFiles::resolve_webhook(
+            &FileTls::default(),
+            &env(&[(ENV_WEBHOOK_TLS_CERT_FILE, "/c")]),
+        )
+        .unwrap_err();
+        assert!(
+            only_cert.to_string().contains(ENV_WEBHOOK_TLS_KEY_FILE),
+            "{only_cert}"
         );
     }
 }

@@ -88,6 +88,18 @@ pub struct WebhookLabels {
     pub outcome: &'static str,
 }
 
+/// The values of [`CallerLimitLabels::limit`].
+const CALLER_LIMITS: [&str; 2] = ["rate", "streams"];
+
+/// Labels of one call refused by a limit of its caller.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallerLimitLabels {
+    /// The caller token's name (`anonymous` with authentication off).
+    pub caller: String,
+    /// The limit that refused it: `rate` or `streams`.
+    pub limit: &'static str,
+}
+
 /// Every metric the gateway exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -101,6 +113,8 @@ pub struct Metrics {
     webhooks_received: Family<WebhookLabels, Counter>,
     /// Time webhooks waited for their events to be stored durably.
     append_seconds: Histogram,
+    /// Calls refused by a limit of their caller, by caller and limit.
+    caller_limit_refusals: Family<CallerLimitLabels, Counter>,
 }
 
 impl Metrics {
@@ -136,8 +150,15 @@ impl Metrics {
             "Time a stored webhook waited for its events to be durably appended (queue, commit, fsync)",
             append_seconds.clone(),
         );
+        let caller_limit_refusals = Family::<CallerLimitLabels, Counter>::default();
+        registry.register(
+            "caller_limit_refusals",
+            "gRPC calls refused by a limit of their caller token, by caller and limit (rate, streams)",
+            caller_limit_refusals.clone(),
+        );
         Self {
             registry,
+            caller_limit_refusals,
             rpcs_handled,
             rpc_seconds,
             webhooks_received,
@@ -187,6 +208,28 @@ impl Metrics {
     /// Records how long a webhook waited for its events to be durably appended.
     pub fn record_append(&self, elapsed: Duration) {
         self.append_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// Starts the refusal counters of `caller` at zero, so each caller's series exist (and rates
+    /// over them work) before its first refusal.
+    pub fn register_caller(&self, caller: &str) {
+        for limit in CALLER_LIMITS {
+            let labels = CallerLimitLabels {
+                caller: caller.to_owned(),
+                limit,
+            };
+            // Creating the series is the point: the counter stays at zero.
+            self.caller_limit_refusals.get_or_create(&labels).inc_by(0);
+        }
+    }
+
+    /// Records one call refused by `limit` (`rate` or `streams`) of `caller`.
+    pub fn record_caller_limit_refusal(&self, caller: &str, limit: &'static str) {
+        let labels = CallerLimitLabels {
+            caller: caller.to_owned(),
+            limit,
+        };
+        self.caller_limit_refusals.get_or_create(&labels).inc();
     }
 
     /// Renders every metric in the Prometheus text format.

@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -422,16 +423,20 @@ def inbound_message_webhook(message_id: str, text: str, chat_id: str = "79999999
     }
 
 
-def post_webhook(gateway: "Gateway", body: dict, timeout_s: float = 10.0) -> int:
-    """POSTs a webhook to the sandbox account; the HTTP status (raises OSError when there is no answer)."""
+def post_webhook(
+    gateway: "Gateway", body: dict, timeout_s: float = 10.0, tls: "ssl.SSLContext | None" = None
+) -> int:
+    """POSTs a webhook to the sandbox account, over HTTPS with `tls` when given; the HTTP status (raises
+    OSError when there is no answer)."""
+    scheme = "https" if tls is not None else "http"
     request = urllib.request.Request(
-        f"http://127.0.0.1:{gateway.webhook_port}/webhooks/sandbox/{SANDBOX_WEBHOOK_SECRET}",
+        f"{scheme}://127.0.0.1:{gateway.webhook_port}/webhooks/sandbox/{SANDBOX_WEBHOOK_SECRET}",
         data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        with urllib.request.urlopen(request, timeout=timeout_s, context=tls) as response:
             response.read()
             return response.status
     except urllib.error.HTTPError as error:

@@ -74,7 +74,7 @@ def test_the_four_required_value_sets_and_the_readme_examples_exist():
         "nats-3-replicas-hpa",
         "all-options",
     } <= set(VALUE_SETS)
-    assert set(README_EXAMPLES) == {"values-embedded.yaml", "values-nats.yaml"}
+    assert set(README_EXAMPLES) == {"values-embedded.yaml", "values-nats.yaml", "values-tls.yaml"}
 
 
 # ------------------------------------------------------------------------------------------- lint, schema
@@ -214,6 +214,17 @@ def test_the_embedded_shape_refuses_two_replicas_and_says_why():
         (
             {"config.accounts[0].name": "main", "config.accounts[1].name": "main"},
             'config.accounts[1].name "main" is used twice',
+        ),
+        ({"tls.grpc.enabled": "true"}, "tls.grpc.enabled needs tls.grpc.secretName"),
+        ({"tls.webhook.enabled": "true"}, "tls.webhook.enabled needs tls.webhook.secretName"),
+        ({"tls.grpc.clientCaSecretName": "ca"}, "tls.grpc.clientCaSecretName is set but tls.grpc.enabled is false"),
+        (
+            {
+                "config.auth.tokens[0].name": "billing",
+                "config.auth.tokens[0].token": "t",
+                "config.auth.tokens[0].clientCertNames[0]": "billing.internal",
+            },
+            "config.auth.tokens[0] (billing) has clientCertNames, which need mutual TLS",
         ),
     ],
 )
@@ -367,6 +378,62 @@ def test_ports_and_services_are_what_the_readme_says(render):
     assert admin["type"] == "ClusterIP"
     assert [(p["name"], p["port"], p["targetPort"]) for p in admin["ports"]] == [("admin", 9090, "admin")]
     assert "`<release>-wazzup-gateway` (ClusterIP, `appProtocol: grpc`)" in readme_table("| Port |")[0][2]
+
+
+def test_tls_is_off_by_default(render):
+    rendered = render("embedded-defaults")
+
+    assert not [volume for volume in rendered.pod_spec["volumes"] if volume["name"].startswith("tls-")]
+    assert not [e for e in rendered.container.get("env", []) if "_TLS_" in e["name"]]
+    webhook = rendered.one("Service", f"{FULLNAME}-webhook")["spec"]
+    assert webhook["ports"][0]["appProtocol"] == "http"
+
+
+def test_tls_secrets_are_mounted_whole_and_the_variables_name_their_files(render):
+    rendered = render("all-options")
+    volumes = {v["name"]: v["secret"] for v in rendered.pod_spec["volumes"] if v["name"].startswith("tls-")}
+    mounts = {m["name"]: m for m in rendered.container["volumeMounts"] if m["name"].startswith("tls-")}
+    env = {e["name"]: e["value"] for e in rendered.container["env"] if "_TLS_" in e["name"]}
+
+    assert volumes == {
+        "tls-grpc": {"secretName": "gateway-grpc-tls", "defaultMode": 0o440},
+        "tls-grpc-client-ca": {"secretName": "gateway-client-ca", "defaultMode": 0o440},
+        "tls-webhook": {"secretName": "hooks-example-com-tls", "defaultMode": 0o440},
+    }
+    # Whole-Secret mounts (no subPath): the kubelet's updates reach the files, which the gateway re-reads.
+    assert mounts == {
+        "tls-grpc": {"name": "tls-grpc", "mountPath": "/var/run/tls/gateway/grpc", "readOnly": True},
+        "tls-grpc-client-ca": {
+            "name": "tls-grpc-client-ca",
+            "mountPath": "/var/run/tls/gateway/grpc-client-ca",
+            "readOnly": True,
+        },
+        "tls-webhook": {"name": "tls-webhook", "mountPath": "/var/run/tls/gateway/webhook", "readOnly": True},
+    }
+    assert env == {
+        "WGW_GRPC_TLS_CERT_FILE": "/var/run/tls/gateway/grpc/tls.crt",
+        "WGW_GRPC_TLS_KEY_FILE": "/var/run/tls/gateway/grpc/tls.key",
+        "WGW_GRPC_TLS_CLIENT_CA_FILE": "/var/run/tls/gateway/grpc-client-ca/clients-ca.pem",
+        "WGW_WEBHOOK_TLS_CERT_FILE": "/var/run/tls/gateway/webhook/tls.crt",
+        "WGW_WEBHOOK_TLS_KEY_FILE": "/var/run/tls/gateway/webhook/tls.key",
+    }
+    assert any(e["name"] == "MIMALLOC_ARENA_EAGER_COMMIT" for e in rendered.container["env"]), "extraEnv is kept"
+    webhook = rendered.one("Service", "gateway-all-options-webhook")["spec"]
+    assert webhook["ports"][0]["appProtocol"] == "https"
+
+
+def test_limits_and_bound_tokens_reach_the_configuration(render):
+    config = tomllib.loads(render("all-options").gateway_toml)
+
+    assert config["limits"] == {
+        "caller_requests_per_second": 50,
+        "caller_request_burst": 100,
+        "caller_max_streams": 8,
+        "grpc_max_concurrent_streams": 128,
+    }
+    billing = next(token for token in config["auth"]["tokens"] if token["name"] == "billing")
+    assert billing["client_cert_names"] == ["billing.internal"]
+    assert (billing["requests_per_second"], billing["request_burst"], billing["max_streams"]) == (200, 400, 0)
 
 
 def test_probes_are_what_the_readme_says(render):

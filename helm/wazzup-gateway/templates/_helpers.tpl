@@ -107,6 +107,20 @@ fail with these messages before anything is applied.
 {{- if and .Values.persistence.existingClaim (not .Values.persistence.enabled) }}
 {{- fail "persistence.existingClaim is set but persistence.enabled is false." }}
 {{- end }}
+{{- range $listener := list "grpc" "webhook" }}
+{{- $tls := index $.Values.tls $listener }}
+{{- if and $tls.enabled (not $tls.secretName) }}
+{{- fail (printf "tls.%s.enabled needs tls.%s.secretName: the kubernetes.io/tls Secret holding its tls.crt and tls.key." $listener $listener) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.tls.grpc.clientCaSecretName (not .Values.tls.grpc.enabled) }}
+{{- fail "tls.grpc.clientCaSecretName is set but tls.grpc.enabled is false: mutual TLS needs TLS." }}
+{{- end }}
+{{- range $index, $token := .Values.config.auth.tokens }}
+{{- if and $token.clientCertNames (not $.Values.tls.grpc.clientCaSecretName) }}
+{{- fail (printf "config.auth.tokens[%d] (%s) has clientCertNames, which need mutual TLS: set tls.grpc.enabled and tls.grpc.clientCaSecretName." $index $token.name) }}
+{{- end }}
+{{- end }}
 {{- $names := dict }}
 {{- range $index, $account := .Values.config.accounts }}
 {{- if hasKey $names $account.name }}
@@ -243,4 +257,47 @@ out (the gateway's default applies), false and 0 are kept.
 {{ snakecase $key }} = {{ include "wgw.tomlValue" $value }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/*
+The environment that points the gateway at the mounted TLS files, one entry per file.
+*/}}
+{{- define "wgw.tlsEnv" -}}
+{{- $path := .Values.tls.mountPath }}
+{{- with .Values.tls.grpc }}
+{{- if .enabled }}
+- name: WGW_GRPC_TLS_CERT_FILE
+  value: {{ printf "%s/grpc/tls.crt" $path | quote }}
+- name: WGW_GRPC_TLS_KEY_FILE
+  value: {{ printf "%s/grpc/tls.key" $path | quote }}
+{{- if .clientCaSecretName }}
+- name: WGW_GRPC_TLS_CLIENT_CA_FILE
+  value: {{ printf "%s/grpc-client-ca/%s" $path .clientCaKey | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if .Values.tls.webhook.enabled }}
+- name: WGW_WEBHOOK_TLS_CERT_FILE
+  value: {{ printf "%s/webhook/tls.crt" $path | quote }}
+- name: WGW_WEBHOOK_TLS_KEY_FILE
+  value: {{ printf "%s/webhook/tls.key" $path | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+The TLS Secrets as volumes (name, Secret, mount folder): whole Secrets, not subPath mounts, so the
+kubelet's updates reach the files the gateway re-reads.
+*/}}
+{{- define "wgw.tlsVolumes" -}}
+{{- $volumes := list }}
+{{- if .Values.tls.grpc.enabled }}
+{{- $volumes = append $volumes (dict "name" "tls-grpc" "secret" .Values.tls.grpc.secretName "folder" "grpc") }}
+{{- if .Values.tls.grpc.clientCaSecretName }}
+{{- $volumes = append $volumes (dict "name" "tls-grpc-client-ca" "secret" .Values.tls.grpc.clientCaSecretName "folder" "grpc-client-ca") }}
+{{- end }}
+{{- end }}
+{{- if .Values.tls.webhook.enabled }}
+{{- $volumes = append $volumes (dict "name" "tls-webhook" "secret" .Values.tls.webhook.secretName "folder" "webhook") }}
+{{- end }}
+{{- toJson (dict "volumes" $volumes) }}
 {{- end }}

@@ -2,6 +2,8 @@
 {{- define "wgw.podTemplate" -}}
 {{- $items := (include "wgw.secretItems" . | fromJson).items }}
 {{- $nats := include "wgw.nats" . -}}
+{{- $tlsEnv := include "wgw.tlsEnv" . | fromYamlArray }}
+{{- $tlsVolumes := (include "wgw.tlsVolumes" . | fromJson).volumes }}
 metadata:
   labels:
     {{- include "wgw.selectorLabels" . | nindent 4 }}
@@ -52,7 +54,7 @@ spec:
         - name: admin
           containerPort: {{ .Values.containerPorts.admin }}
           protocol: TCP
-      {{- with .Values.extraEnv }}
+      {{- with concat $tlsEnv .Values.extraEnv }}
       env:
         {{- toYaml . | nindent 8 }}
       {{- end }}
@@ -115,6 +117,11 @@ spec:
           mountPath: {{ .Values.persistence.mountPath }}
         - name: tmp
           mountPath: /tmp
+        {{- range $tlsVolumes }}
+        - name: {{ .name }}
+          mountPath: {{ printf "%s/%s" $.Values.tls.mountPath .folder }}
+          readOnly: true
+        {{- end }}
         {{- with .Values.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -164,6 +171,13 @@ spec:
         {{- with .Values.tmp.sizeLimit }}
         sizeLimit: {{ . }}
         {{- end }}
+    {{- range $tlsVolumes }}
+    - name: {{ .name }}
+      secret:
+        secretName: {{ .secret }}
+        # 0440: readable by the pod's fsGroup, which the gateway runs as.
+        defaultMode: 288
+    {{- end }}
     {{- with .Values.extraVolumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}

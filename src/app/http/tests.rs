@@ -15,6 +15,8 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout};
 
 use super::{HttpLimits, serve_http};
+use crate::api::tls::{ReloadingTls, TlsListener};
+use crate::config::TlsFiles;
 
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -33,6 +35,14 @@ struct Server {
 
 impl Server {
     async fn start(router: Router, max_connections: usize) -> Self {
+        Self::start_with_tls(router, max_connections, None).await
+    }
+
+    async fn start_with_tls(
+        router: Router,
+        max_connections: usize,
+        tls: Option<Arc<ReloadingTls>>,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (draining_tx, draining_rx) = watch::channel(false);
@@ -40,7 +50,7 @@ impl Server {
             header_read_timeout: HEADER_READ_TIMEOUT,
             max_connections,
         };
-        let task = tokio::spawn(serve_http(listener, router, limits, draining_rx));
+        let task = tokio::spawn(serve_http(listener, router, limits, tls, draining_rx));
         Self {
             address,
             draining_tx,
@@ -180,4 +190,75 @@ async fn a_drain_closes_idle_connections_at_once_and_finishes_requests_in_progre
         .await
         .expect("the server stops once the request in progress is answered")
         .unwrap();
+}
+
+/// A self-signed certificate for 127.0.0.1 written as PEM files into `directory`; returns the
+/// files and the certificate (for the client to trust).
+fn server_certificate(
+    directory: &std::path::Path,
+) -> (TlsFiles, rustls::pki_types::CertificateDer<'static>) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    let certificate = params.self_signed(&key).unwrap();
+    let files = TlsFiles {
+        cert_file: directory.join("hooks.pem"),
+        key_file: directory.join("hooks-key.pem"),
+        client_ca_file: None,
+    };
+    std::fs::write(&files.cert_file, certificate.pem()).unwrap();
+    std::fs::write(&files.key_file, key.serialize_pem()).unwrap();
+    (files, certificate.der().clone())
+}
+
+/// Opens a TLS connection to `address` trusting only `certificate`, offering HTTP/1.1.
+async fn connect_tls(
+    address: std::net::SocketAddr,
+    certificate: rustls::pki_types::CertificateDer<'static>,
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certificate).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let stream = TcpStream::connect(address).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    connector
+        .connect(name, stream)
+        .await
+        .expect("TLS handshake")
+}
+
+// Not on a paused clock: the handshake's own time bound must not fire while real sockets work.
+#[tokio::test]
+async fn with_a_certificate_the_listener_answers_https_and_nothing_in_plain_http() {
+    let directory = tempfile::tempdir().unwrap();
+    let (files, certificate) = server_certificate(directory.path());
+    let tls = ReloadingTls::load(files, TlsListener::Webhooks).unwrap();
+    let server = Server::start_with_tls(ok_router(), 8, Some(Arc::new(tls))).await;
+
+    let mut secure = connect_tls(server.address, certificate).await;
+    assert_eq!(secure.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    secure.write_all(GET).await.unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0_u8; 1024];
+    while !received.ends_with(b"\r\n\r\nok") {
+        let read = secure.read(&mut buffer).await.unwrap();
+        assert_ne!(read, 0, "closed before the answer");
+        received.extend_from_slice(&buffer[..read]);
+    }
+    assert!(received.starts_with(b"HTTP/1.1 200"));
+
+    let mut plain = server.connect().await;
+    plain.write_all(GET).await.unwrap();
+    let answer = until_closed(&mut plain).await;
+    assert!(!answer.contains("HTTP/1.1"), "{answer}");
+
+    drop(secure);
+    server.draining_tx.send(true).unwrap();
+    server.task.await.unwrap();
 }
