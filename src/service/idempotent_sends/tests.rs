@@ -506,6 +506,7 @@ fn only_refusals_of_the_request_itself_are_definitive() {
         (ErrorClass::Unavailable, false),
         (ErrorClass::Timeout, false),
         (ErrorClass::Internal, false),
+        (ErrorClass::Unknown, false),
         (ErrorClass::Unauthenticated, false),
         (ErrorClass::Unimplemented, false),
     ];
