@@ -20,7 +20,6 @@ mod keyboard;
 mod properties;
 mod recipient;
 mod shape;
-mod tech;
 #[cfg(test)]
 mod tests;
 mod webhook;
@@ -33,8 +32,8 @@ use super::{Channel, Content, DeleteMessage, EditContent, EditMessage, SendMessa
 pub use export::{check_export, check_export_id};
 use ids::check_optional_id;
 pub use ids::{check_optional_name, check_required_id};
+pub(crate) use shape::is_filled;
 use shape::{char_count, given, is_blank, too_many_chars};
-pub use tech::check_tech_send;
 pub use webhook::check_webhook_settings;
 
 /// One invalid field of a request.

@@ -13,6 +13,7 @@
 //! [`transport`]: super::transport
 
 pub mod client;
+mod send_rules;
 pub mod spec;
 pub mod subscriptions;
 pub mod token;

@@ -12,12 +12,14 @@ use prost::Message as _;
 use prost_types::{DescriptorProto, FileDescriptorSet};
 
 use super::*;
+use crate::model::Dialect;
 use crate::model::{
     Attachment, ChatType, Keyboard, MaxButton, MaxButtonType, MaxIntent, MaxKeyboard,
     NotifyOptions, Recipient, TelegramButton, TelegramKeyboard, TelegramMarkup, TemplateButton,
     TemplateMessage, Transport, WabaButton,
 };
 use crate::proto::pb;
+use crate::upstream::registry;
 
 /// Cases per property.
 const CASES: u32 = 256;
@@ -326,9 +328,11 @@ proptest! {
         assert_names_real_fields(&types, root, validate_send(&send))?;
         let for_channel = validate_send_for_channel(&send, &super::tests::channel(transport));
         assert_names_real_fields(&types, root, for_channel)?;
-        let mut tech = Violations::new();
-        check_tech_send(&send, &mut tech);
-        assert_names_real_fields(&types, root, tech.finish())?;
+        for dialect in Dialect::ALL {
+            let mut own_rules = Violations::new();
+            registry::spec(dialect).check_send(&send, &mut own_rules);
+            assert_names_real_fields(&types, root, own_rules.finish())?;
+        }
     }
 
     #[test]

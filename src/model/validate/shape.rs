@@ -18,7 +18,7 @@ pub(super) fn is_blank(value: &str) -> bool {
 }
 
 /// Tells whether an optional string is set to something other than whitespace.
-pub(super) fn is_filled(value: Option<&str>) -> bool {
+pub(crate) fn is_filled(value: Option<&str>) -> bool {
     match value {
         Some(text) => !is_blank(text),
         None => false,

@@ -6,13 +6,13 @@ use crate::config::{AccountConfig, Config};
 
 use crate::events::decode::WebhookDecoder;
 use crate::model::Dialect;
-use crate::model::validate::check_tech_send;
 use crate::model::{SendMessage, Violations};
 use crate::upstream::dialect::{BuiltUpstream, DialectSpec};
 use crate::upstream::error::TECH_UPSTREAM_DOMAIN;
 use crate::upstream::transport::TransportError;
 
 use super::WazzupTechClient;
+use super::send_rules;
 use super::webhooks::WazzupTechWebhooks;
 
 /// The tech dialect's entry in the registry.
@@ -42,7 +42,7 @@ impl DialectSpec for WazzupTechSpec {
     }
 
     fn check_send(&self, send: &SendMessage, violations: &mut Violations) {
-        check_tech_send(send, violations);
+        send_rules::check_send(send, violations);
     }
 
     fn subscribes_by_event_name(&self) -> bool {

@@ -2,12 +2,11 @@
 //! page `keyboard`: `buttons.payload *` is required for WABA interactive buttons, while v3 lets
 //! a button go without one and replies with its index).
 
-use super::Violations;
-use super::shape::is_filled;
-use crate::model::{Keyboard, SendMessage};
+use crate::model::validate::is_filled;
+use crate::model::{Keyboard, SendMessage, Violations};
 
 /// Checks a send bound for a `wazzup_tech` account: every WABA interactive button has a payload.
-pub fn check_tech_send(send: &SendMessage, violations: &mut Violations) {
+pub(super) fn check_send(send: &SendMessage, violations: &mut Violations) {
     let Some(Keyboard::Waba(buttons)) = &send.keyboard else {
         return;
     };
@@ -54,7 +53,7 @@ mod tests {
 
     fn fields(send: &SendMessage) -> Vec<String> {
         let mut violations = Violations::new();
-        check_tech_send(send, &mut violations);
+        check_send(send, &mut violations);
         violations
             .as_slice()
             .iter()
