@@ -193,9 +193,11 @@ pub async fn run_with_events(
 ) -> Result<(), AppError> {
     let idempotency = backends::open_idempotency(&config)?;
     let storage = StorageHealth::new(vec![events.log_health.clone(), idempotency.health]);
+    let metrics = Metrics::new();
     let sends = Arc::new(IdempotentSends::new(
         idempotency.store,
         config.storage.idempotency_retention,
+        metrics.idempotency(),
     ));
     let (draining_tx, draining_rx) = watch::channel(false);
     let outcome = match backends::start_consumer_groups(&config, &events, draining_rx).await {
@@ -203,11 +205,12 @@ pub async fn run_with_events(
             let stores = Stores {
                 sends: sends.clone(),
                 storage,
+                metrics,
             };
             let outcome = serve(
                 &config,
                 listeners,
-                &stores,
+                stores,
                 &events,
                 &groups,
                 draining_tx,
@@ -235,12 +238,15 @@ pub async fn run_with_events(
     outcome
 }
 
-/// The idempotent sends and the write health of both embedded stores.
+/// The idempotent sends, the write health of both embedded stores, and the metrics registry
+/// the sends already record into.
 struct Stores {
     /// Keyed sends over the idempotency store.
     sends: Arc<IdempotentSends>,
     /// Whether the event log and the idempotency store can write.
     storage: StorageHealth,
+    /// The registry, completed with the scrape-time sources once the accounts are built.
+    metrics: Metrics,
 }
 
 /// Wires every sandbox account: its sends' statuses, injected messages and channel changes
@@ -257,17 +263,19 @@ fn connect_sandboxes(accounts: &Accounts, log: &Arc<dyn EventLog>, files_base_ur
 async fn serve(
     config: &Config,
     listeners: Listeners,
-    stores: &Stores,
+    stores: Stores,
     pipeline: &EventPipeline,
     groups: &Arc<dyn ConsumerGroups>,
     draining_tx: watch::Sender<bool>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
-    let accounts =
-        Arc::new(Accounts::from_config(config, &stores.sends).map_err(AppError::Upstream)?);
+    let mut metrics = stores.metrics;
+    let accounts = Arc::new(
+        Accounts::from_config(config, &stores.sends, &metrics.upstream())
+            .map_err(AppError::Upstream)?,
+    );
     connect_sandboxes(&accounts, &pipeline.log, &local_base_url(&listeners.admin));
     announce(config, &listeners);
-    let mut metrics = Metrics::new();
     metrics.register_events(EventSources {
         log: pipeline.log.clone(),
         groups: groups.clone(),

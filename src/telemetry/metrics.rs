@@ -17,6 +17,12 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+mod idempotency;
+mod upstream;
+
+pub use idempotency::{IdempotencyMetrics, KeyedSendOutcome};
+pub use upstream::{AttemptObservation, STATUS_TIMEOUT, STATUS_UNREACHABLE, UpstreamMetrics};
+
 /// What the event log and the event streams report at one scrape.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EventReadings {
@@ -101,6 +107,10 @@ pub struct Metrics {
     webhooks_received: Family<WebhookLabels, Counter>,
     /// Time webhooks waited for their events to be stored durably.
     append_seconds: Histogram,
+    /// Upstream attempts and rate limiter waits, recorded by the accounts' transports.
+    upstream: UpstreamMetrics,
+    /// Keyed sends by outcome, recorded by the idempotent sends.
+    idempotency: IdempotencyMetrics,
 }
 
 impl Metrics {
@@ -136,12 +146,18 @@ impl Metrics {
             "Time a stored webhook waited for its events to be durably appended (queue, commit, fsync)",
             append_seconds.clone(),
         );
+        let upstream = UpstreamMetrics::default();
+        upstream.register(&mut registry);
+        let idempotency = IdempotencyMetrics::default();
+        idempotency.register(&mut registry);
         Self {
             registry,
             rpcs_handled,
             rpc_seconds,
             webhooks_received,
             append_seconds,
+            upstream,
+            idempotency,
         }
     }
 
@@ -160,6 +176,17 @@ impl Metrics {
             .register_collector(Box::new(AccountsCollector {
                 source: Box::new(source),
             }));
+    }
+
+    /// Returns the recorder of upstream attempts and rate limiter waits, for the accounts'
+    /// transports.
+    pub fn upstream(&self) -> UpstreamMetrics {
+        self.upstream.clone()
+    }
+
+    /// Returns the recorder of keyed sends, for the idempotent sends.
+    pub fn idempotency(&self) -> IdempotencyMetrics {
+        self.idempotency.clone()
     }
 
     /// Records one finished RPC.

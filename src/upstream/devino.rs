@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::config::{AccountConfig, Config};
+use crate::telemetry::metrics::UpstreamMetrics;
 
 use crate::model::Dialect;
 
@@ -38,6 +39,7 @@ impl DialectSpec for DevinoSpec {
         &self,
         _config: &Config,
         _account: &AccountConfig,
+        _metrics: &UpstreamMetrics,
     ) -> Result<BuiltUpstream, TransportError> {
         Ok(BuiltUpstream::Client(Arc::new(DevinoUpstream)))
     }

@@ -8,6 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::config::{AccountConfig, Config};
+use crate::telemetry::metrics::UpstreamMetrics;
 
 use crate::model::Dialect;
 use crate::model::{SendMessage, Violations};
@@ -35,7 +36,8 @@ pub trait DialectSpec: Sync + fmt::Debug {
     /// Returns the ErrorInfo domain of the upstream's own error codes (`error_reason.proto`).
     fn error_domain(&self) -> &'static str;
 
-    /// Builds the upstream of one configured account of this dialect.
+    /// Builds the upstream of one configured account of this dialect; an HTTP client records
+    /// its attempts and rate limiter waits into `metrics`.
     ///
     /// # Errors
     ///
@@ -44,6 +46,7 @@ pub trait DialectSpec: Sync + fmt::Debug {
         &self,
         config: &Config,
         account: &AccountConfig,
+        metrics: &UpstreamMetrics,
     ) -> Result<BuiltUpstream, TransportError>;
 
     /// Adds the violations of the dialect's own send rules; the shared rules are checked before.

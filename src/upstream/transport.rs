@@ -11,8 +11,8 @@ use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use governor::clock::{Clock as _, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::Quota;
+use governor::clock::Clock as _;
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, DATE, HeaderValue, RETRY_AFTER};
 use secrecy::ExposeSecret as _;
@@ -21,10 +21,14 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use crate::config::{AccountConfig, UpstreamLimits};
+use crate::telemetry::metrics::{
+    AttemptObservation, STATUS_TIMEOUT, STATUS_UNREACHABLE, UpstreamMetrics,
+};
 use crate::telemetry::trace_context;
 
 mod address;
 mod download;
+mod pacing;
 mod request;
 
 pub use download::{Downloads, FileChunks, describe as describe_download_error};
@@ -52,9 +56,9 @@ pub struct Transport {
     /// `Bearer <key>`, marked sensitive so no debug output shows it.
     authorization: HeaderValue,
     /// Client-side pacing to the upstream's documented rate.
-    limiter: DefaultDirectRateLimiter,
+    limiter: pacing::Pacer,
     /// The limiter's clock, to turn its answers into waits.
-    clock: DefaultClock,
+    clock: pacing::TokioClock,
     /// Bound on upstream requests in flight; the rest wait in the gateway.
     in_flight: Semaphore,
     /// Upper bound for one attempt.
@@ -67,15 +71,22 @@ pub struct Transport {
     credentials_rejected: AtomicBool,
     /// The account's secrets, cut out of upstream error texts.
     redactor: Redactor,
+    /// Where attempts and rate limiter waits are counted.
+    metrics: UpstreamMetrics,
 }
 
 impl Transport {
-    /// Builds the HTTP stack of `account`.
+    /// Builds the HTTP stack of `account`, recording its attempts and rate limiter waits into
+    /// `metrics`.
     ///
     /// # Errors
     ///
     /// Fails when the account has no usable key or base URL, or TLS cannot be set up.
-    pub fn new(account: &AccountConfig, policy: RetryPolicy) -> Result<Self, TransportError> {
+    pub fn new(
+        account: &AccountConfig,
+        policy: RetryPolicy,
+        metrics: UpstreamMetrics,
+    ) -> Result<Self, TransportError> {
         let name = account.name.clone();
         let key = account
             .api_key
@@ -98,9 +109,9 @@ impl Transport {
             account: name.clone(),
             source,
         })?;
-        let clock = DefaultClock::default();
+        let (limiter, clock) = pacing::pacer(quota(&account.limits));
         Ok(Self {
-            limiter: RateLimiter::direct_with_clock(quota(&account.limits), clock.clone()),
+            limiter,
             clock,
             in_flight: Semaphore::new(account.limits.max_concurrency.max(1)),
             request_timeout: account.limits.request_timeout,
@@ -112,6 +123,7 @@ impl Transport {
             domain: upstream_domain(account.dialect),
             credentials_rejected: AtomicBool::new(false),
             redactor: Redactor::for_account(account),
+            metrics,
         })
     }
 
@@ -225,17 +237,32 @@ impl Transport {
             http.response.status_code = tracing::field::Empty,
             error.type = tracing::field::Empty,
         );
-        self.send(request, url, attempt_deadline)
+        let mut observation = self.metrics.start_attempt(
+            &self.account,
+            request.method.as_str(),
+            request.route,
+            attempt,
+        );
+        let outcome = self
+            .send(request, url, attempt_deadline, &mut observation)
             .instrument(span)
-            .await
+            .await;
+        match &outcome {
+            Err(UpstreamError::Timeout { .. }) => observation.failed(STATUS_TIMEOUT),
+            Err(UpstreamError::Unreachable { .. }) => observation.failed(STATUS_UNREACHABLE),
+            Ok(_) | Err(_) => {}
+        }
+        outcome
     }
 
-    /// Sends the request to `url` once and reads the answer before `deadline`.
+    /// Sends the request to `url` once and reads the answer before `deadline`, telling
+    /// `observation` the status the upstream answered.
     async fn send(
         &self,
         request: &UpstreamRequest,
         url: &Url,
         deadline: Instant,
+        observation: &mut AttemptObservation,
     ) -> Result<Answer, UpstreamError> {
         let timeout = deadline.saturating_duration_since(Instant::now());
         if timeout.is_zero() {
@@ -278,6 +305,7 @@ impl Transport {
             failed(error, timeout)
         })?;
         let status = response.status().as_u16();
+        observation.answered(status);
         let span = tracing::Span::current();
         span.record("http.response.status_code", i64::from(status));
         if response.status().is_server_error() {
@@ -379,15 +407,24 @@ impl Transport {
 
     /// Waits until the account's rate limit allows one more request, unless that would pass
     /// `deadline`.
+    /// Counts the requests that waited, the time they waited, and the requests refused.
     async fn wait_for_rate(&self, deadline: Instant) -> Result<(), UpstreamError> {
+        let started = Instant::now();
+        let mut waited = false;
         loop {
             let Err(not_until) = self.limiter.check() else {
+                if waited {
+                    self.metrics
+                        .record_limiter_wait(&self.account, started.elapsed());
+                }
                 return Ok(());
             };
             let wait = not_until.wait_time_from(self.clock.now());
             if Instant::now() + wait >= deadline {
+                self.metrics.record_limiter_refusal(&self.account);
                 return Err(UpstreamError::RateLimitedLocally { retry_after: wait });
             }
+            waited = true;
             tokio::time::sleep(wait).await;
         }
     }
@@ -531,6 +568,49 @@ mod tests {
         }
     }
 
+    /// The transport of an account allowing one request per 10 s, recording into `metrics`.
+    fn paced_transport(metrics: UpstreamMetrics) -> Transport {
+        let toml = "[[accounts]]\nname = \"main\"\nbase_url = \"http://127.0.0.1:9\"\n\
+                    [accounts.limits]\nrequests_per_window = 1\nrate_window = \"10s\"\n";
+        let env = std::collections::HashMap::from([(
+            "WGW_ACCOUNT_MAIN_API_KEY".to_owned(),
+            "k".to_owned(),
+        )]);
+        let config = crate::config::Config::from_toml_str(toml, &env).expect("valid");
+        Transport::new(&config.accounts[0], RetryPolicy::for_test(), metrics).expect("builds")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_limiter_waits_and_refusals_are_counted() {
+        let metrics = UpstreamMetrics::default();
+        let transport = paced_transport(metrics.clone());
+        let far = Instant::now() + Duration::from_secs(60);
+
+        transport.wait_for_rate(far).await.expect("the burst");
+        let started = Instant::now();
+        transport.wait_for_rate(far).await.expect("after a wait");
+        let waited = started.elapsed();
+        let near = Instant::now() + Duration::from_secs(1);
+        let refused = transport.wait_for_rate(near).await;
+
+        assert_eq!(waited, Duration::from_secs(10));
+        assert!(matches!(
+            refused,
+            Err(UpstreamError::RateLimitedLocally { retry_after }) if retry_after == Duration::from_secs(10)
+        ));
+        let text = metrics.render();
+        for line in [
+            "upstream_rate_limiter_waits_total{account=\"main\"} 1",
+            "upstream_rate_limiter_wait_seconds_total{account=\"main\"} 10.0",
+            "upstream_rate_limiter_refusals_total{account=\"main\"} 1",
+        ] {
+            assert!(
+                text.lines().any(|rendered| rendered == line),
+                "{line}\n{text}"
+            );
+        }
+    }
+
     #[test]
     fn the_quota_allows_the_whole_window_at_once_then_paces() {
         let limits = UpstreamLimits {
@@ -538,7 +618,7 @@ mod tests {
             rate_window: Duration::from_secs(60),
             ..UpstreamLimits::default()
         };
-        let limiter = RateLimiter::direct(quota(&limits));
+        let (limiter, _) = pacing::pacer(quota(&limits));
         assert!((0..3).all(|_| limiter.check().is_ok()));
         assert!(limiter.check().is_err());
     }

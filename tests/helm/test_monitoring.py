@@ -108,6 +108,11 @@ def rpcs(method: str, code: str, values: str) -> tuple[str, str]:
     return series("grpc_server_handled_total", method=f"wazzup_gateway.v1.{method}", code=code), values
 
 
+def upstream_requests(status: str, values: str) -> tuple[str, str]:
+    labels = {"account": "main", "method": "POST", "route": "/v3/message", "status": status, "attempt": "1"}
+    return series("upstream_requests_total", **labels), values
+
+
 def append_buckets(upper_bound_hit: str) -> list[tuple[str, str]]:
     """event_log_append_seconds with every observation (10 a minute) in the bucket ending at `upper_bound_hit`."""
     bounds = [f"{0.0001 * 2**k:.4f}".rstrip("0") for k in range(19)] + ["+Inf"]
@@ -135,7 +140,9 @@ ALERT_CASES = [
     ("WazzupGatewayConsumerLagGrowing", [(series("event_consumer_lag", account="main", consumer="billing"), "5000x60")], 40, False),
     ("WazzupGatewayEventStreamsAtLimit", [rpcs("EventService/Subscribe", "RESOURCE_EXHAUSTED", "0+1x30")], 20, True),
     ("WazzupGatewayRateLimited", [rpcs("EventService/Subscribe", "RESOURCE_EXHAUSTED", "0+1x30")], 20, False),
-    ("WazzupGatewayRateLimited", [rpcs("MessageService/SendMessage", "RESOURCE_EXHAUSTED", "0+3x30")], 20, True),
+    ("WazzupGatewayRateLimited", [upstream_requests("429", "0+3x30")], 20, True),
+    ("WazzupGatewayRateLimited", [upstream_requests("200", "0+30x30")], 20, False),
+    ("WazzupGatewayRateLimited", [(series("upstream_rate_limiter_refusals_total", account="main"), "0+2x30")], 20, True),
     ("WazzupGatewayInternalErrors", [rpcs("MessageService/SendMessage", "INTERNAL", "0+1x30")], 20, True),
     ("WazzupGatewayInternalErrors", [rpcs("MessageService/SendMessage", "INVALID_ARGUMENT", "0+9x30")], 20, False),
     ("WazzupGatewayDown", [(series("up"), "1 1 0x20")], 10, True),

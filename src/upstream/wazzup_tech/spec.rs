@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::{AccountConfig, Config};
+use crate::telemetry::metrics::UpstreamMetrics;
 
 use crate::model::Dialect;
 use crate::model::validate::check_tech_send;
@@ -33,9 +34,11 @@ impl DialectSpec for WazzupTechSpec {
         &self,
         _config: &Config,
         account: &AccountConfig,
+        metrics: &UpstreamMetrics,
     ) -> Result<BuiltUpstream, TransportError> {
         Ok(BuiltUpstream::Client(Arc::new(WazzupTechClient::new(
             account,
+            metrics.clone(),
         )?)))
     }
 

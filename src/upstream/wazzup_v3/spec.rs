@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::{AccountConfig, Config};
+use crate::telemetry::metrics::UpstreamMetrics;
 
 use crate::model::Dialect;
 use crate::upstream::dialect::{BuiltUpstream, DialectSpec};
@@ -31,9 +32,11 @@ impl DialectSpec for WazzupV3Spec {
         &self,
         _config: &Config,
         account: &AccountConfig,
+        metrics: &UpstreamMetrics,
     ) -> Result<BuiltUpstream, TransportError> {
         Ok(BuiltUpstream::Client(Arc::new(WazzupV3Client::new(
             account,
+            metrics.clone(),
         )?)))
     }
 }
