@@ -7,7 +7,7 @@ use crate::events::groups::ConsumerGroups;
 use crate::events::log::EventLog;
 use crate::service::Accounts;
 use crate::telemetry::metrics::{
-    ConsumerLag, CredentialGauges, CredentialsReading, EventGauges, EventReadings,
+    ConsumerReading, CredentialGauges, CredentialsReading, EventGauges, EventReadings,
 };
 
 /// Reads the event gauges from the log (bounds, size, appends) and the fan-out (consumers, open
@@ -29,14 +29,16 @@ impl EventGauges for EventSources {
             oldest_cursor: stats.bounds.oldest,
             latest_cursor: stats.bounds.latest,
             open_streams: self.groups.open_streams() as u64,
-            consumer_lags: self
+            consumers: self
                 .groups
-                .consumer_lags()
+                .consumer_gauges()
                 .into_iter()
-                .map(|(key, lag)| ConsumerLag {
-                    account: key.account,
-                    consumer: key.name,
-                    lag,
+                .map(|gauge| ConsumerReading {
+                    account: gauge.key.account,
+                    consumer: gauge.key.name,
+                    lag: gauge.lag,
+                    pending: gauge.pending,
+                    streams: gauge.streams,
                 })
                 .collect(),
         }

@@ -36,19 +36,24 @@ pub struct EventReadings {
     pub latest_cursor: u64,
     /// Event streams (Subscribe calls) open now.
     pub open_streams: u64,
-    /// Events after the acked cursor of each named consumer, in the order to render them.
-    pub consumer_lags: Vec<ConsumerLag>,
+    /// The lag, pending events and open streams of each named consumer, in the order to render
+    /// them.
+    pub consumers: Vec<ConsumerReading>,
 }
 
-/// The lag of one named consumer.
+/// What one named consumer reports at a scrape.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConsumerLag {
+pub struct ConsumerReading {
     /// The owning account.
     pub account: String,
     /// The consumer name.
     pub consumer: String,
     /// Events after its acked cursor.
     pub lag: u64,
+    /// Events delivered to its streams and not acknowledged yet.
+    pub pending: u64,
+    /// Its streams (group members) open now.
+    pub streams: u32,
 }
 
 /// Whether one account's upstream refuses its credentials.
@@ -289,29 +294,49 @@ impl Collector for EventsCollector {
             let gauge = ConstGauge::new(value);
             gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
         }
-        encode_lags(&mut encoder, readings.consumer_lags)
+        encode_consumers(&mut encoder, &readings.consumers)
     }
 }
 
-/// Encodes one lag gauge per named consumer.
-fn encode_lags(
+/// One per-consumer gauge: its name, its help text, and how to read it.
+type ConsumerGaugeSpec = (&'static str, &'static str, fn(&ConsumerReading) -> u64);
+
+/// Encodes the lag, pending and stream gauges of every named consumer.
+fn encode_consumers(
     encoder: &mut DescriptorEncoder<'_>,
-    lags: Vec<ConsumerLag>,
+    consumers: &[ConsumerReading],
 ) -> Result<(), std::fmt::Error> {
-    let mut lag_encoder = encoder.encode_descriptor(
-        "event_consumer_lag",
-        "Events after the acked cursor of each named consumer",
-        None,
-        prometheus_client::metrics::MetricType::Gauge,
-    )?;
-    for ConsumerLag {
-        account,
-        consumer,
-        lag,
-    } in lags
-    {
-        let labels = ConsumerLabels { account, consumer };
-        ConstGauge::new(lag).encode(lag_encoder.encode_family(&labels)?)?;
+    let gauges: [ConsumerGaugeSpec; 3] = [
+        (
+            "event_consumer_lag",
+            "Events after the acked cursor of each named consumer",
+            |reading| reading.lag,
+        ),
+        (
+            "event_consumer_pending",
+            "Events delivered to each named consumer's streams and not acknowledged yet",
+            |reading| reading.pending,
+        ),
+        (
+            "event_consumer_streams",
+            "Streams (group members) open now on each named consumer",
+            |reading| u64::from(reading.streams),
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let mut family = encoder.encode_descriptor(
+            name,
+            help,
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for reading in consumers {
+            let labels = ConsumerLabels {
+                account: reading.account.clone(),
+                consumer: reading.consumer.clone(),
+            };
+            ConstGauge::new(value(reading)).encode(family.encode_family(&labels)?)?;
+        }
     }
     Ok(())
 }
@@ -362,10 +387,12 @@ mod tests {
                 oldest_cursor: 2,
                 latest_cursor: 9,
                 open_streams: 3,
-                consumer_lags: vec![ConsumerLag {
+                consumers: vec![ConsumerReading {
                     account: "main".to_owned(),
                     consumer: "crm".to_owned(),
                     lag: 4,
+                    pending: 2,
+                    streams: 1,
                 }],
             }
         }
@@ -399,6 +426,8 @@ mod tests {
             "event_log_latest_cursor 9",
             "event_streams_open 3",
             "event_consumer_lag{account=\"main\",consumer=\"crm\"} 4",
+            "event_consumer_pending{account=\"main\",consumer=\"crm\"} 2",
+            "event_consumer_streams{account=\"main\",consumer=\"crm\"} 1",
             "upstream_credentials_rejected{account=\"main\"} 1",
         ] {
             assert!(
