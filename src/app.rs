@@ -36,6 +36,7 @@ use crate::idempotency::IdempotencyError;
 use crate::service::{Accounts, ExportWatching, IdempotentSends, PollPolicy};
 use crate::storage::{StorageHealth, WriteHealth};
 use crate::telemetry::Metrics;
+use crate::telemetry::event_links::EventLinks;
 
 /// Pending connections the kernel queues per listener; the default 128 overflows when hundreds
 /// of clients connect at once, and each dropped attempt stalls a client for a second or more.
@@ -282,11 +283,13 @@ async fn serve(
     });
     metrics.register_accounts(AccountSources(accounts.clone()));
     let metrics = Arc::new(metrics);
+    let links = Arc::new(EventLinks::default());
     let services = EventServices {
         log: pipeline.log.clone(),
         groups: groups.clone(),
         pending: pipeline.pending.clone(),
         defaults: config.events.stream_defaults,
+        links: links.clone(),
     };
     let draining_rx = draining_tx.subscribe();
     let watching = ExportWatching {
@@ -336,6 +339,7 @@ async fn serve(
         pipeline.log.clone(),
         pipeline.pending.clone(),
         metrics.clone(),
+        links,
     ));
     servers.spawn(async move {
         serve_http(listeners.webhook, webhooks, http_limits, draining_rx).await;
