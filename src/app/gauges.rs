@@ -2,6 +2,7 @@
 //! accounts (telemetry itself knows none of them).
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::events::groups::ConsumerGroups;
 use crate::events::log::EventLog;
@@ -28,6 +29,11 @@ impl EventGauges for EventSources {
             stored_bytes: stats.stored_bytes,
             oldest_cursor: stats.bounds.oldest,
             latest_cursor: stats.bounds.latest,
+            oldest_event_age: stats
+                .oldest_received_at_ms
+                .map_or(Duration::ZERO, |received_at_ms| {
+                    age_of(received_at_ms, SystemTime::now())
+                }),
             open_streams: self.groups.open_streams() as u64,
             consumers: self
                 .groups
@@ -45,6 +51,15 @@ impl EventGauges for EventSources {
     }
 }
 
+/// Returns how long before `now` an event received at `received_at_ms` (ms since the epoch)
+/// arrived; zero for a time in the future (a clock set back).
+fn age_of(received_at_ms: i64, now: SystemTime) -> Duration {
+    let now_ms = now.duration_since(UNIX_EPOCH).map_or(0, |since| {
+        i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+    });
+    Duration::from_millis(now_ms.saturating_sub(received_at_ms).max(0).unsigned_abs())
+}
+
 /// Reads whether each account's upstream refuses its credentials.
 #[derive(Debug)]
 pub(crate) struct AccountSources(pub(crate) Arc<Accounts>);
@@ -58,5 +73,18 @@ impl CredentialGauges for AccountSources {
                 rejected: account.credentials_rejected(),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_age_of_an_event_counts_from_its_receipt_and_is_never_negative() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        assert_eq!(age_of(940_000, now), Duration::from_secs(60));
+        assert_eq!(age_of(1_000_000, now), Duration::ZERO);
+        assert_eq!(age_of(1_005_000, now), Duration::ZERO);
     }
 }

@@ -34,6 +34,8 @@ pub struct EventReadings {
     pub oldest_cursor: u64,
     /// Cursor of the newest event (0 when none).
     pub latest_cursor: u64,
+    /// How long ago the oldest retained event was received (zero when the log is empty).
+    pub oldest_event_age: Duration,
     /// Event streams (Subscribe calls) open now.
     pub open_streams: u64,
     /// The lag, pending events and open streams of each named consumer, in the order to render
@@ -294,6 +296,13 @@ impl Collector for EventsCollector {
             let gauge = ConstGauge::new(value);
             gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
         }
+        let age = ConstGauge::new(readings.oldest_event_age.as_secs_f64());
+        age.encode(encoder.encode_descriptor(
+            "event_log_oldest_event_age_seconds",
+            "Seconds since the oldest retained event was received (0 when the log is empty)",
+            None,
+            age.metric_type(),
+        )?)?;
         encode_consumers(&mut encoder, &readings.consumers)
     }
 }
@@ -386,6 +395,7 @@ mod tests {
                 stored_bytes: 1024,
                 oldest_cursor: 2,
                 latest_cursor: 9,
+                oldest_event_age: Duration::from_millis(90_500),
                 open_streams: 3,
                 consumers: vec![ConsumerReading {
                     account: "main".to_owned(),
@@ -424,6 +434,7 @@ mod tests {
             "event_log_bytes 1024",
             "event_log_oldest_cursor 2",
             "event_log_latest_cursor 9",
+            "event_log_oldest_event_age_seconds 90.5",
             "event_streams_open 3",
             "event_consumer_lag{account=\"main\",consumer=\"crm\"} 4",
             "event_consumer_pending{account=\"main\",consumer=\"crm\"} 2",
