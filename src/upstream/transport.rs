@@ -110,6 +110,7 @@ impl Transport {
             source,
         })?;
         let (limiter, clock) = pacing::pacer(quota(&account.limits));
+        metrics.include_account(&name);
         Ok(Self {
             limiter,
             clock,

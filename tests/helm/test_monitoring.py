@@ -15,10 +15,13 @@ from harness import (
     RPC_TIMEOUT_S,
     SANDBOX_WEBHOOK_ENV,
     Gateway,
+    grpcurl_ok_json,
     http_get,
     inbound_message_webhook,
     post_webhook,
 )
+from test_wazzup_v3_mock import WHATSAPP, answer_like_v3
+from upstream_mock import RecordingUpstream
 
 FULLNAME = f"{RELEASE}-wazzup-gateway"
 # Metrics the rules read that come from elsewhere than the gateway's /metrics.
@@ -197,20 +200,34 @@ def test_the_alert_expression_fires_on_the_gateway_series(alert, inputs, minutes
 
 @pytest.fixture(scope="module")
 def exported_families(gateway_binary, tmp_path_factory) -> set[str]:
-    """Metric families (# TYPE lines) of a sandbox gateway's /metrics after one gRPC call and one webhook
-    (a family without any sample yet is not rendered)."""
+    """Metric families (# TYPE lines) of /metrics after one gRPC call, one webhook and one keyed send
+    through a Wazzup v3 account to a mock upstream (a family without any sample yet is not rendered)."""
     workdir = tmp_path_factory.mktemp("metrics-gateway")
-    gateway = Gateway(gateway_binary, workdir, ["--sandbox"], SANDBOX_WEBHOOK_ENV)
-    try:
-        gateway.wait_ready()
-        with grpc.insecure_channel(gateway.grpc_target) as channel:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=RPC_TIMEOUT_S)
-            assert reply.status == health_pb2.HealthCheckResponse.SERVING
-        assert post_webhook(gateway, inbound_message_webhook("metrics-probe-1", "hello")) == 200
-        status, text = http_get(gateway.admin_url("/metrics"))
-        assert status == 200
-    finally:
-        assert gateway.stop() == 0, gateway.log_text()
+    with RecordingUpstream(answer_like_v3) as upstream:
+        config = workdir / "gateway.toml"
+        config.write_text(f'[[accounts]]\nname = "acme"\ndialect = "wazzup_v3"\nbase_url = "{upstream.base_url}"\n')
+        env = {**SANDBOX_WEBHOOK_ENV, "WGW_ACCOUNT_ACME_API_KEY": "metrics-probe-key"}
+        gateway = Gateway(gateway_binary, workdir, ["--sandbox", "--config", str(config)], env)
+        try:
+            gateway.wait_ready()
+            with grpc.insecure_channel(gateway.grpc_target) as channel:
+                reply = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=RPC_TIMEOUT_S
+                )
+                assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            assert post_webhook(gateway, inbound_message_webhook("metrics-probe-1", "hello")) == 200
+            send = {
+                "account": "acme",
+                "channel_id": WHATSAPP,
+                "recipient": {"chat_type": "CHAT_TYPE_WHATSAPP", "chat_id": "79011112233"},
+                "text": "metrics probe",
+                "idempotency_key": "metrics-probe-1",
+            }
+            grpcurl_ok_json(gateway.grpc_target, "wazzup_gateway.v1.MessageService/SendMessage", send)
+            status, text = http_get(gateway.admin_url("/metrics"))
+            assert status == 200
+        finally:
+            assert gateway.stop() == 0, gateway.log_text()
     return set(re.findall(r"^# TYPE (\S+) \S+$", text, flags=re.MULTILINE))
 
 

@@ -155,6 +155,15 @@ impl UpstreamMetrics {
         text
     }
 
+    /// Starts the rate limiter series of `account` at zero, so that they exist (for `rate()` and
+    /// alerts) before its first wait or refusal.
+    pub fn include_account(&self, account: &str) {
+        let labels = limiter_labels(account);
+        self.limiter_waits.get_or_create(&labels).inc_by(0);
+        self.limiter_wait_seconds.get_or_create(&labels).inc_by(0.0);
+        self.limiter_refusals.get_or_create(&labels).inc_by(0);
+    }
+
     /// Records that a request of `account` waited `waited` for the rate limiter.
     pub fn record_limiter_wait(&self, account: &str, waited: Duration) {
         let labels = limiter_labels(account);
@@ -258,6 +267,24 @@ mod tests {
             "upstream_requests_total{account=\"main\",method=\"GET\",route=\"/v3/channels\",status=\"timeout\",attempt=\"1\"} 1",
             "upstream_request_seconds_sum{account=\"main\",method=\"POST\",route=\"/v3/message\",status=\"429\"} 0.3",
             "upstream_request_seconds_count{account=\"main\",method=\"POST\",route=\"/v3/message\",status=\"429\"} 1",
+        ] {
+            assert!(
+                text.lines().any(|rendered| rendered == line),
+                "{line}\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_included_account_shows_its_limiter_series_at_zero() {
+        let metrics = UpstreamMetrics::default();
+        metrics.include_account("main");
+
+        let text = metrics.render();
+        for line in [
+            "upstream_rate_limiter_waits_total{account=\"main\"} 0",
+            "upstream_rate_limiter_wait_seconds_total{account=\"main\"} 0.0",
+            "upstream_rate_limiter_refusals_total{account=\"main\"} 0",
         ] {
             assert!(
                 text.lines().any(|rendered| rendered == line),
