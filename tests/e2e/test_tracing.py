@@ -127,6 +127,24 @@ def test_a_webhook_is_traced_from_its_receipt_through_the_append_to_its_delivery
     leaking = [span for span in receiver.spans if SANDBOX_WEBHOOK_SECRET in repr(span)]
     assert leaking == [], "no span may carry the webhook secret"
 
+    # After a restart the event is read back from disk: its delivery carries the event id, no link.
+    with OtlpReceiver("grpc") as receiver_after:
+        otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver_after.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+        restarted = start_gateway(env={**SANDBOX_WEBHOOK_ENV, **otel}, data_dir=gateway.data_dir)
+        with grpc.insecure_channel(restarted.grpc_target) as channel:
+            stream = pb.stub("EventService", channel).Subscribe(
+                pb.message("SubscribeRequest", {"earliest": True}), timeout=15.0
+            )
+            replayed = next(response.event for response in stream if response.WhichOneof("kind") == "event")
+            stream.cancel()
+        assert restarted.stop() == 0
+
+    assert replayed.id == delivered.id
+    (from_disk,) = [
+        span for span in receiver_after.named("event deliver") if span["attributes"]["event.id"] == delivered.id
+    ]
+    assert from_disk["links"] == []
+
 
 def _is_descendant(receiver: OtlpReceiver, span: dict, of: dict) -> bool:
     by_id = {candidate["span_id"]: candidate for candidate in receiver.spans}
