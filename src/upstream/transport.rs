@@ -7,11 +7,9 @@
 //! Spans and logs carry the method, the route template, the status and the attempt number; never
 //! the key, the query values or a body.
 
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use governor::Quota;
 use governor::clock::Clock as _;
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, DATE, HeaderValue, RETRY_AFTER};
@@ -30,6 +28,7 @@ mod address;
 mod download;
 mod pacing;
 mod request;
+mod retry_after;
 
 pub use download::{Downloads, FileChunks, describe as describe_download_error};
 pub use request::{Answer, Credentials, TransportError, UpstreamRequest};
@@ -109,7 +108,7 @@ impl Transport {
             account: name.clone(),
             source,
         })?;
-        let (limiter, clock) = pacing::pacer(quota(&account.limits));
+        let (limiter, clock) = pacing::pacer(pacing::quota(&account.limits));
         metrics.include_account(&name);
         Ok(Self {
             limiter,
@@ -314,7 +313,7 @@ impl Transport {
                 .record("error.type", tracing::field::display(status));
         }
         self.note_credentials(status);
-        let retry_after_opt = retry_after(
+        let retry_after_opt = retry_after::retry_after(
             response.headers().get(RETRY_AFTER),
             response.headers().get(DATE),
             SystemTime::now(),
@@ -464,15 +463,6 @@ fn build_client(limits: &UpstreamLimits) -> Result<reqwest::Client, reqwest::Err
         .build()
 }
 
-/// Returns the account's quota: `requests_per_window` per `rate_window`, all usable at once.
-fn quota(limits: &UpstreamLimits) -> Quota {
-    let burst = NonZeroU32::new(limits.requests_per_window).unwrap_or(NonZeroU32::MIN);
-    let period = limits.rate_window / burst.get();
-    Quota::with_period(period.max(Duration::from_nanos(1)))
-        .unwrap_or_else(|| Quota::per_second(burst))
-        .allow_burst(burst)
-}
-
 /// Maps an HTTP client failure: timeouts, connect failures, and broken connections.
 fn failed(error: reqwest::Error, timeout: Duration) -> UpstreamError {
     if error.is_timeout() {
@@ -484,90 +474,9 @@ fn failed(error: reqwest::Error, timeout: Duration) -> UpstreamError {
     }
 }
 
-/// Reads `Retry-After` in either of its forms: delay seconds, or an HTTP-date (a date already
-/// past means no wait). The date is read against the answer's own `Date` (RFC 9110 §10.2.3), so
-/// a clock difference between the upstream and the gateway does not change the wait; `now`, the
-/// current wall-clock time, stands in when the answer has no readable `Date`.
-fn retry_after(
-    value: Option<&HeaderValue>,
-    date: Option<&HeaderValue>,
-    now: SystemTime,
-) -> Option<Duration> {
-    let text = value?.to_str().ok()?.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let retry_at = httpdate::parse_http_date(text).ok()?;
-    let answered_at = date
-        .and_then(|date| date.to_str().ok())
-        .and_then(|date| httpdate::parse_http_date(date.trim()).ok())
-        .unwrap_or(now);
-    Some(
-        retry_at
-            .duration_since(answered_at)
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_reads_seconds_and_http_dates() {
-        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
-        let upstream_date = "Wed, 21 Oct 2015 09:00:00 GMT";
-        let cases = [
-            (Some("7"), None, Some(Duration::from_secs(7))),
-            (Some(" 0 "), None, Some(Duration::ZERO)),
-            (
-                Some("Wed, 21 Oct 2015 07:28:30 GMT"),
-                None,
-                Some(Duration::from_secs(30)),
-            ),
-            (
-                Some("Wed, 21 Oct 2015 07:27:00 GMT"),
-                None,
-                Some(Duration::ZERO),
-            ),
-            // The upstream's clock is 92 minutes ahead of ours: the wait counts from its Date.
-            (
-                Some("Wed, 21 Oct 2015 09:00:30 GMT"),
-                Some(upstream_date),
-                Some(Duration::from_secs(30)),
-            ),
-            // ... and 30 minutes behind.
-            (
-                Some("Wed, 21 Oct 2015 06:58:45 GMT"),
-                Some("Wed, 21 Oct 2015 06:58:00 GMT"),
-                Some(Duration::from_secs(45)),
-            ),
-            (
-                Some("Wed, 21 Oct 2015 08:59:00 GMT"),
-                Some(upstream_date),
-                Some(Duration::ZERO),
-            ),
-            // An unreadable Date falls back to our clock.
-            (
-                Some("Wed, 21 Oct 2015 07:28:10 GMT"),
-                Some("yesterday"),
-                Some(Duration::from_secs(10)),
-            ),
-            (Some("7"), Some(upstream_date), Some(Duration::from_secs(7))),
-            (Some("soon"), None, None),
-            (Some("-5"), None, None),
-            (None, Some(upstream_date), None),
-        ];
-        for (text, date, expected) in cases {
-            let header = text.map(|text| HeaderValue::from_str(text).unwrap());
-            let date_header = date.map(|date| HeaderValue::from_str(date).unwrap());
-            assert_eq!(
-                retry_after(header.as_ref(), date_header.as_ref(), now),
-                expected,
-                "{text:?} with Date {date:?}"
-            );
-        }
-    }
 
     /// The transport of an account allowing one request per 10 s, recording into `metrics`.
     fn paced_transport(metrics: UpstreamMetrics) -> Transport {
@@ -610,17 +519,5 @@ mod tests {
                 "{line}\n{text}"
             );
         }
-    }
-
-    #[test]
-    fn the_quota_allows_the_whole_window_at_once_then_paces() {
-        let limits = UpstreamLimits {
-            requests_per_window: 3,
-            rate_window: Duration::from_secs(60),
-            ..UpstreamLimits::default()
-        };
-        let (limiter, _) = pacing::pacer(quota(&limits));
-        assert!((0..3).all(|_| limiter.check().is_ok()));
-        assert!(limiter.check().is_err());
     }
 }

@@ -1,13 +1,16 @@
 //! The clock of the accounts' rate limiters: Tokio's, so the limiter's waits and the caller's
 //! deadlines (both `tokio::time`) are measured on one clock, and a paused test clock paces
-//! requests exactly as it paces the sleeps.
+//! requests exactly as it paces the sleeps; and the quota an account's limits give.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
+
+use crate::config::UpstreamLimits;
 use tokio::time::Instant;
 
 /// One account's rate limiter on the Tokio clock.
@@ -28,6 +31,15 @@ impl Clock for TokioClock {
     }
 }
 
+/// Returns the account's quota: `requests_per_window` per `rate_window`, all usable at once.
+pub(super) fn quota(limits: &UpstreamLimits) -> Quota {
+    let burst = NonZeroU32::new(limits.requests_per_window).unwrap_or(NonZeroU32::MIN);
+    let period = limits.rate_window / burst.get();
+    Quota::with_period(period.max(Duration::from_nanos(1)))
+        .unwrap_or_else(|| Quota::per_second(burst))
+        .allow_burst(burst)
+}
+
 /// Builds a limiter for `quota` on the Tokio clock, returning it with its clock.
 pub(super) fn pacer(quota: Quota) -> (Pacer, TokioClock) {
     let clock = TokioClock {
@@ -38,11 +50,21 @@ pub(super) fn pacer(quota: Quota) -> (Pacer, TokioClock) {
 
 #[cfg(test)]
 mod tests {
-    use std::num::NonZeroU32;
-
     use governor::clock::Clock as _;
 
     use super::*;
+
+    #[test]
+    fn the_quota_allows_the_whole_window_at_once_then_paces() {
+        let limits = UpstreamLimits {
+            requests_per_window: 3,
+            rate_window: Duration::from_secs(60),
+            ..UpstreamLimits::default()
+        };
+        let (limiter, _) = pacer(quota(&limits));
+        assert!((0..3).all(|_| limiter.check().is_ok()));
+        assert!(limiter.check().is_err());
+    }
 
     #[tokio::test(start_paused = true)]
     async fn the_limiter_follows_the_tokio_clock() {
