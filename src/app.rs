@@ -37,6 +37,7 @@ use crate::service::{Accounts, ExportWatching, IdempotentSends, PollPolicy};
 use crate::storage::{StorageHealth, WriteHealth};
 use crate::telemetry::Metrics;
 use crate::upstream::registry::WEBHOOK_DECODERS;
+use crate::telemetry::event_links::EventLinks;
 
 /// Pending connections the kernel queues per listener; the default 128 overflows when hundreds
 /// of clients connect at once, and each dropped attempt stalls a client for a second or more.
@@ -194,9 +195,11 @@ pub async fn run_with_events(
 ) -> Result<(), AppError> {
     let idempotency = backends::open_idempotency(&config)?;
     let storage = StorageHealth::new(vec![events.log_health.clone(), idempotency.health]);
+    let metrics = Metrics::new();
     let sends = Arc::new(IdempotentSends::new(
         idempotency.store,
         config.storage.idempotency_retention,
+        metrics.idempotency(),
     ));
     let (draining_tx, draining_rx) = watch::channel(false);
     let outcome = match backends::start_consumer_groups(&config, &events, draining_rx).await {
@@ -204,11 +207,12 @@ pub async fn run_with_events(
             let stores = Stores {
                 sends: sends.clone(),
                 storage,
+                metrics,
             };
             let outcome = serve(
                 &config,
                 listeners,
-                &stores,
+                stores,
                 &events,
                 &groups,
                 draining_tx,
@@ -236,12 +240,15 @@ pub async fn run_with_events(
     outcome
 }
 
-/// The idempotent sends and the write health of both embedded stores.
+/// The idempotent sends, the write health of both embedded stores, and the metrics registry
+/// the sends already record into.
 struct Stores {
     /// Keyed sends over the idempotency store.
     sends: Arc<IdempotentSends>,
     /// Whether the event log and the idempotency store can write.
     storage: StorageHealth,
+    /// The registry, completed with the scrape-time sources once the accounts are built.
+    metrics: Metrics,
 }
 
 /// Wires every sandbox account: its sends' statuses, injected messages and channel changes
@@ -258,28 +265,32 @@ fn connect_sandboxes(accounts: &Accounts, log: &Arc<dyn EventLog>, files_base_ur
 async fn serve(
     config: &Config,
     listeners: Listeners,
-    stores: &Stores,
+    stores: Stores,
     pipeline: &EventPipeline,
     groups: &Arc<dyn ConsumerGroups>,
     draining_tx: watch::Sender<bool>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
-    let accounts =
-        Arc::new(Accounts::from_config(config, &stores.sends).map_err(AppError::Upstream)?);
+    let mut metrics = stores.metrics;
+    let accounts = Arc::new(
+        Accounts::from_config(config, &stores.sends, &metrics.upstream())
+            .map_err(AppError::Upstream)?,
+    );
     connect_sandboxes(&accounts, &pipeline.log, &local_base_url(&listeners.admin));
     announce(config, &listeners);
-    let mut metrics = Metrics::new();
     metrics.register_events(EventSources {
         log: pipeline.log.clone(),
         groups: groups.clone(),
     });
     metrics.register_accounts(AccountSources(accounts.clone()));
     let metrics = Arc::new(metrics);
+    let links = Arc::new(EventLinks::default());
     let services = EventServices {
         log: pipeline.log.clone(),
         groups: groups.clone(),
         pending: pipeline.pending.clone(),
         defaults: config.events.stream_defaults,
+        links: links.clone(),
     };
     let draining_rx = draining_tx.subscribe();
     let watching = ExportWatching {
@@ -331,6 +342,7 @@ async fn serve(
         pipeline.log.clone(),
         pipeline.pending.clone(),
         metrics.clone(),
+        links,
     ));
     let webhook_tls = webhook_tls(config).map_err(|error| AppError::Build(Box::new(error)))?;
     servers.spawn(async move {

@@ -8,7 +8,8 @@
 //! - [`config`]: one typed [`config::Config`] from a TOML file, environment overrides and the
 //!   command line; secrets from env or mounted files, redacted everywhere.
 //! - [`cli`]: the command line (`serve`, `check-config`).
-//! - [`telemetry`]: logging and Prometheus metrics.
+//! - [`telemetry`]: logging, OpenTelemetry traces (with the links from event deliveries to their
+//!   append), and Prometheus metrics.
 //! - [`app`]: wiring and lifecycle: binds the three listeners (gRPC, webhooks, admin), runs them,
 //!   and drains on SIGTERM/SIGINT.
 //! - [`bearer`]: the one reader of `Authorization: Bearer` (gRPC callers and webhooks).

@@ -4,6 +4,7 @@
 //! Secrets never reach a log line or a span: they are held in `secrecy::SecretString`, spans record
 //! an explicit list of fields, and the caller's `authorization` metadata is never recorded.
 
+pub mod event_links;
 pub mod metrics;
 pub mod trace_context;
 pub mod trace_export;

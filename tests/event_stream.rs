@@ -611,6 +611,7 @@ async fn consumers_are_listed_with_their_progress_and_metrics_show_the_log() {
     let _alpha = subscribe(&gateway, named("alpha", pb::AckMode::Auto)).await;
     gateway.append(vec![event("m1"), event("m2")]).await;
     next_event(&mut stream).await;
+    next_event(&mut stream).await;
 
     let listed = gateway
         .events()
@@ -622,8 +623,13 @@ async fn consumers_are_listed_with_their_progress_and_metrics_show_the_log() {
     let names: Vec<_> = consumers.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["alpha", "zeta"]);
     assert_eq!(
-        (consumers[1].account.as_str(), consumers[1].lag),
-        ("main", 2)
+        (
+            consumers[1].account.as_str(),
+            consumers[1].lag,
+            consumers[1].pending,
+            consumers[1].members
+        ),
+        ("main", 2, 2, 1)
     );
     // The gateway's reqwest uses rustls without a default crypto provider; pick the same one.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -638,10 +644,17 @@ async fn consumers_are_listed_with_their_progress_and_metrics_show_the_log() {
     ] {
         assert!(text.contains(line), "{line} in {text}");
     }
-    assert!(
-        text.contains("event_consumer_lag{account=\"main\",consumer=\"zeta\"} 2"),
-        "{text}"
-    );
+    for line in [
+        "event_consumer_lag{account=\"main\",consumer=\"zeta\"} 2",
+        "event_consumer_pending{account=\"main\",consumer=\"zeta\"} 2",
+        "event_consumer_streams{account=\"main\",consumer=\"zeta\"} 1",
+        "event_consumer_streams{account=\"main\",consumer=\"alpha\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|rendered| rendered == line),
+            "{line} in {text}"
+        );
+    }
     gateway.stop().await;
 }
 

@@ -16,6 +16,7 @@ use support::{TestGateway, max_button, recipient, telegram_button};
 use wazzup_gateway::config::Config;
 use wazzup_gateway::model::{ExportRequest, ExportState};
 use wazzup_gateway::proto::pb;
+use wazzup_gateway::telemetry::metrics::UpstreamMetrics;
 use wazzup_gateway::upstream::{CallContext, RetryPolicy, Upstream, WazzupTechClient};
 use wazzup_tech_support::*;
 use wazzup_v3_support::{failure, webhooks};
@@ -749,7 +750,8 @@ fn tech_client(upstream: &MockServer) -> WazzupTechClient {
         .iter()
         .find(|account| account.name == ACCOUNT)
         .expect("the tech account");
-    WazzupTechClient::with_policy(account, RetryPolicy::for_test()).expect("client")
+    WazzupTechClient::with_policy(account, RetryPolicy::for_test(), UpstreamMetrics::default())
+        .expect("client")
 }
 
 #[tokio::test]

@@ -519,6 +519,23 @@ async fn a_rate_limited_send_is_retried_then_reports_retry_info() {
         Some(Duration::from_millis(5)),
         "the configured fallback"
     );
+    let metrics = gateway.admin_get("/metrics").await.1;
+    for attempt in 1..=ATTEMPTS {
+        let line = format!(
+            "upstream_requests_total{{account=\"{ACCOUNT}\",method=\"POST\",route=\"/v3/message\",status=\"429\",attempt=\"{attempt}\"}} 1"
+        );
+        assert!(
+            metrics.lines().any(|rendered| rendered == line),
+            "{line}\n{metrics}"
+        );
+    }
+    let latency = format!(
+        "upstream_request_seconds_count{{account=\"{ACCOUNT}\",method=\"POST\",route=\"/v3/message\",status=\"429\"}} {ATTEMPTS}"
+    );
+    assert!(
+        metrics.lines().any(|rendered| rendered == latency),
+        "{latency}\n{metrics}"
+    );
     gateway.stop().await;
 }
 
@@ -940,5 +957,17 @@ async fn the_accounts_rate_limit_is_enforced_in_the_gateway() {
             .retry_after
             .is_some_and(|delay| delay > Duration::from_secs(20))
     );
+    let metrics = gateway.admin_get("/metrics").await.1;
+    for line in [
+        format!("upstream_rate_limiter_refusals_total{{account=\"{ACCOUNT}\"}} 1"),
+        format!(
+            "upstream_requests_total{{account=\"{ACCOUNT}\",method=\"GET\",route=\"/v3/channels\",status=\"200\",attempt=\"1\"}} 2"
+        ),
+    ] {
+        assert!(
+            metrics.lines().any(|rendered| rendered == line),
+            "{line}\n{metrics}"
+        );
+    }
     gateway.stop().await;
 }

@@ -3,6 +3,7 @@
 //! `convert/subscriptions.rs`, the work happens behind [`ConsumerGroups`]. `Subscribe` is
 //! served through [`EventServiceRoute`], which encodes each event once for every stream.
 
+mod delivery_span;
 mod encoded;
 
 pub use encoded::EventServiceRoute;
@@ -28,6 +29,7 @@ use crate::events::log::EventLog;
 use crate::events::responses::PendingResponses;
 use crate::model::Violations;
 use crate::proto::pb;
+use crate::telemetry::event_links::EventLinks;
 
 /// What the event service works with.
 #[derive(Clone, Debug)]
@@ -40,6 +42,8 @@ pub struct EventServices {
     pub pending: Arc<PendingResponses>,
     /// Defaults for subscription settings left unset.
     pub defaults: StreamDefaults,
+    /// The append spans of recently stored events, which delivery spans link to.
+    pub links: Arc<EventLinks>,
 }
 
 /// Serves `wazzup_gateway.v1.EventService`.
@@ -97,7 +101,8 @@ impl EventsApi {
         )?)
     }
 
-    /// Opens the subscription `request` asks for: its items, failures as statuses.
+    /// Opens the subscription `request` asks for: its items, failures as statuses; each event
+    /// handed over is traced ([`delivery_span`]).
     async fn open(
         &self,
         request: &Request<pb::SubscribeRequest>,
@@ -109,8 +114,15 @@ impl EventsApi {
             .subscribe(subscription)
             .await
             .map_err(ApiError::from)?;
+        let links = Arc::clone(&self.services.links);
+        let consumer = request.get_ref().consumer.clone();
         Ok(stream
-            .map(|item| item.map_err(|error| Status::from(ApiError::from(error))))
+            .map(move |item| {
+                if let Ok(StreamItem::Event(delivery)) = &item {
+                    delivery_span::trace_delivery(&links, delivery, &consumer);
+                }
+                item.map_err(|error| Status::from(ApiError::from(error)))
+            })
             .boxed())
     }
 

@@ -137,6 +137,7 @@ mod tests {
     use crate::idempotency::EmbeddedIdempotencyStore;
     use crate::proto::pb::sandbox_service_server::SandboxService as _;
     use crate::service::{Account, Accounts, IdempotentSends};
+    use crate::telemetry::metrics::IdempotencyMetrics;
     use crate::upstream::sandbox::SandboxUpstream;
     use crate::upstream::transport::Downloads;
 
@@ -152,6 +153,7 @@ mod tests {
         let sends = Arc::new(IdempotentSends::new(
             Arc::new(store),
             Duration::from_secs(3600),
+            IdempotencyMetrics::default(),
         ));
         let accounts = Accounts::new(
             vec![Account::sandbox(

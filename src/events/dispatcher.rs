@@ -27,8 +27,30 @@ use super::fanout::{Delivery, StreamEnd};
 use super::log::{ConsumerStore, EventLog, EventLogError};
 use super::{Cursor, StoredEvent};
 
-/// The acked cursor of every known consumer, read by metrics without waiting.
-pub(crate) type ProgressBoard = Arc<Mutex<std::collections::BTreeMap<ConsumerKey, Cursor>>>;
+/// The progress of every known consumer, read by metrics without waiting.
+pub(crate) type ProgressBoard = Arc<Mutex<std::collections::BTreeMap<ConsumerKey, Progress>>>;
+
+/// What the metrics show of one consumer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Progress {
+    /// Every event up to here is acknowledged.
+    pub(crate) acked: Cursor,
+    /// Events delivered and not acknowledged yet.
+    pub(crate) pending: u64,
+    /// Streams (members) reading it now.
+    pub(crate) members: u32,
+}
+
+impl Progress {
+    /// The progress of a consumer whose acks are `acks`, read by `members` streams.
+    pub(crate) fn of(acks: &AckState, members: u32) -> Self {
+        Self {
+            acked: acks.acked,
+            pending: acks.unacked.len() as u64,
+            members,
+        }
+    }
+}
 
 /// Starts the dispatcher of `record`; the task ends after [`DispatcherClient::stop`].
 ///
@@ -304,7 +326,9 @@ impl Dispatcher {
         if unchanged {
             return;
         }
-        self.board.lock().insert(self.key.clone(), acks.acked);
+        self.board
+            .lock()
+            .insert(self.key.clone(), Progress::of(&acks, members));
         self.status_tx.send_modify(|status| {
             status.version += 1;
             status.acks = acks;

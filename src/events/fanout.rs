@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use self::shared_reads::SharedReads;
 use super::Cursor;
 use super::consumers::{AccountScope, AckState, ConsumerKey, ConsumerRecord, EventFilter};
-use super::dispatcher::{self, DispatcherClient, MemberSettings, ProgressBoard};
+use super::dispatcher::{self, DispatcherClient, MemberSettings, Progress, ProgressBoard};
 use super::log::{ConsumerStore, EventLog, EventLogError};
 
 pub use self::error::{FanoutError, StreamEnd};
@@ -39,6 +39,19 @@ const READ_BATCH: usize = 256;
 
 /// A subscription: items until an error ends it.
 pub type SubscriptionStream = BoxStream<'static, Result<StreamItem, FanoutError>>;
+
+/// What the metrics show of one named consumer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerGauge {
+    /// The consumer.
+    pub key: ConsumerKey,
+    /// Events after its acked cursor.
+    pub lag: u64,
+    /// Events delivered to its streams and not acknowledged yet.
+    pub pending: u64,
+    /// Its streams (group members) open now.
+    pub streams: u32,
+}
 
 /// A dispatcher the fan-out started.
 #[derive(Debug)]
@@ -84,9 +97,9 @@ impl Fanout {
         draining_rx: watch::Receiver<bool>,
     ) -> Result<Self, EventLogError> {
         let stored = store.list_consumers().await?;
-        let board: BTreeMap<ConsumerKey, Cursor> = stored
+        let board: BTreeMap<ConsumerKey, Progress> = stored
             .into_iter()
-            .map(|record| (record.key, record.acks.acked))
+            .map(|record| (record.key, Progress::of(&record.acks, 0)))
             .collect();
         Ok(Self {
             reads: Arc::new(SharedReads::new(Arc::clone(&log))),
@@ -231,7 +244,9 @@ impl Fanout {
         };
         check_scope(&request.scope, key, &record.filter)?;
         let stored = self.store.create_consumer(record).await?;
-        self.board.lock().insert(key.clone(), stored.acks.acked);
+        self.board
+            .lock()
+            .insert(key.clone(), Progress::of(&stored.acks, 0));
         Ok(stored)
     }
 
@@ -385,13 +400,18 @@ impl Fanout {
         self.max_streams - self.streams.available_permits()
     }
 
-    /// Returns the lag of every known consumer (events after its acked cursor).
-    pub fn consumer_lags(&self) -> Vec<(ConsumerKey, u64)> {
+    /// Returns the lag, pending events and open streams of every known consumer.
+    pub fn consumer_gauges(&self) -> Vec<ConsumerGauge> {
         let latest = self.log.bounds().latest;
         let board = self.board.lock();
         board
             .iter()
-            .map(|(key, acked)| (key.clone(), latest.saturating_sub(*acked)))
+            .map(|(key, progress)| ConsumerGauge {
+                key: key.clone(),
+                lag: latest.saturating_sub(progress.acked),
+                pending: progress.pending,
+                streams: progress.members,
+            })
             .collect()
     }
 

@@ -7,7 +7,9 @@ use async_trait::async_trait;
 
 use super::Cursor;
 use super::consumers::{AccountScope, ConsumerKey};
-use super::fanout::{ConsumerInfo, Fanout, FanoutError, Subscription, SubscriptionStream};
+use super::fanout::{
+    ConsumerGauge, ConsumerInfo, Fanout, FanoutError, Subscription, SubscriptionStream,
+};
 
 /// Subscriptions over the event log: ephemeral tails, and named consumers whose members share
 /// the events (each delivered to one member), with acks, redelivery and stored progress.
@@ -53,8 +55,9 @@ pub trait ConsumerGroups: Send + Sync + std::fmt::Debug + 'static {
     /// Returns how many subscription streams are open now (a gauge).
     fn open_streams(&self) -> usize;
 
-    /// Returns, for each named consumer, how many events lie after its acked cursor (a gauge).
-    fn consumer_lags(&self) -> Vec<(ConsumerKey, u64)>;
+    /// Returns, for each named consumer, how many events lie after its acked cursor, how many
+    /// were delivered and not acknowledged, and how many of its streams are open (gauges).
+    fn consumer_gauges(&self) -> Vec<ConsumerGauge>;
 }
 
 #[async_trait]
@@ -104,7 +107,7 @@ impl ConsumerGroups for Fanout {
         Fanout::open_streams(self)
     }
 
-    fn consumer_lags(&self) -> Vec<(ConsumerKey, u64)> {
-        Fanout::consumer_lags(self)
+    fn consumer_gauges(&self) -> Vec<ConsumerGauge> {
+        Fanout::consumer_gauges(self)
     }
 }

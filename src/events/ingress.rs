@@ -29,6 +29,7 @@
 //! the account only: never the URL path (it holds the secret), the secret or the crmKey.
 
 mod auth;
+mod spans;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,9 +44,12 @@ use axum::routing::post;
 use futures::StreamExt as _;
 use serde_json::json;
 use tokio::time::{Instant, timeout_at};
+use tracing::Instrument as _;
 
 use crate::config::{AccountConfig, WebhookConfig};
 use crate::telemetry::Metrics;
+use crate::telemetry::event_links::EventLinks;
+use crate::telemetry::trace_context;
 
 use super::bounds::{self, MAX_JSON_DEPTH};
 use super::decode::{self, DecodedWebhook, WebhookDecoders, WebhookSource};
@@ -78,6 +82,8 @@ struct Ingress {
     responses: Arc<PendingResponses>,
     /// Counts webhooks by account, kind and outcome.
     metrics: Arc<Metrics>,
+    /// Where each stored event's append span is remembered, for the delivery spans to link to.
+    links: Arc<EventLinks>,
     /// Body size and time limits.
     limits: WebhookConfig,
     /// Reads each account's bodies in its dialect.
@@ -87,7 +93,7 @@ struct Ingress {
 impl IngressState {
     /// Builds the ingress for `accounts` with `limits`, reading bodies with `decoders` and
     /// storing into `log`. `responses` must be the registry `EventService.Respond` answers
-    /// through.
+    /// through; `links` the one the event streams read.
     pub fn new(
         accounts: &[AccountConfig],
         limits: WebhookConfig,
@@ -95,6 +101,7 @@ impl IngressState {
         log: Arc<dyn EventLog>,
         responses: Arc<PendingResponses>,
         metrics: Arc<Metrics>,
+        links: Arc<EventLinks>,
     ) -> Self {
         let accounts = accounts
             .iter()
@@ -105,6 +112,7 @@ impl IngressState {
             log,
             responses,
             metrics,
+            links,
             limits,
             decoders,
         };
@@ -117,8 +125,8 @@ impl IngressState {
 /// Builds the webhook router.
 pub fn router(state: IngressState) -> Router {
     Router::new()
-        .route("/webhooks/{account}/{secret}", post(receive_with_secret))
-        .route("/webhooks/{account}", post(receive_without_secret))
+        .route(spans::ROUTE_WITH_SECRET, post(receive_with_secret))
+        .route(spans::ROUTE_WITHOUT_SECRET, post(receive_without_secret))
         .with_state(state)
 }
 
@@ -128,7 +136,14 @@ async fn receive_with_secret(
     Path((account, secret)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    state.inner.receive(&account, Some(&secret), request).await
+    let span = spans::receipt_span(spans::ROUTE_WITH_SECRET, request.headers());
+    let response = state
+        .inner
+        .receive(&account, Some(&secret), request)
+        .instrument(span.clone())
+        .await;
+    spans::record_status(&span, response.status());
+    response
 }
 
 /// `POST /webhooks/{account}`.
@@ -137,7 +152,14 @@ async fn receive_without_secret(
     Path(account): Path<String>,
     request: Request,
 ) -> Response {
-    state.inner.receive(&account, None, request).await
+    let span = spans::receipt_span(spans::ROUTE_WITHOUT_SECRET, request.headers());
+    let response = state
+        .inner
+        .receive(&account, None, request)
+        .instrument(span.clone())
+        .await;
+    spans::record_status(&span, response.status());
+    response
 }
 
 /// How one request ended, for the answer and the metrics.
@@ -230,9 +252,11 @@ impl Ingress {
     ) -> Response {
         let received_at_ms = decode::now_ms();
         let Some(account) = self.accounts.get(account_name) else {
+            spans::record_account(ACCOUNT_NOT_CONFIGURED);
             tracing::debug!("webhook for an account that is not configured refused");
             return self.finish(ACCOUNT_NOT_CONFIGURED, KIND_NOT_READ, Outcome::Unauthorized);
         };
+        spans::record_account(&account.name);
         let (parts, body) = request.into_parts();
         if let Err(refusal) = account.authenticate(url_secret, &parts.headers) {
             tracing::debug!(account = %account.name, reason = refusal.as_str(), "webhook refused");
@@ -346,10 +370,28 @@ impl Ingress {
     }
 
     /// Appends `events` durably, giving up at `deadline`.
+    ///
+    /// Runs under its own span, whose context each event's id is remembered with.
     async fn append(&self, account: &str, events: Vec<NewEvent>, deadline: Instant) -> Outcome {
         let count = events.len();
+        let bytes = events
+            .iter()
+            .map(|event| bounds::delivered_raw_len(&event.raw))
+            .sum();
+        let span = spans::append_span(account, count, bytes);
+        // Before the append: a live subscriber may be handed an event as soon as it commits.
+        self.links.remember(
+            events.iter().map(|event| event.id.as_str()),
+            &trace_context::span_context_of(&span),
+        );
         let started = Instant::now();
-        match timeout_at(deadline, self.log.append(events)).await {
+        let appended = timeout_at(deadline, self.log.append(events))
+            .instrument(span.clone())
+            .await;
+        if !matches!(appended, Ok(Ok(_))) {
+            span.record("otel.status_code", "ERROR");
+        }
+        match appended {
             Ok(Ok(cursors)) => {
                 self.metrics.record_append(started.elapsed());
                 tracing::debug!(account, events = count, last_cursor = ?cursors.last(), "webhook stored");

@@ -163,6 +163,9 @@ pub struct LogStats {
     pub stored_bytes: u64,
     /// Events stored through this handle since it was opened (duplicates not counted).
     pub appended: u64,
+    /// When the oldest retained event was received, in milliseconds since the Unix epoch; `None`
+    /// when the log is empty or the backend cannot tell.
+    pub oldest_received_at_ms: Option<i64>,
 }
 
 /// How long and how much the log keeps.

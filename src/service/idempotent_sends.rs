@@ -17,6 +17,7 @@ use tracing::Instrument as _;
 use crate::events::log::EventLogError;
 use crate::failure::ErrorClass;
 use crate::model::{SendReply, SentMessage};
+use crate::telemetry::metrics::{IdempotencyMetrics, KeyedSendOutcome};
 use crate::upstream::UpstreamError;
 
 use crate::idempotency::{
@@ -95,6 +96,8 @@ pub struct IdempotentSends {
     in_flight: Arc<Mutex<InFlightMap>>,
     /// Notified whenever the last send in flight finishes.
     idle: Arc<Notify>,
+    /// Counts keyed sends by account and outcome.
+    metrics: IdempotencyMetrics,
 }
 
 /// What a call does: lead the send, or follow the one already in flight.
@@ -106,13 +109,19 @@ enum Role {
 }
 
 impl IdempotentSends {
-    /// Wraps `store`, keeping outcomes for `retention`.
-    pub fn new(store: Arc<dyn IdempotencyStore>, retention: Duration) -> Self {
+    /// Wraps `store`, keeping outcomes for `retention` and counting how each keyed send is
+    /// answered into `metrics`.
+    pub fn new(
+        store: Arc<dyn IdempotencyStore>,
+        retention: Duration,
+        metrics: IdempotencyMetrics,
+    ) -> Self {
         Self {
             store,
             retention,
             in_flight: Arc::new(Mutex::new(HashMap::new())),
             idle: Arc::new(Notify::new()),
+            metrics,
         }
     }
 
@@ -141,8 +150,14 @@ impl IdempotentSends {
         F: Future<Output = Result<SentMessage, UpstreamError>> + Send + 'static,
     {
         let idempotency_key = key.idempotency_key.clone();
-        match self.join(key.clone(), fingerprint)? {
+        let role = self.join(key.clone(), fingerprint).inspect_err(|_| {
+            self.metrics
+                .record(&key.account, KeyedSendOutcome::KeyReused);
+        })?;
+        match role {
             Role::Follower(outcome_rx) => {
+                self.metrics
+                    .record(&key.account, KeyedSendOutcome::Coalesced);
                 let shared = within(deadline, &idempotency_key, follow(outcome_rx, &key)).await?;
                 Ok(SendReply::replayed(shared?))
             }
@@ -153,6 +168,7 @@ impl IdempotentSends {
                     retention: self.retention,
                     fingerprint,
                     entry,
+                    metrics: self.metrics.clone(),
                 };
                 let task = async move {
                     let for_leader = lead.run(send).await;
@@ -299,6 +315,8 @@ struct Lead {
     fingerprint: Fingerprint,
     /// The registration, released when the outcome is recorded.
     entry: InFlightEntry,
+    /// Counts how the send was answered.
+    metrics: IdempotencyMetrics,
 }
 
 impl Lead {
@@ -310,20 +328,33 @@ impl Lead {
         F: Future<Output = Result<SentMessage, UpstreamError>>,
     {
         let key = &self.entry.key;
-        let (for_leader, shared) = match self.store.get(key, SystemTime::now()).await {
-            Err(error) => (Err(error.clone().into()), Err(error)),
+        let (for_leader, shared, outcome) = match self.store.get(key, SystemTime::now()).await {
+            Err(error) => (
+                Err(error.clone().into()),
+                Err(error),
+                KeyedSendOutcome::StoreUnavailable,
+            ),
             Ok(Some(record)) => {
-                let shared = replay(record, self.fingerprint, key);
+                let (shared, outcome) = replay(record, self.fingerprint, key);
                 (
                     shared.clone().map(SendReply::replayed).map_err(Into::into),
                     shared,
+                    outcome,
                 )
             }
             Ok(None) => match self.reserve().await {
-                Err(error) => (Err(error.clone().into()), Err(error)),
-                Ok(()) => self.send_and_record(send).await,
+                Err(error) => (
+                    Err(error.clone().into()),
+                    Err(error),
+                    KeyedSendOutcome::StoreUnavailable,
+                ),
+                Ok(()) => {
+                    let (for_leader, shared) = self.send_and_record(send).await;
+                    (for_leader, shared, KeyedSendOutcome::Sent)
+                }
             },
         };
+        self.metrics.record(&key.account, outcome);
         self.entry.publish(shared);
         for_leader
     }
@@ -390,19 +421,31 @@ impl Lead {
     }
 }
 
-/// Answers a call from a record: the recorded outcome for the same request, a refusal otherwise.
-fn replay(record: Record, fingerprint: Fingerprint, key: &RecordKey) -> SharedOutcome {
+/// Answers a call from a record: the recorded outcome for the same request, a refusal otherwise;
+/// with how the call was answered, for the metrics.
+fn replay(
+    record: Record,
+    fingerprint: Fingerprint,
+    key: &RecordKey,
+) -> (SharedOutcome, KeyedSendOutcome) {
     if record.fingerprint != fingerprint {
-        return Err(IdempotencyError::KeyReused {
+        let refusal = IdempotencyError::KeyReused {
             idempotency_key: key.idempotency_key.clone(),
-        });
+        };
+        return (Err(refusal), KeyedSendOutcome::KeyReused);
     }
     match record.outcome {
-        Outcome::Pending { .. } => Err(IdempotencyError::OutcomeUnknown {
-            idempotency_key: key.idempotency_key.clone(),
-        }),
-        Outcome::Sent(sent) => Ok(sent),
-        Outcome::Failed(failure) => Err(IdempotencyError::Repeated(Box::new(failure))),
+        Outcome::Pending { .. } => {
+            let refusal = IdempotencyError::OutcomeUnknown {
+                idempotency_key: key.idempotency_key.clone(),
+            };
+            (Err(refusal), KeyedSendOutcome::OutcomeUnknown)
+        }
+        Outcome::Sent(sent) => (Ok(sent), KeyedSendOutcome::Replayed),
+        Outcome::Failed(failure) => (
+            Err(IdempotencyError::Repeated(Box::new(failure))),
+            KeyedSendOutcome::Replayed,
+        ),
     }
 }
 

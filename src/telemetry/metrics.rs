@@ -17,6 +17,12 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+mod idempotency;
+mod upstream;
+
+pub use idempotency::{IdempotencyMetrics, KeyedSendOutcome};
+pub use upstream::{AttemptObservation, STATUS_TIMEOUT, STATUS_UNREACHABLE, UpstreamMetrics};
+
 /// What the event log and the event streams report at one scrape.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EventReadings {
@@ -28,21 +34,28 @@ pub struct EventReadings {
     pub oldest_cursor: u64,
     /// Cursor of the newest event (0 when none).
     pub latest_cursor: u64,
+    /// How long ago the oldest retained event was received (zero when the log is empty).
+    pub oldest_event_age: Duration,
     /// Event streams (Subscribe calls) open now.
     pub open_streams: u64,
-    /// Events after the acked cursor of each named consumer, in the order to render them.
-    pub consumer_lags: Vec<ConsumerLag>,
+    /// The lag, pending events and open streams of each named consumer, in the order to render
+    /// them.
+    pub consumers: Vec<ConsumerReading>,
 }
 
-/// The lag of one named consumer.
+/// What one named consumer reports at a scrape.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConsumerLag {
+pub struct ConsumerReading {
     /// The owning account.
     pub account: String,
     /// The consumer name.
     pub consumer: String,
     /// Events after its acked cursor.
     pub lag: u64,
+    /// Events delivered to its streams and not acknowledged yet.
+    pub pending: u64,
+    /// Its streams (group members) open now.
+    pub streams: u32,
 }
 
 /// Whether one account's upstream refuses its credentials.
@@ -115,6 +128,10 @@ pub struct Metrics {
     append_seconds: Histogram,
     /// Calls refused by a limit of their caller, by caller and limit.
     caller_limit_refusals: Family<CallerLimitLabels, Counter>,
+    /// Upstream attempts and rate limiter waits, recorded by the accounts' transports.
+    upstream: UpstreamMetrics,
+    /// Keyed sends by outcome, recorded by the idempotent sends.
+    idempotency: IdempotencyMetrics,
 }
 
 impl Metrics {
@@ -156,6 +173,10 @@ impl Metrics {
             "gRPC calls refused by a limit of their caller token, by caller and limit (rate, streams)",
             caller_limit_refusals.clone(),
         );
+        let upstream = UpstreamMetrics::default();
+        upstream.register(&mut registry);
+        let idempotency = IdempotencyMetrics::default();
+        idempotency.register(&mut registry);
         Self {
             registry,
             caller_limit_refusals,
@@ -163,6 +184,8 @@ impl Metrics {
             rpc_seconds,
             webhooks_received,
             append_seconds,
+            upstream,
+            idempotency,
         }
     }
 
@@ -181,6 +204,17 @@ impl Metrics {
             .register_collector(Box::new(AccountsCollector {
                 source: Box::new(source),
             }));
+    }
+
+    /// Returns the recorder of upstream attempts and rate limiter waits, for the accounts'
+    /// transports.
+    pub fn upstream(&self) -> UpstreamMetrics {
+        self.upstream.clone()
+    }
+
+    /// Returns the recorder of keyed sends, for the idempotent sends.
+    pub fn idempotency(&self) -> IdempotencyMetrics {
+        self.idempotency.clone()
     }
 
     /// Records one finished RPC.
@@ -305,29 +339,56 @@ impl Collector for EventsCollector {
             let gauge = ConstGauge::new(value);
             gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
         }
-        encode_lags(&mut encoder, readings.consumer_lags)
+        let age = ConstGauge::new(readings.oldest_event_age.as_secs_f64());
+        age.encode(encoder.encode_descriptor(
+            "event_log_oldest_event_age_seconds",
+            "Seconds since the oldest retained event was received (0 when the log is empty)",
+            None,
+            age.metric_type(),
+        )?)?;
+        encode_consumers(&mut encoder, &readings.consumers)
     }
 }
 
-/// Encodes one lag gauge per named consumer.
-fn encode_lags(
+/// One per-consumer gauge: its name, its help text, and how to read it.
+type ConsumerGaugeSpec = (&'static str, &'static str, fn(&ConsumerReading) -> u64);
+
+/// Encodes the lag, pending and stream gauges of every named consumer.
+fn encode_consumers(
     encoder: &mut DescriptorEncoder<'_>,
-    lags: Vec<ConsumerLag>,
+    consumers: &[ConsumerReading],
 ) -> Result<(), std::fmt::Error> {
-    let mut lag_encoder = encoder.encode_descriptor(
-        "event_consumer_lag",
-        "Events after the acked cursor of each named consumer",
-        None,
-        prometheus_client::metrics::MetricType::Gauge,
-    )?;
-    for ConsumerLag {
-        account,
-        consumer,
-        lag,
-    } in lags
-    {
-        let labels = ConsumerLabels { account, consumer };
-        ConstGauge::new(lag).encode(lag_encoder.encode_family(&labels)?)?;
+    let gauges: [ConsumerGaugeSpec; 3] = [
+        (
+            "event_consumer_lag",
+            "Events after the acked cursor of each named consumer",
+            |reading| reading.lag,
+        ),
+        (
+            "event_consumer_pending",
+            "Events delivered to each named consumer's streams and not acknowledged yet",
+            |reading| reading.pending,
+        ),
+        (
+            "event_consumer_streams",
+            "Streams (group members) open now on each named consumer",
+            |reading| u64::from(reading.streams),
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let mut family = encoder.encode_descriptor(
+            name,
+            help,
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for reading in consumers {
+            let labels = ConsumerLabels {
+                account: reading.account.clone(),
+                consumer: reading.consumer.clone(),
+            };
+            ConstGauge::new(value(reading)).encode(family.encode_family(&labels)?)?;
+        }
     }
     Ok(())
 }
@@ -377,11 +438,14 @@ mod tests {
                 stored_bytes: 1024,
                 oldest_cursor: 2,
                 latest_cursor: 9,
+                oldest_event_age: Duration::from_millis(90_500),
                 open_streams: 3,
-                consumer_lags: vec![ConsumerLag {
+                consumers: vec![ConsumerReading {
                     account: "main".to_owned(),
                     consumer: "crm".to_owned(),
                     lag: 4,
+                    pending: 2,
+                    streams: 1,
                 }],
             }
         }
@@ -413,8 +477,11 @@ mod tests {
             "event_log_bytes 1024",
             "event_log_oldest_cursor 2",
             "event_log_latest_cursor 9",
+            "event_log_oldest_event_age_seconds 90.5",
             "event_streams_open 3",
             "event_consumer_lag{account=\"main\",consumer=\"crm\"} 4",
+            "event_consumer_pending{account=\"main\",consumer=\"crm\"} 2",
+            "event_consumer_streams{account=\"main\",consumer=\"crm\"} 1",
             "upstream_credentials_rejected{account=\"main\"} 1",
         ] {
             assert!(

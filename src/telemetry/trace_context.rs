@@ -21,3 +21,14 @@ pub fn inject_into(headers: &mut http::HeaderMap, span: &tracing::Span) {
         propagator.inject_context(&context, &mut HeaderInjector(headers));
     });
 }
+
+/// Returns the OpenTelemetry context of `span` (invalid when traces are not exported), for links.
+pub fn span_context_of(span: &tracing::Span) -> opentelemetry::trace::SpanContext {
+    use opentelemetry::trace::TraceContextExt as _;
+    span.context().span().span_context().clone()
+}
+
+/// Links `span` to `context`, the span of an earlier operation it follows from.
+pub fn link_to(span: &tracing::Span, context: opentelemetry::trace::SpanContext) {
+    span.add_link(context);
+}

@@ -11,6 +11,7 @@ use crate::config::{AccountConfig, Config};
 use crate::events::NewEvent;
 use crate::events::decode::{Batch, TopLevel, WebhookDecoder, WebhookKind};
 use crate::events::payload::{EventPayload, UnknownPayload};
+use crate::telemetry::metrics::UpstreamMetrics;
 
 use crate::model::Dialect;
 
@@ -41,6 +42,7 @@ impl DialectSpec for DevinoSpec {
         &self,
         _config: &Config,
         _account: &AccountConfig,
+        _metrics: &UpstreamMetrics,
     ) -> Result<BuiltUpstream, TransportError> {
         Ok(BuiltUpstream::Client(Arc::new(DevinoUpstream)))
     }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::config::{AccountConfig, Config};
 use crate::events::decode::WebhookDecoder;
+use crate::telemetry::metrics::UpstreamMetrics;
 
 use crate::model::Dialect;
 use crate::model::{EditMessage, SendMessage, Violations};
@@ -36,7 +37,8 @@ pub trait DialectSpec: Sync + fmt::Debug {
     /// Returns the ErrorInfo domain of the upstream's own error codes (`error_reason.proto`).
     fn error_domain(&self) -> &'static str;
 
-    /// Builds the upstream of one configured account of this dialect.
+    /// Builds the upstream of one configured account of this dialect; an HTTP client records
+    /// its attempts and rate limiter waits into `metrics`.
     ///
     /// # Errors
     ///
@@ -45,6 +47,7 @@ pub trait DialectSpec: Sync + fmt::Debug {
         &self,
         config: &Config,
         account: &AccountConfig,
+        metrics: &UpstreamMetrics,
     ) -> Result<BuiltUpstream, TransportError>;
 
     /// Adds the violations of the dialect's own send rules (such as fields its API cannot carry,

@@ -7,12 +7,10 @@
 //! Spans and logs carry the method, the route template, the status and the attempt number; never
 //! the key, the query values or a body.
 
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use governor::clock::{Clock as _, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::clock::Clock as _;
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, DATE, HeaderValue, RETRY_AFTER};
 use secrecy::ExposeSecret as _;
@@ -21,11 +19,16 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use crate::config::{AccountConfig, UpstreamLimits};
+use crate::telemetry::metrics::{
+    AttemptObservation, STATUS_TIMEOUT, STATUS_UNREACHABLE, UpstreamMetrics,
+};
 use crate::telemetry::trace_context;
 
 mod address;
 mod download;
+mod pacing;
 mod request;
+mod retry_after;
 
 pub use download::{Downloads, FileChunks, describe as describe_download_error};
 pub use request::{Answer, Credentials, TransportError, UpstreamRequest};
@@ -52,9 +55,9 @@ pub struct Transport {
     /// `Bearer <key>`, marked sensitive so no debug output shows it.
     authorization: HeaderValue,
     /// Client-side pacing to the upstream's documented rate.
-    limiter: DefaultDirectRateLimiter,
+    limiter: pacing::Pacer,
     /// The limiter's clock, to turn its answers into waits.
-    clock: DefaultClock,
+    clock: pacing::TokioClock,
     /// Bound on upstream requests in flight; the rest wait in the gateway.
     in_flight: Semaphore,
     /// Upper bound for one attempt.
@@ -67,15 +70,22 @@ pub struct Transport {
     credentials_rejected: AtomicBool,
     /// The account's secrets, cut out of upstream error texts.
     redactor: Redactor,
+    /// Where attempts and rate limiter waits are counted.
+    metrics: UpstreamMetrics,
 }
 
 impl Transport {
-    /// Builds the HTTP stack of `account`.
+    /// Builds the HTTP stack of `account`, recording its attempts and rate limiter waits into
+    /// `metrics`.
     ///
     /// # Errors
     ///
     /// Fails when the account has no usable key or base URL, or TLS cannot be set up.
-    pub fn new(account: &AccountConfig, policy: RetryPolicy) -> Result<Self, TransportError> {
+    pub fn new(
+        account: &AccountConfig,
+        policy: RetryPolicy,
+        metrics: UpstreamMetrics,
+    ) -> Result<Self, TransportError> {
         let name = account.name.clone();
         let key = account
             .api_key
@@ -98,9 +108,10 @@ impl Transport {
             account: name.clone(),
             source,
         })?;
-        let clock = DefaultClock::default();
+        let (limiter, clock) = pacing::pacer(pacing::quota(&account.limits));
+        metrics.include_account(&name);
         Ok(Self {
-            limiter: RateLimiter::direct_with_clock(quota(&account.limits), clock.clone()),
+            limiter,
             clock,
             in_flight: Semaphore::new(account.limits.max_concurrency.max(1)),
             request_timeout: account.limits.request_timeout,
@@ -112,6 +123,7 @@ impl Transport {
             domain: upstream_domain(account.dialect),
             credentials_rejected: AtomicBool::new(false),
             redactor: Redactor::for_account(account),
+            metrics,
         })
     }
 
@@ -225,17 +237,32 @@ impl Transport {
             http.response.status_code = tracing::field::Empty,
             error.type = tracing::field::Empty,
         );
-        self.send(request, url, attempt_deadline)
+        let mut observation = self.metrics.start_attempt(
+            &self.account,
+            request.method.as_str(),
+            request.route,
+            attempt,
+        );
+        let outcome = self
+            .send(request, url, attempt_deadline, &mut observation)
             .instrument(span)
-            .await
+            .await;
+        match &outcome {
+            Err(UpstreamError::Timeout { .. }) => observation.failed(STATUS_TIMEOUT),
+            Err(UpstreamError::Unreachable { .. }) => observation.failed(STATUS_UNREACHABLE),
+            Ok(_) | Err(_) => {}
+        }
+        outcome
     }
 
-    /// Sends the request to `url` once and reads the answer before `deadline`.
+    /// Sends the request to `url` once and reads the answer before `deadline`, telling
+    /// `observation` the status the upstream answered.
     async fn send(
         &self,
         request: &UpstreamRequest,
         url: &Url,
         deadline: Instant,
+        observation: &mut AttemptObservation,
     ) -> Result<Answer, UpstreamError> {
         let timeout = deadline.saturating_duration_since(Instant::now());
         if timeout.is_zero() {
@@ -278,6 +305,7 @@ impl Transport {
             failed(error, timeout)
         })?;
         let status = response.status().as_u16();
+        observation.answered(status);
         let span = tracing::Span::current();
         span.record("http.response.status_code", i64::from(status));
         if response.status().is_server_error() {
@@ -285,7 +313,7 @@ impl Transport {
                 .record("error.type", tracing::field::display(status));
         }
         self.note_credentials(status);
-        let retry_after_opt = retry_after(
+        let retry_after_opt = retry_after::retry_after(
             response.headers().get(RETRY_AFTER),
             response.headers().get(DATE),
             SystemTime::now(),
@@ -379,15 +407,24 @@ impl Transport {
 
     /// Waits until the account's rate limit allows one more request, unless that would pass
     /// `deadline`.
+    /// Counts the requests that waited, the time they waited, and the requests refused.
     async fn wait_for_rate(&self, deadline: Instant) -> Result<(), UpstreamError> {
+        let started = Instant::now();
+        let mut waited = false;
         loop {
             let Err(not_until) = self.limiter.check() else {
+                if waited {
+                    self.metrics
+                        .record_limiter_wait(&self.account, started.elapsed());
+                }
                 return Ok(());
             };
             let wait = not_until.wait_time_from(self.clock.now());
             if Instant::now() + wait >= deadline {
+                self.metrics.record_limiter_refusal(&self.account);
                 return Err(UpstreamError::RateLimitedLocally { retry_after: wait });
             }
+            waited = true;
             tokio::time::sleep(wait).await;
         }
     }
@@ -426,15 +463,6 @@ fn build_client(limits: &UpstreamLimits) -> Result<reqwest::Client, reqwest::Err
         .build()
 }
 
-/// Returns the account's quota: `requests_per_window` per `rate_window`, all usable at once.
-fn quota(limits: &UpstreamLimits) -> Quota {
-    let burst = NonZeroU32::new(limits.requests_per_window).unwrap_or(NonZeroU32::MIN);
-    let period = limits.rate_window / burst.get();
-    Quota::with_period(period.max(Duration::from_nanos(1)))
-        .unwrap_or_else(|| Quota::per_second(burst))
-        .allow_burst(burst)
-}
-
 /// Maps an HTTP client failure: timeouts, connect failures, and broken connections.
 fn failed(error: reqwest::Error, timeout: Duration) -> UpstreamError {
     if error.is_timeout() {
@@ -446,100 +474,50 @@ fn failed(error: reqwest::Error, timeout: Duration) -> UpstreamError {
     }
 }
 
-/// Reads `Retry-After` in either of its forms: delay seconds, or an HTTP-date (a date already
-/// past means no wait). The date is read against the answer's own `Date` (RFC 9110 §10.2.3), so
-/// a clock difference between the upstream and the gateway does not change the wait; `now`, the
-/// current wall-clock time, stands in when the answer has no readable `Date`.
-fn retry_after(
-    value: Option<&HeaderValue>,
-    date: Option<&HeaderValue>,
-    now: SystemTime,
-) -> Option<Duration> {
-    let text = value?.to_str().ok()?.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let retry_at = httpdate::parse_http_date(text).ok()?;
-    let answered_at = date
-        .and_then(|date| date.to_str().ok())
-        .and_then(|date| httpdate::parse_http_date(date.trim()).ok())
-        .unwrap_or(now);
-    Some(
-        retry_at
-            .duration_since(answered_at)
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn retry_after_reads_seconds_and_http_dates() {
-        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
-        let upstream_date = "Wed, 21 Oct 2015 09:00:00 GMT";
-        let cases = [
-            (Some("7"), None, Some(Duration::from_secs(7))),
-            (Some(" 0 "), None, Some(Duration::ZERO)),
-            (
-                Some("Wed, 21 Oct 2015 07:28:30 GMT"),
-                None,
-                Some(Duration::from_secs(30)),
-            ),
-            (
-                Some("Wed, 21 Oct 2015 07:27:00 GMT"),
-                None,
-                Some(Duration::ZERO),
-            ),
-            // The upstream's clock is 92 minutes ahead of ours: the wait counts from its Date.
-            (
-                Some("Wed, 21 Oct 2015 09:00:30 GMT"),
-                Some(upstream_date),
-                Some(Duration::from_secs(30)),
-            ),
-            // ... and 30 minutes behind.
-            (
-                Some("Wed, 21 Oct 2015 06:58:45 GMT"),
-                Some("Wed, 21 Oct 2015 06:58:00 GMT"),
-                Some(Duration::from_secs(45)),
-            ),
-            (
-                Some("Wed, 21 Oct 2015 08:59:00 GMT"),
-                Some(upstream_date),
-                Some(Duration::ZERO),
-            ),
-            // An unreadable Date falls back to our clock.
-            (
-                Some("Wed, 21 Oct 2015 07:28:10 GMT"),
-                Some("yesterday"),
-                Some(Duration::from_secs(10)),
-            ),
-            (Some("7"), Some(upstream_date), Some(Duration::from_secs(7))),
-            (Some("soon"), None, None),
-            (Some("-5"), None, None),
-            (None, Some(upstream_date), None),
-        ];
-        for (text, date, expected) in cases {
-            let header = text.map(|text| HeaderValue::from_str(text).unwrap());
-            let date_header = date.map(|date| HeaderValue::from_str(date).unwrap());
-            assert_eq!(
-                retry_after(header.as_ref(), date_header.as_ref(), now),
-                expected,
-                "{text:?} with Date {date:?}"
-            );
-        }
+    /// The transport of an account allowing one request per 10 s, recording into `metrics`.
+    fn paced_transport(metrics: UpstreamMetrics) -> Transport {
+        let toml = "[[accounts]]\nname = \"main\"\nbase_url = \"http://127.0.0.1:9\"\n\
+                    [accounts.limits]\nrequests_per_window = 1\nrate_window = \"10s\"\n";
+        let env = std::collections::HashMap::from([(
+            "WGW_ACCOUNT_MAIN_API_KEY".to_owned(),
+            "k".to_owned(),
+        )]);
+        let config = crate::config::Config::from_toml_str(toml, &env).expect("valid");
+        Transport::new(&config.accounts[0], RetryPolicy::for_test(), metrics).expect("builds")
     }
 
-    #[test]
-    fn the_quota_allows_the_whole_window_at_once_then_paces() {
-        let limits = UpstreamLimits {
-            requests_per_window: 3,
-            rate_window: Duration::from_secs(60),
-            ..UpstreamLimits::default()
-        };
-        let limiter = RateLimiter::direct(quota(&limits));
-        assert!((0..3).all(|_| limiter.check().is_ok()));
-        assert!(limiter.check().is_err());
+    #[tokio::test(start_paused = true)]
+    async fn rate_limiter_waits_and_refusals_are_counted() {
+        let metrics = UpstreamMetrics::default();
+        let transport = paced_transport(metrics.clone());
+        let far = Instant::now() + Duration::from_secs(60);
+
+        transport.wait_for_rate(far).await.expect("the burst");
+        let started = Instant::now();
+        transport.wait_for_rate(far).await.expect("after a wait");
+        let waited = started.elapsed();
+        let near = Instant::now() + Duration::from_secs(1);
+        let refused = transport.wait_for_rate(near).await;
+
+        assert_eq!(waited, Duration::from_secs(10));
+        assert!(matches!(
+            refused,
+            Err(UpstreamError::RateLimitedLocally { retry_after }) if retry_after == Duration::from_secs(10)
+        ));
+        let text = metrics.render();
+        for line in [
+            "upstream_rate_limiter_waits_total{account=\"main\"} 1",
+            "upstream_rate_limiter_wait_seconds_total{account=\"main\"} 10.0",
+            "upstream_rate_limiter_refusals_total{account=\"main\"} 1",
+        ] {
+            assert!(
+                text.lines().any(|rendered| rendered == line),
+                "{line}\n{text}"
+            );
+        }
     }
 }

@@ -1,10 +1,15 @@
 """OpenTelemetry end to end: the built binary exports its spans over OTLP (gRPC and HTTP/protobuf)
-to a real receiver, continuing the caller's W3C trace context through to the upstream request."""
+to a real receiver, continuing the caller's W3C trace context through to the upstream request, and
+following one webhook from its receipt through its durable append to its delivery on a stream."""
 
 from __future__ import annotations
 
+import uuid
+
+import grpc
 import pytest
 
+from harness import SANDBOX_WEBHOOK_ENV, SANDBOX_WEBHOOK_SECRET, inbound_message_webhook, post_webhook
 from otlp_receiver import OtlpReceiver
 from test_wazzup_v3_mock import API_KEY, WHATSAPP, answer_like_v3
 from upstream_mock import RecordingUpstream, running_gateway
@@ -83,6 +88,62 @@ def test_an_upstream_error_marks_the_attempt_span_failed_and_the_rpc_span_by_its
         assert span["status"] == "STATUS_CODE_ERROR"
         assert span["trace_id"] == rpc["trace_id"]
     assert rpc["resource"]["service.name"] == "wazzup-gateway"
+
+
+def test_a_webhook_is_traced_from_its_receipt_through_the_append_to_its_delivery(start_gateway, pb):
+    with OtlpReceiver("grpc") as receiver:
+        otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+        gateway = start_gateway(env={**SANDBOX_WEBHOOK_ENV, **otel})
+        with grpc.insecure_channel(gateway.grpc_target) as channel:
+            events = pb.stub("EventService", channel)
+            stream = events.Subscribe(pb.message("SubscribeRequest", {}), timeout=15.0)
+            assert next(stream).WhichOneof("kind") == "heartbeat"
+            assert post_webhook(gateway, inbound_message_webhook(str(uuid.uuid4()), "traced webhook")) == 200
+            delivered = next(response.event for response in stream if response.WhichOneof("kind") == "event")
+            stream.cancel()
+        # The last spans leave on shutdown: stop first, then read what the receiver holds.
+        assert gateway.stop() == 0
+
+    (receipt,) = receiver.named("POST /webhooks/{account}/{secret}")
+    assert receipt["kind"] == "SPAN_KIND_SERVER"
+    assert receipt["attributes"]["http.request.method"] == "POST"
+    assert receipt["attributes"]["http.route"] == "/webhooks/{account}/{secret}"
+    assert receipt["attributes"]["http.response.status_code"] == 200
+    assert receipt["attributes"]["account"] == "sandbox"
+
+    (append,) = receiver.named("event_log append")
+    assert (append["trace_id"], append["parent_span_id"]) == (receipt["trace_id"], receipt["span_id"])
+    assert append["attributes"]["events.count"] == 1
+    assert append["attributes"]["events.bytes"] > 0
+
+    deliveries = [span for span in receiver.named("event deliver") if span["attributes"]["event.id"] == delivered.id]
+    assert len(deliveries) == 1, receiver.named("event deliver")
+    (delivery,) = deliveries
+    assert delivery["links"] == [(append["trace_id"], append["span_id"])], "delivered live: linked to its append"
+    (subscribe,) = receiver.named("wazzup_gateway.v1.EventService/Subscribe")
+    assert (delivery["trace_id"], delivery["parent_span_id"]) == (subscribe["trace_id"], subscribe["span_id"])
+    assert delivery["attributes"]["event.cursor"] > 0
+
+    leaking = [span for span in receiver.spans if SANDBOX_WEBHOOK_SECRET in repr(span)]
+    assert leaking == [], "no span may carry the webhook secret"
+
+    # After a restart the event is read back from disk: its delivery carries the event id, no link.
+    with OtlpReceiver("grpc") as receiver_after:
+        otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver_after.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+        restarted = start_gateway(env={**SANDBOX_WEBHOOK_ENV, **otel}, data_dir=gateway.data_dir)
+        with grpc.insecure_channel(restarted.grpc_target) as channel:
+            stream = pb.stub("EventService", channel).Subscribe(
+                pb.message("SubscribeRequest", {"earliest": True}), timeout=15.0
+            )
+            replayed = next(response.event for response in stream if response.WhichOneof("kind") == "event")
+            stream.cancel()
+        assert restarted.stop() == 0
+
+    assert replayed.id == delivered.id
+    (from_disk,) = [
+        span for span in receiver_after.named("event deliver") if span["attributes"]["event.id"] == delivered.id
+    ]
+    assert from_disk["links"] == []
 
 
 def _is_descendant(receiver: OtlpReceiver, span: dict, of: dict) -> bool:

@@ -15,10 +15,13 @@ from harness import (
     RPC_TIMEOUT_S,
     SANDBOX_WEBHOOK_ENV,
     Gateway,
+    grpcurl_ok_json,
     http_get,
     inbound_message_webhook,
     post_webhook,
 )
+from test_wazzup_v3_mock import WHATSAPP, answer_like_v3
+from upstream_mock import RecordingUpstream
 
 FULLNAME = f"{RELEASE}-wazzup-gateway"
 # Metrics the rules read that come from elsewhere than the gateway's /metrics.
@@ -108,6 +111,11 @@ def rpcs(method: str, code: str, values: str) -> tuple[str, str]:
     return series("grpc_server_handled_total", method=f"wazzup_gateway.v1.{method}", code=code), values
 
 
+def upstream_requests(status: str, values: str) -> tuple[str, str]:
+    labels = {"account": "main", "method": "POST", "route": "/v3/message", "status": status, "attempt": "1"}
+    return series("upstream_requests_total", **labels), values
+
+
 def append_buckets(upper_bound_hit: str) -> list[tuple[str, str]]:
     """event_log_append_seconds with every observation (10 a minute) in the bucket ending at `upper_bound_hit`."""
     bounds = [f"{0.0001 * 2**k:.4f}".rstrip("0") for k in range(19)] + ["+Inf"]
@@ -135,7 +143,9 @@ ALERT_CASES = [
     ("WazzupGatewayConsumerLagGrowing", [(series("event_consumer_lag", account="main", consumer="billing"), "5000x60")], 40, False),
     ("WazzupGatewayEventStreamsAtLimit", [rpcs("EventService/Subscribe", "RESOURCE_EXHAUSTED", "0+1x30")], 20, True),
     ("WazzupGatewayRateLimited", [rpcs("EventService/Subscribe", "RESOURCE_EXHAUSTED", "0+1x30")], 20, False),
-    ("WazzupGatewayRateLimited", [rpcs("MessageService/SendMessage", "RESOURCE_EXHAUSTED", "0+3x30")], 20, True),
+    ("WazzupGatewayRateLimited", [upstream_requests("429", "0+3x30")], 20, True),
+    ("WazzupGatewayRateLimited", [upstream_requests("200", "0+30x30")], 20, False),
+    ("WazzupGatewayRateLimited", [(series("upstream_rate_limiter_refusals_total", account="main"), "0+2x30")], 20, True),
     ("WazzupGatewayInternalErrors", [rpcs("MessageService/SendMessage", "INTERNAL", "0+1x30")], 20, True),
     ("WazzupGatewayInternalErrors", [rpcs("MessageService/SendMessage", "INVALID_ARGUMENT", "0+9x30")], 20, False),
     ("WazzupGatewayDown", [(series("up"), "1 1 0x20")], 10, True),
@@ -190,20 +200,34 @@ def test_the_alert_expression_fires_on_the_gateway_series(alert, inputs, minutes
 
 @pytest.fixture(scope="module")
 def exported_families(gateway_binary, tmp_path_factory) -> set[str]:
-    """Metric families (# TYPE lines) of a sandbox gateway's /metrics after one gRPC call and one webhook
-    (a family without any sample yet is not rendered)."""
+    """Metric families (# TYPE lines) of /metrics after one gRPC call, one webhook and one keyed send
+    through a Wazzup v3 account to a mock upstream (a family without any sample yet is not rendered)."""
     workdir = tmp_path_factory.mktemp("metrics-gateway")
-    gateway = Gateway(gateway_binary, workdir, ["--sandbox"], SANDBOX_WEBHOOK_ENV)
-    try:
-        gateway.wait_ready()
-        with grpc.insecure_channel(gateway.grpc_target) as channel:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=RPC_TIMEOUT_S)
-            assert reply.status == health_pb2.HealthCheckResponse.SERVING
-        assert post_webhook(gateway, inbound_message_webhook("metrics-probe-1", "hello")) == 200
-        status, text = http_get(gateway.admin_url("/metrics"))
-        assert status == 200
-    finally:
-        assert gateway.stop() == 0, gateway.log_text()
+    with RecordingUpstream(answer_like_v3) as upstream:
+        config = workdir / "gateway.toml"
+        config.write_text(f'[[accounts]]\nname = "acme"\ndialect = "wazzup_v3"\nbase_url = "{upstream.base_url}"\n')
+        env = {**SANDBOX_WEBHOOK_ENV, "WGW_ACCOUNT_ACME_API_KEY": "metrics-probe-key"}
+        gateway = Gateway(gateway_binary, workdir, ["--sandbox", "--config", str(config)], env)
+        try:
+            gateway.wait_ready()
+            with grpc.insecure_channel(gateway.grpc_target) as channel:
+                reply = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=RPC_TIMEOUT_S
+                )
+                assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            assert post_webhook(gateway, inbound_message_webhook("metrics-probe-1", "hello")) == 200
+            send = {
+                "account": "acme",
+                "channel_id": WHATSAPP,
+                "recipient": {"chat_type": "CHAT_TYPE_WHATSAPP", "chat_id": "79011112233"},
+                "text": "metrics probe",
+                "idempotency_key": "metrics-probe-1",
+            }
+            grpcurl_ok_json(gateway.grpc_target, "wazzup_gateway.v1.MessageService/SendMessage", send)
+            status, text = http_get(gateway.admin_url("/metrics"))
+            assert status == 200
+        finally:
+            assert gateway.stop() == 0, gateway.log_text()
     return set(re.findall(r"^# TYPE (\S+) \S+$", text, flags=re.MULTILINE))
 
 

@@ -23,6 +23,7 @@ use crate::model::{ExportRequest, ExportState, MessageExport};
 use crate::proto::pb::export_service_server::ExportService as _;
 use crate::service::{Account, Accounts, IdempotentSends, PollPolicy};
 use crate::upstream::registry::WEBHOOK_DECODERS;
+use crate::telemetry::metrics::IdempotencyMetrics;
 use crate::upstream::transport::Downloads;
 use crate::upstream::{CallContext, Upstream, UpstreamError};
 
@@ -89,6 +90,7 @@ fn fixture(script: Vec<MessageExport>) -> Fixture {
     let sends = Arc::new(IdempotentSends::new(
         Arc::new(store),
         Duration::from_secs(3600),
+        IdempotencyMetrics::default(),
     ));
     let upstream = Arc::new(Scripted {
         answers: Mutex::new(script.into()),

@@ -18,6 +18,7 @@ use crate::events::testing::RecordingLog;
 use crate::events::{EventType, NewEvent};
 use crate::telemetry::Metrics;
 use crate::upstream::registry::WEBHOOK_DECODERS;
+use crate::telemetry::event_links::EventLinks;
 
 use super::{IngressState, router};
 
@@ -83,6 +84,7 @@ impl Harness {
             log.clone(),
             responses.clone(),
             metrics.clone(),
+            Arc::new(EventLinks::default()),
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -480,6 +482,7 @@ async fn a_body_without_a_declared_length_is_cut_off_at_the_limit() {
         Arc::new(RecordingLog::new()),
         Arc::new(PendingResponses::new()),
         Arc::new(Metrics::new()),
+        Arc::new(EventLinks::default()),
     );
     let deadline = tokio::time::Instant::now() + PATIENCE;
     let headers = axum::http::HeaderMap::new();

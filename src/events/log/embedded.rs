@@ -235,6 +235,7 @@ impl EventLog for EmbeddedEventLog {
             bounds: state.bounds,
             stored_bytes: state.stored_bytes,
             appended: state.appended,
+            oldest_received_at_ms: state.oldest_received_at_ms,
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use super::*;
 use crate::idempotency::EmbeddedIdempotencyStore;
 use crate::model::{ChannelState, Transport};
+use crate::telemetry::metrics::IdempotencyMetrics;
 
 /// How long the cache of the test accounts keeps a list.
 const TTL: Duration = Duration::from_secs(5);
@@ -43,7 +44,11 @@ fn account(upstream: Arc<CountingUpstream>) -> (Account, tempfile::TempDir) {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let store =
         EmbeddedIdempotencyStore::open(data_dir.path(), SystemTime::now()).expect("store opens");
-    let sends = Arc::new(IdempotentSends::new(Arc::new(store), TTL));
+    let sends = Arc::new(IdempotentSends::new(
+        Arc::new(store),
+        TTL,
+        IdempotencyMetrics::default(),
+    ));
     let downloads = Downloads::new().expect("client builds");
     (
         Account::new("account", upstream, sends, downloads),

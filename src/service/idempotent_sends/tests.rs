@@ -153,6 +153,7 @@ impl IdempotencyStore for ReadOnlyStore {
 
 struct Fixture {
     sends: IdempotentSends,
+    metrics: IdempotencyMetrics,
     _directory: tempfile::TempDir,
 }
 
@@ -160,8 +161,10 @@ fn fixture() -> Fixture {
     let directory = tempfile::tempdir().expect("temp dir");
     let store =
         EmbeddedIdempotencyStore::open(directory.path(), SystemTime::now()).expect("store opens");
+    let metrics = IdempotencyMetrics::default();
     Fixture {
-        sends: IdempotentSends::new(Arc::new(store), Duration::from_secs(3600)),
+        sends: IdempotentSends::new(Arc::new(store), Duration::from_secs(3600), metrics.clone()),
+        metrics,
         _directory: directory,
     }
 }
@@ -192,7 +195,7 @@ fn idempotency_error(outcome: Result<SendReply, SendError>) -> IdempotencyError 
 
 #[tokio::test]
 async fn concurrent_duplicates_share_one_upstream_call() {
-    let Fixture { sends, .. } = &fixture();
+    let Fixture { sends, metrics, .. } = &fixture();
     let upstream = FakeUpstream::held();
     const CALLERS: usize = 20;
 
@@ -211,11 +214,16 @@ async fn concurrent_duplicates_share_one_upstream_call() {
     assert!(replies.iter().all(|reply| reply.sent.message_id == "m-1"));
     let replayed = replies.iter().filter(|reply| reply.replayed).count();
     assert_eq!(replayed, CALLERS - 1);
+    assert_eq!(metrics.count("acme", KeyedSendOutcome::Sent), 1);
+    assert_eq!(
+        metrics.count("acme", KeyedSendOutcome::Coalesced),
+        (CALLERS - 1) as u64
+    );
 }
 
 #[tokio::test]
 async fn a_repeat_is_answered_from_the_record_without_sending() {
-    let Fixture { sends, .. } = &fixture();
+    let Fixture { sends, metrics, .. } = &fixture();
     let upstream = FakeUpstream::open(Answer::Sent);
 
     let first = sends
@@ -230,11 +238,13 @@ async fn a_repeat_is_answered_from_the_record_without_sending() {
     assert_eq!(upstream.calls(), 1);
     assert_eq!(first, SendReply::fresh(repeat.sent.clone()));
     assert!(repeat.replayed);
+    assert_eq!(metrics.count("acme", KeyedSendOutcome::Sent), 1);
+    assert_eq!(metrics.count("acme", KeyedSendOutcome::Replayed), 1);
 }
 
 #[tokio::test]
 async fn a_key_reused_for_a_different_request_is_refused_without_sending() {
-    let Fixture { sends, .. } = &fixture();
+    let Fixture { sends, metrics, .. } = &fixture();
     let upstream = FakeUpstream::open(Answer::Sent);
     sends
         .send(key("k"), REQUEST, None, upstream.send())
@@ -249,11 +259,12 @@ async fn a_key_reused_for_a_different_request_is_refused_without_sending() {
     assert_eq!(error.class(), ErrorClass::FailedPrecondition);
     assert_eq!(error.reason(), "IDEMPOTENCY_KEY_REUSED");
     assert_eq!(upstream.calls(), 1);
+    assert_eq!(metrics.count("acme", KeyedSendOutcome::KeyReused), 1);
 }
 
 #[tokio::test]
 async fn a_key_reused_while_its_send_is_in_flight_is_refused_at_once() {
-    let Fixture { sends, .. } = &fixture();
+    let Fixture { sends, metrics, .. } = &fixture();
     let upstream = FakeUpstream::held();
     let first = sends.send(key("k"), REQUEST, None, upstream.send());
     let reused_then_release = async {
@@ -272,6 +283,8 @@ async fn a_key_reused_while_its_send_is_in_flight_is_refused_at_once() {
     assert_eq!(idempotency_error(reused).reason(), "IDEMPOTENCY_KEY_REUSED");
     assert!(!first.expect("sent").replayed);
     assert_eq!(upstream.calls(), 1);
+    assert_eq!(metrics.count("acme", KeyedSendOutcome::KeyReused), 1);
+    assert_eq!(metrics.count("acme", KeyedSendOutcome::Sent), 1);
 }
 
 #[tokio::test]
@@ -344,7 +357,12 @@ async fn followers_of_a_failed_send_get_the_same_failure() {
 
 #[tokio::test]
 async fn an_unreadable_store_refuses_the_send_as_unavailable() {
-    let sends = IdempotentSends::new(Arc::new(BrokenStore), Duration::from_secs(3600));
+    let metrics = IdempotencyMetrics::default();
+    let sends = IdempotentSends::new(
+        Arc::new(BrokenStore),
+        Duration::from_secs(3600),
+        metrics.clone(),
+    );
     let upstream = FakeUpstream::open(Answer::Sent);
 
     let outcome = sends.send(key("k"), REQUEST, None, upstream.send()).await;
@@ -353,11 +371,16 @@ async fn an_unreadable_store_refuses_the_send_as_unavailable() {
     assert_eq!(error.class(), ErrorClass::Unavailable);
     assert_eq!(error.reason(), "IDEMPOTENCY_STORE_UNAVAILABLE");
     assert_eq!(upstream.calls(), 0);
+    assert_eq!(metrics.count("acme", KeyedSendOutcome::StoreUnavailable), 1);
 }
 
 #[tokio::test]
 async fn a_key_that_cannot_be_reserved_is_refused_without_sending() {
-    let sends = IdempotentSends::new(Arc::new(ReadOnlyStore), Duration::from_secs(3600));
+    let sends = IdempotentSends::new(
+        Arc::new(ReadOnlyStore),
+        Duration::from_secs(3600),
+        IdempotencyMetrics::default(),
+    );
     let upstream = FakeUpstream::open(Answer::Sent);
 
     let outcome = sends.send(key("k"), REQUEST, None, upstream.send()).await;
@@ -383,7 +406,8 @@ async fn a_reservation_left_by_an_interrupted_send_is_not_sent_again() {
         expires_at: reserved_at + Duration::from_secs(3600),
     };
     store.put(&key("k"), &reservation).await.expect("stored");
-    let sends = IdempotentSends::new(store, Duration::from_secs(3600));
+    let metrics = IdempotencyMetrics::default();
+    let sends = IdempotentSends::new(store, Duration::from_secs(3600), metrics.clone());
     let upstream = FakeUpstream::open(Answer::Sent);
 
     let same = sends.send(key("k"), REQUEST, None, upstream.send()).await;
@@ -396,6 +420,8 @@ async fn a_reservation_left_by_an_interrupted_send_is_not_sent_again() {
     assert_eq!(error.reason(), "IDEMPOTENCY_OUTCOME_UNKNOWN");
     assert_eq!(idempotency_error(other).reason(), "IDEMPOTENCY_KEY_REUSED");
     assert_eq!(upstream.calls(), 0);
+    assert_eq!(metrics.count("acme", KeyedSendOutcome::OutcomeUnknown), 1);
+    assert_eq!(metrics.count("acme", KeyedSendOutcome::KeyReused), 1);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::config::{AccountConfig, Config};
+use crate::telemetry::metrics::UpstreamMetrics;
 
 use crate::events::decode::WebhookDecoder;
 use crate::model::Dialect;
@@ -34,6 +35,7 @@ impl DialectSpec for SandboxSpec {
         &self,
         config: &Config,
         account: &AccountConfig,
+        _metrics: &UpstreamMetrics,
     ) -> Result<BuiltUpstream, TransportError> {
         Ok(BuiltUpstream::Sandbox(Arc::new(
             SandboxUpstream::new(&account.name, config.server.sandbox_latency)

@@ -16,6 +16,7 @@ use crate::model::{
     Channel, DeleteMessage, EditMessage, ExportRequest, MessageExport, MessageRef, SendMessage,
     SentMessage, Template, TemplatePage, WebhookSettings,
 };
+use crate::telemetry::metrics::UpstreamMetrics;
 use crate::upstream::error::UPSTREAM_CREDENTIALS_REJECTED;
 use crate::upstream::retry::{Idempotency, RetryPolicy};
 use crate::upstream::transport::{Answer, Transport, TransportError, UpstreamRequest};
@@ -38,8 +39,8 @@ impl WazzupTechClient {
     /// # Errors
     ///
     /// Fails when the account's token or base URL cannot be used, or TLS cannot be set up.
-    pub fn new(account: &AccountConfig) -> Result<Self, TransportError> {
-        Self::with_policy(account, RetryPolicy::new(account.retry.clone()))
+    pub fn new(account: &AccountConfig, metrics: UpstreamMetrics) -> Result<Self, TransportError> {
+        Self::with_policy(account, RetryPolicy::new(account.retry.clone()), metrics)
     }
 
     /// Builds the client with an explicit retry policy.
@@ -50,10 +51,11 @@ impl WazzupTechClient {
     pub fn with_policy(
         account: &AccountConfig,
         policy: RetryPolicy,
+        metrics: UpstreamMetrics,
     ) -> Result<Self, TransportError> {
         Ok(Self {
             account: account.name.clone(),
-            transport: Transport::new(account, policy)?,
+            transport: Transport::new(account, policy, metrics)?,
             token: TokenKeeper::new(account)?,
         })
     }

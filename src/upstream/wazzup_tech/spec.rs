@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::{AccountConfig, Config};
+use crate::telemetry::metrics::UpstreamMetrics;
 
 use crate::events::decode::WebhookDecoder;
 use crate::model::Dialect;
@@ -35,9 +36,11 @@ impl DialectSpec for WazzupTechSpec {
         &self,
         _config: &Config,
         account: &AccountConfig,
+        metrics: &UpstreamMetrics,
     ) -> Result<BuiltUpstream, TransportError> {
         Ok(BuiltUpstream::Client(Arc::new(WazzupTechClient::new(
             account,
+            metrics.clone(),
         )?)))
     }
 

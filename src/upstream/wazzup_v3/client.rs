@@ -16,6 +16,7 @@ use crate::model::{
     Channel, DeleteMessage, EditMessage, MessageRef, SendMessage, SentMessage, Template,
     TemplatePage, WebhookSettings,
 };
+use crate::telemetry::metrics::UpstreamMetrics;
 use crate::upstream::retry::{Idempotency, RetryPolicy};
 use crate::upstream::transport::{Transport, TransportError, UpstreamRequest};
 use crate::upstream::{CallContext, PageRequest, Upstream, UpstreamError};
@@ -40,8 +41,8 @@ impl WazzupV3Client {
     /// # Errors
     ///
     /// Fails when the account's key or base URL cannot be used, or TLS cannot be set up.
-    pub fn new(account: &AccountConfig) -> Result<Self, TransportError> {
-        Self::with_policy(account, RetryPolicy::new(account.retry.clone()))
+    pub fn new(account: &AccountConfig, metrics: UpstreamMetrics) -> Result<Self, TransportError> {
+        Self::with_policy(account, RetryPolicy::new(account.retry.clone()), metrics)
     }
 
     /// Builds the client with an explicit retry policy (tests use [`RetryPolicy::for_test`]).
@@ -52,10 +53,11 @@ impl WazzupV3Client {
     pub fn with_policy(
         account: &AccountConfig,
         policy: RetryPolicy,
+        metrics: UpstreamMetrics,
     ) -> Result<Self, TransportError> {
         Ok(Self {
             account: account.name.clone(),
-            transport: Transport::new(account, policy)?,
+            transport: Transport::new(account, policy, metrics)?,
         })
     }
 

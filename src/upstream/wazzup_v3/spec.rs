@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::config::{AccountConfig, Config};
+use crate::telemetry::metrics::UpstreamMetrics;
 
 use crate::events::decode::WebhookDecoder;
 use crate::model::Dialect;
@@ -36,9 +37,11 @@ impl DialectSpec for WazzupV3Spec {
         &self,
         _config: &Config,
         account: &AccountConfig,
+        metrics: &UpstreamMetrics,
     ) -> Result<BuiltUpstream, TransportError> {
         Ok(BuiltUpstream::Client(Arc::new(WazzupV3Client::new(
             account,
+            metrics.clone(),
         )?)))
     }
 

@@ -48,6 +48,7 @@ pub(super) fn initialise(db: &Database) -> Result<LogState, redb::Error> {
         let stored_latest = tables.meta.get(META_LATEST)?.map(|value| value.value());
         let last_event = tables.events.last()?.map(|(cursor, _)| cursor.value());
         let oldest = tables.events.first()?.map(|(cursor, _)| cursor.value());
+        let oldest_received_at_ms = tables.oldest_received_at_ms()?;
         let stored_bytes = tables
             .meta
             .get(META_STORED_BYTES)?
@@ -59,6 +60,7 @@ pub(super) fn initialise(db: &Database) -> Result<LogState, redb::Error> {
             },
             stored_bytes: stored_bytes.unwrap_or(0),
             appended: 0,
+            oldest_received_at_ms,
         }
     };
     txn.commit()?;
@@ -135,6 +137,7 @@ impl<'txn> Tables<'txn> {
             state.bounds.latest = cursor;
             if state.bounds.oldest == 0 {
                 state.bounds.oldest = cursor;
+                state.oldest_received_at_ms = Some(event.received_at_ms);
             }
             state.stored_bytes += record_size(json.len(), &event.id);
             state.appended += 1;
@@ -157,6 +160,7 @@ impl<'txn> Tables<'txn> {
         state: &mut LogState,
         mut should_drop: impl FnMut(&LogState, i64) -> bool,
     ) -> Result<(), redb::Error> {
+        let mut dropped = false;
         while state.bounds.oldest != 0 && state.bounds.oldest < state.bounds.latest {
             let (cursor, bytes) = match self.events.first()? {
                 Some((key, value)) => (key.value(), value.value().to_vec()),
@@ -171,8 +175,21 @@ impl<'txn> Tables<'txn> {
             let size = record_size(bytes.len(), &header.id);
             state.stored_bytes = state.stored_bytes.saturating_sub(size);
             state.bounds.oldest = self.events.first()?.map_or(0, |(next, _)| next.value());
+            dropped = true;
+        }
+        if dropped {
+            state.oldest_received_at_ms = self.oldest_received_at_ms()?;
         }
         Ok(())
+    }
+
+    /// Reads when the oldest stored event was received; `None` when there is none.
+    fn oldest_received_at_ms(&self) -> Result<Option<i64>, redb::Error> {
+        let Some((_, bytes)) = self.events.first()? else {
+            return Ok(None);
+        };
+        let header: Header = decode_json(bytes.value())?;
+        Ok(Some(header.received_at_ms))
     }
 
     /// Stores `record` unless its key exists; returns what is stored.

@@ -46,6 +46,38 @@ async fn age_retention_drops_events_received_before_the_maximum_age() {
 }
 
 #[tokio::test]
+async fn the_oldest_receipt_time_follows_appends_retention_and_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let retention = RetentionPolicy {
+        max_age: Duration::from_secs(60),
+        ..keep_everything()
+    };
+    let log = EmbeddedEventLog::open(dir.path(), retention).await.unwrap();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    let now_ms = 1_000_000_000;
+    assert_eq!(log.stats().oldest_received_at_ms, None);
+    log.append(vec![
+        event("old", now_ms - 120_000),
+        event("fresh", now_ms - 30_000),
+    ])
+    .await
+    .unwrap();
+    let appended = log.stats().oldest_received_at_ms;
+
+    log.enforce_retention(now).await.unwrap();
+    let retained = log.stats().oldest_received_at_ms;
+    log.close().await.unwrap();
+    let reopened = EmbeddedEventLog::open(dir.path(), retention).await.unwrap();
+
+    assert_eq!(appended, Some(now_ms - 120_000));
+    assert_eq!(retained, Some(now_ms - 30_000));
+    assert_eq!(
+        reopened.stats().oldest_received_at_ms,
+        Some(now_ms - 30_000)
+    );
+}
+
+#[tokio::test]
 async fn retention_keeps_the_newest_event_even_when_it_is_too_old() {
     let dir = tempfile::tempdir().unwrap();
     let log = EmbeddedEventLog::open(dir.path(), keep_everything())

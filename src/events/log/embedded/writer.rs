@@ -32,6 +32,8 @@ pub(super) struct LogState {
     pub(super) stored_bytes: u64,
     /// Events stored since the log was opened.
     pub(super) appended: u64,
+    /// When the oldest retained event was received (ms since the epoch); `None` when empty.
+    pub(super) oldest_received_at_ms: Option<i64>,
 }
 
 /// An event to append and its stored form (JSON), encoded by the caller so that the writer
