@@ -26,6 +26,7 @@ impl EventGauges for EventSources {
         EventReadings {
             appended: stats.appended,
             stored_bytes: stats.stored_bytes,
+            disk_bytes: stats.disk_bytes,
             oldest_cursor: stats.bounds.oldest,
             latest_cursor: stats.bounds.latest,
             open_streams: self.groups.open_streams() as u64,

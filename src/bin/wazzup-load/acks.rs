@@ -15,7 +15,7 @@ use wazzup_gateway::proto::pb;
 use wazzup_gateway::proto::pb::event_service_client::EventServiceClient;
 
 use crate::ingest::{WebhookBodies, http_client, post_webhook};
-use crate::quantile_ms;
+use crate::{REQUEST_TIMEOUT, quantile_ms};
 
 /// Posts in flight while the events are being stored.
 const POSTING_CONCURRENCY: usize = 32;
@@ -37,11 +37,10 @@ pub(crate) struct AckRun {
 
 /// Runs the benchmark and returns one JSON line: acks/s over all consumers, ack latency p50/p99.
 pub(crate) async fn acks(run: AckRun) -> Result<serde_json::Value, String> {
-    let channel = Channel::from_shared(format!("http://{}", run.grpc))
-        .map_err(|error| error.to_string())?
-        .connect()
-        .await
-        .map_err(|error| format!("cannot connect to {}: {error}", run.grpc))?;
+    let channel = connect(&run.grpc, None).await?;
+    // The acks travel on a connection of their own: on the streams' connection an ack's answer
+    // would wait for flow-control window that unread events of the other streams hold.
+    let ack_channel = connect(&run.grpc, Some(REQUEST_TIMEOUT)).await?;
     let bodies = WebhookBodies::new(1024);
     let names: Vec<String> = (0..run.consumers)
         .map(|n| format!("bench-acks-{}-{n}", bodies.run_id()))
@@ -55,7 +54,7 @@ pub(crate) async fn acks(run: AckRun) -> Result<serde_json::Value, String> {
     let start = Arc::new(Barrier::new(run.consumers + 1));
     let mut consumers = Vec::with_capacity(run.consumers);
     for (name, stream) in names.iter().cloned().zip(streams) {
-        let client = EventServiceClient::new(channel.clone());
+        let client = EventServiceClient::new(ack_channel.clone());
         let (start, events) = (Arc::clone(&start), run.events);
         consumers.push(tokio::spawn(async move {
             start.wait().await;
@@ -71,7 +70,7 @@ pub(crate) async fn acks(run: AckRun) -> Result<serde_json::Value, String> {
         errors += own_errors;
     }
     let seconds = started.elapsed().as_secs_f64();
-    delete_all(EventServiceClient::new(channel), &names).await;
+    delete_all(EventServiceClient::new(ack_channel), &names).await;
     latencies.sort_unstable();
     Ok(serde_json::json!({
         "consumers": run.consumers,
@@ -83,6 +82,19 @@ pub(crate) async fn acks(run: AckRun) -> Result<serde_json::Value, String> {
         "p99_ms": quantile_ms(&latencies, 0.99),
         "errors": errors,
     }))
+}
+
+/// Connects to the gateway's gRPC address, with a timeout per call when given.
+async fn connect(grpc: &str, timeout: Option<Duration>) -> Result<Channel, String> {
+    let mut endpoint =
+        Channel::from_shared(format!("http://{grpc}")).map_err(|error| error.to_string())?;
+    if let Some(timeout) = timeout {
+        endpoint = endpoint.timeout(timeout);
+    }
+    endpoint
+        .connect()
+        .await
+        .map_err(|error| format!("cannot connect to {grpc}: {error}"))
 }
 
 /// Opens an explicit-ack subscription of the named consumer `name`, starting after the latest

@@ -173,3 +173,90 @@ fn appends_acknowledged_before_a_kill_survive_it() {
         );
     });
 }
+
+/// An event of about 4 KB, received at `received_at_ms`.
+fn large_event(id: &str, received_at_ms: i64) -> NewEvent {
+    let mut large = event(id, received_at_ms);
+    large.raw = serde_json::json!({ "messageId": id, "text": "x".repeat(4000) });
+    large
+}
+
+/// Appends `count` large events numbered from `first`, 100 per call, received at their number.
+async fn append_large(log: &EmbeddedEventLog, first: usize, count: usize) {
+    let numbers: Vec<usize> = (first..first + count).collect();
+    for chunk in numbers.chunks(100) {
+        let batch = chunk
+            .iter()
+            .map(|&n| large_event(&format!("large-{n}"), n as i64))
+            .collect();
+        log.append(batch).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_retention_pass_gives_the_space_of_dropped_events_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let retention = RetentionPolicy {
+        max_age: Duration::from_secs(60),
+        ..keep_everything()
+    };
+    let log = EmbeddedEventLog::open(dir.path(), retention).await.unwrap();
+    append_large(&log, 1, 2000).await;
+    let before = log.stats().disk_bytes;
+    assert_eq!(before, std::fs::metadata(log.path()).unwrap().len());
+    assert!(before > 8_000_000, "{before}");
+
+    // Every event but the newest is older than a minute.
+    log.enforce_retention(SystemTime::UNIX_EPOCH + Duration::from_secs(3600))
+        .await
+        .unwrap();
+
+    let after = log.stats().disk_bytes;
+    assert!(after < before / 4, "{before} → {after}");
+    assert_eq!(
+        log.bounds(),
+        LogBounds {
+            oldest: 2000,
+            latest: 2000
+        }
+    );
+    assert_eq!(log.get("large-2000").await.unwrap().unwrap().cursor, 2000);
+    append_large(&log, 2001, 1).await;
+    log.close().await.unwrap();
+    let reopened = EmbeddedEventLog::open(dir.path(), retention).await.unwrap();
+    let everything = reopened.read_after(0, usize::MAX).await.unwrap();
+    let cursors: Vec<u64> = everything.iter().map(|stored| stored.cursor).collect();
+    assert_eq!(cursors, [2000, 2001]);
+}
+
+#[tokio::test]
+async fn the_size_limit_bounds_the_file_after_a_retention_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let max_bytes = 2 << 20;
+    let retention = RetentionPolicy {
+        max_bytes,
+        ..keep_everything()
+    };
+    let log = EmbeddedEventLog::open(dir.path(), retention).await.unwrap();
+    // The events are received at 1 ms, 2 ms, …: none is a year old at 10 s past the epoch.
+    let before_any_expiry = SystemTime::UNIX_EPOCH + Duration::from_secs(10);
+    append_large(&log, 1, 3000).await;
+    // The events alone are within the limit; the file holding them is not.
+    assert!(log.stats().stored_bytes <= max_bytes);
+    assert!(log.stats().disk_bytes > max_bytes, "{:?}", log.stats());
+
+    log.enforce_retention(before_any_expiry).await.unwrap();
+
+    let stats = log.stats();
+    assert!(stats.disk_bytes <= max_bytes, "{stats:?}");
+    assert_eq!(stats.bounds.latest, 3000);
+    assert!(stats.bounds.oldest < 3000, "{stats:?}");
+    // Later writes keep to the lowered limit of events, and the next pass to the budget.
+    append_large(&log, 3001, 1000).await;
+    log.enforce_retention(before_any_expiry).await.unwrap();
+    let stats = log.stats();
+    assert!(stats.disk_bytes <= max_bytes, "{stats:?}");
+    assert_eq!(stats.bounds.latest, 4000);
+    let oldest = log.read_after(0, 1).await.unwrap();
+    assert_eq!(oldest[0].cursor, stats.bounds.oldest);
+}
