@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::*;
-use crate::events::log::conformance::{event, keep_everything};
+use crate::events::consumers::AckState;
+use crate::events::log::conformance::{event, keep_everything, record};
 
 async fn open(dir: PathBuf, retention: RetentionPolicy) -> Arc<EmbeddedEventLog> {
     Arc::new(EmbeddedEventLog::open(&dir, retention).await.unwrap())
@@ -259,4 +260,86 @@ async fn the_size_limit_bounds_the_file_after_a_retention_pass() {
     assert_eq!(stats.bounds.latest, 4000);
     let oldest = log.read_after(0, 1).await.unwrap();
     assert_eq!(oldest[0].cursor, stats.bounds.oldest);
+}
+
+/// Environment variable that turns [`acks_until_killed`] into the crash-test child.
+const ACK_CRASH_CHILD_DIR: &str = "WGW_TEST_ACK_CRASH_CHILD_DIR";
+/// Named consumers whose progress the ack crash test saves at once.
+const ACK_CRASH_CONSUMERS: usize = 100;
+
+/// The child half of the ack crash test: saves the progress of every consumer at once, round
+/// after round (their saves share the writer's commits), and prints each round once every save of
+/// it returned (the moment each `Ack` would be answered), until it is killed.
+#[tokio::test]
+async fn acks_until_killed() {
+    let Ok(dir) = std::env::var(ACK_CRASH_CHILD_DIR) else {
+        return; // only meaningful as the child of the crash test
+    };
+    let log = EmbeddedEventLog::open(Path::new(&dir), keep_everything())
+        .await
+        .unwrap();
+    for consumer in 0..ACK_CRASH_CONSUMERS {
+        log.create_consumer(record("main", &format!("c{consumer}")))
+            .await
+            .unwrap();
+    }
+    for round in 1_u64.. {
+        let saves = (0..ACK_CRASH_CONSUMERS).map(|consumer| {
+            let key = record("main", &format!("c{consumer}")).key;
+            let log = &log;
+            async move {
+                assert!(
+                    log.save_acks(&key, AckState::starting_after(round))
+                        .await
+                        .unwrap()
+                );
+            }
+        });
+        futures::future::join_all(saves).await;
+        println!("acked {round}");
+    }
+}
+
+#[test]
+fn acks_answered_before_a_kill_survive_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "events::log::embedded::tests::acks_until_killed",
+            "--nocapture",
+        ])
+        .env(ACK_CRASH_CHILD_DIR, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut answered = 0;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        if let Some(round) = line.unwrap().strip_prefix("acked ") {
+            answered = round.parse::<u64>().unwrap();
+        }
+        if answered >= 20 {
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let log = EmbeddedEventLog::open(dir.path(), keep_everything())
+            .await
+            .unwrap();
+        assert_eq!(answered, 20);
+        let consumers = log.list_consumers().await.unwrap();
+        assert_eq!(consumers.len(), ACK_CRASH_CONSUMERS);
+        for consumer in consumers {
+            assert!(
+                consumer.acks.acked >= answered,
+                "{:?} lost an answered ack",
+                consumer.key
+            );
+        }
+    });
 }
