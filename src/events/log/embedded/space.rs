@@ -6,7 +6,8 @@
 //! [`redb::Database::compact`] does, and costs a pass over the file while writes wait. So the file
 //! is compacted in a retention pass only when that is worth it: it is over its budget, or well
 //! larger (a quarter and [`MIN_SLACK_BYTES`]) than what its events took the last time it was
-//! compacted, scaled to what they take now.
+//! compacted, scaled to what they take now (before the first compaction: [`OVERHEAD_GUESS`] times
+//! the events' bytes).
 //!
 //! The file holds more than the events' bytes (B-tree pages not full, the id index, redb's own
 //! tables), so a file whose events fill the budget is over it. When a compacted file is still over
@@ -17,6 +18,10 @@
 
 /// Free bytes below which a compaction is not worth its pass over the file.
 pub(super) const MIN_SLACK_BYTES: u64 = 1 << 20;
+/// What a freshly compacted file takes per byte of events, as measured (B-tree pages not full, the
+/// id index): assumed until the first compaction measures it, so that a file of ordinary overhead
+/// is not compacted on the first pass after every start.
+const OVERHEAD_GUESS: u64 = 2;
 /// The cap is set this far below the proportional estimate (percent), so that one correction
 /// usually suffices.
 const MARGIN_PERCENT: u64 = 5;
@@ -66,7 +71,7 @@ impl DiskBudget {
                 scale(compacted_disk, stored_bytes, compacted_stored)
             }
             Some((compacted_disk, _)) => compacted_disk,
-            None => stored_bytes,
+            None => stored_bytes.saturating_mul(OVERHEAD_GUESS),
         };
         disk_bytes
             > expected
@@ -110,8 +115,8 @@ mod tests {
     fn compaction_is_worth_it_over_budget_or_with_enough_slack() {
         let table = [
             // (last compaction (disk, stored), disk now, stored now, compact?)
-            (None, 10 * MIB, 8 * MIB, false), // never compacted: 8 MiB + 2 + 1 > 10
-            (None, 12 * MIB, 8 * MIB, true),
+            (None, 20 * MIB, 8 * MIB, false), // never compacted: 2 × 8 MiB + 4 + 1 > 20
+            (None, 22 * MIB, 8 * MIB, true),
             (None, 101 * MIB, 100 * MIB, true), // over the 100 MiB budget
             (Some((20 * MIB, 10 * MIB)), 20 * MIB, 10 * MIB, false),
             (Some((20 * MIB, 10 * MIB)), 20 * MIB, 5 * MIB, true), // half the events dropped
