@@ -6,8 +6,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 echo "==> cargo build --release" >&2
 cargo build --release --quiet --bin wazzup-gateway --bin wazzup-load
-readonly GATEWAY=target/release/wazzup-gateway
-readonly LOAD=target/release/wazzup-load
+# Built where cargo builds: CARGO_TARGET_DIR when set. BENCH_GATEWAY runs another gateway binary
+# with the same load tool (A/B runs of two builds).
+readonly GATEWAY=${BENCH_GATEWAY:-${CARGO_TARGET_DIR:-target}/release/wazzup-gateway}
+readonly LOAD=${CARGO_TARGET_DIR:-target}/release/wazzup-load
 
 workdir=$(mktemp -d)
 background_pids=()

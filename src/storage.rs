@@ -156,6 +156,43 @@ impl RedbFile {
         }
     }
 
+    /// Returns the file's length in bytes, what it takes on disk (0 when it cannot be read).
+    pub fn disk_bytes(&self) -> u64 {
+        std::fs::metadata(&self.path).map_or(0, |metadata| metadata.len())
+    }
+
+    /// Compacts the file: redb moves the live pages to its front and truncates it, giving the
+    /// pages freed by deletions back to the filesystem. Waits for the readers using the database,
+    /// and holds new reads and writes back until it is done. Returns whether anything moved. An
+    /// I/O failure leaves the file to be reopened by the next read or write, as a failed write
+    /// does.
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`RedbFileError::Closed`] after `close`, and with `Storage` when the compaction
+    /// fails.
+    pub fn compact(&self) -> Result<bool, RedbFileError> {
+        self.reopen_if_broken()?;
+        let mut slot = self.slot.write();
+        let compacted = match &mut *slot {
+            Slot::Open(database) => database.compact().map_err(redb::Error::from),
+            Slot::Broken => Err(redb::Error::PreviousIo),
+            Slot::Closed => return Err(RedbFileError::Closed),
+        };
+        compacted.map_err(|error| {
+            if needs_reopen(&error) {
+                tracing::warn!(
+                    path = %self.path.display(),
+                    error = &error as &dyn std::error::Error,
+                    "compaction failed; the database is reopened on the next write"
+                );
+                self.health.set_failing(&error);
+                *slot = Slot::Broken;
+            }
+            RedbFileError::Storage(error)
+        })
+    }
+
     /// Releases the file; every later call fails with [`RedbFileError::Closed`].
     ///
     /// # Errors

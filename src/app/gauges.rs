@@ -27,6 +27,7 @@ impl EventGauges for EventSources {
         EventReadings {
             appended: stats.appended,
             stored_bytes: stats.stored_bytes,
+            disk_bytes: stats.disk_bytes,
             oldest_cursor: stats.bounds.oldest,
             latest_cursor: stats.bounds.latest,
             oldest_event_age: stats

@@ -11,6 +11,13 @@
 //!   server answering 200 (the ceiling), closed-loop webhook posting, and ingest → subscriber
 //!   latency at a fixed rate.
 //!
+//! * `fsync-anchor --dir DIR` appends 4 KB records to a file in `DIR`, each followed by `fdatasync`,
+//!   and prints their p50/p99 ([`fsync`]): the disk's own cost, beside which the ingest benchmark
+//!   reads the gateway's durable commit.
+//!
+//! * `acks --webhook-url … --grpc … --consumers N --events M` measures durable explicit acks
+//!   ([`acks`]): N named consumers each ack M events one at a time; one JSON line with acks/s.
+//!
 //! * `read-export --target HOST:PORT` creates a message export on the gateway's default account
 //!   (the sandbox, with `server.sandbox_export_rows` generated rows), watches it to `DONE`, reads
 //!   every row with `ReadMessageExport` and prints one JSON line (rows, seconds, rows_per_s,
@@ -33,6 +40,10 @@ use wazzup_gateway::proto::pb;
 use wazzup_gateway::proto::pb::export_service_client::ExportServiceClient;
 use wazzup_gateway::proto::pb::message_service_client::MessageServiceClient;
 
+#[path = "wazzup-load/acks.rs"]
+mod acks;
+#[path = "wazzup-load/fsync.rs"]
+mod fsync;
 #[path = "wazzup-load/ingest.rs"]
 mod ingest;
 #[path = "wazzup-load/passthrough.rs"]
@@ -143,6 +154,33 @@ enum Command {
         /// Size of each webhook body.
         #[arg(long, default_value_t = 1024)]
         body_bytes: usize,
+    },
+    /// Named consumers ack events one at a time, each ack awaited; prints acks/s.
+    Acks {
+        /// Webhook URL (`http://HOST:PORT/webhooks/ACCOUNT/SECRET`).
+        #[arg(long)]
+        webhook_url: String,
+        /// The gateway's gRPC address `HOST:PORT`.
+        #[arg(long)]
+        grpc: String,
+        /// Named consumers acking at once.
+        #[arg(long, default_value_t = 1)]
+        consumers: usize,
+        /// Events each consumer acks.
+        #[arg(long, default_value_t = 2000)]
+        events: usize,
+    },
+    /// Appends records to a file in `dir`, each made durable with `fdatasync`; prints p50/p99.
+    FsyncAnchor {
+        /// A directory on the filesystem to measure (where the gateway keeps its data).
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        /// Appends measured.
+        #[arg(long, default_value_t = 1000)]
+        records: usize,
+        /// Bytes per append.
+        #[arg(long, default_value_t = 4096)]
+        record_bytes: usize,
     },
     /// Creates an export, watches it to DONE, reads all its rows and prints one JSON line.
     ReadExport {
@@ -494,6 +532,35 @@ async fn main() -> std::process::ExitCode {
             target,
             max_seconds,
         } => read_export(&target, max_seconds).await,
+        Command::Acks {
+            webhook_url,
+            grpc,
+            consumers,
+            events,
+        } => acks::acks(acks::AckRun {
+            webhook_url,
+            grpc,
+            consumers: consumers.max(1),
+            events,
+        })
+        .await
+        .map(|line| println!("{line}")),
+        Command::FsyncAnchor {
+            dir,
+            records,
+            record_bytes,
+        } => {
+            let run = fsync::AnchorRun {
+                dir,
+                records,
+                record_bytes,
+            };
+            tokio::task::spawn_blocking(move || fsync::anchor(&run))
+                .await
+                .map_err(|error| error.to_string())
+                .and_then(|outcome| outcome)
+                .map(|line| println!("{line}"))
+        }
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

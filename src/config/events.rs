@@ -67,12 +67,14 @@ pub(super) const EVENTS_SETTINGS: [SettingDoc; 8] = [
         env: ENV_EVENTS_RETENTION_MAX_BYTES,
         file_key: "events.retention_max_bytes",
         default: DEFAULT_EVENTS_RETENTION_MAX_BYTES,
-        description: "Bytes of events the log keeps before dropping the oldest, e.g. 1GiB (> 0).",
+        description: "Bytes the event log may take: beyond it the oldest events are dropped, \
+                      and each retention pass compacts the file back within it, e.g. 1GiB \
+                      (> 0).",
     },
     file_only(
         "events.retention_check_interval",
         DEFAULT_EVENTS_RETENTION_CHECK_INTERVAL,
-        "How often age retention runs (> 0).",
+        "How often the retention pass runs: age retention, then compaction when worth it (> 0).",
     ),
     file_only(
         "events.max_streams",

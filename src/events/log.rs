@@ -166,6 +166,9 @@ pub struct LogStats {
     /// When the oldest retained event was received, in milliseconds since the Unix epoch; `None`
     /// when the log is empty or the backend cannot tell.
     pub oldest_received_at_ms: Option<i64>,
+    /// Bytes the log's files take on disk (retained events, indexes, free space not yet given
+    /// back).
+    pub disk_bytes: u64,
 }
 
 /// How long and how much the log keeps.
@@ -173,7 +176,8 @@ pub struct LogStats {
 pub struct RetentionPolicy {
     /// Events received longer ago than this are dropped.
     pub max_age: Duration,
-    /// Once retained events take more bytes than this, the oldest are dropped.
+    /// Once retained events take more bytes than this, the oldest are dropped; a backend that
+    /// keeps them in files keeps its files within it too.
     pub max_bytes: u64,
     /// How often age retention runs (size retention runs with every write).
     pub check_interval: Duration,

@@ -30,6 +30,8 @@ pub struct EventReadings {
     pub appended: u64,
     /// Bytes of retained events, as counted against the size limit.
     pub stored_bytes: u64,
+    /// Bytes the event log's files take on disk.
+    pub disk_bytes: u64,
     /// Cursor of the oldest retained event (0 when empty).
     pub oldest_cursor: u64,
     /// Cursor of the newest event (0 when none).
@@ -320,6 +322,11 @@ impl Collector for EventsCollector {
                 readings.stored_bytes,
             ),
             (
+                "event_log_disk_bytes",
+                "Bytes the event log's files take on disk, bounded by the size limit after each retention pass",
+                readings.disk_bytes,
+            ),
+            (
                 "event_log_oldest_cursor",
                 "Cursor of the oldest retained event (0 when empty)",
                 readings.oldest_cursor,
@@ -436,6 +443,7 @@ mod tests {
             EventReadings {
                 appended: 7,
                 stored_bytes: 1024,
+                disk_bytes: 4096,
                 oldest_cursor: 2,
                 latest_cursor: 9,
                 oldest_event_age: Duration::from_millis(90_500),
@@ -475,6 +483,7 @@ mod tests {
         for line in [
             "events_appended_total 7",
             "event_log_bytes 1024",
+            "event_log_disk_bytes 4096",
             "event_log_oldest_cursor 2",
             "event_log_latest_cursor 9",
             "event_log_oldest_event_age_seconds 90.5",

@@ -51,6 +51,11 @@ impl WebhookBodies {
         }
     }
 
+    /// Tells this run from others (a timestamp), for names that must not collide between runs.
+    pub(crate) fn run_id(&self) -> u128 {
+        self.run
+    }
+
     /// The `messageId` of post `n`.
     fn message_id(&self, n: usize) -> String {
         format!("bench-{}-{n}", self.run)
@@ -81,7 +86,7 @@ impl WebhookBodies {
 }
 
 /// Posts one webhook; true on a 2xx answer with its body read.
-async fn post_webhook(client: &reqwest::Client, url: &str, body: String) -> bool {
+pub(crate) async fn post_webhook(client: &reqwest::Client, url: &str, body: String) -> bool {
     let sent = client
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -91,7 +96,8 @@ async fn post_webhook(client: &reqwest::Client, url: &str, body: String) -> bool
     succeeded(sent).await
 }
 
-fn http_client() -> Result<reqwest::Client, String> {
+/// The webhook poster's HTTP client.
+pub(crate) fn http_client() -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .pool_max_idle_per_host(LATENCY_RUN_MAX_IN_FLIGHT)

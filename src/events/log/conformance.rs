@@ -419,7 +419,8 @@ fn key(account: &str, name: &str) -> ConsumerKey {
     }
 }
 
-fn record(account: &str, name: &str) -> ConsumerRecord {
+/// A consumer `name` of `account` with no progress.
+pub(crate) fn record(account: &str, name: &str) -> ConsumerRecord {
     ConsumerRecord {
         key: key(account, name),
         filter: EventFilter::new(

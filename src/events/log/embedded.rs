@@ -6,10 +6,13 @@
 //! on the blocking pool, each in its own read transaction, concurrently with the writer.
 //!
 //! Size retention runs inside every write transaction; age retention runs every
-//! `check_interval` (and on [`EmbeddedEventLog::enforce_retention`]).
+//! `check_interval` (and on [`EmbeddedEventLog::enforce_retention`]), and then compacts the file
+//! when enough of it is free or it is over `retention_max_bytes` (`space.rs`): the size limit
+//! bounds the file on disk, not only the bytes of the events in it.
 
 mod recent;
 mod rows;
+mod space;
 mod tables;
 mod writer;
 
@@ -128,7 +131,9 @@ impl EmbeddedEventLog {
         self.shared.file.health().clone()
     }
 
-    /// Drops events received before `now - max_age` at once (the timer does it periodically).
+    /// Runs a retention pass at once (the timer does it periodically): drops events received
+    /// before `now - max_age`, then compacts the file when that is worth it or the file is over
+    /// its size limit; returns once the space is given back.
     ///
     /// # Errors
     ///
@@ -236,6 +241,7 @@ impl EventLog for EmbeddedEventLog {
             stored_bytes: state.stored_bytes,
             appended: state.appended,
             oldest_received_at_ms: state.oldest_received_at_ms,
+            disk_bytes: self.shared.file.disk_bytes(),
         }
     }
 

@@ -7,12 +7,18 @@
 //! queue fills while a commit runs, so the next batch is larger by itself. When anything fails the
 //! transaction is dropped, which rolls it back, and every request of the batch gets the error:
 //! nothing of them was stored.
+//!
+//! A batch holding a retention pass (`Retain`) also gives space back: after its commit the file is
+//! compacted when the disk budget (`space.rs`) says it is worth it, and, while a compacted file is
+//! over `retention_max_bytes`, the events over the lowered cap are dropped and it is compacted
+//! again. The pass is answered after that, so that a pass that returned has shrunk the file.
 
 use std::sync::Arc;
 
 use redb::Database;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::space::{AfterCompaction, DiskBudget};
 use super::tables::{self, Outcome, Tables};
 use super::{Shared, storage};
 use crate::events::consumers::{AckState, ConsumerKey, ConsumerRecord};
@@ -22,6 +28,8 @@ use crate::storage::{RedbFileError, Reopened};
 
 /// Most requests committed in one transaction.
 const MAX_BATCH: usize = 4096;
+/// Most compactions in one retention pass (each after dropping more events when over budget).
+const MAX_RECLAIM_ROUNDS: usize = 4;
 
 /// Bounds and counters of the log as of the last commit.
 #[derive(Clone, Copy, Debug, Default)]
@@ -104,12 +112,42 @@ pub(super) enum WriteRequest {
     },
 }
 
+/// Why a commit stored nothing.
+#[derive(Clone, Debug)]
+enum CommitFailure {
+    /// The log is closed.
+    Closed,
+    /// The storage failed.
+    Storage(Arc<redb::Error>),
+}
+
+impl CommitFailure {
+    /// The error to answer a request with.
+    fn to_error(&self) -> EventLogError {
+        match self {
+            Self::Closed => EventLogError::Closed,
+            Self::Storage(error) => EventLogError::Storage(Box::new(error.clone())),
+        }
+    }
+}
+
+impl From<RedbFileError> for CommitFailure {
+    fn from(error: RedbFileError) -> Self {
+        match error {
+            RedbFileError::Closed => Self::Closed,
+            RedbFileError::Storage(error) => Self::Storage(Arc::new(error)),
+        }
+    }
+}
+
 /// The writer thread's state.
 pub(super) struct Writer {
     /// The database and the published counters.
     shared: Arc<Shared>,
     /// Limits enforced on every commit and on `Retain`.
     retention: RetentionPolicy,
+    /// How many bytes of events keep the file within `retention.max_bytes`, and when to compact.
+    budget: DiskBudget,
     /// Published after every commit that stored events.
     latest_tx: watch::Sender<Cursor>,
 }
@@ -123,6 +161,7 @@ impl Writer {
     ) -> Self {
         Self {
             shared,
+            budget: DiskBudget::new(retention.max_bytes),
             retention,
             latest_tx,
         }
@@ -141,7 +180,7 @@ impl Writer {
     }
 
     /// Drains the queue batch by batch.
-    fn run(self, mut requests_rx: mpsc::Receiver<WriteRequest>) {
+    fn run(mut self, mut requests_rx: mpsc::Receiver<WriteRequest>) {
         while let Some(first) = requests_rx.blocking_recv() {
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
@@ -154,11 +193,11 @@ impl Writer {
                 .iter()
                 .position(|request| matches!(request, WriteRequest::Close { .. }));
             let Some(close_at) = close_at else {
-                self.commit(batch);
+                self.commit_and_reclaim(batch);
                 continue;
             };
             let after_close = batch.split_off(close_at);
-            self.commit(batch);
+            self.commit_and_reclaim(batch);
             self.close(after_close, requests_rx);
             return;
         }
@@ -184,16 +223,69 @@ impl Writer {
         }
     }
 
+    /// Commits `batch`; when it holds a retention pass, gives space back before answering it.
+    fn commit_and_reclaim(&mut self, mut batch: Vec<WriteRequest>) {
+        let is_retention_pass = batch
+            .iter()
+            .any(|request| matches!(request, WriteRequest::Retain { .. }));
+        let retention_replies: Vec<Reply<()>> = batch
+            .iter_mut()
+            .filter_map(|request| match request {
+                WriteRequest::Retain { reply, .. } => reply.take(),
+                _ => None,
+            })
+            .collect();
+        let outcome = match self.commit(batch) {
+            Ok(()) if is_retention_pass => self.reclaim(),
+            other => other,
+        };
+        for reply in retention_replies {
+            drop(
+                reply.send(
+                    outcome
+                        .as_ref()
+                        .map(|_| ())
+                        .map_err(CommitFailure::to_error),
+                ),
+            );
+        }
+    }
+
+    /// Compacts the file when the budget says it is worth it; while a compacted file is over its
+    /// budget, drops the events over the lowered cap and compacts again.
+    fn reclaim(&mut self) -> Result<(), CommitFailure> {
+        for _ in 0..MAX_RECLAIM_ROUNDS {
+            let stored_bytes = self.shared.state.lock().stored_bytes;
+            let disk_bytes = self.shared.file.disk_bytes();
+            if !self.budget.should_compact(disk_bytes, stored_bytes) {
+                return Ok(());
+            }
+            self.shared.file.compact()?;
+            let compacted_bytes = self.shared.file.disk_bytes();
+            tracing::debug!(
+                before = disk_bytes,
+                after = compacted_bytes,
+                "event log compacted"
+            );
+            if self.budget.compacted(compacted_bytes, stored_bytes) == AfterCompaction::Fits {
+                return Ok(());
+            }
+            // Size retention under the lowered cap, alone in its commit.
+            self.commit(Vec::new())?;
+        }
+        Ok(())
+    }
+
     /// Applies `batch` in one transaction and answers every request. After a failed commit the
     /// file is reopened first (see [`crate::storage::RedbFile::write`]).
-    fn commit(&self, mut batch: Vec<WriteRequest>) {
+    fn commit(&self, mut batch: Vec<WriteRequest>) -> Result<(), CommitFailure> {
         let mut state = *self.shared.state.lock();
         let applied = self.shared.file.write(|db, reopened| {
             if reopened == Reopened::Yes {
                 self.resync(db, &mut state)?;
             }
             let previous_latest = state.bounds.latest;
-            let outcomes = self.apply(db, &batch, &mut state)?;
+            let outcomes = self.apply(db, &batch, &mut state, self.budget.cap())?;
             Ok((outcomes, previous_latest))
         });
         match applied {
@@ -211,22 +303,21 @@ impl Writer {
                     *latest = state.bounds.latest;
                     changed
                 });
+                Ok(())
             }
-            Err(RedbFileError::Closed) => {
+            Err(error) => {
+                if let RedbFileError::Storage(error) = &error {
+                    tracing::warn!(
+                        error = error as &dyn std::error::Error,
+                        requests = batch.len(),
+                        "event log commit failed"
+                    );
+                }
+                let failure = CommitFailure::from(error);
                 batch
                     .into_iter()
-                    .for_each(|request| fail(request, || EventLogError::Closed));
-            }
-            Err(RedbFileError::Storage(error)) => {
-                tracing::warn!(
-                    error = &error as &dyn std::error::Error,
-                    requests = batch.len(),
-                    "event log commit failed"
-                );
-                let error = Arc::new(error);
-                batch.into_iter().for_each(|request| {
-                    fail(request, || EventLogError::Storage(Box::new(error.clone())));
-                });
+                    .for_each(|request| fail(request, || failure.to_error()));
+                Err(failure)
             }
         }
     }
@@ -273,12 +364,14 @@ impl Writer {
         recent.forget_before(oldest);
     }
 
-    /// Runs the batch inside one write transaction and commits it.
+    /// Runs the batch inside one write transaction, keeps at most `max_stored_bytes` of events,
+    /// and commits.
     fn apply(
         &self,
         db: &Database,
         batch: &[WriteRequest],
         state: &mut LogState,
+        max_stored_bytes: u64,
     ) -> Result<Vec<Outcome>, redb::Error> {
         let txn = db.begin_write()?;
         let outcomes = {
@@ -287,8 +380,7 @@ impl Writer {
             for request in batch {
                 outcomes.push(tables.apply(request, state, &self.retention)?);
             }
-            let max_bytes = self.retention.max_bytes;
-            tables.drop_oldest_while(state, |state, _| state.stored_bytes > max_bytes)?;
+            tables.drop_oldest_while(state, |state, _| state.stored_bytes > max_stored_bytes)?;
             tables.save_counters(state)?;
             outcomes
         };
