@@ -14,6 +14,7 @@ use crate::model::Dialect;
 use crate::model::{SendMessage, Violations};
 
 use super::Upstream;
+use super::error::ErrorBody;
 use super::sandbox::SandboxUpstream;
 use super::transport::TransportError;
 
@@ -46,6 +47,12 @@ pub trait DialectSpec: Sync + fmt::Debug {
         config: &Config,
         account: &AccountConfig,
     ) -> Result<BuiltUpstream, TransportError>;
+
+    /// Reads the body of an error answer (any non-2xx) into the shared error shape; dialects whose
+    /// error envelope differs from Wazzup's (`{error, description, data}`) read their own here.
+    fn error_body(&self, body: &[u8]) -> ErrorBody {
+        ErrorBody::parse(body)
+    }
 
     /// Adds the violations of the dialect's own send rules; the shared rules are checked before.
     fn check_send(&self, _send: &SendMessage, _violations: &mut Violations) {}
