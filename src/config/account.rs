@@ -12,7 +12,10 @@ use crate::model::Dialect;
 
 mod devino;
 
-pub(super) use devino::DEVINO_SETTINGS;
+pub(super) use devino::{
+    DEVINO_SETTINGS, ENV_ACCOUNT_DEVINO_AUTH, ENV_ACCOUNT_DEVINO_BATCH_CHUNK_SIZE,
+    ENV_ACCOUNT_DEVINO_SENDERS,
+};
 pub use devino::{DevinoAuth, DevinoSettings};
 
 use self::devino::FileDevino;

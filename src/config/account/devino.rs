@@ -286,6 +286,18 @@ mod tests {
             .unwrap_err();
             assert!(error.contains(key) && error.contains(expected), "{error}");
         }
+        let stray = load(
+            DEVINO,
+            &[
+                ("WGW_ACCOUNT_NOTIFY_DEVINO_SENDERS", "A"),
+                ("WGW_ACCOUNT_NOTIFI_DEVINO_SENDERS", "A"),
+            ],
+        )
+        .unwrap_err();
+        assert!(
+            stray.starts_with("WGW_ACCOUNT_NOTIFI_DEVINO_SENDERS"),
+            "{stray}"
+        );
         let v3 = "[[accounts]]\nname = \"notify\"\n[accounts.devino]\nsenders = [\"A\"]\n";
         assert!(load(v3, &[]).unwrap_err().contains("devino"));
     }
