@@ -332,3 +332,45 @@ async fn devino_items_and_items_of_other_accounts_share_one_batch() {
     assert_eq!(items[2], sent("22"));
     gateway.stop().await;
 }
+
+#[tokio::test]
+async fn one_key_twice_in_a_batch_is_one_send_and_a_different_request_with_it_is_refused() {
+    let upstream = MockServer::start().await;
+    expect_messages(
+        &upstream,
+        json!({"messages": [message("79000000000", "a")]}),
+        json!({"result": [{"code": "OK", "messageId": "31"}]}),
+        1,
+    )
+    .await;
+    let gateway = start_devino(&upstream, "").await;
+    let keyed = |text: &str| {
+        let mut request = text_to("79000000000", text);
+        request.idempotency_key = "k-1".to_owned();
+        request
+    };
+
+    let items = send(
+        &gateway,
+        batch(vec![keyed("a"), keyed("a"), keyed("other")]),
+    )
+    .await;
+
+    assert_eq!(
+        items,
+        [
+            sent("31"),
+            Item::Sent {
+                message_id: "31".to_owned(),
+                replayed: true
+            },
+            failed(
+                Code::FailedPrecondition,
+                "IDEMPOTENCY_KEY_REUSED",
+                "wazzup-gateway",
+                &[]
+            ),
+        ]
+    );
+    gateway.stop().await;
+}

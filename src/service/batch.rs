@@ -1,5 +1,5 @@
 //! Native batches: the sends of one account that go upstream together, in as few requests as the
-//! dialect allows ([`Upstream::send_batch`]), with every guarantee of a single send kept per item.
+//! dialect allows ([`Upstream::send_batch`](crate::upstream::Upstream::send_batch)), with every guarantee of a single send kept per item.
 //!
 //! Each item is validated on its own (the rules that need no channel first). An item with an
 //! idempotency key goes through [`IdempotentSends`](super::IdempotentSends) like a single send: a
