@@ -1,5 +1,6 @@
 //! Native batches: the sends of one account that go upstream together, in as few requests as the
-//! dialect allows ([`Upstream::send_batch`](crate::upstream::Upstream::send_batch)), with every guarantee of a single send kept per item.
+//! dialect allows ([`Upstream::send_batch`](crate::upstream::Upstream::send_batch)), with every
+//! guarantee of a single send kept per item.
 //!
 //! Each item is validated on its own (the rules that need no channel first). An item with an
 //! idempotency key goes through [`IdempotentSends`](super::IdempotentSends) like a single send: a
@@ -128,28 +129,10 @@ impl Account {
         sends: &[SendMessage],
         unkeyed: Vec<usize>,
         claims: Vec<(usize, oneshot::Receiver<ResultSlot>)>,
-        mut dones: HashMap<usize, oneshot::Receiver<()>>,
+        dones: HashMap<usize, oneshot::Receiver<()>>,
         call: CallContext,
     ) -> Vec<(usize, Result<SendReply, SendError>)> {
-        let mut slots: Vec<(usize, Option<ResultSlot>)> = unkeyed
-            .into_iter()
-            .map(|position| (position, None))
-            .collect();
-        for (position, mut claim_rx) in claims {
-            let Some(mut done_rx) = dones.remove(&position) else {
-                continue;
-            };
-            tokio::select! {
-                biased;
-                claim = &mut claim_rx => {
-                    if let Ok(result_tx) = claim {
-                        slots.push((position, Some(result_tx)));
-                    }
-                }
-                _ = &mut done_rx => {}
-            }
-        }
-        slots.sort_by_key(|(position, _)| *position);
+        let slots = await_claims(unkeyed, claims, dones).await;
         let mut ready = Vec::new();
         let mut answers = Vec::new();
         for (position, slot) in slots {
@@ -175,6 +158,35 @@ impl Account {
         }
         answers
     }
+}
+
+/// Returns the items to send, in request order: the unkeyed ones (no slot), and the keyed ones
+/// whose store claimed a slot; a keyed item answered from the store instead is left out.
+async fn await_claims(
+    unkeyed: Vec<usize>,
+    claims: Vec<(usize, oneshot::Receiver<ResultSlot>)>,
+    mut dones: HashMap<usize, oneshot::Receiver<()>>,
+) -> Vec<(usize, Option<ResultSlot>)> {
+    let mut slots: Vec<(usize, Option<ResultSlot>)> = unkeyed
+        .into_iter()
+        .map(|position| (position, None))
+        .collect();
+    for (position, mut claim_rx) in claims {
+        let Some(mut done_rx) = dones.remove(&position) else {
+            continue;
+        };
+        tokio::select! {
+            biased;
+            claim = &mut claim_rx => {
+                if let Ok(result_tx) = claim {
+                    slots.push((position, Some(result_tx)));
+                }
+            }
+            _ = &mut done_rx => {}
+        }
+    }
+    slots.sort_by_key(|(position, _)| *position);
+    slots
 }
 
 /// Hands a result to a keyed item's slot (its answer then comes through the store), or returns

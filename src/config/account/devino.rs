@@ -112,15 +112,7 @@ impl DevinoSettings {
                 None => DevinoAuth::default(),
             },
         };
-        let batch_chunk_size = match env_value(env, &chunk_env) {
-            Some(text) => parse_chunk(text.trim().parse().ok(), &chunk_env)?,
-            None => match file.batch_chunk_size {
-                Some(size) => {
-                    parse_chunk(Some(size), &format!("{prefix}.devino.batch_chunk_size"))?
-                }
-                None => DEFAULT_DEVINO_BATCH_CHUNK_SIZE,
-            },
-        };
+        let batch_chunk_size = resolve_chunk(env_value(env, &chunk_env), &chunk_env, file, prefix)?;
         Ok(Self {
             senders,
             auth,
@@ -159,6 +151,20 @@ fn parse_auth(raw: &str, key: &str) -> Result<DevinoAuth, ConfigError> {
             key,
             "key (Authorization: Key <api key>) or basic (the API key holds login:password)",
         )),
+    }
+}
+
+/// The chunk size: the variable, then the file, then the default.
+fn resolve_chunk(
+    env_text: Option<&str>,
+    env_key: &str,
+    file: &FileDevino,
+    prefix: &str,
+) -> Result<usize, ConfigError> {
+    match (env_text, file.batch_chunk_size) {
+        (Some(text), _) => parse_chunk(text.trim().parse().ok(), env_key),
+        (None, Some(size)) => parse_chunk(Some(size), &format!("{prefix}.devino.batch_chunk_size")),
+        (None, None) => Ok(DEFAULT_DEVINO_BATCH_CHUNK_SIZE),
     }
 }
 
