@@ -242,6 +242,13 @@ mod tests {
             account.api_key.as_ref().unwrap().expose_secret(),
             "login:pw"
         );
+        let summary = config.summary();
+        assert!(
+            summary
+                .contains(", senders MyCompany | Alerts, authorization basic, batch chunks of 20"),
+            "{summary}"
+        );
+        assert!(!summary.contains("login:pw"), "{summary}");
 
         let from_env = load(
             DEVINO,
@@ -270,6 +277,15 @@ mod tests {
         );
         let senders = [("WGW_ACCOUNT_NOTIFY_DEVINO_SENDERS", "A,A")];
         assert!(load(DEVINO, &senders).unwrap_err().contains("A"));
+        let basic_without_colon = [
+            ("WGW_ACCOUNT_NOTIFY_DEVINO_SENDERS", "A"),
+            ("WGW_ACCOUNT_NOTIFY_DEVINO_AUTH", "basic"),
+        ];
+        let error = load(DEVINO, &basic_without_colon).unwrap_err();
+        assert!(
+            error.contains("login:password") && !error.contains("key-1"),
+            "{error}"
+        );
         let blank = [("WGW_ACCOUNT_NOTIFY_DEVINO_SENDERS", "A,,B")];
         assert!(load(DEVINO, &blank).unwrap_err().contains("sender names"));
         for (key, value, expected) in [
