@@ -36,8 +36,8 @@ use crate::idempotency::IdempotencyError;
 use crate::service::{Accounts, ExportWatching, IdempotentSends, PollPolicy};
 use crate::storage::{StorageHealth, WriteHealth};
 use crate::telemetry::Metrics;
-use crate::upstream::registry::WEBHOOK_DECODERS;
 use crate::telemetry::event_links::EventLinks;
+use crate::upstream::registry::WEBHOOK_DECODERS;
 
 /// Pending connections the kernel queues per listener; the default 128 overflows when hundreds
 /// of clients connect at once, and each dropped attempt stalls a client for a second or more.

@@ -65,7 +65,7 @@ use std::{
 #[cfg(test)]
 pub(crate) use self::upstream_tuning::MAX_RETRY_TOTAL_BUDGET;
 pub use self::{
-    account::{AccountConfig, TokenRefresh, UpstreamLimits},
+    account::{AccountConfig, DevinoAuth, DevinoSettings, TokenRefresh, UpstreamLimits},
     auth::{AuthConfig, CallerToken},
     doc::SettingDoc,
     error::ConfigError,

@@ -316,35 +316,41 @@ fn events_metadata(error: &FanoutError) -> Vec<(String, String)> {
 
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Self {
-        let class = error.class();
-        error.log(class);
-        let violations = error.field_violations();
-        let mut metadata: HashMap<String, String> = error
-            .metadata()
-            .into_iter()
-            .map(|(key, value)| (bounded_detail(&key), bounded_detail(&value)))
-            .collect();
-        if !violations.is_empty() {
-            metadata.insert("violationCount".to_owned(), violations.len().to_string());
-        }
-        let mut details = ErrorDetails::new();
-        details.set_error_info(
-            bounded_detail(error.reason()),
-            bounded_detail(error.domain()),
-            metadata,
-        );
-        for violation in violations.iter().take(MAX_FIELD_VIOLATIONS) {
-            details.add_bad_request_violation(
-                bounded_detail(&violation.field),
-                bounded_detail(&violation.description),
-            );
-        }
-        if let Some(delay) = error.retry_after() {
-            details.set_retry_info(Some(delay));
-        }
-        let message = truncated(&error.to_string(), MAX_STATUS_MESSAGE_BYTES).into_owned();
-        Status::with_error_details(class.grpc_code(), message, details)
+        status_with_field_prefix(error, "")
     }
+}
+
+/// Builds the status of `error`, its `BadRequest` field paths prefixed with `field_prefix` (e.g.
+/// `requests[3].` for one item of a batch).
+fn status_with_field_prefix(error: ApiError, field_prefix: &str) -> Status {
+    let class = error.class();
+    error.log(class);
+    let violations = error.field_violations();
+    let mut metadata: HashMap<String, String> = error
+        .metadata()
+        .into_iter()
+        .map(|(key, value)| (bounded_detail(&key), bounded_detail(&value)))
+        .collect();
+    if !violations.is_empty() {
+        metadata.insert("violationCount".to_owned(), violations.len().to_string());
+    }
+    let mut details = ErrorDetails::new();
+    details.set_error_info(
+        bounded_detail(error.reason()),
+        bounded_detail(error.domain()),
+        metadata,
+    );
+    for violation in violations.iter().take(MAX_FIELD_VIOLATIONS) {
+        details.add_bad_request_violation(
+            bounded_detail(&format!("{field_prefix}{}", violation.field)),
+            bounded_detail(&violation.description),
+        );
+    }
+    if let Some(delay) = error.retry_after() {
+        details.set_retry_info(Some(delay));
+    }
+    let message = truncated(&error.to_string(), MAX_STATUS_MESSAGE_BYTES).into_owned();
+    Status::with_error_details(class.grpc_code(), message, details)
 }
 
 /// A string for an error detail, cut to [`MAX_DETAIL_BYTES`].
@@ -354,8 +360,11 @@ fn bounded_detail(text: &str) -> String {
 
 /// Converts an error into the `google.rpc.Status` message carried inside responses (e.g. one
 /// failed item of a batch), with the same code, message and details as the call would have had.
-pub fn rpc_status(error: ApiError) -> tonic_types::pb::Status {
-    let status = Status::from(error);
+///
+/// The `BadRequest` field paths are prefixed with `field_prefix`, which names the item in the
+/// request (e.g. `requests[3].`); empty for the request itself.
+pub fn rpc_status(error: ApiError, field_prefix: &str) -> tonic_types::pb::Status {
+    let status = status_with_field_prefix(error, field_prefix);
     tonic_types::pb::Status::decode(status.details()).unwrap_or_else(|_| tonic_types::pb::Status {
         code: status.code() as i32,
         message: status.message().to_owned(),
@@ -522,12 +531,34 @@ mod tests {
 
     #[test]
     fn batch_items_carry_the_same_code_and_details_as_a_call() {
-        let item = rpc_status(ApiError::EventNotFound {
-            event_id: "sandbox:sandbox:contact:1".to_owned(),
-        });
+        let item = rpc_status(
+            ApiError::EventNotFound {
+                event_id: "sandbox:sandbox:contact:1".to_owned(),
+            },
+            "",
+        );
 
         assert_eq!(item.code, Code::NotFound as i32);
         assert!(item.message.contains("sandbox:sandbox:contact:1"));
         assert_eq!(item.details.len(), 1);
+    }
+
+    #[test]
+    fn a_batch_items_field_paths_name_the_item() {
+        let error = ApiError::InvalidRequest(ValidationError(vec![FieldViolation {
+            field: "recipient.chat_id".to_owned(),
+            description: "bad".to_owned(),
+        }]));
+        let item = rpc_status(error, "requests[3].");
+        let bad_request = item
+            .details
+            .iter()
+            .find(|any| any.type_url.ends_with("google.rpc.BadRequest"))
+            .expect("a BadRequest detail");
+        let decoded = tonic_types::pb::BadRequest::decode(bad_request.value.as_slice()).unwrap();
+        assert_eq!(
+            decoded.field_violations[0].field,
+            "requests[3].recipient.chat_id"
+        );
     }
 }

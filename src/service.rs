@@ -8,12 +8,14 @@
 //!   channel lookups through the [`channel_cache`].
 //! - [`send`]: the send flow: validation → idempotency ([`idempotent_sends`]) → dialect →
 //!   outcome wait.
+//! - [`batch`]: native batches: the same flow per item, one upstream request per chunk.
 //! - [`webhook_registration`]: what `RegisterWebhooks` registers, and the redaction of the
 //!   account's secret wherever settings are shown.
 //! - [`exports`]: reading an export's CSV as rows, and watching an export's state (the event log
 //!   and polling).
 
 pub mod account;
+pub mod batch;
 pub mod channel_cache;
 pub mod exports;
 pub mod idempotent_sends;

@@ -2,8 +2,8 @@
 //! clients and nothing else.
 //!
 //! The [`service`](crate::service) layer picks the implementation for each request and runs the
-//! flows over the [`Upstream`] trait; the dialects (`sandbox`, `wazzup_v3`, `wazzup_tech`, and
-//! later `devino`) never see gRPC types. The shared HTTP stack is [`transport`] with its
+//! flows over the [`Upstream`] trait; the dialects (`sandbox`, `wazzup_v3`, `wazzup_tech` and
+//! `devino`) never see gRPC types. The shared HTTP stack is [`transport`] with its
 //! [`retry`] policy; [`error`] classifies failures.
 //! Every dialect implements [`dialect::DialectSpec`] in its own folder, and [`registry`] lists
 //! them, one line each.
@@ -29,6 +29,7 @@ use crate::model::{
     SentMessage, Template, TemplatePage, WebhookSettings,
 };
 
+pub use devino::DevinoClient;
 pub use error::UpstreamError;
 pub use retry::{Idempotency, RetryPolicy};
 pub use wazzup_tech::WazzupTechClient;
@@ -88,6 +89,26 @@ pub trait Upstream: Send + Sync + fmt::Debug + 'static {
         _call: CallContext,
     ) -> Result<SentMessage, UpstreamError> {
         Err(self.unsupported("sending messages"))
+    }
+
+    /// Tells whether [`send_batch`](Self::send_batch) sends several messages per upstream
+    /// request; otherwise a batch is sent message by message.
+    fn sends_batches_natively(&self) -> bool {
+        false
+    }
+
+    /// Sends messages that already passed validation against their channels in as few upstream
+    /// requests as the dialect allows; one result per send, in order. Only called when
+    /// [`sends_batches_natively`](Self::sends_batches_natively) says so.
+    async fn send_batch(
+        &self,
+        sends: &[SendMessage],
+        _call: CallContext,
+    ) -> Vec<Result<SentMessage, UpstreamError>> {
+        sends
+            .iter()
+            .map(|_| Err(self.unsupported("sending native batches")))
+            .collect()
     }
 
     /// Edits a sent message.

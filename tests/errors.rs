@@ -9,17 +9,19 @@ use support::*;
 use tonic::Code;
 use wazzup_gateway::proto::pb;
 
-/// Two sandbox-free accounts of a dialect whose client is not part of this build, neither default.
+/// Two sandbox-free accounts of a dialect without templates, neither default.
 const TWO_ACCOUNTS: &str = r#"
 [[accounts]]
 name = "alpha"
 dialect = "devino"
 api_key_env = "ALPHA_KEY"
+devino.senders = ["Alpha"]
 
 [[accounts]]
 name = "beta"
 dialect = "devino"
 api_key_env = "BETA_KEY"
+devino.senders = ["Beta"]
 "#;
 
 fn two_account_env() -> HashMap<String, String> {

@@ -1,12 +1,13 @@
 //! `MessageService`: send (optionally held until an asynchronous send's outcome arrives), batch
 //! send, edit, delete.
 
-use futures::StreamExt as _;
+mod batch;
+
 use tonic::{Request, Response, Status};
 
 use crate::api::convert::events::event_to_pb;
 
-use crate::error::{ApiError, bounded, rpc_status};
+use crate::error::{ApiError, bounded};
 use crate::events::outcomes::SendOutcomes;
 use crate::model::{DeleteMessage, EditMessage, SendMessage, ValidationError, Violations};
 use crate::proto::pb;
@@ -16,8 +17,6 @@ use super::{ApiContext, call_context};
 
 /// Most requests one `BatchSendMessages` call may carry.
 const MAX_BATCH_SIZE: usize = 100;
-/// Sends of one batch in flight at once, for dialects without native batching.
-const BATCH_PARALLELISM: usize = 8;
 
 /// Serves `wazzup_gateway.v1.MessageService`.
 #[derive(Debug)]
@@ -76,20 +75,7 @@ impl pb::message_service_server::MessageService for MessagesApi {
         request: Request<pb::BatchSendMessagesRequest>,
     ) -> Result<Response<pb::BatchSendMessagesResponse>, Status> {
         check_batch_size(request.get_ref().requests.len()).map_err(ApiError::from)?;
-        let call = call_context(&request);
-        let batch_account = &request.get_ref().account;
-        let sends = request.get_ref().requests.iter().cloned().map(|mut send| {
-            if send.account.is_empty() {
-                send.account.clone_from(batch_account);
-            }
-            send
-        });
-        let results = futures::stream::iter(sends)
-            .map(|send| self.send(&request, send, call))
-            .buffered(BATCH_PARALLELISM)
-            .map(batch_result)
-            .collect()
-            .await;
+        let results = batch::send_batch(self, &request, call_context(&request)).await;
         Ok(Response::new(pb::BatchSendMessagesResponse { results }))
     }
 
@@ -134,15 +120,4 @@ fn check_batch_size(size: usize) -> Result<(), ValidationError> {
         );
     }
     violations.finish()
-}
-
-/// Turns one send's outcome into a batch result.
-fn batch_result(outcome: Result<pb::SendMessageResponse, ApiError>) -> pb::BatchSendResult {
-    let result = match outcome {
-        Ok(response) => pb::batch_send_result::Result::Response(response),
-        Err(error) => pb::batch_send_result::Result::Error(rpc_status(error)),
-    };
-    pb::BatchSendResult {
-        result: Some(result),
-    }
 }

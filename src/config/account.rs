@@ -10,6 +10,15 @@ use serde::Deserialize;
 
 use crate::model::Dialect;
 
+mod devino;
+
+pub(super) use devino::{
+    DEVINO_SETTINGS, ENV_ACCOUNT_DEVINO_AUTH, ENV_ACCOUNT_DEVINO_BATCH_CHUNK_SIZE,
+    ENV_ACCOUNT_DEVINO_SENDERS,
+};
+pub use devino::{DevinoAuth, DevinoSettings};
+
+use self::devino::FileDevino;
 use super::{
     ConfigError,
     doc::{SettingDoc, file_only},
@@ -154,6 +163,8 @@ pub struct AccountConfig {
     pub webhooks: WebhookSubscriptions,
     /// How a `wazzup_tech` account renews its access token (the API key).
     pub token_refresh: TokenRefresh,
+    /// A `devino` account's senders, authorization and batch size (`[accounts.devino]`).
+    pub devino: DevinoSettings,
 }
 
 /// What a `wazzup_tech` account needs to renew its `client_access_token`: the refresh token and
@@ -300,7 +311,22 @@ impl AccountConfig {
                 format!("dialect {dialect} calls an upstream API that needs a key"),
             ));
         }
+        let devino = DevinoSettings::resolve(&raw.devino, &name, dialect, prefix, env)?;
+        if devino.auth == DevinoAuth::Basic
+            && !api_key
+                .as_ref()
+                .is_some_and(|key| key.expose_secret().contains(':'))
+        {
+            return Err(ConfigError::invalid(
+                format!(
+                    "{prefix}.api_key (or {})",
+                    account_env_var(ENV_ACCOUNT_API_KEY, &name)
+                ),
+                "login:password for devino basic authorization (the value is not shown)",
+            ));
+        }
         Ok(Self {
+            devino,
             base_url: resolve_base_url(raw, dialect, prefix, env)?,
             webhook_secret: resolve_secret(SecretKind::WebhookSecret, raw, prefix, env)?,
             crm_key: resolve_secret(SecretKind::CrmKey, raw, prefix, env)?,
@@ -404,6 +430,8 @@ pub(super) struct FileAccount {
     pub(super) retry: FileRetry,
     #[serde(default)]
     pub(super) webhooks: FileWebhooks,
+    #[serde(default)]
+    pub(super) devino: FileDevino,
 }
 
 /// `[accounts.limits]`

@@ -9,9 +9,10 @@ use super::{
     AccountConfig, ConfigError,
     account::{
         ACCOUNT_NAME_PLACEHOLDER, ENV_ACCOUNT_API_KEY, ENV_ACCOUNT_API_KEY_FILE,
-        ENV_ACCOUNT_BASE_URL, ENV_ACCOUNT_CRM_KEY, ENV_ACCOUNT_PARTNER_CREDENTIALS,
-        ENV_ACCOUNT_REFRESH_TOKEN, ENV_ACCOUNT_WEBHOOK_SECRET, FileAccount, SANDBOX_ACCOUNT,
-        account_env_var,
+        ENV_ACCOUNT_BASE_URL, ENV_ACCOUNT_CRM_KEY, ENV_ACCOUNT_DEVINO_AUTH,
+        ENV_ACCOUNT_DEVINO_BATCH_CHUNK_SIZE, ENV_ACCOUNT_DEVINO_SENDERS,
+        ENV_ACCOUNT_PARTNER_CREDENTIALS, ENV_ACCOUNT_REFRESH_TOKEN, ENV_ACCOUNT_WEBHOOK_SECRET,
+        FileAccount, SANDBOX_ACCOUNT, account_env_var,
     },
     doc::SettingDoc,
     sources::CliOverrides,
@@ -156,7 +157,7 @@ fn shortcut_account(
 /// Rejects set `WGW_ACCOUNT_<NAME>_*` variables whose `<NAME>` is no account's: a typo there
 /// would otherwise silently leave an account without its key, or fall back to the sandbox.
 fn reject_stray_account_vars(accounts: &[AccountConfig], env: &Env) -> Result<(), ConfigError> {
-    const TEMPLATES: [&str; 7] = [
+    const TEMPLATES: [&str; 10] = [
         ENV_ACCOUNT_BASE_URL,
         ENV_ACCOUNT_API_KEY,
         ENV_ACCOUNT_API_KEY_FILE,
@@ -164,6 +165,9 @@ fn reject_stray_account_vars(accounts: &[AccountConfig], env: &Env) -> Result<()
         ENV_ACCOUNT_CRM_KEY,
         ENV_ACCOUNT_REFRESH_TOKEN,
         ENV_ACCOUNT_PARTNER_CREDENTIALS,
+        ENV_ACCOUNT_DEVINO_SENDERS,
+        ENV_ACCOUNT_DEVINO_AUTH,
+        ENV_ACCOUNT_DEVINO_BATCH_CHUNK_SIZE,
     ];
     let known: HashSet<String> = accounts
         .iter()

@@ -55,6 +55,9 @@ pub const SETTINGS: &[SettingDoc] = &[
     account::ACCOUNT_SETTINGS[9],
     account::ACCOUNT_SETTINGS[10],
     account::ACCOUNT_SETTINGS[11],
+    account::DEVINO_SETTINGS[0],
+    account::DEVINO_SETTINGS[1],
+    account::DEVINO_SETTINGS[2],
     roster::WAZZUP_API_KEY,
     roster::WAZZUP_BASE_URL,
     file_only(

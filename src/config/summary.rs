@@ -2,7 +2,8 @@
 
 use secrecy::SecretString;
 
-use super::{AccountConfig, CallerLimits, CallerToken, Config};
+use super::{AccountConfig, CallerLimits, CallerToken, Config, DevinoAuth};
+use crate::model::Dialect;
 
 impl Config {
     /// Returns a multi-line summary for operators: listeners, data directory, timeouts, logs,
@@ -137,9 +138,10 @@ fn account_line(account: &AccountConfig) -> String {
     } else {
         ""
     };
+    let devino = devino_note(account);
     format!(
         "  {}{}: dialect {}, base URL {}, api key {}, webhook secret {}, crm key {}, \
-         limits {} requests / {}, concurrency {}, timeouts request {} connect {}{refresh}",
+         limits {} requests / {}, concurrency {}, timeouts request {} connect {}{refresh}{devino}",
         account.name,
         if account.default { " (default)" } else { "" },
         account.dialect,
@@ -152,6 +154,23 @@ fn account_line(account: &AccountConfig) -> String {
         limits.max_concurrency,
         humantime::format_duration(limits.request_timeout),
         humantime::format_duration(limits.connect_timeout),
+    )
+}
+
+/// Returns the senders, authorization and chunk size of a `devino` account; empty for others.
+fn devino_note(account: &AccountConfig) -> String {
+    if account.dialect != Dialect::Devino {
+        return String::new();
+    }
+    let settings = &account.devino;
+    let auth = match settings.auth {
+        DevinoAuth::Key => "key",
+        DevinoAuth::Basic => "basic",
+    };
+    format!(
+        ", senders {}, authorization {auth}, batch chunks of {}",
+        settings.senders.join(" | "),
+        settings.batch_chunk_size
     )
 }
 

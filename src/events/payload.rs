@@ -97,6 +97,30 @@ pub struct MessagePayload {
     pub crm_user_id: String,
     /// Tech v2 group chats: the participant who wrote.
     pub sender: Option<Contact>,
+    /// MIME type of the content at `content_uri`, when the upstream says (Devino `contentType`).
+    pub content_mime_type: String,
+    /// File name of the content at `content_uri`, when the upstream says (Devino `contentName`).
+    pub content_name: String,
+    /// A shared location (Devino `location`).
+    pub location: Option<Location>,
+    /// Shared contact cards as sent, objects only (Devino `contacts`; the shape of each card is
+    /// described but unconfirmed).
+    pub shared_contacts: Vec<Value>,
+}
+
+/// A geographic location shared in a message.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Location {
+    /// Latitude in degrees.
+    pub latitude: f64,
+    /// Longitude in degrees.
+    pub longitude: f64,
+    /// Street address.
+    pub address: String,
+    /// Name of the place.
+    pub address_name: String,
+    /// Link to the place on a map.
+    pub url: String,
 }
 
 /// A person in a chat.
@@ -155,6 +179,8 @@ pub struct StatusPayload {
     pub chat_id: String,
     /// Tech v2: the `request_id` of the asynchronous send this status is the outcome of.
     pub request_id: String,
+    /// Devino: the send's `NotifyOptions.callback_data`, echoed back.
+    pub callback_data: String,
 }
 
 /// What changed about a channel.

@@ -50,17 +50,7 @@ impl Account {
         send: &SendMessage,
         call: CallContext,
     ) -> Result<SendReply, SendError> {
-        let mut violations = Violations::new();
-        check_send(send, &mut violations);
-        let spec = registry::spec(self.dialect());
-        spec.check_send(send, &mut violations);
-        if send.notify.is_some() && !spec.accepts_notify() {
-            violations.add(
-                "notify",
-                format!("is only for devino accounts, not {}", self.dialect()),
-            );
-        }
-        violations.finish().map_err(UpstreamError::from)?;
+        self.check_send_rules(send)?;
         let Some(idempotency_key) = send.idempotency_key.clone() else {
             let sent =
                 send_to_channel(self.upstream.as_ref(), self.channels.as_deref(), send, call)
@@ -80,6 +70,26 @@ impl Account {
         self.sends
             .send(key, Fingerprint::of_send(send), call.deadline, send_once)
             .await
+    }
+
+    /// Checks a send against every rule that needs no channel: the shared ones, the dialect's
+    /// own, and whether the dialect takes notification options.
+    ///
+    /// # Errors
+    ///
+    /// Fails with every field violation at once.
+    pub(super) fn check_send_rules(&self, send: &SendMessage) -> Result<(), UpstreamError> {
+        let mut violations = Violations::new();
+        check_send(send, &mut violations);
+        let spec = registry::spec(self.dialect());
+        spec.check_send(send, &mut violations);
+        if send.notify.is_some() && !spec.accepts_notify() {
+            violations.add(
+                "notify",
+                format!("is only for devino accounts, not {}", self.dialect()),
+            );
+        }
+        Ok(violations.finish()?)
     }
 
     /// Sends like [`send_message`](Self::send_message); with `outcomes`, an asynchronous send
@@ -122,6 +132,17 @@ async fn send_to_channel(
     send: &SendMessage,
     call: CallContext,
 ) -> Result<SentMessage, UpstreamError> {
+    check_channel(upstream, channels, send, call).await?;
+    upstream.send_message(send, call).await
+}
+
+/// Looks the send's channel up, applies the rules of its transport and checks that it can send.
+pub(super) async fn check_channel(
+    upstream: &dyn Upstream,
+    channels: Option<&ChannelCache>,
+    send: &SendMessage,
+    call: CallContext,
+) -> Result<(), UpstreamError> {
     let channel = find_channel(upstream, channels, &send.channel_id, call).await?;
     let mut channel_violations = Violations::new();
     check_send_for_channel(send, &channel, &mut channel_violations);
@@ -134,7 +155,7 @@ async fn send_to_channel(
             state_raw: channel.state_raw,
         });
     }
-    upstream.send_message(send, call).await
+    Ok(())
 }
 
 /// When a `wait_for_outcome` send, whose upstream call ended at `now`, stops waiting and answers

@@ -15,6 +15,7 @@ use crate::config::{
 };
 use crate::model::WebhookSettings;
 use crate::model::limits::WEBHOOK_URI_MAX_CHARS;
+use crate::model::webhook::webhook_uri;
 
 use crate::upstream::UpstreamError;
 
@@ -112,16 +113,6 @@ fn base_url_missing() -> UpstreamError {
         reason: "WEBHOOK_BASE_URL_NOT_CONFIGURED",
         missing: format!("server.public_webhook_base_url (or {ENV_PUBLIC_WEBHOOK_BASE_URL})"),
     }
-}
-
-/// Builds `{base}/webhooks/{account}/{secret}`, each segment percent-encoded.
-fn webhook_uri(base: &str, account: &str, secret: &str) -> Option<String> {
-    let mut url = Url::parse(base).ok()?;
-    url.path_segments_mut()
-        .ok()?
-        .pop_if_empty()
-        .extend(["webhooks", account, secret]);
-    Some(url.to_string())
 }
 
 /// Returns a value percent-encoded as one path segment.

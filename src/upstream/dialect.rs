@@ -15,6 +15,7 @@ use crate::model::Dialect;
 use crate::model::{EditMessage, SendMessage, Violations};
 
 use super::Upstream;
+use super::error::ErrorBody;
 use super::sandbox::SandboxUpstream;
 use super::transport::TransportError;
 
@@ -49,6 +50,12 @@ pub trait DialectSpec: Sync + fmt::Debug {
         account: &AccountConfig,
         metrics: &UpstreamMetrics,
     ) -> Result<BuiltUpstream, TransportError>;
+
+    /// Reads the body of an error answer (any non-2xx) into the shared error shape; dialects whose
+    /// error envelope differs from Wazzup's (`{error, description, data}`) read their own here.
+    fn error_body(&self, body: &[u8]) -> ErrorBody {
+        ErrorBody::parse(body)
+    }
 
     /// Adds the violations of the dialect's own send rules (such as fields its API cannot carry,
     /// refused rather than dropped); the shared rules are checked before.

@@ -13,6 +13,7 @@
 mod body;
 pub mod redact;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::failure::{ERROR_DOMAIN, ErrorClass};
@@ -168,6 +169,10 @@ pub enum UpstreamError {
         /// The upstream's limit.
         limit: usize,
     },
+    /// The failure of one request that carried several sends (a native batch chunk), reported
+    /// for each of them.
+    #[error(transparent)]
+    Shared(Arc<UpstreamError>),
     /// No export job has that id.
     #[error("message export {export_id} was not found")]
     ExportNotFound {
@@ -223,6 +228,7 @@ impl UpstreamError {
             Self::RateLimitedLocally { .. } => ErrorClass::RateLimited,
             Self::ContractChanged { .. } => ErrorClass::Internal,
             Self::AlreadySent { .. } => ErrorClass::AlreadyExists,
+            Self::Shared(error) => error.class(),
         }
     }
 
@@ -242,6 +248,7 @@ impl UpstreamError {
             Self::RateLimitedLocally { .. } => UPSTREAM_RATE_LIMITED,
             Self::ContractChanged { .. } => "UPSTREAM_CONTRACT_CHANGED",
             Self::AlreadySent { .. } => "REPEATED_CRM_MESSAGE_ID",
+            Self::Shared(error) => error.reason(),
             Self::WebhookNotConfigured { reason, .. } => reason,
             Self::WebhookUriTooLong { .. } => "WEBHOOK_URI_TOO_LONG",
             Self::ExportNotFound { .. } => "EXPORT_NOT_FOUND",
@@ -255,6 +262,7 @@ impl UpstreamError {
     pub fn domain(&self) -> &'static str {
         match self {
             Self::Rejected(rejection) => rejection.domain,
+            Self::Shared(error) => error.domain(),
             _ => ERROR_DOMAIN,
         }
     }
@@ -263,6 +271,7 @@ impl UpstreamError {
     pub fn metadata(&self) -> Vec<(String, String)> {
         let pairs: Vec<(&str, String)> = match self {
             Self::Rejected(rejection) => return rejection.metadata.clone(),
+            Self::Shared(error) => return error.metadata(),
             Self::Unsupported { dialect, operation } => vec![
                 ("dialect", dialect.to_string()),
                 ("operation", (*operation).to_owned()),
@@ -344,6 +353,7 @@ impl UpstreamError {
         match self {
             Self::InvalidRequest(error) | Self::ChatTypeMismatch { invalid: error, .. } => &error.0,
             Self::Rejected(rejection) => &rejection.fields,
+            Self::Shared(error) => error.field_violations(),
             _ => &[],
         }
     }
@@ -353,13 +363,17 @@ impl UpstreamError {
         match self {
             Self::Rejected(rejection) => rejection.retry_after,
             Self::RateLimitedLocally { retry_after } => Some(*retry_after),
+            Self::Shared(error) => error.retry_after(),
             _ => None,
         }
     }
 
     /// Tells whether the failure happened before anything reached the upstream.
     pub fn is_connect_error(&self) -> bool {
-        matches!(self, Self::Unreachable { connect: true, .. })
+        match self {
+            Self::Shared(error) => error.is_connect_error(),
+            _ => matches!(self, Self::Unreachable { connect: true, .. }),
+        }
     }
 
     /// Returns the failure of a send that breaks the rules of its `channel`: a

@@ -34,8 +34,10 @@ pub use download::{Downloads, FileChunks, describe as describe_download_error};
 pub use request::{Answer, Credentials, TransportError, UpstreamRequest};
 
 use super::CallContext;
+use super::dialect::DialectSpec;
 use super::error::redact::Redactor;
-use super::error::{ErrorBody, Rejection, UPSTREAM_RATE_LIMITED, UpstreamError, upstream_domain};
+use super::error::{Rejection, UPSTREAM_RATE_LIMITED, UpstreamError, upstream_domain};
+use super::registry;
 use super::retry::{Progress, RetryPolicy, Step};
 
 /// Largest success body read, in bytes.
@@ -66,6 +68,8 @@ pub struct Transport {
     policy: RetryPolicy,
     /// The ErrorInfo domain of the upstream's own error codes.
     domain: &'static str,
+    /// The account's dialect, which reads its own error bodies.
+    spec: &'static dyn DialectSpec,
     /// Set by a 401 answer, cleared by any success: the upstream refuses the account's key.
     credentials_rejected: AtomicBool,
     /// The account's secrets, cut out of upstream error texts.
@@ -121,6 +125,7 @@ impl Transport {
             authorization,
             policy,
             domain: upstream_domain(account.dialect),
+            spec: registry::spec(account.dialect),
             credentials_rejected: AtomicBool::new(false),
             redactor: Redactor::for_account(account),
             metrics,
@@ -367,7 +372,7 @@ impl Transport {
             retry_after_opt.or((status == 429).then_some(self.policy.rate_limit_fallback()));
         let mut rejection = Rejection::from_answer(
             status,
-            &ErrorBody::parse(body).redacted(redactor),
+            &self.spec.error_body(body).redacted(redactor),
             retry_after_opt,
             self.domain,
         );

@@ -108,8 +108,16 @@ class MockedGateway:
     """The built binary with one account "acme" of `dialect` whose API is at `base_url`."""
 
     def __init__(
-        self, workdir: Path, dialect: str, base_url: str, api_key: str, extra_env: dict[str, str] | None = None
+        self,
+        workdir: Path,
+        dialect: str,
+        base_url: str,
+        api_key: str,
+        extra_env: dict[str, str] | None = None,
+        webhook_port: int | None = None,
     ) -> None:
+        """`webhook_port` fixes the webhook listener's port (e.g. to configure the public webhook URL
+        before the start); a free one by default."""
         key_file = workdir / "acme-api-key"
         key_file.write_text(api_key + "\n")
         config = workdir / "gateway.toml"
@@ -122,6 +130,7 @@ class MockedGateway:
         )
         self.api_key = api_key
         self.grpc = f"127.0.0.1:{free_port()}"
+        self.webhook_port = webhook_port or free_port()
         self.admin_port = free_port()
         self.log_path = workdir / "gateway.log"
         env = {key: value for key, value in os.environ.items() if not key.startswith("WGW_")}
@@ -131,7 +140,7 @@ class MockedGateway:
             self.process = subprocess.Popen(
                 [str(binary()), "--config", str(config),
                  "--grpc-listen", self.grpc,
-                 "--webhook-listen", f"127.0.0.1:{free_port()}",
+                 "--webhook-listen", f"127.0.0.1:{self.webhook_port}",
                  "--admin-listen", f"127.0.0.1:{self.admin_port}",
                  "--data-dir", str(workdir / "data")],
                 env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

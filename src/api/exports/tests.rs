@@ -22,8 +22,8 @@ use crate::model::Dialect;
 use crate::model::{ExportRequest, ExportState, MessageExport};
 use crate::proto::pb::export_service_server::ExportService as _;
 use crate::service::{Account, Accounts, IdempotentSends, PollPolicy};
-use crate::upstream::registry::WEBHOOK_DECODERS;
 use crate::telemetry::metrics::IdempotencyMetrics;
+use crate::upstream::registry::WEBHOOK_DECODERS;
 use crate::upstream::transport::Downloads;
 use crate::upstream::{CallContext, Upstream, UpstreamError};
 

@@ -17,8 +17,8 @@ use crate::events::responses::PendingResponses;
 use crate::events::testing::RecordingLog;
 use crate::events::{EventType, NewEvent};
 use crate::telemetry::Metrics;
-use crate::upstream::registry::WEBHOOK_DECODERS;
 use crate::telemetry::event_links::EventLinks;
+use crate::upstream::registry::WEBHOOK_DECODERS;
 
 use super::{IngressState, router};
 

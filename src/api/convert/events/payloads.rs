@@ -2,8 +2,8 @@
 
 use crate::events::payload::{
     ChannelChange, ChannelPayload, Contact, CrmEntityKind, CrmRequestPayload, Direction,
-    EventPayload, GroupChatChange, MessageError, MessagePayload, MessageStatus, MessageType,
-    OldInfo, StatusPayload, TemplateStatusPayload, UnknownPayload,
+    EventPayload, GroupChatChange, Location, MessageError, MessagePayload, MessageStatus,
+    MessageType, OldInfo, StatusPayload, TemplateStatusPayload, UnknownPayload,
 };
 use crate::proto::pb;
 
@@ -83,8 +83,25 @@ fn message_to_pb(message: MessagePayload) -> pb::MessageEvent {
         request_id: message.request_id,
         crm_user_id: message.crm_user_id,
         sender: message.sender.map(contact_to_pb),
-        // Fields of other dialects (Devino locations and contact cards, content details).
-        ..pb::MessageEvent::default()
+        location: message.location.map(location_to_pb),
+        shared_contacts: message
+            .shared_contacts
+            .iter()
+            .filter_map(json_to_struct)
+            .collect(),
+        content_mime_type: message.content_mime_type,
+        content_name: message.content_name,
+    }
+}
+
+/// Converts a shared location.
+fn location_to_pb(location: Location) -> pb::Location {
+    pb::Location {
+        latitude: location.latitude,
+        longitude: location.longitude,
+        address: location.address,
+        address_name: location.address_name,
+        url: location.url,
     }
 }
 
@@ -138,8 +155,7 @@ fn status_to_pb(status: StatusPayload) -> pb::MessageStatusEvent {
         chat_id: status.chat_id,
         error_data,
         request_id: status.request_id,
-        // Devino callback data.
-        callback_data: String::new(),
+        callback_data: status.callback_data,
     }
 }
 

@@ -128,6 +128,7 @@ pub(super) fn status(item: &Value) -> StatusPayload {
         channel_id: field(item, &["channel_id"]),
         chat_id,
         status_raw,
+        ..StatusPayload::default()
     }
 }
 

@@ -200,6 +200,7 @@ impl From<WireMessage> for MessagePayload {
             chat_type_raw,
             type_raw,
             status_raw,
+            ..Self::default()
         }
     }
 }
@@ -248,6 +249,7 @@ impl From<WireStatus> for StatusPayload {
             chat_id: wire.chat_id.unwrap_or_default(),
             request_id: String::new(),
             status_raw,
+            ..Self::default()
         }
     }
 }
