@@ -148,6 +148,9 @@ pub enum AppError {
     /// The idempotency store could not be opened.
     #[error("the idempotency store could not be opened")]
     Storage(#[source] IdempotencyError),
+    /// NATS JetStream cannot be reached or its stream and buckets cannot be set up.
+    #[error("NATS JetStream: {0}")]
+    Nats(String),
     /// The gRPC server could not be built (e.g. a broken descriptor set).
     #[error("the gRPC server could not be built")]
     Build(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -44,6 +44,7 @@ mod doc;
 mod error;
 mod events;
 mod file;
+mod nats;
 mod process;
 mod roster;
 mod secret;
@@ -69,6 +70,7 @@ pub use self::{
     doc::SettingDoc,
     error::ConfigError,
     events::{EventsBackend, EventsConfig, StreamDefaults},
+    nats::{NatsAuth, NatsConfig},
     process::{Listeners, LogFormat, ServerConfig, StorageConfig, TelemetryConfig},
     settings::SETTINGS,
     sources::{CliOverrides, ConfigSources},
@@ -118,6 +120,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// TLS on the gRPC listener; `None` serves plain-text HTTP/2.
     pub grpc_tls: Option<GrpcTlsConfig>,
+    /// The NATS JetStream connection; set when `nats.url` is, required by the nats backend.
+    pub nats: Option<NatsConfig>,
     /// Upstream accounts; never empty (the sandbox account is added when none is configured).
     pub accounts: Vec<AccountConfig>,
     /// Whether an account uses the built-in sandbox dialect (the added sandbox account or one
@@ -183,6 +187,7 @@ impl Config {
         let auth = AuthConfig::resolve(&file.auth, env)?;
         let webhooks = WebhookConfig::resolve(&file.webhooks, env)?;
         let grpc_tls = GrpcTlsConfig::resolve(&file.tls, env)?;
+        let nats = NatsConfig::resolve(&file.nats, env)?;
         let sandbox_requested = roster::sandbox_requested(env, overrides)?;
         let accounts = roster::resolve_accounts(&file.accounts, env, sandbox_requested)?;
         let config = Self {
@@ -194,6 +199,7 @@ impl Config {
             auth,
             webhooks,
             grpc_tls,
+            nats,
             sandbox: accounts
                 .iter()
                 .any(|account| account.dialect == Dialect::Sandbox),
@@ -204,8 +210,9 @@ impl Config {
     }
 
     /// Checks the rules that span sections: one default account, known accounts in caller
-    /// tokens, unique token names, distinct listeners.
+    /// tokens, unique token names, distinct listeners, NATS settings for the nats backend.
     fn validate(&self) -> Result<(), ConfigError> {
+        self.check_nats()?;
         debug_assert!(!self.accounts.is_empty(), "the sandbox fills an empty list");
         roster::check_single_default(&self.accounts)?;
         let account_names: HashSet<&str> = self
@@ -215,6 +222,21 @@ impl Config {
             .collect();
         self.auth.validate(&account_names)?;
         self.check_distinct_listeners()
+    }
+
+    /// Requires `nats.url` for the nats backend, and a dedupe window JetStream accepts (at most
+    /// the stream's maximum age).
+    fn check_nats(&self) -> Result<(), ConfigError> {
+        match (&self.nats, self.events.backend) {
+            (None, EventsBackend::Nats) => Err(ConfigError::missing(
+                "nats.url (or WGW_NATS_URL)",
+                "events.backend is nats",
+            )),
+            (Some(nats), _) if nats.dedupe_window > self.events.retention_max_age => Err(
+                ConfigError::invalid("nats.dedupe_window", "at most events.retention_max_age"),
+            ),
+            _ => Ok(()),
+        }
     }
 
     /// Rejects two listeners on the same fixed address (port 0 asks the OS for a free port).

@@ -64,7 +64,15 @@ pub(super) async fn open_event_log(config: &Config) -> Result<OpenedLog, AppErro
                 health,
             })
         }
+        EventsBackend::Nats => Err(not_wired()),
     }
+}
+
+/// What the nats backend answers until its stores are wired in.
+fn not_wired() -> AppError {
+    AppError::Nats(
+        "the JetStream backend is configured but not wired into this build yet".to_owned(),
+    )
 }
 
 /// Opens the idempotency store of `events.backend`.
@@ -82,6 +90,7 @@ pub(super) fn open_idempotency(config: &Config) -> Result<OpenedIdempotency, App
                 store: Arc::new(store),
             })
         }
+        EventsBackend::Nats => Err(not_wired()),
     }
 }
 
@@ -109,5 +118,6 @@ pub(super) async fn start_consumer_groups(
             path: config.storage.data_dir.clone(),
             source,
         }),
+        EventsBackend::Nats => Err(not_wired()),
     }
 }

@@ -12,6 +12,7 @@ use super::{
     account::FileAccount,
     auth::FileAuth,
     events::FileEvents,
+    nats::FileNats,
     process::{FileListeners, FileServer, FileStorage, FileTelemetry},
     tls::FileTls,
     webhooks::FileWebhooks,
@@ -39,6 +40,8 @@ pub(super) struct FileConfig {
     pub(super) webhooks: FileWebhooks,
     #[serde(default)]
     pub(super) tls: FileTls,
+    #[serde(default)]
+    pub(super) nats: FileNats,
 }
 
 impl FileConfig {
