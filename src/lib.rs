@@ -32,6 +32,8 @@
 //!   dispatchers, acks and redelivery; CRM requests held open; outcomes of asynchronous sends.
 //! - [`storage`]: what the embedded redb stores share: a file reopened on the next write after a
 //!   failed one (a full disk), and the write health that readiness and gRPC health report.
+//! - [`nats`]: the NATS JetStream connection of the nats backend (options from `[nats]`,
+//!   whether it is up) and, for tests, a real `nats-server`.
 //! - [`exports`]: message export CSVs read as a stream of rows with bounded memory.
 //! - [`failure`]: how a failure is classified ([`failure::ErrorClass`], the gateway's error
 //!   domain), below any transport, so the lower layers classify without knowing gRPC.
@@ -50,6 +52,7 @@ pub mod exports;
 pub mod failure;
 pub mod idempotency;
 pub mod model;
+pub mod nats;
 pub mod proto;
 pub mod service;
 pub mod storage;

@@ -7,6 +7,7 @@
 pub(crate) mod conformance;
 
 pub mod embedded;
+pub mod jetstream;
 
 use std::fmt;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use super::{Cursor, NewEvent, StoredEvent};
 use crate::failure::ErrorClass;
 
 pub use embedded::EmbeddedEventLog;
+pub use jetstream::JetStreamEventLog;
 
 /// Durable, ordered storage for received events.
 ///
