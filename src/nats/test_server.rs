@@ -14,6 +14,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{OnceLock, mpsc};
 use std::time::Duration;
 
+use crate::config::{NatsAuth, NatsConfig};
+
 /// Runs the server in the background and stops it once stdin reaches its end.
 const SUPERVISOR: &str = r#""$0" "$@" & server=$!
 trap 'kill $server 2>/dev/null' EXIT
@@ -68,6 +70,24 @@ impl TestNatsServer {
     /// Returns the client URL.
     pub(crate) fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Returns a configuration for this server whose stream and bucket names derive from `dir`,
+    /// so each test has its own and reopening the same directory reopens them.
+    pub(crate) fn config_for(&self, dir: &Path) -> NatsConfig {
+        let hex = crate::nats::kv_key(&dir.display().to_string());
+        let tag = &hex[hex.len().saturating_sub(20)..];
+        NatsConfig {
+            servers: vec![self.url.clone()],
+            auth: NatsAuth::None,
+            tls_ca_file: None,
+            stream: format!("EV{tag}"),
+            replicas: 1,
+            event_ids_bucket: format!("ids{tag}"),
+            consumers_bucket: format!("cons{tag}"),
+            idempotency_bucket: format!("idem{tag}"),
+            dedupe_window: Duration::from_secs(120),
+        }
     }
 
     /// Starts `binary` and waits for its ready line.

@@ -3,10 +3,8 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::*;
-use crate::config::NatsAuth;
 use crate::nats::test_server::TestNatsServer;
 
 /// Tells whether the shared server runs (printing why not when it does not).
@@ -14,26 +12,10 @@ fn nats_available() -> bool {
     TestNatsServer::shared().is_some()
 }
 
-/// Returns a configuration for the shared server whose names derive from `dir`.
-pub(crate) fn config_for(dir: &std::path::Path) -> NatsConfig {
-    let server = TestNatsServer::shared().expect("checked by nats_available");
-    let tag = crate::nats::kv_key(&dir.display().to_string());
-    let tag = &tag[tag.len().saturating_sub(20)..];
-    NatsConfig {
-        servers: vec![server.url().to_owned()],
-        auth: NatsAuth::None,
-        tls_ca_file: None,
-        stream: format!("EV{tag}"),
-        replicas: 1,
-        event_ids_bucket: format!("ids{tag}"),
-        consumers_bucket: format!("cons{tag}"),
-        idempotency_bucket: format!("idem{tag}"),
-        dedupe_window: Duration::from_secs(120),
-    }
-}
-
 async fn open(dir: PathBuf, retention: RetentionPolicy) -> Arc<JetStreamEventLog> {
-    let nats = config_for(&dir);
+    let nats = TestNatsServer::shared()
+        .expect("checked by nats_available")
+        .config_for(&dir);
     let connection = NatsConnection::connect(&nats).await.unwrap();
     JetStreamEventLog::open(&connection, &nats, retention)
         .await
