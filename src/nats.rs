@@ -3,7 +3,8 @@
 //! up, for readiness.
 //!
 //! The client reconnects on its own, without limit, after the first connection; while it is
-//! disconnected JetStream calls fail and the stores report their errors as unavailable.
+//! disconnected JetStream calls fail, the stores report their errors as unavailable, and the
+//! connection's [`WriteHealth`] (named [`HEALTH_NAME`]) makes `/readyz` answer 503 naming NATS.
 
 #[cfg(test)]
 pub(crate) mod test_server;
@@ -14,6 +15,10 @@ use async_nats::jetstream;
 use secrecy::ExposeSecret;
 
 use crate::config::{NatsAuth, NatsConfig};
+use crate::storage::WriteHealth;
+
+/// How readiness names the connection.
+pub const HEALTH_NAME: &str = "NATS JetStream";
 
 /// Upper bound for one JetStream API call or publish acknowledgement.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -27,7 +32,14 @@ pub struct NatsConnection {
     client: async_nats::Client,
     /// JetStream API calls and publishes.
     jetstream: jetstream::Context,
+    /// Writable while connected.
+    health: WriteHealth,
 }
+
+/// The client lost its connection and is reconnecting.
+#[derive(Debug, thiserror::Error)]
+#[error("disconnected from the NATS servers, reconnecting")]
+struct Disconnected;
 
 /// The connection to NATS could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +65,18 @@ impl NatsConnection {
     ///
     /// Fails when the credentials cannot be parsed or no server accepts the connection.
     pub async fn connect(config: &NatsConfig) -> Result<Self, NatsConnectError> {
-        let options = connect_options(config)?;
+        let health = WriteHealth::new(HEALTH_NAME);
+        let follower = health.clone();
+        let options = connect_options(config)?.event_callback(move |event| {
+            match event {
+                async_nats::Event::Connected => follower.set_writable(),
+                async_nats::Event::Disconnected | async_nats::Event::Closed => {
+                    follower.set_failing(&Disconnected);
+                }
+                _ => {}
+            }
+            async {}
+        });
         let servers = config.servers.join(",");
         let client = options
             .connect(servers.as_str())
@@ -62,7 +85,16 @@ impl NatsConnection {
         let jetstream = jetstream::ContextBuilder::new()
             .timeout(REQUEST_TIMEOUT)
             .build(client.clone());
-        Ok(Self { client, jetstream })
+        Ok(Self {
+            client,
+            jetstream,
+            health,
+        })
+    }
+
+    /// Returns the connection's health: failing while disconnected.
+    pub fn health(&self) -> WriteHealth {
+        self.health.clone()
     }
 
     /// Returns the core client.
@@ -73,11 +105,6 @@ impl NatsConnection {
     /// Returns the JetStream context.
     pub(crate) fn jetstream(&self) -> &jetstream::Context {
         &self.jetstream
-    }
-
-    /// Tells whether the client is connected to a server right now.
-    pub fn is_connected(&self) -> bool {
-        self.client.connection_state() == async_nats::connection::State::Connected
     }
 }
 
