@@ -24,10 +24,11 @@
 //!   the Wazzup API v3 and the partner API v2), the shared HTTP stack (reqwest client per account, rate limiter,
 //!   concurrency bound, retry policy), and the error table.
 //! - [`idempotency`]: the records that make sends with an `idempotency_key` happen at most once:
-//!   outcomes recorded in an embedded redb store (24 h by default), fingerprints, the codec.
+//!   outcomes recorded in an embedded redb store or a JetStream key-value bucket (24 h by
+//!   default), fingerprints, the codec.
 //! - [`events`]: the event vocabulary; the durable [`events::log::EventLog`] (redb backend by
 //!   default, one writer thread with group commit, retention by age and size, the newest events
-//!   also in memory); the fan-out of
+//!   also in memory; or one NATS JetStream stream with `events.backend = "nats"`); the fan-out of
 //!   subscriptions (sharing log reads and encoded events), named consumers with their group
 //!   dispatchers, acks and redelivery; CRM requests held open; outcomes of asynchronous sends.
 //! - [`storage`]: what the embedded redb stores share: a file reopened on the next write after a

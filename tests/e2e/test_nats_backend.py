@@ -108,12 +108,14 @@ def test_events_are_stored_in_jetstream_and_read_back_by_a_gateway_with_another_
     assert "event log open on NATS JetStream" in second.log_text()
 
 
-def test_readyz_names_nats_while_it_is_unreachable_and_recovers_without_a_restart(start_gateway, nats_server):
+def test_readyz_names_nats_and_webhooks_get_503_while_it_is_unreachable_then_both_recover_without_a_restart(start_gateway, nats_server):
     gateway = start_gateway(env=nats_env(nats_server))
 
     nats_server.stop()
     status, body = wait_for_readyz(gateway, lambda status, _: status == 503)
     assert "NATS JetStream: cannot write: disconnected from the NATS servers" in body, body
+    # Never a 200 without a JetStream acknowledgement.
+    assert post_webhook(gateway, inbound_message_webhook("nats-while-down", "down"), timeout_s=30) == 503
 
     nats_server.start()
     status, body = wait_for_readyz(gateway, lambda status, _: status == 200)
