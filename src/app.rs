@@ -149,6 +149,9 @@ pub enum AppError {
     /// The idempotency store could not be opened.
     #[error("the idempotency store could not be opened")]
     Storage(#[source] IdempotencyError),
+    /// NATS JetStream cannot be reached or its stream and buckets cannot be set up.
+    #[error("NATS JetStream cannot be used: {0}")]
+    Nats(Box<dyn std::error::Error + Send + Sync>),
     /// The gRPC server could not be built (e.g. a broken descriptor set).
     #[error("the gRPC server could not be built")]
     Build(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -193,7 +196,7 @@ pub async fn run_with_events(
     events: EventPipeline,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
-    let idempotency = backends::open_idempotency(&config)?;
+    let idempotency = backends::open_idempotency(&config).await?;
     let storage = StorageHealth::new(vec![events.log_health.clone(), idempotency.health]);
     let metrics = Metrics::new();
     let sends = Arc::new(IdempotentSends::new(

@@ -45,6 +45,7 @@ mod error;
 mod events;
 mod file;
 mod limits;
+mod nats;
 mod process;
 mod roster;
 mod secret;
@@ -71,6 +72,7 @@ pub use self::{
     error::ConfigError,
     events::{EventsBackend, EventsConfig, StreamDefaults},
     limits::{CallerLimitOverrides, CallerLimits, LimitsConfig},
+    nats::{NatsAuth, NatsConfig},
     process::{Listeners, LogFormat, ServerConfig, StorageConfig, TelemetryConfig},
     settings::SETTINGS,
     sources::{CliOverrides, ConfigSources},
@@ -124,6 +126,8 @@ pub struct Config {
     pub webhook_tls: Option<TlsFiles>,
     /// What callers and connections may take of the gRPC listener.
     pub limits: LimitsConfig,
+    /// The NATS JetStream connection; set when `nats.url` is, required by the nats backend.
+    pub nats: Option<NatsConfig>,
     /// Upstream accounts; never empty (the sandbox account is added when none is configured).
     pub accounts: Vec<AccountConfig>,
     /// Whether an account uses the built-in sandbox dialect (the added sandbox account or one
@@ -191,6 +195,7 @@ impl Config {
         let grpc_tls = TlsFiles::resolve_grpc(&file.tls, env)?;
         let webhook_tls = TlsFiles::resolve_webhook(&file.tls, env)?;
         let limits = LimitsConfig::resolve(&file.limits, env)?;
+        let nats = NatsConfig::resolve(&file.nats, env)?;
         let sandbox_requested = roster::sandbox_requested(env, overrides)?;
         let accounts = roster::resolve_accounts(&file.accounts, env, sandbox_requested)?;
         let config = Self {
@@ -204,6 +209,7 @@ impl Config {
             grpc_tls,
             webhook_tls,
             limits,
+            nats,
             sandbox: accounts
                 .iter()
                 .any(|account| account.dialect == Dialect::Sandbox),
@@ -214,8 +220,9 @@ impl Config {
     }
 
     /// Checks the rules that span sections: one default account, known accounts in caller
-    /// tokens, unique token names, distinct listeners.
+    /// tokens, unique token names, distinct listeners, NATS settings for the nats backend.
     fn validate(&self) -> Result<(), ConfigError> {
+        self.check_nats()?;
         debug_assert!(!self.accounts.is_empty(), "the sandbox fills an empty list");
         roster::check_single_default(&self.accounts)?;
         let account_names: HashSet<&str> = self
@@ -229,6 +236,21 @@ impl Config {
             .is_some_and(|tls| tls.client_ca_file.is_some());
         self.auth.validate(&account_names, mutual_tls)?;
         self.check_distinct_listeners()
+    }
+
+    /// Requires `nats.url` for the nats backend, and a dedupe window JetStream accepts (at most
+    /// the stream's maximum age).
+    fn check_nats(&self) -> Result<(), ConfigError> {
+        match (&self.nats, self.events.backend) {
+            (None, EventsBackend::Nats) => Err(ConfigError::missing(
+                "nats.url (or WGW_NATS_URL)",
+                "events.backend is nats",
+            )),
+            (Some(nats), _) if nats.dedupe_window > self.events.retention_max_age => Err(
+                ConfigError::invalid("nats.dedupe_window", "at most events.retention_max_age"),
+            ),
+            _ => Ok(()),
+        }
     }
 
     /// Rejects two listeners on the same fixed address (port 0 asks the OS for a free port).

@@ -4,7 +4,7 @@
 //!
 //! - [`IdempotencyStore`] keeps one [`Record`] per [`RecordKey`] (account, key): the request's
 //!   [`Fingerprint`], its [`Outcome`] and when the record expires. Backends: [`embedded`] (redb, the
-//!   default); a NATS JetStream KV backend can implement the same trait for several replicas.
+//!   default) and [`jetstream`] (a NATS JetStream key-value bucket, `events.backend = "nats"`).
 //! - [`IdempotentSends`](crate::service::IdempotentSends), in the service layer, wraps one send:
 //!   it coalesces concurrent calls with the same key into one upstream call, replays a stored
 //!   outcome (`replayed = true`), refuses a key reused with a different request
@@ -35,6 +35,7 @@ pub(crate) mod conformance;
 pub mod codec;
 pub mod embedded;
 pub mod fingerprint;
+pub mod jetstream;
 
 use std::fmt;
 use std::sync::Arc;
@@ -47,6 +48,7 @@ use crate::model::{FieldViolation, SentMessage};
 
 pub use embedded::EmbeddedIdempotencyStore;
 pub use fingerprint::Fingerprint;
+pub use jetstream::JetStreamIdempotencyStore;
 
 /// How long a caller refused because the store cannot be read or written should wait.
 const STORE_RETRY_AFTER: Duration = Duration::from_secs(1);

@@ -26,14 +26,17 @@
 //!   the Wazzup API v3 and the partner API v2), the shared HTTP stack (reqwest client per account, rate limiter,
 //!   concurrency bound, retry policy), and the error table.
 //! - [`idempotency`]: the records that make sends with an `idempotency_key` happen at most once:
-//!   outcomes recorded in an embedded redb store (24 h by default), fingerprints, the codec.
+//!   outcomes recorded in an embedded redb store or a JetStream key-value bucket (24 h by
+//!   default), fingerprints, the codec.
 //! - [`events`]: the event vocabulary; the durable [`events::log::EventLog`] (redb backend by
 //!   default, one writer thread with group commit, retention by age and size, the newest events
-//!   also in memory); the fan-out of
+//!   also in memory; or one NATS JetStream stream with `events.backend = "nats"`); the fan-out of
 //!   subscriptions (sharing log reads and encoded events), named consumers with their group
 //!   dispatchers, acks and redelivery; CRM requests held open; outcomes of asynchronous sends.
 //! - [`storage`]: what the embedded redb stores share: a file reopened on the next write after a
 //!   failed one (a full disk), and the write health that readiness and gRPC health report.
+//! - [`nats`]: the NATS JetStream connection of the nats backend (options from `[nats]`,
+//!   whether it is up) and, for tests, a real `nats-server`.
 //! - [`exports`]: message export CSVs read as a stream of rows with bounded memory.
 //! - [`failure`]: how a failure is classified ([`failure::ErrorClass`], the gateway's error
 //!   domain), below any transport, so the lower layers classify without knowing gRPC.
@@ -52,6 +55,7 @@ pub mod exports;
 pub mod failure;
 pub mod idempotency;
 pub mod model;
+pub mod nats;
 pub mod proto;
 pub mod service;
 pub mod storage;

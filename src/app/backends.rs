@@ -11,8 +11,11 @@ use tokio::sync::watch;
 use crate::config::{Config, EventsBackend};
 use crate::events::fanout::Fanout;
 use crate::events::groups::ConsumerGroups;
-use crate::events::log::{ConsumerStore, EmbeddedEventLog, EventLog, RetentionPolicy};
-use crate::idempotency::{EmbeddedIdempotencyStore, IdempotencyStore};
+use crate::events::log::{
+    ConsumerStore, EmbeddedEventLog, EventLog, JetStreamEventLog, RetentionPolicy,
+};
+use crate::idempotency::{EmbeddedIdempotencyStore, IdempotencyStore, JetStreamIdempotencyStore};
+use crate::nats::NatsConnection;
 use crate::storage::WriteHealth;
 
 use super::{AppError, EventPipeline};
@@ -64,15 +67,55 @@ pub(super) async fn open_event_log(config: &Config) -> Result<OpenedLog, AppErro
                 health,
             })
         }
+        EventsBackend::Nats => {
+            let (connection, nats) = connect_nats(config).await?;
+            let log = JetStreamEventLog::open(&connection, nats, retention)
+                .await
+                .map_err(|source| nats_error(&source))?;
+            tracing::info!(stream = %nats.stream, "event log open on NATS JetStream");
+            Ok(OpenedLog {
+                log: log.clone(),
+                consumers: log,
+                health: connection.health(),
+            })
+        }
     }
+}
+
+/// Connects to the NATS servers of `[nats]` (validation made sure they are configured).
+async fn connect_nats(
+    config: &Config,
+) -> Result<(NatsConnection, &crate::config::NatsConfig), AppError> {
+    let nats = config
+        .nats
+        .as_ref()
+        .ok_or_else(|| AppError::Nats("nats.url is not set".into()))?;
+    let connection = NatsConnection::connect(nats)
+        .await
+        .map_err(|source| nats_error(&source))?;
+    Ok((connection, nats))
+}
+
+/// Returns [`AppError::Nats`] with the whole cause chain of `error` (JetStream's answer is at
+/// its end, e.g. "insufficient resources").
+fn nats_error(error: &(dyn std::error::Error + 'static)) -> AppError {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    AppError::Nats(text.into())
 }
 
 /// Opens the idempotency store of `events.backend`.
 ///
 /// # Errors
 ///
-/// Fails with [`AppError::Storage`] when the store cannot be opened.
-pub(super) fn open_idempotency(config: &Config) -> Result<OpenedIdempotency, AppError> {
+/// Fails with [`AppError::Storage`] when the store cannot be opened, [`AppError::Nats`] when
+/// NATS cannot be reached.
+pub(super) async fn open_idempotency(config: &Config) -> Result<OpenedIdempotency, AppError> {
     match config.events.backend {
         EventsBackend::Embedded => {
             let store = EmbeddedIdempotencyStore::open(&config.storage.data_dir, SystemTime::now())
@@ -82,11 +125,27 @@ pub(super) fn open_idempotency(config: &Config) -> Result<OpenedIdempotency, App
                 store: Arc::new(store),
             })
         }
+        EventsBackend::Nats => {
+            let (connection, nats) = connect_nats(config).await?;
+            let store = JetStreamIdempotencyStore::open(
+                &connection,
+                nats,
+                config.storage.idempotency_retention,
+            )
+            .await
+            .map_err(AppError::Storage)?;
+            Ok(OpenedIdempotency {
+                health: connection.health(),
+                store: Arc::new(store),
+            })
+        }
     }
 }
 
-/// Starts the consumer groups of `events.backend` over `events`: for the embedded backend the
-/// in-process fan-out, whose streams end when `draining_rx` turns true.
+/// Starts the consumer groups of `events.backend` over `events`: for both backends the
+/// in-process fan-out over the configured log, whose streams end when `draining_rx` turns true.
+/// (With the nats backend a named consumer's members must therefore all be on one replica:
+/// JetStream durable consumers shared across replicas are not provided yet.)
 ///
 /// # Errors
 ///
@@ -97,7 +156,7 @@ pub(super) async fn start_consumer_groups(
     draining_rx: watch::Receiver<bool>,
 ) -> Result<Arc<dyn ConsumerGroups>, AppError> {
     match config.events.backend {
-        EventsBackend::Embedded => Fanout::start(
+        EventsBackend::Embedded | EventsBackend::Nats => Fanout::start(
             events.log.clone(),
             events.consumers.clone(),
             config.events.max_streams,

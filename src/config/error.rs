@@ -32,14 +32,6 @@ pub enum ConfigError {
         /// The repeated value (a name, never a secret).
         value: String,
     },
-    /// A setting names a backend this build does not contain yet.
-    #[error("{key}: the {backend} backend is not available in this build yet")]
-    BackendUnavailable {
-        /// The file key of the setting.
-        key: String,
-        /// The backend it names.
-        backend: String,
-    },
     /// The configuration file cannot be read.
     #[error("cannot read the configuration file {}: {source}", path.display())]
     File {

@@ -55,7 +55,7 @@ pub(super) const EVENTS_SETTINGS: [SettingDoc; 8] = [
         file_key: "events.backend",
         default: DEFAULT_EVENTS_BACKEND,
         description: "Where events, consumer groups and idempotency records are stored: embedded \
-                      (redb files in storage.data_dir); nats is reserved and not available yet.",
+                      (redb files in storage.data_dir) or nats (NATS JetStream, see [nats]).",
     },
     SettingDoc {
         env: ENV_EVENTS_RETENTION_MAX_AGE,
@@ -98,18 +98,14 @@ pub(super) const EVENTS_SETTINGS: [SettingDoc; 8] = [
     ),
 ];
 
-/// The backend named `nats`, reserved for NATS JetStream: recognised, so that choosing it is
-/// refused with a clear error rather than as an unknown value.
-const RESERVED_NATS: &str = "nats";
-
 /// An events backend name.
-const BACKEND: ValueKind<Result<EventsBackend, &'static str>> = ValueKind::new(
+const BACKEND: ValueKind<EventsBackend> = ValueKind::new(
     |raw| match raw.trim() {
-        "embedded" => Some(Ok(EventsBackend::Embedded)),
-        RESERVED_NATS => Some(Err(RESERVED_NATS)),
+        "embedded" => Some(EventsBackend::Embedded),
+        "nats" => Some(EventsBackend::Nats),
         _ => None,
     },
-    "embedded (nats is reserved)",
+    "embedded or nats",
 );
 
 /// A byte size such as `1073741824`, `512MiB` or `1GB`.
@@ -164,6 +160,8 @@ pub struct EventsConfig {
 pub enum EventsBackend {
     /// redb files in `storage.data_dir`, consumer groups dispatched in process.
     Embedded,
+    /// NATS JetStream (`[nats]`): a stream of events, key-value buckets beside it.
+    Nats,
 }
 
 impl EventsBackend {
@@ -171,6 +169,7 @@ impl EventsBackend {
     pub fn name(self) -> &'static str {
         match self {
             Self::Embedded => "embedded",
+            Self::Nats => "nats",
         }
     }
 }
@@ -207,13 +206,7 @@ impl EventsConfig {
             layered(env, setting, raw.as_deref(), &value::POSITIVE_DURATION)
         };
         let max_in_flight = default_max_in_flight(file.default_max_in_flight)?;
-        let backend =
-            layered(env, backend, file.backend.as_deref(), &BACKEND)?.map_err(|name| {
-                ConfigError::BackendUnavailable {
-                    key: "events.backend".to_owned(),
-                    backend: name.to_owned(),
-                }
-            })?;
+        let backend = layered(env, backend, file.backend.as_deref(), &BACKEND)?;
         Ok(Self {
             backend,
             retention_max_age: duration(max_age, &file.retention_max_age)?,
@@ -361,25 +354,22 @@ mod tests {
     }
 
     #[test]
-    fn the_reserved_nats_backend_is_refused_as_not_available_yet() {
+    fn the_nats_backend_is_chosen_from_the_file_or_the_environment() {
+        let nats_env = (
+            crate::config::nats::ENV_NATS_URL.to_owned(),
+            "nats://127.0.0.1:4222".to_owned(),
+        );
         let from_file = "[events]\nbackend = \"nats\"\n";
-        let from_env = HashMap::from([(ENV_EVENTS_BACKEND.to_owned(), "nats".to_owned())]);
-        for error in [
-            Config::from_toml_str(from_file, &HashMap::new()).unwrap_err(),
-            Config::from_toml_str("", &from_env).unwrap_err(),
+        let from_env = HashMap::from([
+            (ENV_EVENTS_BACKEND.to_owned(), "nats".to_owned()),
+            nats_env.clone(),
+        ]);
+        for config in [
+            Config::from_toml_str(from_file, &HashMap::from([nats_env])).unwrap(),
+            Config::from_toml_str("", &from_env).unwrap(),
         ] {
-            assert!(
-                matches!(
-                    &error,
-                    ConfigError::BackendUnavailable { key, backend }
-                        if key == "events.backend" && backend == "nats"
-                ),
-                "{error:?}"
-            );
-            assert_eq!(
-                error.to_string(),
-                "events.backend: the nats backend is not available in this build yet"
-            );
+            assert_eq!(config.events.backend, EventsBackend::Nats);
+            assert!(config.summary().contains("\nevents backend: nats\n"));
         }
     }
 
@@ -389,7 +379,7 @@ mod tests {
             Config::from_toml_str("[events]\nbackend = \"kafka\"\n", &HashMap::new()).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "events.backend: expected embedded (nats is reserved)"
+            "events.backend: expected embedded or nats"
         );
     }
 

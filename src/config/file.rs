@@ -13,6 +13,7 @@ use super::{
     auth::FileAuth,
     events::FileEvents,
     limits::FileLimits,
+    nats::FileNats,
     process::{FileListeners, FileServer, FileStorage, FileTelemetry},
     tls::FileTls,
     webhooks::FileWebhooks,
@@ -42,6 +43,7 @@ pub(super) struct FileConfig {
     pub(super) tls: FileTls,
     #[serde(default)]
     pub(super) limits: FileLimits,
+    pub(super) nats: FileNats,
 }
 
 impl FileConfig {

@@ -3,7 +3,7 @@
 use super::{
     account, auth,
     doc::{SettingDoc, file_only},
-    events, limits, process, roster, tls, upstream_tuning, webhooks,
+    events, limits, nats, process, roster, tls, upstream_tuning, webhooks,
 };
 
 /// Every setting: first those with an environment variable, then the file-only ones.
@@ -36,6 +36,18 @@ pub const SETTINGS: &[SettingDoc] = &[
     events::EVENTS_SETTINGS[0],
     events::EVENTS_SETTINGS[1],
     events::EVENTS_SETTINGS[2],
+    nats::NATS_SETTINGS[0],
+    nats::NATS_SETTINGS[1],
+    nats::NATS_SETTINGS[2],
+    nats::NATS_SETTINGS[3],
+    nats::NATS_SETTINGS[4],
+    nats::NATS_SETTINGS[5],
+    nats::NATS_SETTINGS[6],
+    nats::NATS_SETTINGS[7],
+    nats::NATS_SETTINGS[8],
+    nats::NATS_SETTINGS[9],
+    nats::NATS_SETTINGS[10],
+    nats::NATS_SETTINGS[11],
     webhooks::WEBHOOK_MAX_BODY_BYTES,
     webhooks::WEBHOOK_MAX_EVENT_BYTES,
     webhooks::WEBHOOK_REQUEST_TIMEOUT,
@@ -201,6 +213,16 @@ pub const SETTINGS: &[SettingDoc] = &[
     events::EVENTS_SETTINGS[5],
     events::EVENTS_SETTINGS[6],
     events::EVENTS_SETTINGS[7],
+    file_only(
+        "nats.password_env",
+        "",
+        "Variable holding the NATS password (instead of WGW_NATS_PASSWORD or nats.password_file).",
+    ),
+    file_only(
+        "nats.token_env",
+        "",
+        "Variable holding the NATS token (instead of WGW_NATS_TOKEN or nats.token_file).",
+    ),
 ];
 
 /// Renders [`SETTINGS`] as plain text for `--help`.

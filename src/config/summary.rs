@@ -72,6 +72,27 @@ fn caller_limits_note(limits: &CallerLimits) -> String {
     format!("{rate}, {streams}")
 }
 
+/// The NATS servers, stream, replicas and authentication method, or that none is configured.
+fn nats_line(config: &Config) -> String {
+    let Some(nats) = &config.nats else {
+        return "nats: not configured".to_owned();
+    };
+    format!(
+        "nats: {}; stream {} (R{}, dedupe window {}); buckets {}, {}, {}; auth {}; tls CA {}",
+        nats.servers.join(","),
+        nats.stream,
+        nats.replicas,
+        humantime::format_duration(nats.dedupe_window),
+        nats.event_ids_bucket,
+        nats.consumers_bucket,
+        nats.idempotency_bucket,
+        nats.auth.describe(),
+        nats.tls_ca_file
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |path| path.display().to_string()),
+    )
+}
+
 /// Listeners, data directory, server limits, logs and sandbox state.
 fn process_lines(config: &Config) -> Vec<String> {
     let listeners = &config.listeners;
@@ -92,6 +113,7 @@ fn process_lines(config: &Config) -> Vec<String> {
             humantime::format_duration(config.storage.idempotency_retention)
         ),
         format!("events backend: {}", config.events.backend.name()),
+        nats_line(config),
         format!(
             "event log retention: {} or {} bytes; at most {} streams",
             humantime::format_duration(config.events.retention_max_age),

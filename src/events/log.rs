@@ -7,6 +7,7 @@
 pub(crate) mod conformance;
 
 pub mod embedded;
+pub mod jetstream;
 
 use std::fmt;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use super::{Cursor, NewEvent, StoredEvent};
 use crate::failure::ErrorClass;
 
 pub use embedded::EmbeddedEventLog;
+pub use jetstream::JetStreamEventLog;
 
 /// Durable, ordered storage for received events.
 ///
@@ -167,7 +169,7 @@ pub struct LogStats {
     /// when the log is empty or the backend cannot tell.
     pub oldest_received_at_ms: Option<i64>,
     /// Bytes the log's files take on disk (retained events, indexes, free space not yet given
-    /// back).
+    /// back); for a backend on a server (JetStream), the bytes its store reports for the log.
     pub disk_bytes: u64,
 }
 

@@ -1,0 +1,398 @@
+//! The NATS JetStream event log (`events.backend = "nats"`): one stream, one message per event.
+//!
+//! - Subjects: `<stream>.events.<account>.<event type>` (`nats.stream`), so JetStream consumers
+//!   can filter by account and type.
+//! - Cursors are the stream's sequences. Each event is published with `Nats-Msg-Id` = its id:
+//!   JetStream stores an id once within `nats.dedupe_window` and answers a repeat with the first
+//!   copy's sequence. Beyond the window, the `nats.event_ids_bucket` key-value bucket (id →
+//!   sequence, kept as long as events are) finds the stored copy before publishing.
+//! - Retention by age and size are the stream's `max_age` and `max_bytes` (discard old), enforced
+//!   by the server; `events.retention_check_interval` does not apply.
+//! - Named consumers' records live in the `nats.consumers_bucket` key-value bucket.
+//!
+//! Differences from the embedded log, all on failure paths: a batch is published event by event
+//! (JetStream 2.9 has no atomic batch), so when `append` fails part of the batch may be stored;
+//! the sender's retry, with the same ids, stores the rest without duplicating what is there. A
+//! batch's events get consecutive cursors when this gateway is the only writer; with several
+//! replicas writing, batches may interleave. Appends of other replicas show in
+//! [`bounds`](EventLog::bounds) and [`watch_latest`](EventLog::watch_latest) after this log's
+//! next append or a refresh, which runs every time the stream receives a message.
+
+mod consumers;
+mod rows;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use async_nats::jetstream::{self, kv, stream};
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use super::{EventLog, EventLogError, LogBounds, LogStats, RetentionPolicy};
+use crate::config::NatsConfig;
+use crate::events::{Cursor, NewEvent, StoredEvent};
+use crate::nats::{NatsConnection, kv_key};
+
+/// The JetStream event log and the named consumers' bucket.
+#[derive(Debug)]
+pub struct JetStreamEventLog {
+    /// The events' stream.
+    stream: stream::Stream,
+    /// JetStream publishes.
+    jetstream: jetstream::Context,
+    /// `<stream>.events`, the prefix of every event subject.
+    subject_prefix: String,
+    /// Event id → sequence.
+    ids: kv::Store,
+    /// Named consumers' records.
+    consumers: kv::Store,
+    /// Serialises this gateway's appends, so a batch's events get consecutive cursors.
+    append_lock: tokio::sync::Mutex<()>,
+    /// The readable range and stored bytes as last read from the stream.
+    state: Mutex<StreamState>,
+    /// The latest cursor, for watchers.
+    latest_tx: watch::Sender<Cursor>,
+    /// Events stored through this handle.
+    appended: AtomicU64,
+    /// Set by `close`.
+    closed: AtomicBool,
+    /// Refreshes the state when another writer appends; stopped on drop.
+    refresher: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+/// What the log knows of the stream.
+#[derive(Clone, Copy, Debug, Default)]
+struct StreamState {
+    /// Oldest and latest sequences.
+    bounds: LogBounds,
+    /// Bytes the stream holds.
+    bytes: u64,
+}
+
+impl JetStreamEventLog {
+    /// Creates (or updates to the configured limits) the stream and buckets named in `nats`,
+    /// and reads the stream's state.
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`EventLogError::Storage`] when JetStream refuses or cannot be reached.
+    pub async fn open(
+        connection: &NatsConnection,
+        nats: &NatsConfig,
+        retention: RetentionPolicy,
+    ) -> Result<Arc<Self>, EventLogError> {
+        let jetstream = connection.jetstream().clone();
+        let subject_prefix = format!("{}.events", nats.stream);
+        let config = stream_config(nats, &subject_prefix, retention);
+        jetstream
+            .create_or_update_stream(config)
+            .await
+            .map_err(storage)?;
+        let stream = jetstream.get_stream(&nats.stream).await.map_err(storage)?;
+        let ids = crate::nats::open_bucket(
+            &jetstream,
+            &nats.event_ids_bucket,
+            retention.max_age,
+            nats.replicas,
+        )
+        .await
+        .map_err(EventLogError::Storage)?;
+        let consumers = crate::nats::open_bucket(
+            &jetstream,
+            &nats.consumers_bucket,
+            std::time::Duration::ZERO,
+            nats.replicas,
+        )
+        .await
+        .map_err(EventLogError::Storage)?;
+        let (latest_tx, _) = watch::channel(0);
+        let log = Arc::new(Self {
+            stream,
+            jetstream,
+            subject_prefix,
+            ids,
+            consumers,
+            append_lock: tokio::sync::Mutex::new(()),
+            state: Mutex::new(StreamState::default()),
+            latest_tx,
+            appended: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            refresher: Mutex::new(None),
+        });
+        log.refresh().await?;
+        log.start_refresher(connection).await?;
+        Ok(log)
+    }
+
+    /// Reads the stream's state and publishes a new latest cursor to watchers.
+    async fn refresh(&self) -> Result<(), EventLogError> {
+        let info = self.stream.get_info().await.map_err(storage)?;
+        let oldest = if info.state.messages == 0 {
+            0
+        } else {
+            info.state.first_sequence
+        };
+        let latest = info.state.last_sequence;
+        *self.state.lock() = StreamState {
+            bounds: LogBounds { oldest, latest },
+            bytes: info.state.bytes,
+        };
+        self.latest_tx.send_if_modified(|current| {
+            let moved = latest > *current;
+            *current = (*current).max(latest);
+            moved
+        });
+        Ok(())
+    }
+
+    /// Follows the stream's subjects on core NATS and refreshes the state when messages arrive
+    /// (several at once cause one refresh), so appends of other replicas reach watchers; it
+    /// waits for an append of this log in progress, whose end refreshes anyway.
+    async fn start_refresher(
+        self: &Arc<Self>,
+        connection: &NatsConnection,
+    ) -> Result<(), EventLogError> {
+        let mut arrivals = connection
+            .client()
+            .subscribe(format!("{}.>", self.subject_prefix))
+            .await
+            .map_err(storage)?;
+        let log = Arc::downgrade(self);
+        let task = tokio::spawn(async move {
+            use futures::StreamExt;
+            while arrivals.next().await.is_some() {
+                while futures::FutureExt::now_or_never(arrivals.next())
+                    .flatten()
+                    .is_some()
+                {}
+                let Some(log) = log.upgrade() else { break };
+                // Not in the middle of this log's own batch: watchers see a batch whole.
+                let _no_own_append = log.append_lock.lock().await;
+                if let Err(error) = log.refresh().await {
+                    tracing::debug!(
+                        error = &error as &dyn std::error::Error,
+                        "stream state not refreshed"
+                    );
+                }
+            }
+        });
+        *self.refresher.lock() = Some(task.abort_handle());
+        Ok(())
+    }
+
+    /// Fails once the log is closed.
+    fn check_open(&self) -> Result<(), EventLogError> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(EventLogError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Returns the subject of `event`: `<stream>.events.<account>.<type>`.
+    fn subject_of(&self, event: &NewEvent) -> String {
+        let event_type = serde_json::to_value(event.event_type)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".to_owned());
+        format!(
+            "{}.{}.{}",
+            self.subject_prefix,
+            subject_token(&event.account),
+            event_type
+        )
+    }
+
+    /// Returns the retained event at `sequence`, if there is one.
+    async fn read_at(&self, sequence: Cursor) -> Result<Option<StoredEvent>, EventLogError> {
+        match self.stream.direct_get(sequence).await {
+            Ok(message) => decode(message).map(Some),
+            Err(error) if error.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
+            Err(error) => Err(storage(error)),
+        }
+    }
+
+    /// Returns the retained copy of `id`, looked up in the ids bucket.
+    async fn find(&self, id: &str) -> Result<Option<StoredEvent>, EventLogError> {
+        let Some(entry) = self.ids.get(kv_key(id)).await.map_err(storage)? else {
+            return Ok(None);
+        };
+        let Some(sequence) = std::str::from_utf8(&entry)
+            .ok()
+            .and_then(|s| s.parse().ok())
+        else {
+            return Ok(None);
+        };
+        let stored = self.read_at(sequence).await?;
+        Ok(stored.filter(|stored| stored.event.id == id))
+    }
+
+    /// Publishes one event (not stored yet as far as the ids bucket knows) and returns its
+    /// cursor: JetStream's answer, or, when JetStream still remembers the id of a copy that
+    /// retention dropped, the cursor of a new copy published under a message id naming the
+    /// dropped one.
+    async fn publish(&self, event: &NewEvent) -> Result<Cursor, EventLogError> {
+        let payload = bytes::Bytes::from(rows::encode_event(event).map_err(storage)?);
+        let mut message_id = event.id.clone();
+        loop {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(async_nats::header::NATS_MESSAGE_ID, message_id.as_str());
+            let ack = self
+                .jetstream
+                .publish_with_headers(self.subject_of(event), headers, payload.clone())
+                .await
+                .map_err(storage)?
+                .await
+                .map_err(storage)?;
+            if !ack.duplicate || self.read_at(ack.sequence).await?.is_some() {
+                return Ok(ack.sequence);
+            }
+            message_id = format!("{}#after-{}", event.id, ack.sequence);
+        }
+    }
+}
+
+impl Drop for JetStreamEventLog {
+    fn drop(&mut self) {
+        if let Some(refresher) = self.refresher.lock().take() {
+            refresher.abort();
+        }
+    }
+}
+
+#[async_trait]
+impl EventLog for JetStreamEventLog {
+    async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Cursor>, EventLogError> {
+        self.check_open()?;
+        let _one_writer = self.append_lock.lock().await;
+        let mut cursors = Vec::with_capacity(events.len());
+        for event in &events {
+            if let Some(stored) = self.find(&event.id).await? {
+                cursors.push(stored.cursor);
+                continue;
+            }
+            let cursor = self.publish(event).await?;
+            self.ids
+                .put(kv_key(&event.id), cursor.to_string().into())
+                .await
+                .map_err(storage)?;
+            self.appended.fetch_add(1, Ordering::Relaxed);
+            cursors.push(cursor);
+        }
+        self.refresh().await?;
+        Ok(cursors)
+    }
+
+    async fn read_after(
+        &self,
+        after: Cursor,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, EventLogError> {
+        self.check_open()?;
+        let filter = format!("{}.>", self.subject_prefix);
+        let mut read = Vec::new();
+        let mut next = after.saturating_add(1);
+        while read.len() < limit {
+            match self
+                .stream
+                .direct_get_next_for_subject(filter.as_str(), Some(next))
+                .await
+            {
+                Ok(message) => {
+                    let stored = decode(message)?;
+                    next = stored.cursor + 1;
+                    read.push(stored);
+                }
+                Err(error) if error.kind() == stream::DirectGetErrorKind::NotFound => break,
+                Err(error) => return Err(storage(error)),
+            }
+        }
+        Ok(read)
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<StoredEvent>, EventLogError> {
+        self.check_open()?;
+        self.find(id).await
+    }
+
+    fn bounds(&self) -> LogBounds {
+        self.state.lock().bounds
+    }
+
+    fn watch_latest(&self) -> watch::Receiver<Cursor> {
+        self.latest_tx.subscribe()
+    }
+
+    fn stats(&self) -> LogStats {
+        let state = *self.state.lock();
+        LogStats {
+            bounds: state.bounds,
+            stored_bytes: state.bytes,
+            appended: self.appended.load(Ordering::Relaxed),
+            // The stream's own messages carry no receipt time the server reports.
+            oldest_received_at_ms: None,
+            // JetStream reports the bytes the stream takes in its store, nothing beside them.
+            disk_bytes: state.bytes,
+        }
+    }
+
+    async fn close(&self) -> Result<(), EventLogError> {
+        self.closed.store(true, Ordering::Release);
+        // Waits for an append in progress, so none ends after `close` returned.
+        drop(self.append_lock.lock().await);
+        if let Some(refresher) = self.refresher.lock().take() {
+            refresher.abort();
+        }
+        Ok(())
+    }
+}
+
+/// The stream: subjects, limits from the retention policy, the dedupe window, replicas, direct
+/// gets (reads served by any replica).
+fn stream_config(
+    nats: &NatsConfig,
+    subject_prefix: &str,
+    retention: RetentionPolicy,
+) -> stream::Config {
+    stream::Config {
+        name: nats.stream.clone(),
+        subjects: vec![format!("{subject_prefix}.>")],
+        retention: stream::RetentionPolicy::Limits,
+        discard: stream::DiscardPolicy::Old,
+        max_age: retention.max_age,
+        max_bytes: i64::try_from(retention.max_bytes).unwrap_or(-1),
+        duplicate_window: nats.dedupe_window,
+        num_replicas: nats.replicas,
+        storage: stream::StorageType::File,
+        allow_direct: true,
+        ..Default::default()
+    }
+}
+
+/// Replaces what a subject token cannot hold (`.`, `*`, `>`, whitespace) with `_`.
+fn subject_token(text: &str) -> String {
+    text.chars()
+        .map(|ch| match ch {
+            '.' | '*' | '>' => '_',
+            ch if ch.is_whitespace() => '_',
+            ch => ch,
+        })
+        .collect()
+}
+
+/// Reads a stream message back as a stored event.
+fn decode(message: jetstream::message::StreamMessage) -> Result<StoredEvent, EventLogError> {
+    Ok(StoredEvent {
+        cursor: message.sequence,
+        event: rows::decode_event(&message.payload).map_err(storage)?,
+    })
+}
+
+/// Wraps a JetStream failure.
+fn storage(error: impl std::error::Error + Send + Sync + 'static) -> EventLogError {
+    EventLogError::Storage(Box::new(error))
+}
+
+#[cfg(test)]
+mod tests;

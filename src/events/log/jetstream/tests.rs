@@ -1,0 +1,56 @@
+//! The log conformance suite against a real `nats-server` (one per test binary; each test's
+//! directory names its own stream and buckets, so reopening the same directory reopens them).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::*;
+use crate::nats::test_server::TestNatsServer;
+
+/// Tells whether the shared server runs (printing why not when it does not).
+fn nats_available() -> bool {
+    TestNatsServer::shared().is_some()
+}
+
+async fn open(dir: PathBuf, retention: RetentionPolicy) -> Arc<JetStreamEventLog> {
+    let nats = TestNatsServer::shared()
+        .expect("checked by nats_available")
+        .config_for(&dir);
+    let connection = NatsConnection::connect(&nats).await.unwrap();
+    JetStreamEventLog::open(&connection, &nats, retention)
+        .await
+        .unwrap()
+}
+
+event_log_conformance_suite!(open, requires: nats_available);
+
+#[tokio::test]
+async fn events_go_to_subjects_per_account_and_type_with_their_id_as_message_id() {
+    if !nats_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(
+        dir.path().to_owned(),
+        crate::events::log::conformance::keep_everything(),
+    )
+    .await;
+    let mut event = crate::events::log::conformance::event("s-1", 1000);
+    event.account = "acme.corp".to_owned();
+
+    log.append(vec![event]).await.unwrap();
+
+    let message = log.stream.direct_get(1).await.unwrap();
+    let prefix = &log.subject_prefix;
+    assert_eq!(
+        message.subject.as_str(),
+        format!("{prefix}.acme_corp.message_received")
+    );
+    assert_eq!(
+        message
+            .headers
+            .get(async_nats::header::NATS_MESSAGE_ID)
+            .map(|v| v.as_str()),
+        Some("s-1")
+    );
+}
