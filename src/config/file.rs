@@ -43,6 +43,7 @@ pub(super) struct FileConfig {
     pub(super) tls: FileTls,
     #[serde(default)]
     pub(super) limits: FileLimits,
+    #[serde(default)]
     pub(super) nats: FileNats,
 }
 
