@@ -309,6 +309,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::model::EventDialect;
     use crate::upstream::registry::WEBHOOK_DECODERS;
 
     fn source(dialect: Dialect) -> WebhookSource<'static> {
@@ -327,6 +328,27 @@ mod tests {
         };
         let keys: Vec<&str> = entries.iter().map(|(key, _)| key.as_str()).collect();
         assert_eq!(keys, ["statuses", "messages", "zeta", "alpha"]);
+    }
+
+    #[test]
+    fn an_event_of_a_dialect_this_build_does_not_know_reads_as_unknown() {
+        let event = NewEvent {
+            id: "retired:main:1".to_owned(),
+            account: "main".to_owned(),
+            dialect: EventDialect::from_name("retired"),
+            event_type: EventType::MessageReceived,
+            channel_id: None,
+            received_at_ms: 1_000,
+            occurred_at_ms: None,
+            raw: json!({"text": "kept"}),
+        };
+        let EventPayload::Unknown(unknown) = WEBHOOK_DECODERS.payload(&event) else {
+            panic!("unknown payload");
+        };
+        assert_eq!(
+            unknown.reason,
+            "events of dialect retired are not known to this build"
+        );
     }
 
     #[test]
