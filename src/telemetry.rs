@@ -22,6 +22,11 @@ use crate::config::{LogFormat, TelemetryConfig};
 pub use metrics::Metrics;
 pub use trace_export::TraceExport;
 
+/// The target of spans that exist only for the trace export (one per event delivery): the log
+/// filter turns it off, so without an export nothing records them and they cost nothing on the
+/// hot paths that open them.
+pub const TRACE_ONLY_TARGET: &str = "wazzup_gateway::trace_only";
+
 /// Installs the global tracing subscriber and, when the `OTEL_*` variables ask for it, the
 /// OpenTelemetry trace export; call once, inside the Tokio runtime, before anything logs.
 ///
@@ -31,7 +36,7 @@ pub use trace_export::TraceExport;
 ///
 /// Returns the running export, to be shut down last so the final spans leave the process.
 pub fn init(config: &TelemetryConfig) -> Option<TraceExport> {
-    let filter = EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = log_filter(&config.log_filter);
     let log_lines = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
@@ -65,4 +70,40 @@ pub fn init(config: &TelemetryConfig) -> Option<TraceExport> {
         tracing::warn!("OpenTelemetry trace export is off: {error}");
     }
     export
+}
+
+/// The filter of log lines: `directives` (or `info` when they do not parse), with the
+/// trace-only spans off.
+fn log_filter(directives: &str) -> EnvFilter {
+    let filter = EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"));
+    match format!("{TRACE_ONLY_TARGET}=off").parse() {
+        Ok(trace_only_off) => filter.add_directive(trace_only_off),
+        Err(_) => filter,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::Registry;
+
+    use super::*;
+
+    #[test]
+    fn the_log_filter_keeps_trace_only_spans_off_whatever_the_directives() {
+        for directives in [
+            "info",
+            "wazzup_gateway=debug",
+            "trace",
+            "warn,wazzup_gateway=info",
+        ] {
+            let subscriber = Registry::default()
+                .with(tracing_subscriber::fmt::layer().with_filter(log_filter(directives)));
+            tracing::subscriber::with_default(subscriber, || {
+                let trace_only = tracing::info_span!(target: TRACE_ONLY_TARGET, "event deliver");
+                assert!(trace_only.is_disabled(), "{directives}");
+                let logged = tracing::info_span!("gateway span");
+                assert!(!logged.is_disabled(), "{directives}");
+            });
+        }
+    }
 }

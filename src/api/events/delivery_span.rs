@@ -1,18 +1,20 @@
 //! The span of one event handed to a subscriber: it carries the event id (so one event can be
 //! followed across its deliveries) and, while the gateway still remembers the span the event was
-//! appended under, a link to it. It is a child of the `Subscribe` call's span.
+//! appended under, a link to it. It is a child of the `Subscribe` call's span. Its target is
+//! [`TRACE_ONLY_TARGET`]: without a trace export nothing records it, so deliveries pay nothing.
 
 use tracing::field::Empty;
 
 use crate::events::fanout::Delivery;
 use crate::telemetry::event_links::EventLinks;
-use crate::telemetry::trace_context;
+use crate::telemetry::{TRACE_ONLY_TARGET, trace_context};
 
 /// Records the delivery of `delivery` to a stream of `consumer` (empty for an ephemeral
 /// subscription), linked to the event's append span when `links` remembers it.
 pub(super) fn trace_delivery(links: &EventLinks, delivery: &Delivery, consumer: &str) {
     let stored = &delivery.event;
     let span = tracing::info_span!(
+        target: TRACE_ONLY_TARGET,
         "event.deliver",
         otel.name = "event deliver",
         otel.kind = "producer",
