@@ -18,7 +18,7 @@ use crate::telemetry::Metrics;
 
 /// What the admin endpoints read.
 #[derive(Clone, Debug)]
-pub struct AdminState {
+pub(crate) struct AdminState {
     /// The metrics to render.
     pub metrics: Arc<Metrics>,
     /// True once the gateway has started draining.
@@ -30,7 +30,7 @@ pub struct AdminState {
 }
 
 /// Builds the admin router.
-pub fn router(state: AdminState) -> Router {
+pub(crate) fn router(state: AdminState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -7,25 +7,25 @@
 //! caller may use it ([`ApiContext::account`]), call the account, convert the answer. Every failure
 //! becomes a `Status` in exactly one place, `crate::error`.
 
-pub mod auth;
-pub mod caller_limits;
-pub mod channels;
+pub(crate) mod auth;
+pub(crate) mod caller_limits;
+pub(crate) mod channels;
 mod client_cert;
-pub mod coalesced_writes;
-pub mod convert;
-pub mod deadline;
-pub mod drain_gate;
-pub mod events;
-pub mod exports;
-pub mod gate;
-pub mod health;
-pub mod messages;
-pub mod metering;
-pub mod oversize;
-pub mod sandbox;
-pub mod templates;
-pub mod tls;
-pub mod webhooks;
+pub(crate) mod coalesced_writes;
+pub(crate) mod convert;
+pub(crate) mod deadline;
+pub(crate) mod drain_gate;
+pub(crate) mod events;
+pub(crate) mod exports;
+pub(crate) mod gate;
+pub(crate) mod health;
+pub(crate) mod messages;
+pub(crate) mod metering;
+pub(crate) mod oversize;
+pub(crate) mod sandbox;
+pub(crate) mod templates;
+pub(crate) mod tls;
+pub(crate) mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,13 +54,13 @@ use self::coalesced_writes::CoalescedWrites;
 use self::drain_gate::{DrainGate, drain_started};
 use self::gate::GateLayer;
 use self::health::DrainingHealth;
-pub use self::health::HealthHandle;
+pub(crate) use self::health::HealthHandle;
 use self::metering::RpcMetricsLayer;
 use self::tls::{ReloadingTls, TlsListener};
 
 /// What every adapter shares.
 #[derive(Clone, Debug)]
-pub struct ApiContext {
+pub(crate) struct ApiContext {
     /// The configured accounts.
     pub accounts: Arc<Accounts>,
     /// How long the webhook ingress holds CRM entity requests open
@@ -75,7 +75,7 @@ impl ApiContext {
     /// # Errors
     ///
     /// Fails with an unknown or missing account, or a caller not allowed to use it.
-    pub fn account<T>(
+    pub(crate) fn account<T>(
         &self,
         request: &tonic::Request<T>,
         name: &str,
@@ -89,7 +89,7 @@ impl ApiContext {
 }
 
 /// Returns the per-call facts upstreams need: the deadline fixed when the call arrived.
-pub fn call_context<T>(request: &tonic::Request<T>) -> CallContext {
+pub(crate) fn call_context<T>(request: &tonic::Request<T>) -> CallContext {
     CallContext {
         deadline: deadline::of_request(request),
     }
@@ -97,7 +97,7 @@ pub fn call_context<T>(request: &tonic::Request<T>) -> CallContext {
 
 /// The gRPC server, built and ready to serve.
 #[derive(Debug)]
-pub struct GrpcServer {
+pub(crate) struct GrpcServer {
     /// Every service, health and reflection included.
     routes: Routes,
     /// Flips health to NOT_SERVING on drain.
@@ -124,7 +124,7 @@ impl GrpcServer {
     ///
     /// Fails when the embedded descriptor sets cannot be served by reflection, or the TLS
     /// certificates cannot be loaded.
-    pub fn build(
+    pub(crate) fn build(
         config: &Config,
         accounts: Arc<Accounts>,
         events: events::EventServices,
@@ -174,7 +174,7 @@ impl GrpcServer {
     }
 
     /// Returns the handle that reports health.
-    pub fn health(&self) -> HealthHandle {
+    pub(crate) fn health(&self) -> HealthHandle {
         self.health.clone()
     }
 
@@ -184,7 +184,7 @@ impl GrpcServer {
     /// # Errors
     ///
     /// Fails when the server stops with a transport error.
-    pub async fn serve(
+    pub(crate) async fn serve(
         self,
         listener: TcpListener,
         draining: watch::Receiver<bool>,

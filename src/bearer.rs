@@ -5,7 +5,7 @@
 
 /// Returns the token of an `Authorization` value using the bearer scheme, or `None` for another
 /// scheme or an empty token.
-pub fn bearer_token(value: &[u8]) -> Option<&[u8]> {
+pub(crate) fn bearer_token(value: &[u8]) -> Option<&[u8]> {
     let value = value.trim_ascii();
     let scheme_end = value.iter().position(|byte| *byte == b' ')?;
     let (scheme, rest) = value.split_at(scheme_end);

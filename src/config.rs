@@ -62,22 +62,22 @@ use std::{
     path::{Path, PathBuf},
 };
 
+#[cfg(test)]
+pub(crate) use self::limits::CallerLimitOverrides;
 /// The upstream retry tests check the retry policy against this bound.
 #[cfg(test)]
 pub(crate) use self::upstream_tuning::MAX_RETRY_TOTAL_BUDGET;
-pub use self::{
-    account::{AccountConfig, DevinoAuth, DevinoSettings, TokenRefresh, UpstreamLimits},
+pub(crate) use self::{
+    account::{AccountConfig, DevinoAuth, TokenRefresh, UpstreamLimits},
     auth::{AuthConfig, CallerToken},
     doc::SettingDoc,
-    error::ConfigError,
     events::{EventsBackend, EventsConfig, StreamDefaults},
-    limits::{CallerLimitOverrides, CallerLimits, LimitsConfig},
+    limits::{CallerLimits, LimitsConfig},
     nats::{NatsAuth, NatsConfig},
     process::{Listeners, LogFormat, ServerConfig, StorageConfig, TelemetryConfig},
-    settings::SETTINGS,
     sources::{CliOverrides, ConfigSources},
     tls::TlsFiles,
-    upstream_tuning::{RetrySettings, WebhookSubscriptions},
+    upstream_tuning::WebhookSubscriptions,
     webhooks::WebhookConfig,
 };
 pub(crate) use self::{
@@ -86,6 +86,7 @@ pub(crate) use self::{
     process::ENV_PUBLIC_WEBHOOK_BASE_URL,
     settings::settings_help,
 };
+pub use self::{error::ConfigError, settings::SETTINGS, upstream_tuning::RetrySettings};
 use self::{
     file::FileConfig,
     value::{Env, env_value},

@@ -19,9 +19,8 @@ use crate::model::{FieldViolation, ValidationError};
 use crate::service::{AccountError, SendError};
 use crate::upstream::UpstreamError;
 
-pub use self::bounded::{
-    Bounded, MAX_DETAIL_BYTES, MAX_FIELD_VIOLATIONS, MAX_LOGGED_ERROR_BYTES,
-    MAX_STATUS_MESSAGE_BYTES, bounded, report, truncated,
+pub(crate) use self::bounded::{
+    MAX_DETAIL_BYTES, MAX_FIELD_VIOLATIONS, MAX_STATUS_MESSAGE_BYTES, bounded, report, truncated,
 };
 
 /// Adds the gRPC code to [`ErrorClass`], which lives below tonic in [`crate::failure`].
@@ -363,7 +362,7 @@ fn bounded_detail(text: &str) -> String {
 ///
 /// The `BadRequest` field paths are prefixed with `field_prefix`, which names the item in the
 /// request (e.g. `requests[3].`); empty for the request itself.
-pub fn rpc_status(error: ApiError, field_prefix: &str) -> tonic_types::pb::Status {
+pub(crate) fn rpc_status(error: ApiError, field_prefix: &str) -> tonic_types::pb::Status {
     let status = status_with_field_prefix(error, field_prefix);
     tonic_types::pb::Status::decode(status.details()).unwrap_or_else(|_| tonic_types::pb::Status {
         code: status.code() as i32,

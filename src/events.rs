@@ -15,17 +15,17 @@
 //! - [`consumers`]: consumer identity, filters and stored progress.
 //! - [`responses`]: CRM entity requests held open until `EventService.Respond`.
 
-pub mod bounds;
-pub mod consumers;
-pub mod decode;
-pub mod dispatcher;
-pub mod fanout;
-pub mod groups;
-pub mod ingress;
-pub mod log;
-pub mod outcomes;
-pub mod payload;
-pub mod responses;
+pub(crate) mod bounds;
+pub(crate) mod consumers;
+pub(crate) mod decode;
+pub(crate) mod dispatcher;
+pub(crate) mod fanout;
+pub(crate) mod groups;
+pub(crate) mod ingress;
+pub(crate) mod log;
+pub(crate) mod outcomes;
+pub(crate) mod payload;
+pub(crate) mod responses;
 #[cfg(test)]
 pub(crate) mod testing;
 

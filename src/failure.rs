@@ -3,7 +3,7 @@
 //! upstream) classify their errors here; [`crate::error`] maps the classes to gRPC codes.
 
 /// The ErrorInfo domain of every error the gateway itself reports.
-pub const ERROR_DOMAIN: &str = "wazzup-gateway";
+pub(crate) const ERROR_DOMAIN: &str = "wazzup-gateway";
 
 /// The failure classes callers can act on. Each maps to one gRPC code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

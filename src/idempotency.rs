@@ -32,10 +32,10 @@
 #[macro_use]
 pub(crate) mod conformance;
 
-pub mod codec;
-pub mod embedded;
-pub mod fingerprint;
-pub mod jetstream;
+pub(crate) mod codec;
+pub(crate) mod embedded;
+pub(crate) mod fingerprint;
+pub(crate) mod jetstream;
 
 use std::fmt;
 use std::sync::Arc;
@@ -46,16 +46,16 @@ use async_trait::async_trait;
 use crate::failure::{ERROR_DOMAIN, ErrorClass};
 use crate::model::{FieldViolation, SentMessage};
 
-pub use embedded::EmbeddedIdempotencyStore;
-pub use fingerprint::Fingerprint;
-pub use jetstream::JetStreamIdempotencyStore;
+pub(crate) use embedded::EmbeddedIdempotencyStore;
+pub(crate) use fingerprint::Fingerprint;
+pub(crate) use jetstream::JetStreamIdempotencyStore;
 
 /// How long a caller refused because the store cannot be read or written should wait.
 const STORE_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Identifies one record: the account the send went through and the caller's key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct RecordKey {
+pub(crate) struct RecordKey {
     /// The configured account name.
     pub account: String,
     /// The caller's `idempotency_key`.
@@ -64,7 +64,7 @@ pub struct RecordKey {
 
 /// What a store keeps for one key.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Record {
+pub(crate) struct Record {
     /// The fingerprint of the request that produced the outcome.
     pub fingerprint: Fingerprint,
     /// The outcome repeats are answered with.
@@ -75,14 +75,14 @@ pub struct Record {
 
 impl Record {
     /// Tells whether the record still counts at `now`.
-    pub fn is_live(&self, now: SystemTime) -> bool {
+    pub(crate) fn is_live(&self, now: SystemTime) -> bool {
         now < self.expires_at
     }
 }
 
 /// The recorded outcome of a send.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The key is reserved and the send may have gone out; its outcome was not recorded (yet).
     Pending {
         /// When the key was reserved.
@@ -128,7 +128,7 @@ pub struct RecordedFailure {
 /// bucket TTL of the retention) implements the same operations; coalescing across replicas is
 /// then left to the upstream's `crmMessageId` deduplication.
 #[async_trait]
-pub trait IdempotencyStore: Send + Sync + fmt::Debug + 'static {
+pub(crate) trait IdempotencyStore: Send + Sync + fmt::Debug + 'static {
     /// Returns the live record of `key` at `now`, if there is one.
     async fn get(
         &self,
@@ -143,6 +143,7 @@ pub trait IdempotencyStore: Send + Sync + fmt::Debug + 'static {
     async fn remove(&self, key: &RecordKey) -> Result<(), IdempotencyError>;
 
     /// Removes every record expired at `now`, returning how many were removed.
+    #[cfg(test)]
     async fn purge_expired(&self, now: SystemTime) -> Result<usize, IdempotencyError>;
 
     /// Releases the backend (files, connections); waits for pending writes.

@@ -1,11 +1,10 @@
-//! The `wazzup-gateway` binary: parses the command line and hands over to [`wazzup_gateway::app`].
+//! The `wazzup-gateway` binary: parses the command line and hands over to [`wazzup_gateway::run`].
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use wazzup_gateway::cli::{Cli, Command};
-use wazzup_gateway::config::Config;
-use wazzup_gateway::{app, telemetry};
+use wazzup_gateway::Config;
+use wazzup_gateway::{Cli, Command};
 
 /// mimalloc instead of the system allocator: the request paths allocate many small, short-lived
 /// buffers (HTTP/2 frames, JSON, protobuf), which glibc malloc serves markedly slower. Built
@@ -42,7 +41,7 @@ fn main() -> ExitCode {
 
 /// Runs the gateway until it is told to stop.
 async fn serve(config: Config) -> ExitCode {
-    let trace_export = telemetry::init(&config.telemetry);
+    let trace_export = wazzup_gateway::init_telemetry(&config.telemetry);
     let exit_code = serve_until_stopped(config).await;
     if let Some(trace_export) = trace_export {
         // Blocking: flushes the last spans before the process exits.
@@ -53,21 +52,21 @@ async fn serve(config: Config) -> ExitCode {
 
 /// Binds the listeners and runs the gateway until a shutdown signal.
 async fn serve_until_stopped(config: Config) -> ExitCode {
-    let shutdown = match app::shutdown_signal() {
+    let shutdown = match wazzup_gateway::shutdown_signal() {
         Ok(shutdown) => shutdown,
         Err(error) => {
             tracing::error!("cannot listen for shutdown signals: {error}");
             return ExitCode::FAILURE;
         }
     };
-    let listeners = match app::Listeners::bind(&config.listeners).await {
+    let listeners = match wazzup_gateway::Listeners::bind(&config.listeners).await {
         Ok(listeners) => listeners,
         Err(error) => {
             tracing::error!("{error}");
             return ExitCode::FAILURE;
         }
     };
-    match app::run(config, listeners, shutdown).await {
+    match wazzup_gateway::run(config, listeners, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = &error as &dyn std::error::Error, "gateway failed");

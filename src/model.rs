@@ -5,30 +5,34 @@
 //! dialect's `wire.rs`. Validation against the upstream limits lives in [`validate`], with the
 //! limits themselves in one table, [`limits`].
 
-pub mod channel;
-pub mod dialect;
-pub mod export;
-pub mod http_url;
-pub mod keyboard;
+pub(crate) mod channel;
+pub(crate) mod dialect;
+pub(crate) mod export;
+pub(crate) mod http_url;
+pub(crate) mod keyboard;
 pub(crate) mod lenient;
-pub mod limits;
-pub mod message;
-pub mod path_segment;
-pub mod template;
-pub mod validate;
-pub mod webhook;
+pub(crate) mod limits;
+pub(crate) mod message;
+pub(crate) mod path_segment;
+pub(crate) mod template;
+pub(crate) mod validate;
+pub(crate) mod webhook;
 
-pub use channel::{Channel, ChannelState, ChatType, Transport};
-pub use dialect::{Dialect, EventDialect};
-pub use export::{ExportRequest, ExportRow, ExportState, MessageExport};
-pub use keyboard::{
+pub(crate) use channel::{Channel, ChannelState, ChatType, Transport};
+pub use dialect::Dialect;
+pub(crate) use dialect::EventDialect;
+pub use export::{ExportRequest, ExportState};
+pub(crate) use export::{ExportRow, MessageExport};
+pub(crate) use keyboard::{
     Keyboard, MaxButton, MaxButtonType, MaxIntent, MaxKeyboard, TelegramButton, TelegramKeyboard,
     TelegramMarkup, WabaButton,
 };
-pub use message::{
+pub(crate) use message::{
     Attachment, Content, DeleteMessage, EditContent, EditMessage, MessageRef, NotifyOptions,
     Recipient, SendMessage, SendReply, SentMessage, TemplateButton, TemplateMessage,
 };
-pub use template::{Template, TemplateButtonSpec, TemplateComponent, TemplatePage, TemplateStatus};
-pub use validate::{FieldViolation, ValidationError, Violations};
-pub use webhook::WebhookSettings;
+pub(crate) use template::{
+    Template, TemplateButtonSpec, TemplateComponent, TemplatePage, TemplateStatus,
+};
+pub(crate) use validate::{FieldViolation, ValidationError, Violations};
+pub(crate) use webhook::WebhookSettings;

@@ -18,7 +18,7 @@ use crate::config::{NatsAuth, NatsConfig};
 use crate::storage::WriteHealth;
 
 /// How readiness names the connection.
-pub const HEALTH_NAME: &str = "NATS JetStream";
+pub(crate) const HEALTH_NAME: &str = "NATS JetStream";
 
 /// Upper bound for one JetStream API call or publish acknowledgement.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -27,7 +27,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A JetStream context over one client connection.
 #[derive(Clone, Debug)]
-pub struct NatsConnection {
+pub(crate) struct NatsConnection {
     /// The core client: connection state, and what the context is built on.
     client: async_nats::Client,
     /// JetStream API calls and publishes.
@@ -43,7 +43,7 @@ struct Disconnected;
 
 /// The connection to NATS could not be made.
 #[derive(Debug, thiserror::Error)]
-pub enum NatsConnectError {
+pub(crate) enum NatsConnectError {
     /// The `.creds` content is not a JWT and an NKey seed.
     #[error("nats.credentials_file does not hold a JWT and an NKey seed")]
     Credentials(#[source] std::io::Error),
@@ -64,7 +64,7 @@ impl NatsConnection {
     /// # Errors
     ///
     /// Fails when the credentials cannot be parsed or no server accepts the connection.
-    pub async fn connect(config: &NatsConfig) -> Result<Self, NatsConnectError> {
+    pub(crate) async fn connect(config: &NatsConfig) -> Result<Self, NatsConnectError> {
         let health = WriteHealth::new(HEALTH_NAME);
         let follower = health.clone();
         let options = connect_options(config)?.event_callback(move |event| {
@@ -93,7 +93,7 @@ impl NatsConnection {
     }
 
     /// Returns the connection's health: failing while disconnected.
-    pub fn health(&self) -> WriteHealth {
+    pub(crate) fn health(&self) -> WriteHealth {
         self.health.clone()
     }
 

@@ -14,18 +14,17 @@
 //! - [`exports`]: reading an export's CSV as rows, and watching an export's state (the event log
 //!   and polling).
 
-pub mod account;
-pub mod batch;
-pub mod channel_cache;
-pub mod exports;
-pub mod idempotent_sends;
-pub mod registry;
-pub mod send;
-pub mod webhook_registration;
+pub(crate) mod account;
+pub(crate) mod batch;
+pub(crate) mod channel_cache;
+pub(crate) mod exports;
+pub(crate) mod idempotent_sends;
+pub(crate) mod registry;
+pub(crate) mod send;
+pub(crate) mod webhook_registration;
 
-pub use crate::upstream::{CallContext, PageRequest};
-pub use account::Account;
-pub use exports::{ExportRows, ExportStates, ExportWatching, PollPolicy, WatchError};
-pub use idempotent_sends::{IdempotentSends, SendError, is_definitive};
-pub use registry::{AccountError, Accounts};
-pub use send::SendAnswer;
+pub(crate) use crate::upstream::{CallContext, PageRequest};
+pub(crate) use account::Account;
+pub(crate) use exports::{ExportWatching, PollPolicy, WatchError};
+pub(crate) use idempotent_sends::{IdempotentSends, SendError};
+pub(crate) use registry::{AccountError, Accounts};

@@ -7,7 +7,7 @@
 //! first reopens the file (redb repairs it then), so the store works again as soon as the disk
 //! has room, without a restart. Each outcome of a write sets the file's [`WriteHealth`].
 
-pub mod health;
+pub(crate) mod health;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,11 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::RwLock;
 use redb::Database;
 
-pub use self::health::{StorageHealth, Writability, WriteHealth};
+pub(crate) use self::health::{StorageHealth, WriteHealth};
 
 /// A redb database file that is reopened on the next write after a write failed.
 #[derive(Debug)]
-pub struct RedbFile {
+pub(crate) struct RedbFile {
     /// Where the file is.
     path: PathBuf,
     /// The database, or why there is none.
@@ -44,7 +44,7 @@ enum Slot {
 /// Whether the database was opened again just before a write, so that a store can re-read what
 /// it keeps in memory from the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reopened {
+pub(crate) enum Reopened {
     /// The same database as before.
     No,
     /// Reopened after a failed write.
@@ -69,7 +69,7 @@ impl RedbFile {
     ///
     /// Fails when the file cannot be created or opened (no permission, held by another process,
     /// corrupt).
-    pub fn open(path: &Path, health: WriteHealth) -> Result<Self, redb::Error> {
+    pub(crate) fn open(path: &Path, health: WriteHealth) -> Result<Self, redb::Error> {
         let database = Database::create(path)?;
         Ok(Self {
             path: path.to_owned(),
@@ -80,17 +80,17 @@ impl RedbFile {
     }
 
     /// Returns the path of the file.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Returns the health this file reports.
-    pub fn health(&self) -> &WriteHealth {
+    pub(crate) fn health(&self) -> &WriteHealth {
         &self.health
     }
 
     /// Tells whether the file was closed.
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         matches!(*self.slot.read(), Slot::Closed)
     }
 
@@ -101,7 +101,7 @@ impl RedbFile {
     ///
     /// Fails with [`RedbFileError::Closed`] after `close`, and with `Storage` when `read` fails or
     /// the file cannot be reopened.
-    pub fn read<T>(
+    pub(crate) fn read<T>(
         &self,
         read: impl FnOnce(&Database) -> Result<T, redb::Error>,
     ) -> Result<T, RedbFileError> {
@@ -122,7 +122,7 @@ impl RedbFile {
     ///
     /// Fails with [`RedbFileError::Closed`] after `close`, and with `Storage` when the file
     /// cannot be reopened or `write` fails.
-    pub fn write<T>(
+    pub(crate) fn write<T>(
         &self,
         write: impl FnOnce(&Database, Reopened) -> Result<T, redb::Error>,
     ) -> Result<T, RedbFileError> {
@@ -157,7 +157,7 @@ impl RedbFile {
     }
 
     /// Returns the file's length in bytes, what it takes on disk (0 when it cannot be read).
-    pub fn disk_bytes(&self) -> u64 {
+    pub(crate) fn disk_bytes(&self) -> u64 {
         std::fs::metadata(&self.path).map_or(0, |metadata| metadata.len())
     }
 
@@ -171,7 +171,7 @@ impl RedbFile {
     ///
     /// Fails with [`RedbFileError::Closed`] after `close`, and with `Storage` when the compaction
     /// fails.
-    pub fn compact(&self) -> Result<bool, RedbFileError> {
+    pub(crate) fn compact(&self) -> Result<bool, RedbFileError> {
         self.reopen_if_broken()?;
         let mut slot = self.slot.write();
         let compacted = match &mut *slot {
@@ -198,7 +198,7 @@ impl RedbFile {
     /// # Errors
     ///
     /// Fails when redb cannot flush the file on close.
-    pub fn close(&self) -> Result<(), redb::Error> {
+    pub(crate) fn close(&self) -> Result<(), redb::Error> {
         let previous = std::mem::replace(&mut *self.slot.write(), Slot::Closed);
         match previous {
             Slot::Open(database) => database.close().map_err(redb::Error::from),

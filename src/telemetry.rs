@@ -4,10 +4,10 @@
 //! Secrets never reach a log line or a span: they are held in `secrecy::SecretString`, spans record
 //! an explicit list of fields, and the caller's `authorization` metadata is never recorded.
 
-pub mod event_links;
-pub mod metrics;
-pub mod trace_context;
-pub mod trace_export;
+pub(crate) mod event_links;
+pub(crate) mod metrics;
+pub(crate) mod trace_context;
+pub(crate) mod trace_export;
 
 use std::io::IsTerminal as _;
 
@@ -19,13 +19,13 @@ use tracing_subscriber::{EnvFilter, Layer as _};
 
 use crate::config::{LogFormat, TelemetryConfig};
 
-pub use metrics::Metrics;
-pub use trace_export::TraceExport;
+pub(crate) use metrics::Metrics;
+pub(crate) use trace_export::TraceExport;
 
 /// The target of spans that exist only for the trace export (one per event delivery): the log
 /// filter turns it off, so without an export nothing records them and they cost nothing on the
 /// hot paths that open them.
-pub const TRACE_ONLY_TARGET: &str = "wazzup_gateway::trace_only";
+pub(crate) const TRACE_ONLY_TARGET: &str = "wazzup_gateway::trace_only";
 
 /// Installs the global tracing subscriber and, when the `OTEL_*` variables ask for it, the
 /// OpenTelemetry trace export; call once, inside the Tokio runtime, before anything logs.

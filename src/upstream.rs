@@ -8,15 +8,15 @@
 //! Every dialect implements [`dialect::DialectSpec`] in its own folder, and [`registry`] lists
 //! them, one line each.
 
-pub mod devino;
-pub mod dialect;
-pub mod error;
-pub mod registry;
-pub mod retry;
-pub mod sandbox;
-pub mod transport;
-pub mod wazzup_tech;
-pub mod wazzup_v3;
+pub(crate) mod devino;
+pub(crate) mod dialect;
+pub(crate) mod error;
+pub(crate) mod registry;
+pub(crate) mod retry;
+pub(crate) mod sandbox;
+pub(crate) mod transport;
+pub(crate) mod wazzup_tech;
+pub(crate) mod wazzup_v3;
 
 use std::fmt;
 
@@ -29,11 +29,9 @@ use crate::model::{
     SentMessage, Template, TemplatePage, WebhookSettings,
 };
 
-pub use devino::DevinoClient;
 pub use error::UpstreamError;
-pub use retry::{Idempotency, RetryPolicy};
+pub use retry::RetryPolicy;
 pub use wazzup_tech::WazzupTechClient;
-pub use wazzup_v3::WazzupV3Client;
 
 /// Per-call facts an upstream needs beyond the request itself.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -56,7 +54,7 @@ pub struct PageRequest {
 ///
 /// Every method has a default that answers [`UpstreamError::Unsupported`] naming the dialect and
 /// the operation, so a dialect implements what its API offers and nothing is ever a silent no-op.
-/// Callers go through [`Account`](crate::service::Account), which validates requests before any method here is called.
+/// Callers go through `service::Account`, which validates requests before any method here is called.
 #[async_trait]
 pub trait Upstream: Send + Sync + fmt::Debug + 'static {
     /// Returns the dialect this upstream speaks.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use support::{TestGateway, metadata_of, reason_of, with_token};
 use tonic::Code;
-use wazzup_gateway::config::Config;
+use wazzup_gateway::Config;
 use wazzup_gateway::proto::pb;
 use wazzup_gateway::proto::pb::subscribe_request::Start;
 

@@ -10,7 +10,7 @@ use support::TestGateway;
 use support::events::{PATIENCE, config, event, event_of, now_ms};
 use tonic::{Code, Status, Streaming};
 use tonic_types::StatusExt as _;
-use wazzup_gateway::events::EventType;
+use wazzup_gateway::EventType;
 use wazzup_gateway::proto::pb;
 use wazzup_gateway::proto::pb::subscribe_request::Start;
 use wazzup_gateway::proto::pb::subscribe_response::Kind;
@@ -664,7 +664,7 @@ async fn a_data_directory_that_cannot_be_used_fails_the_start() {
     let file = dir.path().join("occupied");
     std::fs::write(&file, b"not a directory").unwrap();
 
-    let opened = wazzup_gateway::app::EventPipeline::open(&config(&file, "")).await;
+    let opened = wazzup_gateway::EventPipeline::open(&config(&file, "")).await;
 
     let message = opened.unwrap_err().to_string();
     assert!(message.contains("cannot open the event log"), "{message}");

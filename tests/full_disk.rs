@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::json;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
-use wazzup_gateway::config::Config;
+use wazzup_gateway::Config;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -1,7 +1,7 @@
 //! The README stays true: its settings table lists every setting the code knows, and its opening
 //! test command is the one CI runs.
 
-use wazzup_gateway::config::SETTINGS;
+use wazzup_gateway::SETTINGS;
 
 fn readme() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))

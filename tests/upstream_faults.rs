@@ -276,7 +276,7 @@ async fn a_keyed_send_whose_bodies_keep_stalling_stops_after_its_attempts() {
         "{failure:?}"
     );
     let sends = upstream.sends();
-    let attempts = wazzup_gateway::config::RetrySettings::for_test().max_attempts as usize;
+    let attempts = wazzup_gateway::RetrySettings::for_test().max_attempts as usize;
     assert_eq!(sends.len(), attempts, "{sends:?}");
     assert!(
         sends.iter().all(|send| send["crmMessageId"] == "order-8"),
@@ -327,7 +327,7 @@ async fn a_429_storm_waits_each_retry_after_and_stops_after_the_attempts() {
         "{failure:?}"
     );
     assert_eq!(failure.retry_after, Some(Duration::from_secs(2)));
-    let attempts = wazzup_gateway::config::RetrySettings::for_test().max_attempts;
+    let attempts = wazzup_gateway::RetrySettings::for_test().max_attempts;
     assert_eq!(upstream.sends().len(), attempts as usize);
     // Each retry waited the Retry-After (plus at most a quarter of jitter).
     let retries = attempts - 1;
@@ -362,7 +362,7 @@ async fn a_keyed_send_in_a_429_storm_keeps_its_crm_message_id_and_stops_after_th
         "{failure:?}"
     );
     let sends = upstream.sends();
-    let attempts = wazzup_gateway::config::RetrySettings::for_test().max_attempts;
+    let attempts = wazzup_gateway::RetrySettings::for_test().max_attempts;
     assert_eq!(sends.len(), attempts as usize, "{sends:?}");
     assert!(
         sends.iter().all(|send| send["crmMessageId"] == "order-9"),

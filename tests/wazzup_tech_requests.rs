@@ -13,11 +13,11 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use support::{TestGateway, max_button, recipient, telegram_button};
-use wazzup_gateway::config::Config;
-use wazzup_gateway::model::{ExportRequest, ExportState};
+use wazzup_gateway::Config;
+use wazzup_gateway::UpstreamMetrics;
 use wazzup_gateway::proto::pb;
-use wazzup_gateway::telemetry::metrics::UpstreamMetrics;
-use wazzup_gateway::upstream::{CallContext, RetryPolicy, Upstream, WazzupTechClient};
+use wazzup_gateway::{CallContext, RetryPolicy, Upstream, WazzupTechClient};
+use wazzup_gateway::{ExportRequest, ExportState};
 use wazzup_tech_support::*;
 use wazzup_v3_support::{failure, webhooks};
 use wiremock::matchers::{body_json, header, method, path, query_param};

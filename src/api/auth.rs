@@ -26,7 +26,7 @@ const OPEN_SERVICES: &[&str] = &[
 
 /// The authenticated caller, put into the request's extensions for the adapters.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Caller {
+pub(crate) struct Caller {
     /// The name of the caller's token (never the token itself).
     pub name: String,
     /// Accounts the caller may use; empty means all.
@@ -39,7 +39,7 @@ impl Caller {
     /// # Errors
     ///
     /// Fails with [`ApiError::PermissionDenied`] naming the account.
-    pub fn check_account(&self, account: &str) -> Result<(), ApiError> {
+    pub(crate) fn check_account(&self, account: &str) -> Result<(), ApiError> {
         if self.accounts.is_empty() || self.accounts.iter().any(|allowed| allowed == account) {
             return Ok(());
         }
@@ -50,7 +50,7 @@ impl Caller {
     }
 
     /// Returns the accounts the caller may read, for checks against a named consumer's filters.
-    pub fn scope(&self) -> AccountScope {
+    pub(crate) fn scope(&self) -> AccountScope {
         if self.accounts.is_empty() {
             AccountScope::All
         } else {
@@ -60,7 +60,7 @@ impl Caller {
 }
 
 /// Returns the account scope of the caller of `request`: everything when authentication is off.
-pub fn scope_of<T>(request: &tonic::Request<T>) -> AccountScope {
+pub(crate) fn scope_of<T>(request: &tonic::Request<T>) -> AccountScope {
     request
         .extensions()
         .get::<Caller>()
@@ -99,7 +99,7 @@ impl AcceptedToken {
 
 /// Authenticates every gRPC call (a [`CallGate`]).
 #[derive(Clone, Debug)]
-pub struct CallerAuth {
+pub(crate) struct CallerAuth {
     /// Accepted tokens; empty turns authentication off.
     tokens: Arc<[AcceptedToken]>,
     /// Whether health and reflection need no token.
@@ -108,7 +108,7 @@ pub struct CallerAuth {
 
 impl CallerAuth {
     /// Builds the layer from the configuration.
-    pub fn from_config(config: &AuthConfig) -> Self {
+    pub(crate) fn from_config(config: &AuthConfig) -> Self {
         let tokens = config
             .tokens
             .iter()

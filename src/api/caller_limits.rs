@@ -113,7 +113,7 @@ struct Refusal {
 
 /// Enforces the limits per caller (a [`CallGate`] placed after authentication).
 #[derive(Clone, Debug)]
-pub struct CallerLimitGate {
+pub(crate) struct CallerLimitGate {
     /// The budget of each token by name, and of [`ANONYMOUS_CALLER`].
     budgets: Arc<HashMap<String, Budget>>,
     /// Paths of the server-streaming methods (`/package.Service/Method`).
@@ -125,7 +125,7 @@ pub struct CallerLimitGate {
 impl CallerLimitGate {
     /// Builds the budgets of every configured token (and of the anonymous caller) from `limits`
     /// and each token's overrides.
-    pub fn new(limits: &LimitsConfig, auth: &AuthConfig, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(limits: &LimitsConfig, auth: &AuthConfig, metrics: Arc<Metrics>) -> Self {
         let mut budgets: HashMap<String, Budget> = auth
             .tokens
             .iter()

@@ -12,14 +12,14 @@ use super::{ApiContext, call_context};
 
 /// Serves `wazzup_gateway.v1.ChannelService`.
 #[derive(Debug)]
-pub struct ChannelsApi {
+pub(crate) struct ChannelsApi {
     /// Shared adapter state.
     context: ApiContext,
 }
 
 impl ChannelsApi {
     /// Creates the service.
-    pub fn new(context: ApiContext) -> Self {
+    pub(crate) fn new(context: ApiContext) -> Self {
         Self { context }
     }
 }

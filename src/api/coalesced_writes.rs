@@ -23,7 +23,7 @@ const BUFFER_BYTES: usize = 64 * 1024;
 
 /// A connection that gathers its writes (see the module documentation).
 #[derive(Debug)]
-pub struct CoalescedWrites<T> {
+pub(crate) struct CoalescedWrites<T> {
     io: BufWriter<T>,
     /// Set when a flush was deferred; the next flush writes.
     deferred: bool,
@@ -31,7 +31,7 @@ pub struct CoalescedWrites<T> {
 
 impl<T: AsyncWrite> CoalescedWrites<T> {
     /// Wraps `io`.
-    pub fn new(io: T) -> Self {
+    pub(crate) fn new(io: T) -> Self {
         Self {
             io: BufWriter::with_capacity(BUFFER_BYTES, io),
             deferred: false,

@@ -2,15 +2,15 @@
 //! permissively (validation lives in `model::validate`); only what the domain cannot represent at
 //! all, such as a negative size or an enum number this build does not know, is reported here.
 
-pub mod channels;
-pub mod events;
-pub mod exports;
-pub mod keyboards;
-pub mod messages;
-pub mod shared_events;
-pub mod subscriptions;
-pub mod templates;
-pub mod webhooks;
+pub(crate) mod channels;
+pub(crate) mod events;
+pub(crate) mod exports;
+pub(crate) mod keyboards;
+pub(crate) mod messages;
+pub(crate) mod shared_events;
+pub(crate) mod subscriptions;
+pub(crate) mod templates;
+pub(crate) mod webhooks;
 
 /// Nanoseconds in a second: the bound of `google.protobuf.Duration.nanos`.
 const NANOS_PER_SECOND: i32 = 1_000_000_000;

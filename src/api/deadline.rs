@@ -11,11 +11,14 @@ use tonic::metadata::MetadataMap;
 /// server's handler timeout, counted from the call's arrival. Stamped on every request by
 /// [`stamp`] and read back with [`of_request`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CallDeadline(pub Instant);
+pub(crate) struct CallDeadline(pub Instant);
 
 /// Stamps `request`, arriving now, with its [`CallDeadline`]: `grpc-timeout` from now, at most
 /// `handler_timeout` from now.
-pub fn stamp<B>(mut request: http::Request<B>, handler_timeout: Duration) -> http::Request<B> {
+pub(crate) fn stamp<B>(
+    mut request: http::Request<B>,
+    handler_timeout: Duration,
+) -> http::Request<B> {
     let arrived = Instant::now();
     let allowed = grpc_timeout(request.headers())
         .map_or(handler_timeout, |timeout| timeout.min(handler_timeout));
@@ -27,7 +30,7 @@ pub fn stamp<B>(mut request: http::Request<B>, handler_timeout: Duration) -> htt
 
 /// Returns the deadline stamped on `request` when it arrived; for a request that did not pass
 /// through the server (an adapter called directly), the caller's `grpc-timeout` from now.
-pub fn of_request<T>(request: &tonic::Request<T>) -> Option<Instant> {
+pub(crate) fn of_request<T>(request: &tonic::Request<T>) -> Option<Instant> {
     request
         .extensions()
         .get::<CallDeadline>()

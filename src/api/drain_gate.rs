@@ -18,14 +18,14 @@ const HEALTH_PATH_PREFIX: &str = "/grpc.health.v1.Health/";
 
 /// Refuses new calls once draining has started (a [`CallGate`]).
 #[derive(Clone, Debug)]
-pub struct DrainGate {
+pub(crate) struct DrainGate {
     /// True once the gateway drains; the same flag readiness reports.
     draining: watch::Receiver<bool>,
 }
 
 impl DrainGate {
     /// Creates the gate over the gateway's drain flag.
-    pub fn new(draining: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(draining: watch::Receiver<bool>) -> Self {
         Self { draining }
     }
 }
@@ -48,7 +48,7 @@ impl CallGate for DrainGate {
 }
 
 /// Completes once `draining` turns true, or when its sender is gone (which also means stop).
-pub async fn drain_started(mut draining: watch::Receiver<bool>) {
+pub(crate) async fn drain_started(mut draining: watch::Receiver<bool>) {
     let _ = draining.wait_for(|draining| *draining).await;
 }
 

@@ -6,7 +6,7 @@
 mod delivery_span;
 mod encoded;
 
-pub use encoded::EventServiceRoute;
+pub(crate) use encoded::EventServiceRoute;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -33,7 +33,7 @@ use crate::telemetry::event_links::EventLinks;
 
 /// What the event service works with.
 #[derive(Clone, Debug)]
-pub struct EventServices {
+pub(crate) struct EventServices {
     /// The log events are stored in.
     pub log: Arc<dyn EventLog>,
     /// Subscriptions and named consumer groups over the log, served by the backend.
@@ -48,7 +48,7 @@ pub struct EventServices {
 
 /// Serves `wazzup_gateway.v1.EventService`.
 #[derive(Debug)]
-pub struct EventsApi {
+pub(crate) struct EventsApi {
     /// Shared adapter state.
     context: ApiContext,
     /// The log, fan-out and pending CRM requests.
@@ -59,7 +59,7 @@ pub struct EventsApi {
 
 impl EventsApi {
     /// Creates the service.
-    pub fn new(context: ApiContext, services: EventServices) -> Self {
+    pub(crate) fn new(context: ApiContext, services: EventServices) -> Self {
         let shared = Arc::new(SharedEvents::new(context.crm_response_timeout));
         Self {
             context,

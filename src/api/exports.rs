@@ -18,7 +18,7 @@ use super::{ApiContext, call_context};
 
 /// Serves `wazzup_gateway.v1.ExportService`.
 #[derive(Debug)]
-pub struct ExportsApi {
+pub(crate) struct ExportsApi {
     /// Shared adapter state.
     context: ApiContext,
     /// The event log, the drain signal and the polling policy.
@@ -27,7 +27,7 @@ pub struct ExportsApi {
 
 impl ExportsApi {
     /// Creates the service.
-    pub fn new(context: ApiContext, watching: ExportWatching) -> Self {
+    pub(crate) fn new(context: ApiContext, watching: ExportWatching) -> Self {
         Self { context, watching }
     }
 }

@@ -17,7 +17,7 @@ use tower::{Layer, Service};
 use crate::error::ApiError;
 
 /// A check of each call before the services run.
-pub trait CallGate: Clone {
+pub(crate) trait CallGate: Clone {
     /// What an admitted call holds until its response body is dropped (e.g. a stream slot of
     /// its caller); `()` for checks that hold nothing.
     type Permit: Send + 'static;
@@ -38,14 +38,14 @@ pub trait CallGate: Clone {
 
 /// The tower layer that runs a [`CallGate`] on every call.
 #[derive(Clone, Debug)]
-pub struct GateLayer<G> {
+pub(crate) struct GateLayer<G> {
     /// The check.
     gate: G,
 }
 
 impl<G> GateLayer<G> {
     /// Creates the layer running `gate`.
-    pub fn new(gate: G) -> Self {
+    pub(crate) fn new(gate: G) -> Self {
         Self { gate }
     }
 }
@@ -63,7 +63,7 @@ impl<S, G: Clone> Layer<S> for GateLayer<G> {
 
 /// The service produced by [`GateLayer`].
 #[derive(Clone, Debug)]
-pub struct Gated<S, G> {
+pub(crate) struct Gated<S, G> {
     /// The wrapped service.
     inner: S,
     /// The check.

@@ -23,7 +23,7 @@ use crate::storage::{StorageHealth, health::changed_any};
 
 /// Reports overall and per-service health.
 #[derive(Clone, Debug)]
-pub struct HealthHandle {
+pub(crate) struct HealthHandle {
     /// The health service's state.
     reporter: HealthReporter,
     /// Every reported service name, `""` (overall) included.
@@ -47,7 +47,7 @@ struct ServingState {
 impl HealthHandle {
     /// Creates the handle for `services` (`""` is the overall status); `draining` is shared with
     /// the [`DrainingHealth`] service.
-    pub fn new(
+    pub(crate) fn new(
         reporter: HealthReporter,
         services: Vec<&'static str>,
         draining: Arc<AtomicBool>,
@@ -64,7 +64,7 @@ impl HealthHandle {
     }
 
     /// Marks every service SERVING, unless a store cannot write.
-    pub async fn set_serving(&self) {
+    pub(crate) async fn set_serving(&self) {
         let mut state = self.state.lock().await;
         state.started = true;
         self.report(&state).await;
@@ -72,7 +72,7 @@ impl HealthHandle {
 
     /// Marks every service NOT_SERVING, so health checks fail before the gateway stops accepting.
     /// The gateway never serves again after this.
-    pub async fn set_draining(&self) {
+    pub(crate) async fn set_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
         let _state = self.state.lock().await;
         self.set_all(ServingStatus::NotServing).await;
@@ -80,7 +80,11 @@ impl HealthHandle {
 
     /// Follows `storage` until `draining_rx` turns true: NOT_SERVING while a store cannot write,
     /// SERVING again once it can.
-    pub fn follow_storage(&self, storage: StorageHealth, mut draining_rx: watch::Receiver<bool>) {
+    pub(crate) fn follow_storage(
+        &self,
+        storage: StorageHealth,
+        mut draining_rx: watch::Receiver<bool>,
+    ) {
         let handle = self.clone();
         tokio::spawn(async move {
             let mut receivers = storage.subscribe();
@@ -127,7 +131,7 @@ impl HealthHandle {
 /// tonic-health's service, with `Watch` streams that end after reporting NOT_SERVING once the
 /// gateway drains.
 #[derive(Debug)]
-pub struct DrainingHealth {
+pub(crate) struct DrainingHealth {
     /// The standard implementation.
     inner: HealthService,
     /// Set once draining starts.
@@ -136,7 +140,7 @@ pub struct DrainingHealth {
 
 impl DrainingHealth {
     /// Wraps the standard health service; `draining` is shared with the [`HealthHandle`].
-    pub fn new(inner: HealthService, draining: Arc<AtomicBool>) -> Self {
+    pub(crate) fn new(inner: HealthService, draining: Arc<AtomicBool>) -> Self {
         Self { inner, draining }
     }
 }

@@ -20,7 +20,7 @@ const MAX_BATCH_SIZE: usize = 100;
 
 /// Serves `wazzup_gateway.v1.MessageService`.
 #[derive(Debug)]
-pub struct MessagesApi {
+pub(crate) struct MessagesApi {
     /// Shared adapter state.
     context: ApiContext,
     /// Where `wait_for_outcome` finds the outcome of asynchronous sends.
@@ -29,7 +29,7 @@ pub struct MessagesApi {
 
 impl MessagesApi {
     /// Creates the service.
-    pub fn new(context: ApiContext, outcomes: SendOutcomes) -> Self {
+    pub(crate) fn new(context: ApiContext, outcomes: SendOutcomes) -> Self {
         Self { context, outcomes }
     }
 

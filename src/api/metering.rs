@@ -17,14 +17,14 @@ use crate::telemetry::{Metrics, trace_context};
 
 /// The tower layer that records RPC metrics.
 #[derive(Clone, Debug)]
-pub struct RpcMetricsLayer {
+pub(crate) struct RpcMetricsLayer {
     /// Where to record.
     metrics: Arc<Metrics>,
 }
 
 impl RpcMetricsLayer {
     /// Creates the layer.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(metrics: Arc<Metrics>) -> Self {
         Self { metrics }
     }
 }
@@ -42,7 +42,7 @@ impl<S> Layer<S> for RpcMetricsLayer {
 
 /// The service produced by [`RpcMetricsLayer`].
 #[derive(Clone, Debug)]
-pub struct RpcMetrics<S> {
+pub(crate) struct RpcMetrics<S> {
     /// The wrapped service.
     inner: S,
     /// Where to record.

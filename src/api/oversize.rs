@@ -13,14 +13,14 @@ use tonic::{Code, Status};
 use crate::error::ApiError;
 
 /// Largest request message the generated servers decode: tonic's default, 4 MiB.
-pub const MAX_REQUEST_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_REQUEST_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// How tonic's decoder starts the message of a refused oversize request.
 const TONIC_TOO_LARGE_PREFIX: &str = "Error, decoded message length too large";
 
 /// Replaces tonic's `OUT_OF_RANGE` answer to an oversize request with `RESOURCE_EXHAUSTED`;
 /// passes every other response unchanged.
-pub fn refuse_oversize<B: Default>(response: http::Response<B>) -> http::Response<B> {
+pub(crate) fn refuse_oversize<B: Default>(response: http::Response<B>) -> http::Response<B> {
     if !is_tonic_oversize_refusal(response.headers()) {
         return response;
     }

@@ -16,14 +16,14 @@ use super::convert::events::event_to_pb;
 
 /// Serves `wazzup_gateway.v1.SandboxService`.
 #[derive(Debug)]
-pub struct SandboxApi {
+pub(crate) struct SandboxApi {
     /// Shared adapter state.
     context: ApiContext,
 }
 
 impl SandboxApi {
     /// Creates the service.
-    pub fn new(context: ApiContext) -> Self {
+    pub(crate) fn new(context: ApiContext) -> Self {
         Self { context }
     }
 }

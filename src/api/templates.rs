@@ -12,14 +12,14 @@ use super::{ApiContext, call_context};
 
 /// Serves `wazzup_gateway.v1.TemplateService`.
 #[derive(Debug)]
-pub struct TemplatesApi {
+pub(crate) struct TemplatesApi {
     /// Shared adapter state.
     context: ApiContext,
 }
 
 impl TemplatesApi {
     /// Creates the service.
-    pub fn new(context: ApiContext) -> Self {
+    pub(crate) fn new(context: ApiContext) -> Self {
         Self { context }
     }
 }

@@ -33,17 +33,17 @@ use super::coalesced_writes::CoalescedWrites;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often the certificate files are checked for changes.
-pub const RELOAD_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+pub(crate) const RELOAD_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Connections whose handshake finished, waiting for the server to take them.
 const ACCEPTED_BACKLOG: usize = 64;
 
 /// A connection of the gRPC listener once TLS is established.
-pub type TlsConnection = TlsStream<CoalescedWrites<TcpStream>>;
+pub(crate) type TlsConnection = TlsStream<CoalescedWrites<TcpStream>>;
 
 /// Why the TLS configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
-pub enum TlsError {
+pub(crate) enum TlsError {
     /// A PEM file could not be read or holds nothing usable.
     #[error("cannot read {what} from {path}: {reason}")]
     Pem {
@@ -64,7 +64,7 @@ pub enum TlsError {
 
 /// The listener a TLS configuration serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TlsListener {
+pub(crate) enum TlsListener {
     /// gRPC: HTTP/2 only.
     Grpc,
     /// Webhooks: HTTP/1.1 only, like the listener behind it.
@@ -91,7 +91,7 @@ impl TlsListener {
 
 /// The TLS server configuration, rebuilt when its files change.
 #[derive(Debug)]
-pub struct ReloadingTls {
+pub(crate) struct ReloadingTls {
     /// The listener served, for its protocols and logs.
     listener: TlsListener,
     /// Where the certificate, key and client CA come from.
@@ -108,7 +108,7 @@ impl ReloadingTls {
     /// # Errors
     ///
     /// Fails when a file cannot be read or rustls refuses its contents.
-    pub fn load(files: TlsFiles, listener: TlsListener) -> Result<Self, TlsError> {
+    pub(crate) fn load(files: TlsFiles, listener: TlsListener) -> Result<Self, TlsError> {
         let seen = modification_times(&files);
         let current = server_config(&files, listener)?;
         Ok(Self {
@@ -121,7 +121,7 @@ impl ReloadingTls {
 
     /// Re-reads the files when one of them changed since the last look. A configuration that
     /// cannot be loaded is logged and the previous one kept.
-    pub fn reload_if_changed(&self) {
+    pub(crate) fn reload_if_changed(&self) {
         let now_seen = modification_times(&self.files);
         if *self.seen.read() == now_seen {
             return;
@@ -143,7 +143,7 @@ impl ReloadingTls {
 
     /// Accepts connections on `listener` and completes their handshakes until `draining` turns
     /// true; the stream ends then. Also checks the files for changes while it runs.
-    pub fn incoming(
+    pub(crate) fn incoming(
         self: Arc<Self>,
         listener: TcpListener,
         draining: watch::Receiver<bool>,

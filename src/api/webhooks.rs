@@ -10,14 +10,14 @@ use super::{ApiContext, call_context};
 
 /// Serves `wazzup_gateway.v1.WebhookService`.
 #[derive(Debug)]
-pub struct WebhooksApi {
+pub(crate) struct WebhooksApi {
     /// Shared adapter state.
     context: ApiContext,
 }
 
 impl WebhooksApi {
     /// Creates the service.
-    pub fn new(context: ApiContext) -> Self {
+    pub(crate) fn new(context: ApiContext) -> Self {
         Self { context }
     }
 }

@@ -16,7 +16,7 @@ pub(super) use devino::{
     DEVINO_SETTINGS, ENV_ACCOUNT_DEVINO_AUTH, ENV_ACCOUNT_DEVINO_BATCH_CHUNK_SIZE,
     ENV_ACCOUNT_DEVINO_SENDERS,
 };
-pub use devino::{DevinoAuth, DevinoSettings};
+pub(crate) use devino::{DevinoAuth, DevinoSettings};
 
 use self::devino::FileDevino;
 use super::{

@@ -7,7 +7,7 @@ use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf};
 ///
 /// `Debug` lists the environment's variable names only, never their values.
 #[derive(Clone, Default)]
-pub struct ConfigSources {
+pub(crate) struct ConfigSources {
     /// Path of the TOML file (from `--config`); when `None`, `WGW_CONFIG_FILE` from `env` is used
     /// if set; no file at all is valid.
     pub file: Option<PathBuf>,
@@ -32,7 +32,7 @@ impl fmt::Debug for ConfigSources {
 
 /// Settings given on the command line; `None` / `false` means "not given".
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CliOverrides {
+pub(crate) struct CliOverrides {
     /// `--sandbox`: add the built-in sandbox account (like `WGW_SANDBOX=true`).
     pub sandbox: bool,
     /// `--grpc-listen`: overrides `WGW_GRPC_LISTEN_ADDR`.

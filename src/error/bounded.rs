@@ -9,25 +9,25 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// Longest `grpc-message` the gateway sends, in bytes.
-pub const MAX_STATUS_MESSAGE_BYTES: usize = 512;
+pub(crate) const MAX_STATUS_MESSAGE_BYTES: usize = 512;
 
 /// Longest string inside an error detail (a metadata value, a field path, a description, a
 /// reason) and longest request value in a log field, in bytes.
-pub const MAX_DETAIL_BYTES: usize = 128;
+pub(crate) const MAX_DETAIL_BYTES: usize = 128;
 
 /// Most field violations one `BadRequest` carries; `ErrorInfo.metadata["violationCount"]` gives
 /// how many there were in all.
-pub const MAX_FIELD_VIOLATIONS: usize = 8;
+pub(crate) const MAX_FIELD_VIOLATIONS: usize = 8;
 
 /// Longest error report in one log line (the error and its causes), in bytes.
-pub const MAX_LOGGED_ERROR_BYTES: usize = 2 * MAX_STATUS_MESSAGE_BYTES;
+pub(crate) const MAX_LOGGED_ERROR_BYTES: usize = 2 * MAX_STATUS_MESSAGE_BYTES;
 
 /// Marks where a string was cut.
 const ELLIPSIS: &str = "…";
 
 /// Returns `text` when it has at most `max_bytes` bytes, else its longest prefix that ends on a
 /// character boundary and, with `…` appended, fits in `max_bytes`.
-pub fn truncated(text: &str, max_bytes: usize) -> Cow<'_, str> {
+pub(crate) fn truncated(text: &str, max_bytes: usize) -> Cow<'_, str> {
     if text.len() <= max_bytes {
         return Cow::Borrowed(text);
     }
@@ -40,10 +40,10 @@ pub fn truncated(text: &str, max_bytes: usize) -> Cow<'_, str> {
 
 /// A request value shown in logs and spans, cut to [`MAX_DETAIL_BYTES`].
 #[derive(Clone, Copy, Debug)]
-pub struct Bounded<'a>(&'a str);
+pub(crate) struct Bounded<'a>(&'a str);
 
 /// Wraps a request value for a log or span field, so that a huge value cannot make a huge line.
-pub fn bounded(text: &str) -> Bounded<'_> {
+pub(crate) fn bounded(text: &str) -> Bounded<'_> {
     Bounded(text)
 }
 
@@ -55,7 +55,7 @@ impl fmt::Display for Bounded<'_> {
 
 /// Describes `error` and its causes (`error: cause: cause`) for a log line: each level cut to
 /// [`MAX_STATUS_MESSAGE_BYTES`], the whole to [`MAX_LOGGED_ERROR_BYTES`].
-pub fn report(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn report(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = truncated(&error.to_string(), MAX_STATUS_MESSAGE_BYTES).into_owned();
     let mut source = error.source();
     while let Some(cause) = source {

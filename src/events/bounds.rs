@@ -16,13 +16,13 @@ use serde_json::Value;
 /// Deepest nesting of JSON arrays and objects accepted in a webhook body. Upstream webhooks nest
 /// five or six levels; the bound leaves room for CRM payloads while staying far from serde_json's
 /// 128 and from the 100 message levels protobuf decoders accept (two per JSON level).
-pub const MAX_JSON_DEPTH: usize = 24;
+pub(crate) const MAX_JSON_DEPTH: usize = 24;
 
 /// Tells whether `body` nests arrays and objects deeper than `limit`.
 ///
 /// Scans the bytes without parsing (brackets inside strings do not count), so it costs nothing
 /// for a body that is not JSON, and a body too deep for serde_json is still measured.
-pub fn nests_deeper_than(body: &[u8], limit: usize) -> bool {
+pub(crate) fn nests_deeper_than(body: &[u8], limit: usize) -> bool {
     let mut depth = 0_usize;
     let mut in_string = false;
     let mut escaped = false;
@@ -53,7 +53,7 @@ pub fn nests_deeper_than(body: &[u8], limit: usize) -> bool {
 
 /// Returns the bytes `raw` takes as the protobuf `Struct` delivered in `Event.raw`: the object
 /// itself, or `{"value": raw}` for anything else (how the read side carries it).
-pub fn delivered_raw_len(raw: &Value) -> usize {
+pub(crate) fn delivered_raw_len(raw: &Value) -> usize {
     match raw {
         Value::Object(fields) => struct_len(fields),
         other => map_entry_len("value", other),

@@ -17,10 +17,10 @@ pub struct ConsumerKey {
 }
 
 /// Longest consumer name.
-pub const MAX_CONSUMER_NAME_LEN: usize = 64;
+pub(crate) const MAX_CONSUMER_NAME_LEN: usize = 64;
 
 /// Tells whether `name` is a usable consumer name: 1 to 64 letters, digits, `-`, `_` and `.`.
-pub fn is_valid_consumer_name(name: &str) -> bool {
+pub(crate) fn is_valid_consumer_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_CONSUMER_NAME_LEN
         && name
@@ -84,7 +84,7 @@ impl EventFilter {
 
 /// The accounts whose events a caller may read and whose consumers it may use.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum AccountScope {
+pub(crate) enum AccountScope {
     /// Every account (authentication off, or a token without an account list).
     #[default]
     All,
@@ -95,7 +95,7 @@ pub enum AccountScope {
 impl AccountScope {
     /// Returns the first account `filter` covers that this scope does not, if any: a consumer
     /// may be used only when every account it reads is in scope.
-    pub fn first_outside<'a>(&self, filter: &'a EventFilter) -> Option<&'a str> {
+    pub(crate) fn first_outside<'a>(&self, filter: &'a EventFilter) -> Option<&'a str> {
         let Self::Only(allowed) = self else {
             return None;
         };

@@ -28,7 +28,7 @@ pub(crate) use identity::{now_ms, stable_hash};
 /// One dialect's reading of its webhooks. Each dialect implements it in its own folder and hands
 /// it out from its `DialectSpec`; the shared mechanism here parses the body, collects the events
 /// and names the metrics kind.
-pub trait WebhookDecoder: Sync + fmt::Debug {
+pub(crate) trait WebhookDecoder: Sync + fmt::Debug {
     /// Returns the tag that starts every event id of the dialect (`v3`, `wazzup_tech`, …); part
     /// of the stored ids, so it never changes.
     fn id_tag(&self) -> &'static str;
@@ -43,7 +43,7 @@ pub trait WebhookDecoder: Sync + fmt::Debug {
 /// Finds the [`WebhookDecoder`] of each dialect. The table lives with the dialects
 /// (`upstream::registry`); the application hands it to the layers below, which cannot name it.
 #[derive(Clone, Copy)]
-pub struct WebhookDecoders {
+pub(crate) struct WebhookDecoders {
     /// Returns the decoder of a dialect.
     lookup: fn(Dialect) -> &'static dyn WebhookDecoder,
 }
@@ -56,13 +56,13 @@ impl fmt::Debug for WebhookDecoders {
 
 impl WebhookDecoders {
     /// Finds decoders with `lookup`.
-    pub const fn new(lookup: fn(Dialect) -> &'static dyn WebhookDecoder) -> Self {
+    pub(crate) const fn new(lookup: fn(Dialect) -> &'static dyn WebhookDecoder) -> Self {
         Self { lookup }
     }
 
     /// Splits a webhook body into events with its dialect's decoder. Never fails: what cannot be
     /// read is kept as unknown.
-    pub fn decode_webhook(&self, source: WebhookSource<'_>, body: &[u8]) -> DecodedWebhook {
+    pub(crate) fn decode_webhook(&self, source: WebhookSource<'_>, body: &[u8]) -> DecodedWebhook {
         let decoder = (self.lookup)(source.dialect);
         let mut batch = Batch::new(source, decoder.id_tag());
         decoder.split(&mut batch, TopLevel::parse(body));
@@ -71,7 +71,7 @@ impl WebhookDecoders {
 
     /// Decodes the typed payload of a stored event with its dialect's decoder; an event of a
     /// dialect this build does not know reads as unknown, its raw JSON kept.
-    pub fn payload(&self, event: &NewEvent) -> EventPayload {
+    pub(crate) fn payload(&self, event: &NewEvent) -> EventPayload {
         match event.dialect.known() {
             Some(dialect) => (self.lookup)(dialect).payload(event),
             None => EventPayload::Unknown(UnknownPayload {
@@ -87,7 +87,7 @@ impl WebhookDecoders {
 
 /// Where a webhook came from.
 #[derive(Clone, Copy, Debug)]
-pub struct WebhookSource<'a> {
+pub(crate) struct WebhookSource<'a> {
     /// The configured account it was received for.
     pub account: &'a str,
     /// The account's dialect, which decides how the body is read.
@@ -98,7 +98,7 @@ pub struct WebhookSource<'a> {
 
 /// What a webhook body holds.
 #[derive(Clone, Debug, PartialEq)]
-pub struct DecodedWebhook {
+pub(crate) struct DecodedWebhook {
     /// Its events, in body order, each id at most once.
     pub events: Vec<NewEvent>,
     /// What kind of webhook it was, for metrics.
@@ -107,7 +107,7 @@ pub struct DecodedWebhook {
 
 impl DecodedWebhook {
     /// Tells whether the body was the upstream's test probe (`{"test": true}`) and nothing else.
-    pub fn is_test_probe(&self) -> bool {
+    pub(crate) fn is_test_probe(&self) -> bool {
         self.kind == KIND_TEST
     }
 }
@@ -123,7 +123,7 @@ const KIND_UNKNOWN: &str = "unknown";
 
 /// The top level of a body, read in order.
 #[derive(Debug)]
-pub enum TopLevel {
+pub(crate) enum TopLevel {
     /// An object: its keys and values in body order.
     Object(Vec<(String, Value)>),
     /// Anything else: valid JSON that is not an object, or text that is not JSON (kept as a JSON
@@ -144,7 +144,7 @@ impl TopLevel {
     }
 
     /// Returns the body as one JSON value.
-    pub fn into_value(self) -> Value {
+    pub(crate) fn into_value(self) -> Value {
         match self {
             Self::Object(entries) => Value::Object(entries.into_iter().collect()),
             Self::Other(value) => value,
@@ -182,7 +182,7 @@ impl<'de> Visitor<'de> for OrderedObjectVisitor {
 
 /// The kind of (part of) a webhook, for the metrics label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WebhookKind {
+pub(crate) enum WebhookKind {
     /// The upstream's test probe.
     Test,
     /// A known kind, named by its top-level key.
@@ -193,7 +193,7 @@ pub enum WebhookKind {
 
 /// Why an event is stored as unknown; the wording is part of `UnknownEvent.reason`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UnknownReason {
+pub(crate) enum UnknownReason {
     /// The body (or, for undecoded dialects, the whole body) is not a JSON object.
     NotAnObject,
     /// An item of a known kind is not a JSON object.
@@ -204,7 +204,7 @@ pub enum UnknownReason {
 
 impl UnknownReason {
     /// Returns the payload explaining an unknown event of upstream kind `kind`.
-    pub fn payload(self, kind: String) -> UnknownPayload {
+    pub(crate) fn payload(self, kind: String) -> UnknownPayload {
         let reason = match self {
             Self::NotAnObject => {
                 "body is not a JSON object (kept in raw.value; text that is not JSON as a string)"
@@ -221,7 +221,7 @@ impl UnknownReason {
 
 /// The events of one body as they are split off, with the kinds seen.
 #[derive(Debug)]
-pub struct Batch<'a> {
+pub(crate) struct Batch<'a> {
     /// Where the body came from.
     source: WebhookSource<'a>,
     /// `{tag}:{account}:`, the prefix of every id.
@@ -247,14 +247,14 @@ impl<'a> Batch<'a> {
     }
 
     /// Records that the body carries `kind`.
-    pub fn note_kind(&mut self, kind: WebhookKind) {
+    pub(crate) fn note_kind(&mut self, kind: WebhookKind) {
         if !self.kinds.contains(&kind) {
             self.kinds.push(kind);
         }
     }
 
     /// Adds an event whose id ends in `id_suffix`; a repeated id is dropped.
-    pub fn push(
+    pub(crate) fn push(
         &mut self,
         event_type: EventType,
         id_suffix: String,
@@ -279,7 +279,7 @@ impl<'a> Batch<'a> {
     }
 
     /// Adds an unknown event holding `raw`, counted as `kind` in metrics.
-    pub fn push_unknown(&mut self, raw: Value, kind: WebhookKind) {
+    pub(crate) fn push_unknown(&mut self, raw: Value, kind: WebhookKind) {
         self.note_kind(kind);
         let id_suffix = format!("unknown:{}", identity::stable_hash(&raw));
         self.push(EventType::Unknown, id_suffix, None, None, raw);

@@ -29,8 +29,8 @@ use super::consumers::{AccountScope, AckState, ConsumerKey, ConsumerRecord, Even
 use super::dispatcher::{self, DispatcherClient, MemberSettings, Progress, ProgressBoard};
 use super::log::{ConsumerStore, EventLog, EventLogError};
 
-pub use self::error::{FanoutError, StreamEnd};
-pub use self::subscription::{
+pub(crate) use self::error::{FanoutError, StreamEnd};
+pub(crate) use self::subscription::{
     AckMode, ConsumerInfo, Delivery, DeliverySettings, Start, StreamItem, Subscription,
 };
 
@@ -38,11 +38,11 @@ pub use self::subscription::{
 const READ_BATCH: usize = 256;
 
 /// A subscription: items until an error ends it.
-pub type SubscriptionStream = BoxStream<'static, Result<StreamItem, FanoutError>>;
+pub(crate) type SubscriptionStream = BoxStream<'static, Result<StreamItem, FanoutError>>;
 
 /// What the metrics show of one named consumer.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConsumerGauge {
+pub(crate) struct ConsumerGauge {
     /// The consumer.
     pub key: ConsumerKey,
     /// Events after its acked cursor.
@@ -66,7 +66,7 @@ struct RunningConsumer {
 
 /// Subscriptions and named consumers over one log.
 #[derive(Debug)]
-pub struct Fanout {
+pub(crate) struct Fanout {
     log: Arc<dyn EventLog>,
     /// Reads of `log` shared by the ephemeral subscriptions.
     reads: Arc<SharedReads>,
@@ -90,7 +90,7 @@ impl Fanout {
     /// # Errors
     ///
     /// Fails when the stored consumers cannot be listed (they seed the metrics).
-    pub async fn start(
+    pub(crate) async fn start(
         log: Arc<dyn EventLog>,
         store: Arc<dyn ConsumerStore>,
         max_streams: usize,
@@ -119,7 +119,7 @@ impl Fanout {
     ///
     /// Fails when too many streams are open, the gateway drains, the start is out of range, or a
     /// named consumer's filters differ.
-    pub async fn subscribe(
+    pub(crate) async fn subscribe(
         &self,
         request: Subscription,
     ) -> Result<SubscriptionStream, FanoutError> {
@@ -295,7 +295,7 @@ impl Fanout {
     ///
     /// Fails when there is no such consumer, it reads an account outside `scope`, or its
     /// progress cannot be stored.
-    pub async fn ack(
+    pub(crate) async fn ack(
         &self,
         key: &ConsumerKey,
         scope: &AccountScope,
@@ -316,7 +316,7 @@ impl Fanout {
     /// # Errors
     ///
     /// Fails when there is no such consumer, or it reads an account outside `scope`.
-    pub async fn consumer(
+    pub(crate) async fn consumer(
         &self,
         key: &ConsumerKey,
         scope: &AccountScope,
@@ -332,7 +332,7 @@ impl Fanout {
     /// # Errors
     ///
     /// Fails when the store cannot be read.
-    pub async fn consumers(
+    pub(crate) async fn consumers(
         &self,
         account: &str,
         scope: &AccountScope,
@@ -355,7 +355,7 @@ impl Fanout {
     /// # Errors
     ///
     /// Fails when there is no such consumer, or it reads an account outside `scope`.
-    pub async fn delete(
+    pub(crate) async fn delete(
         &self,
         key: &ConsumerKey,
         scope: &AccountScope,
@@ -396,12 +396,12 @@ impl Fanout {
     }
 
     /// Returns how many streams are open.
-    pub fn open_streams(&self) -> usize {
+    pub(crate) fn open_streams(&self) -> usize {
         self.max_streams - self.streams.available_permits()
     }
 
     /// Returns the lag, pending events and open streams of every known consumer.
-    pub fn consumer_gauges(&self) -> Vec<ConsumerGauge> {
+    pub(crate) fn consumer_gauges(&self) -> Vec<ConsumerGauge> {
         let latest = self.log.bounds().latest;
         let board = self.board.lock();
         board
@@ -417,7 +417,7 @@ impl Fanout {
 
     /// Stops every dispatcher after storing its final progress; their streams end with
     /// [`FanoutError::ShuttingDown`].
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         let mut running = self.running.lock().await;
         let stopping: Vec<RunningConsumer> =
             running.drain().map(|(_, consumer)| consumer).collect();

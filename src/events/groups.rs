@@ -14,7 +14,7 @@ use super::fanout::{
 /// Subscriptions over the event log: ephemeral tails, and named consumers whose members share
 /// the events (each delivered to one member), with acks, redelivery and stored progress.
 #[async_trait]
-pub trait ConsumerGroups: Send + Sync + std::fmt::Debug + 'static {
+pub(crate) trait ConsumerGroups: Send + Sync + std::fmt::Debug + 'static {
     /// Opens a subscription: an ephemeral one, or a member joining (and creating) a named
     /// consumer.
     async fn subscribe(&self, request: Subscription) -> Result<SubscriptionStream, FanoutError>;

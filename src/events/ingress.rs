@@ -66,7 +66,7 @@ const ACCOUNT_NOT_CONFIGURED: &str = "-";
 
 /// What the webhook handlers share; cheap to clone.
 #[derive(Clone, Debug)]
-pub struct IngressState {
+pub(crate) struct IngressState {
     /// The shared part.
     inner: Arc<Ingress>,
 }
@@ -94,7 +94,7 @@ impl IngressState {
     /// Builds the ingress for `accounts` with `limits`, reading bodies with `decoders` and
     /// storing into `log`. `responses` must be the registry `EventService.Respond` answers
     /// through; `links` the one the event streams read.
-    pub fn new(
+    pub(crate) fn new(
         accounts: &[AccountConfig],
         limits: WebhookConfig,
         decoders: WebhookDecoders,
@@ -123,7 +123,7 @@ impl IngressState {
 }
 
 /// Builds the webhook router.
-pub fn router(state: IngressState) -> Router {
+pub(crate) fn router(state: IngressState) -> Router {
     Router::new()
         .route(spans::ROUTE_WITH_SECRET, post(receive_with_secret))
         .route(spans::ROUTE_WITHOUT_SECRET, post(receive_without_secret))

@@ -6,8 +6,8 @@
 #[macro_use]
 pub(crate) mod conformance;
 
-pub mod embedded;
-pub mod jetstream;
+pub(crate) mod embedded;
+pub(crate) mod jetstream;
 
 use std::fmt;
 use std::time::Duration;
@@ -19,8 +19,8 @@ use super::consumers::{AckState, ConsumerKey, ConsumerRecord};
 use super::{Cursor, NewEvent, StoredEvent};
 use crate::failure::ErrorClass;
 
-pub use embedded::EmbeddedEventLog;
-pub use jetstream::JetStreamEventLog;
+pub(crate) use embedded::EmbeddedEventLog;
+pub(crate) use jetstream::JetStreamEventLog;
 
 /// Durable, ordered storage for received events.
 ///
@@ -175,7 +175,7 @@ pub struct LogStats {
 
 /// How long and how much the log keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetentionPolicy {
+pub(crate) struct RetentionPolicy {
     /// Events received longer ago than this are dropped.
     pub max_age: Duration,
     /// Once retained events take more bytes than this, the oldest are dropped; a backend that

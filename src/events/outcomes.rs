@@ -15,7 +15,7 @@ const READ_BATCH: usize = 256;
 
 /// Finds send outcomes in the event log.
 #[derive(Clone, Debug)]
-pub struct SendOutcomes {
+pub(crate) struct SendOutcomes {
     /// Where statuses are stored.
     log: Arc<dyn EventLog>,
     /// Reads the statuses' payloads.
@@ -24,12 +24,12 @@ pub struct SendOutcomes {
 
 impl SendOutcomes {
     /// Looks in `log`, reading statuses with `decoders`.
-    pub fn new(log: Arc<dyn EventLog>, decoders: WebhookDecoders) -> Self {
+    pub(crate) fn new(log: Arc<dyn EventLog>, decoders: WebhookDecoders) -> Self {
         Self { log, decoders }
     }
 
     /// The position to look after for a send about to be made: its outcome is stored later.
-    pub fn position(&self) -> Cursor {
+    pub(crate) fn position(&self) -> Cursor {
         self.log.bounds().latest
     }
 
@@ -39,7 +39,7 @@ impl SendOutcomes {
     /// # Errors
     ///
     /// Fails when the log cannot be read.
-    pub async fn wait(
+    pub(crate) async fn wait(
         &self,
         account: &str,
         request_id: &str,

@@ -13,7 +13,7 @@ use crate::model::{ChannelState, ChatType, MessageExport, TemplateStatus, Transp
 
 /// The decoded content of one event; the variant follows the event's type.
 #[derive(Clone, Debug, PartialEq)]
-pub enum EventPayload {
+pub(crate) enum EventPayload {
     /// A message: received, echoed, edited or deleted.
     Message(Box<MessagePayload>),
     /// A status change of an outgoing message.
@@ -34,7 +34,7 @@ pub enum EventPayload {
 
 /// A message seen by the upstream (v3 `messages[]`).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct MessagePayload {
+pub(crate) struct MessagePayload {
     /// Upstream message id.
     pub message_id: String,
     /// Channel that received or sent it.
@@ -110,7 +110,7 @@ pub struct MessagePayload {
 
 /// A geographic location shared in a message.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Location {
+pub(crate) struct Location {
     /// Latitude in degrees.
     pub latitude: f64,
     /// Longitude in degrees.
@@ -125,7 +125,7 @@ pub struct Location {
 
 /// A person in a chat.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Contact {
+pub(crate) struct Contact {
     /// Display name.
     pub name: String,
     /// Link to the avatar.
@@ -140,7 +140,7 @@ pub struct Contact {
 
 /// A delivery failure reported by the upstream.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct MessageError {
+pub(crate) struct MessageError {
     /// Upstream error code, e.g. `BAD_CONTACT`.
     pub code: String,
     /// Upstream description.
@@ -151,7 +151,7 @@ pub struct MessageError {
 
 /// What a message looked like before an edit or deletion.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OldInfo {
+pub(crate) struct OldInfo {
     /// Previous text.
     pub old_text: String,
     /// CRM user id of the previous author.
@@ -162,7 +162,7 @@ pub struct OldInfo {
 
 /// A status change of an outgoing message (v3 `statuses[]`).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct StatusPayload {
+pub(crate) struct StatusPayload {
     /// Upstream message id.
     pub message_id: String,
     /// New status.
@@ -200,7 +200,7 @@ pub enum ChannelChange {
 
 /// A channel change (v3 `channelsUpdates[]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChannelPayload {
+pub(crate) struct ChannelPayload {
     /// Channel id.
     pub channel_id: String,
     /// What changed.
@@ -227,7 +227,7 @@ pub struct ChannelPayload {
 
 /// What changed about a group chat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GroupChatChange {
+pub(crate) enum GroupChatChange {
     /// Members joined, left or were renamed (`group_chat.memberships_update`).
     Memberships,
     /// The group's info changed (`group_chat.update`).
@@ -236,7 +236,7 @@ pub enum GroupChatChange {
 
 /// A group chat change (tech v2 `group_chat.*`; the item's shape is undocumented).
 #[derive(Clone, Debug, PartialEq)]
-pub struct GroupChatPayload {
+pub(crate) struct GroupChatPayload {
     /// Channel the group belongs to.
     pub channel_id: String,
     /// The group's chat id.
@@ -249,7 +249,7 @@ pub struct GroupChatPayload {
 
 /// A WABA template moderation change (v3 `templateStatus`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TemplateStatusPayload {
+pub(crate) struct TemplateStatusPayload {
     /// Template id (`templateGuid`).
     pub template_id: String,
     /// Template name registered with Meta.
@@ -273,7 +273,7 @@ pub enum CrmEntityKind {
 
 /// A request to create a CRM contact or deal (v3 `createContact` / `createDeal`).
 #[derive(Clone, Debug, PartialEq)]
-pub struct CrmRequestPayload {
+pub(crate) struct CrmRequestPayload {
     /// Contact or deal.
     pub kind: CrmEntityKind,
     /// The upstream's request body (the object under `createContact` / `createDeal`).
@@ -282,7 +282,7 @@ pub struct CrmRequestPayload {
 
 /// A webhook the gateway stored but cannot decode.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnknownPayload {
+pub(crate) struct UnknownPayload {
     /// Why it was not decoded.
     pub reason: String,
     /// The upstream kind (the v3 top-level key, the tech v2 event name), empty when not

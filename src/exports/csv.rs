@@ -16,13 +16,13 @@ const INITIAL_RECORD_BYTES: usize = 4 * 1024;
 /// First number of field slots; doubles up to [`MAX_FIELDS`].
 const INITIAL_FIELDS: usize = 32;
 /// Most fields in one record.
-pub const MAX_FIELDS: usize = 4 * 1024;
+pub(crate) const MAX_FIELDS: usize = 4 * 1024;
 /// Default bound on one record (and on the header line), in bytes.
-pub const DEFAULT_MAX_RECORD_BYTES: usize = 1024 * 1024;
+pub(crate) const DEFAULT_MAX_RECORD_BYTES: usize = 1024 * 1024;
 
 /// Why a CSV file cannot be read; every variant says where.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CsvError {
+pub(crate) enum CsvError {
     /// A record is longer than the bound.
     #[error("line {line}: record longer than {limit} bytes")]
     RecordTooLarge {
@@ -73,7 +73,7 @@ pub enum CsvError {
 
 /// One record: its fields and the line it starts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Record {
+pub(crate) struct Record {
     /// 1-based line the record starts on.
     pub line: u64,
     /// Its fields, unquoted.
@@ -84,7 +84,7 @@ pub struct Record {
 /// [`next_record`](Self::next_record) until it answers `None`, push the next chunk; after the
 /// last chunk call [`finish`](Self::finish) and drain the remaining records.
 #[derive(Debug)]
-pub struct CsvParser {
+pub(crate) struct CsvParser {
     /// The parser, once the header line told the delimiter.
     core: Option<Reader>,
     /// The file's first bytes, held until the header line is complete (then parsed from `input`).
@@ -111,7 +111,7 @@ pub struct CsvParser {
 
 impl CsvParser {
     /// Creates a parser that refuses records longer than `max_record_bytes`.
-    pub fn new(max_record_bytes: usize) -> Self {
+    pub(crate) fn new(max_record_bytes: usize) -> Self {
         Self {
             core: None,
             head: Vec::new(),
@@ -133,7 +133,7 @@ impl CsvParser {
     /// # Errors
     ///
     /// Fails with [`CsvError::HeaderTooLarge`] when the header line exceeds the record bound.
-    pub fn push(&mut self, chunk: &[u8]) -> Result<(), CsvError> {
+    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<(), CsvError> {
         debug_assert!(
             self.position == self.input.len(),
             "previous chunk not parsed"
@@ -159,7 +159,7 @@ impl CsvParser {
     ///
     /// Fails with [`CsvError::HeaderTooLarge`] when the file is one header line longer than the
     /// record bound.
-    pub fn finish(&mut self) -> Result<(), CsvError> {
+    pub(crate) fn finish(&mut self) -> Result<(), CsvError> {
         self.finished = true;
         if self.core.is_none() {
             self.check_header(self.head.len())?;
@@ -180,13 +180,14 @@ impl CsvParser {
     }
 
     /// Tells whether every record has been returned.
-    pub fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         self.done
     }
 
     /// Returns the bytes the parser holds allocated (chunk, header, record and field buffers),
     /// to check that memory stays bounded.
-    pub fn buffered_bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn buffered_bytes(&self) -> usize {
         self.input.capacity()
             + self.head.capacity()
             + self.record.capacity()
@@ -199,7 +200,7 @@ impl CsvParser {
     /// # Errors
     ///
     /// Fails when a record exceeds a bound or is not UTF-8.
-    pub fn next_record(&mut self) -> Result<Option<Record>, CsvError> {
+    pub(crate) fn next_record(&mut self) -> Result<Option<Record>, CsvError> {
         let Some(core) = self.core.as_mut() else {
             return Ok(None);
         };

@@ -52,7 +52,7 @@ enum Column {
 
 /// Turns pushed CSV chunks into rows; the first record is the header.
 #[derive(Debug)]
-pub struct RowReader {
+pub(crate) struct RowReader {
     /// The record parser.
     parser: CsvParser,
     /// The header's columns, once read.
@@ -61,7 +61,7 @@ pub struct RowReader {
 
 impl RowReader {
     /// Creates a reader that refuses records longer than `max_record_bytes`.
-    pub fn new(max_record_bytes: usize) -> Self {
+    pub(crate) fn new(max_record_bytes: usize) -> Self {
         Self {
             parser: CsvParser::new(max_record_bytes),
             columns: None,
@@ -73,7 +73,7 @@ impl RowReader {
     /// # Errors
     ///
     /// As [`CsvParser::push`].
-    pub fn push(&mut self, chunk: &[u8]) -> Result<(), CsvError> {
+    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<(), CsvError> {
         self.parser.push(chunk)
     }
 
@@ -82,17 +82,18 @@ impl RowReader {
     /// # Errors
     ///
     /// As [`CsvParser::finish`].
-    pub fn finish(&mut self) -> Result<(), CsvError> {
+    pub(crate) fn finish(&mut self) -> Result<(), CsvError> {
         self.parser.finish()
     }
 
     /// Tells whether every row has been returned.
-    pub fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         self.parser.is_done()
     }
 
     /// Returns the bytes the reader holds allocated (see [`CsvParser::buffered_bytes`]).
-    pub fn buffered_bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn buffered_bytes(&self) -> usize {
         self.parser.buffered_bytes()
     }
 
@@ -102,7 +103,7 @@ impl RowReader {
     ///
     /// Fails on a record the parser refuses, a row whose field count differs from the header's,
     /// or (once done) a file without a header.
-    pub fn next_row(&mut self) -> Result<Option<ExportRow>, CsvError> {
+    pub(crate) fn next_row(&mut self) -> Result<Option<ExportRow>, CsvError> {
         loop {
             let Some(record) = self.parser.next_record()? else {
                 if self.parser.is_done() && self.columns.is_none() {
@@ -173,7 +174,7 @@ fn row(columns: &[Column], record: Record) -> Result<ExportRow, CsvError> {
 
 /// Streams the rows of a CSV arriving as `chunks`; source errors end the stream with
 /// [`CsvError::Source`]. Memory: one chunk plus one record (at most `max_record_bytes`).
-pub fn export_rows<S, B, E>(
+pub(crate) fn export_rows<S, B, E>(
     chunks: S,
     max_record_bytes: usize,
 ) -> impl Stream<Item = Result<ExportRow, CsvError>> + Send

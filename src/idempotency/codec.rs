@@ -18,7 +18,7 @@ const RECORD_VERSION: u32 = 1;
 
 /// Why stored bytes are not a record this build can read.
 #[derive(Debug, thiserror::Error)]
-pub enum CodecError {
+pub(crate) enum CodecError {
     /// Not the expected JSON.
     #[error("the record is not valid JSON of the expected shape")]
     Json(#[source] serde_json::Error),
@@ -33,7 +33,7 @@ pub enum CodecError {
 }
 
 /// Returns the stored form of `record`.
-pub fn encode(record: &Record) -> Vec<u8> {
+pub(crate) fn encode(record: &Record) -> Vec<u8> {
     let stored = StoredRecord {
         version: RECORD_VERSION,
         fingerprint: record.fingerprint.to_hex(),
@@ -58,7 +58,7 @@ pub fn encode(record: &Record) -> Vec<u8> {
 /// # Errors
 ///
 /// Fails when `bytes` are not a record of a layout this build knows.
-pub fn decode(bytes: &[u8]) -> Result<Record, CodecError> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<Record, CodecError> {
     let stored: StoredRecord = serde_json::from_slice(bytes).map_err(CodecError::Json)?;
     if stored.version != RECORD_VERSION {
         return Err(CodecError::UnknownValue {
@@ -94,13 +94,13 @@ pub fn decode(bytes: &[u8]) -> Result<Record, CodecError> {
 }
 
 /// Milliseconds since the Unix epoch (0 for earlier instants).
-pub fn unix_millis(instant: SystemTime) -> u64 {
+pub(crate) fn unix_millis(instant: SystemTime) -> u64 {
     let since_epoch = instant.duration_since(UNIX_EPOCH).unwrap_or_default();
     u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The instant `millis` after the Unix epoch.
-pub fn from_unix_millis(millis: u64) -> SystemTime {
+pub(crate) fn from_unix_millis(millis: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(millis)
 }
 

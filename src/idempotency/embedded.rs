@@ -31,7 +31,7 @@ use super::{IdempotencyError, IdempotencyStore, Record, RecordKey};
 use crate::storage::{RedbFile, RedbFileError, WriteHealth};
 
 /// The file name inside the data directory.
-pub const FILE_NAME: &str = "idempotency.redb";
+pub(crate) const FILE_NAME: &str = "idempotency.redb";
 /// The backend name in errors and `ErrorInfo.metadata`.
 const BACKEND: &str = "embedded";
 /// Records: (account, key) → (expires at in Unix ms, encoded record).
@@ -45,7 +45,7 @@ const PURGE_PER_COMMIT: usize = 64;
 
 /// The redb idempotency store.
 #[derive(Debug)]
-pub struct EmbeddedIdempotencyStore {
+pub(crate) struct EmbeddedIdempotencyStore {
     /// The database file, shared with the writer thread.
     file: Arc<RedbFile>,
     /// The writer thread's queue and handle; `None` once closed.
@@ -80,7 +80,7 @@ impl EmbeddedIdempotencyStore {
     ///
     /// Fails with [`IdempotencyError::StoreUnavailable`] when the directory or the file cannot be
     /// created or opened (e.g. another process holds it).
-    pub fn open(data_dir: &Path, now: SystemTime) -> Result<Self, IdempotencyError> {
+    pub(crate) fn open(data_dir: &Path, now: SystemTime) -> Result<Self, IdempotencyError> {
         let unavailable = |source| IdempotencyError::unavailable(BACKEND, "open", source);
         std::fs::create_dir_all(data_dir).map_err(|error| unavailable(redb::Error::Io(error)))?;
         let path = data_dir.join(FILE_NAME);
@@ -104,7 +104,7 @@ impl EmbeddedIdempotencyStore {
     }
 
     /// Returns whether the store can write, as its last write found.
-    pub fn health(&self) -> WriteHealth {
+    pub(crate) fn health(&self) -> WriteHealth {
         self.file.health().clone()
     }
 }
@@ -169,6 +169,7 @@ impl IdempotencyStore for EmbeddedIdempotencyStore {
         self.change(key, Change::Remove).await
     }
 
+    #[cfg(test)]
     async fn purge_expired(&self, now: SystemTime) -> Result<usize, IdempotencyError> {
         self.file
             .write(|database, _| {

@@ -23,11 +23,11 @@ const ENCODING_VERSION: &str = "wazzup-gateway/send-fingerprint/v1";
 
 /// SHA-256 of a send's canonical encoding.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fingerprint(pub [u8; 32]);
+pub(crate) struct Fingerprint(pub [u8; 32]);
 
 impl Fingerprint {
     /// Returns the fingerprint of `send`, ignoring its idempotency key.
-    pub fn of_send(send: &SendMessage) -> Self {
+    pub(crate) fn of_send(send: &SendMessage) -> Self {
         let mut encoder = Encoder::new();
         encoder.text("channel_id", &send.channel_id);
         encode_recipient(&mut encoder, &send.recipient);
@@ -49,12 +49,12 @@ impl Fingerprint {
     }
 
     /// Returns the fingerprint as lowercase hex.
-    pub fn to_hex(&self) -> String {
+    pub(crate) fn to_hex(self) -> String {
         self.0.iter().map(|byte| format!("{byte:02x}")).collect()
     }
 
     /// Parses 64 hex digits.
-    pub fn from_hex(hex: &str) -> Option<Self> {
+    pub(crate) fn from_hex(hex: &str) -> Option<Self> {
         if hex.len() != 64 || !hex.is_ascii() {
             return None;
         }

@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use async_nats::jetstream::kv;
 use async_trait::async_trait;
+#[cfg(test)]
 use futures::TryStreamExt;
 
 use super::codec;
@@ -29,7 +30,7 @@ const BACKEND: &str = "nats";
 
 /// Idempotency records in a JetStream key-value bucket.
 #[derive(Debug)]
-pub struct JetStreamIdempotencyStore {
+pub(crate) struct JetStreamIdempotencyStore {
     /// The bucket.
     bucket: kv::Store,
     /// Set by `close`.
@@ -44,7 +45,7 @@ impl JetStreamIdempotencyStore {
     ///
     /// Fails with [`IdempotencyError::StoreUnavailable`] when JetStream refuses or cannot be
     /// reached.
-    pub async fn open(
+    pub(crate) async fn open(
         connection: &NatsConnection,
         nats: &NatsConfig,
         retention: Duration,
@@ -119,6 +120,7 @@ impl IdempotencyStore for JetStreamIdempotencyStore {
             .map_err(|error| unavailable("write", error))
     }
 
+    #[cfg(test)]
     async fn purge_expired(&self, now: SystemTime) -> Result<usize, IdempotencyError> {
         self.check_open("purge")?;
         let keys: Vec<String> = self

@@ -15,7 +15,7 @@ pub enum ExportState {
     /// Ready, but the upstream could not deliver its completion webhook; the link still works
     /// (`webhook_failed`). Terminal.
     WebhookFailed,
-    /// A state this version does not know; kept in [`MessageExport::state_raw`]. Not terminal.
+    /// A state this version does not know; kept in `MessageExport::state_raw`. Not terminal.
     Other,
 }
 

@@ -8,7 +8,7 @@ use url::Url;
 /// Stricter than [`Url::parse`] where the parser would quietly repair the text instead of
 /// refusing it: whitespace and control characters anywhere (the parser drops or encodes them),
 /// backslashes (read as `/`), and an empty authority (`https:///x`, read as host `x`).
-pub fn parse(raw: &str) -> Option<Url> {
+pub(crate) fn parse(raw: &str) -> Option<Url> {
     let repaired_by_parser = |ch: char| ch.is_whitespace() || ch.is_control() || ch == '\\';
     if raw.contains(repaired_by_parser) {
         return None;

@@ -12,7 +12,7 @@ const SEPARATORS: &[char] = &['/', '\\', '?', '#', '%'];
 
 /// Returns what keeps `id` from being exactly one URL path segment, or `None` when it can be
 /// one. An empty id is refused too (it would leave the segment out).
-pub fn problem(id: &str) -> Option<&'static str> {
+pub(crate) fn problem(id: &str) -> Option<&'static str> {
     if id.is_empty() {
         return Some("is empty; it is one segment of the upstream URL path");
     }

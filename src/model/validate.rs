@@ -29,12 +29,12 @@ use std::fmt;
 use super::limits::{IDEMPOTENCY_KEY_MAX_CHARS, MAX_ID_CHARS};
 use super::path_segment;
 use super::{Channel, Content, DeleteMessage, EditContent, EditMessage, SendMessage};
-pub use export::{check_export, check_export_id};
+pub(crate) use export::{check_export, check_export_id};
 use ids::check_optional_id;
-pub use ids::{check_optional_name, check_required_id};
+pub(crate) use ids::{check_optional_name, check_required_id};
 pub(crate) use shape::is_filled;
 use shape::{char_count, given, is_blank, too_many_chars};
-pub use webhook::check_webhook_settings;
+pub(crate) use webhook::check_webhook_settings;
 
 /// One invalid field of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,29 +53,24 @@ impl fmt::Display for FieldViolation {
 
 /// Collects the field violations of one request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Violations(Vec<FieldViolation>);
+pub(crate) struct Violations(Vec<FieldViolation>);
 
 impl Violations {
     /// Creates an empty collection.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Records that `field` is invalid.
-    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+    pub(crate) fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
         self.0.push(FieldViolation {
             field: field.into(),
             description: description.into(),
         });
     }
 
-    /// Tells whether nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// Returns the recorded violations.
-    pub fn as_slice(&self) -> &[FieldViolation] {
+    pub(crate) fn as_slice(&self) -> &[FieldViolation] {
         &self.0
     }
 
@@ -84,7 +79,7 @@ impl Violations {
     /// # Errors
     ///
     /// Returns [`ValidationError`] holding every violation when there is at least one.
-    pub fn finish(self) -> Result<(), ValidationError> {
+    pub(crate) fn finish(self) -> Result<(), ValidationError> {
         if self.0.is_empty() {
             Ok(())
         } else {
@@ -100,7 +95,7 @@ pub struct ValidationError(pub Vec<FieldViolation>);
 
 /// Checks a send against every rule that needs no channel: required fields, recipient shapes,
 /// content, keyboard shapes, and the any-transport text limit.
-pub fn check_send(send: &SendMessage, violations: &mut Violations) {
+pub(crate) fn check_send(send: &SendMessage, violations: &mut Violations) {
     if is_blank(&send.channel_id) {
         violations.add(
             "channel_id",
@@ -156,7 +151,11 @@ fn check_idempotency_key(key: Option<&str>, violations: &mut Violations) {
 /// the transport, its text limit, WABA-only templates and the keyboard shape it understands.
 ///
 /// Reports nothing [`check_send`] reports, so both can run on one request.
-pub fn check_send_for_channel(send: &SendMessage, channel: &Channel, violations: &mut Violations) {
+pub(crate) fn check_send_for_channel(
+    send: &SendMessage,
+    channel: &Channel,
+    violations: &mut Violations,
+) {
     let transport = channel.transport;
     for_channel::check_chat_type_fits(send.recipient.chat_type, transport, violations);
     if let Some(content) = &send.content {
@@ -169,7 +168,7 @@ pub fn check_send_for_channel(send: &SendMessage, channel: &Channel, violations:
 
 /// Checks an edit: a message id and new content (text or a file) of the right shape, and the
 /// channel id's shape when one is named.
-pub fn check_edit(edit: &EditMessage, violations: &mut Violations) {
+pub(crate) fn check_edit(edit: &EditMessage, violations: &mut Violations) {
     check_message_id(&edit.message_id, violations);
     check_optional_id("channel_id", edit.channel_id.as_deref(), violations);
     check_optional_id("crm_user_id", edit.crm_user_id.as_deref(), violations);
@@ -186,14 +185,18 @@ pub fn check_edit(edit: &EditMessage, violations: &mut Violations) {
 /// against the transport's length limit, as [`check_send_for_channel`] checks a send's.
 ///
 /// Reports nothing [`check_edit`] reports, so both can run on one request.
-pub fn check_edit_for_channel(edit: &EditMessage, channel: &Channel, violations: &mut Violations) {
+pub(crate) fn check_edit_for_channel(
+    edit: &EditMessage,
+    channel: &Channel,
+    violations: &mut Violations,
+) {
     if let Some(EditContent::Text(text)) = &edit.content {
         for_channel::check_text_fits(text, channel.transport, violations);
     }
 }
 
 /// Checks a delete: a message id.
-pub fn check_delete(delete: &DeleteMessage, violations: &mut Violations) {
+pub(crate) fn check_delete(delete: &DeleteMessage, violations: &mut Violations) {
     check_message_id(&delete.message_id, violations);
 }
 
@@ -217,7 +220,8 @@ fn check_message_id(message_id: &str, violations: &mut Violations) {
 /// # Errors
 ///
 /// Returns [`ValidationError`] with every violation found.
-pub fn validate_send(send: &SendMessage) -> Result<(), ValidationError> {
+#[cfg(test)]
+pub(crate) fn validate_send(send: &SendMessage) -> Result<(), ValidationError> {
     let mut violations = Violations::new();
     check_send(send, &mut violations);
     violations.finish()
@@ -229,7 +233,8 @@ pub fn validate_send(send: &SendMessage) -> Result<(), ValidationError> {
 /// # Errors
 ///
 /// Returns [`ValidationError`] with every violation found.
-pub fn validate_send_for_channel(
+#[cfg(test)]
+pub(crate) fn validate_send_for_channel(
     send: &SendMessage,
     channel: &Channel,
 ) -> Result<(), ValidationError> {
@@ -244,7 +249,8 @@ pub fn validate_send_for_channel(
 /// # Errors
 ///
 /// Returns [`ValidationError`] with every violation found.
-pub fn validate_edit(edit: &EditMessage) -> Result<(), ValidationError> {
+#[cfg(test)]
+pub(crate) fn validate_edit(edit: &EditMessage) -> Result<(), ValidationError> {
     let mut violations = Violations::new();
     check_edit(edit, &mut violations);
     violations.finish()
@@ -255,7 +261,8 @@ pub fn validate_edit(edit: &EditMessage) -> Result<(), ValidationError> {
 /// # Errors
 ///
 /// Returns [`ValidationError`] with every violation found.
-pub fn validate_delete(delete: &DeleteMessage) -> Result<(), ValidationError> {
+#[cfg(test)]
+pub(crate) fn validate_delete(delete: &DeleteMessage) -> Result<(), ValidationError> {
     let mut violations = Violations::new();
     check_delete(delete, &mut violations);
     violations.finish()

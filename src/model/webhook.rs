@@ -23,7 +23,7 @@ pub struct WebhookSettings {
 /// Returns the gateway's webhook URL of `account`: `{base}/webhooks/{account}/{secret}`, each
 /// segment percent-encoded (the ingress route that authenticates by the URL secret). `None` when
 /// `base` is not a URL that can carry a path.
-pub fn webhook_uri(base: &str, account: &str, secret: &str) -> Option<String> {
+pub(crate) fn webhook_uri(base: &str, account: &str, secret: &str) -> Option<String> {
     let mut url = Url::parse(base).ok()?;
     url.path_segments_mut()
         .ok()?

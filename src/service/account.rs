@@ -24,7 +24,7 @@ use super::webhook_registration::WebhookRegistration;
 
 /// One configured upstream account.
 #[derive(Debug)]
-pub struct Account {
+pub(crate) struct Account {
     /// The configured name, as callers pass it in `account`.
     pub(super) name: String,
     /// The upstream implementation chosen by the account's dialect.
@@ -44,7 +44,7 @@ pub struct Account {
 impl Account {
     /// Wraps an upstream as the account `name`; keyed sends go through `sends`, export files
     /// are fetched with `downloads`.
-    pub fn new(
+    pub(crate) fn new(
         name: impl Into<String>,
         upstream: Arc<dyn Upstream>,
         sends: Arc<IdempotentSends>,
@@ -62,20 +62,20 @@ impl Account {
     }
 
     /// Sets what `RegisterWebhooks` registers for this account.
-    pub fn with_webhooks(mut self, webhooks: WebhookRegistration) -> Self {
+    pub(crate) fn with_webhooks(mut self, webhooks: WebhookRegistration) -> Self {
         self.webhooks = webhooks;
         self
     }
 
     /// Reuses the channel list for `ttl` to answer channel lookups (the HTTP dialects' accounts;
     /// a listing refreshes it).
-    pub fn with_channel_cache(mut self, ttl: Duration) -> Self {
+    pub(crate) fn with_channel_cache(mut self, ttl: Duration) -> Self {
         self.channels = Some(Arc::new(ChannelCache::new(ttl)));
         self
     }
 
     /// Creates a sandbox account; keyed sends go through `sends`, as for every dialect.
-    pub fn sandbox(
+    pub(crate) fn sandbox(
         name: impl Into<String>,
         sandbox: Arc<SandboxUpstream>,
         sends: Arc<IdempotentSends>,
@@ -94,23 +94,23 @@ impl Account {
     }
 
     /// Returns the configured name.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
     /// Returns the account's dialect.
-    pub fn dialect(&self) -> Dialect {
+    pub(crate) fn dialect(&self) -> Dialect {
         self.upstream.dialect()
     }
 
     /// Returns the sandbox behind this account, when it is one.
-    pub fn as_sandbox(&self) -> Option<&Arc<SandboxUpstream>> {
+    pub(crate) fn as_sandbox(&self) -> Option<&Arc<SandboxUpstream>> {
         self.sandbox.as_ref()
     }
 
     /// Tells whether the upstream currently refuses the account's credentials (see
     /// [`Upstream::credentials_rejected`]).
-    pub fn credentials_rejected(&self) -> bool {
+    pub(crate) fn credentials_rejected(&self) -> bool {
         self.upstream.credentials_rejected()
     }
 
@@ -119,7 +119,10 @@ impl Account {
     /// # Errors
     ///
     /// Fails with the upstream's error.
-    pub async fn list_channels(&self, call: CallContext) -> Result<Vec<Channel>, UpstreamError> {
+    pub(crate) async fn list_channels(
+        &self,
+        call: CallContext,
+    ) -> Result<Vec<Channel>, UpstreamError> {
         let channels = self.upstream.list_channels(call).await?;
         if let Some(cache) = &self.channels {
             cache.store(channels.clone());
@@ -132,7 +135,7 @@ impl Account {
     /// # Errors
     ///
     /// Fails with [`UpstreamError::ChannelNotFound`] or the upstream's error.
-    pub async fn get_channel(
+    pub(crate) async fn get_channel(
         &self,
         channel_id: &str,
         call: CallContext,
@@ -154,7 +157,7 @@ impl Account {
     ///
     /// Fails with every field violation at once, [`UpstreamError::ChannelNotFound`], or the
     /// upstream's error.
-    pub async fn edit_message(
+    pub(crate) async fn edit_message(
         &self,
         edit: &EditMessage,
         call: CallContext,
@@ -178,7 +181,7 @@ impl Account {
     /// # Errors
     ///
     /// Fails with every field violation at once, or the upstream's error.
-    pub async fn delete_message(
+    pub(crate) async fn delete_message(
         &self,
         delete: &DeleteMessage,
         call: CallContext,
@@ -195,7 +198,7 @@ impl Account {
     /// # Errors
     ///
     /// Fails with the upstream's error.
-    pub async fn list_templates(
+    pub(crate) async fn list_templates(
         &self,
         page: PageRequest,
         call: CallContext,
@@ -208,7 +211,7 @@ impl Account {
     /// # Errors
     ///
     /// Fails with [`UpstreamError::TemplateNotFound`] or the upstream's error.
-    pub async fn get_template(
+    pub(crate) async fn get_template(
         &self,
         template_id: &str,
         call: CallContext,
@@ -221,7 +224,7 @@ impl Account {
     /// # Errors
     ///
     /// Fails with the upstream's error.
-    pub async fn get_webhook_settings(
+    pub(crate) async fn get_webhook_settings(
         &self,
         call: CallContext,
     ) -> Result<WebhookSettings, UpstreamError> {
@@ -234,7 +237,7 @@ impl Account {
     /// # Errors
     ///
     /// Fails with every field violation at once, or the upstream's error.
-    pub async fn update_webhook_settings(
+    pub(crate) async fn update_webhook_settings(
         &self,
         settings: &WebhookSettings,
         call: CallContext,
@@ -264,7 +267,7 @@ impl Account {
     /// # Errors
     ///
     /// Fails with every field violation at once, or the upstream's error.
-    pub async fn create_message_export(
+    pub(crate) async fn create_message_export(
         &self,
         request: &ExportRequest,
         call: CallContext,
@@ -280,7 +283,7 @@ impl Account {
     /// # Errors
     ///
     /// Fails with a missing id, [`UpstreamError::ExportNotFound`], or the upstream's error.
-    pub async fn get_message_export(
+    pub(crate) async fn get_message_export(
         &self,
         export_id: &str,
         call: CallContext,
@@ -297,7 +300,7 @@ impl Account {
     ///
     /// Fails with `FAILED_PRECONDITION` errors when the public base URL or the account's webhook
     /// secret is not configured or the URI would be too long, or the upstream's error.
-    pub async fn register_webhooks(
+    pub(crate) async fn register_webhooks(
         &self,
         call: CallContext,
     ) -> Result<WebhookSettings, UpstreamError> {

@@ -42,13 +42,13 @@ enum Plan {
 
 impl Account {
     /// Tells whether the account's dialect sends batches natively.
-    pub fn sends_batches_natively(&self) -> bool {
+    pub(crate) fn sends_batches_natively(&self) -> bool {
         self.upstream.sends_batches_natively()
     }
 
     /// Sends `sends` of this account as one native batch; one result per send, in order, each
     /// as [`send_message`](Self::send_message) would have answered it.
-    pub async fn send_batch(
+    pub(crate) async fn send_batch(
         &self,
         sends: &[SendMessage],
         call: CallContext,

@@ -14,7 +14,7 @@ use crate::upstream::UpstreamError;
 
 /// The last channel list of one account and when it was fetched.
 #[derive(Debug)]
-pub struct ChannelCache {
+pub(crate) struct ChannelCache {
     /// The last channel list and when it was fetched.
     channels: Mutex<Option<(Instant, Arc<Vec<Channel>>)>>,
     /// How long the channel list is reused.
@@ -25,7 +25,7 @@ pub struct ChannelCache {
 
 impl ChannelCache {
     /// Creates an empty cache whose lists are reused for `ttl`.
-    pub fn new(ttl: Duration) -> Self {
+    pub(crate) fn new(ttl: Duration) -> Self {
         Self {
             channels: Mutex::new(None),
             ttl,
@@ -34,7 +34,7 @@ impl ChannelCache {
     }
 
     /// Stores a freshly fetched list and returns it shared.
-    pub fn store(&self, channels: Vec<Channel>) -> Arc<Vec<Channel>> {
+    pub(crate) fn store(&self, channels: Vec<Channel>) -> Arc<Vec<Channel>> {
         let channels = Arc::new(channels);
         *self.channels.lock() = Some((Instant::now(), channels.clone()));
         channels
@@ -46,7 +46,7 @@ impl ChannelCache {
     /// # Errors
     ///
     /// Fails with `fetch`'s error, or [`UpstreamError::ChannelNotFound`].
-    pub async fn find<F>(&self, channel_id: &str, fetch: F) -> Result<Channel, UpstreamError>
+    pub(crate) async fn find<F>(&self, channel_id: &str, fetch: F) -> Result<Channel, UpstreamError>
     where
         F: Future<Output = Result<Arc<Vec<Channel>>, UpstreamError>>,
     {

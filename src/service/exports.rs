@@ -19,21 +19,21 @@ use crate::upstream::{CallContext, UpstreamError};
 use super::account::Account;
 
 use self::watch::Watcher;
-pub use self::watch::{PollPolicy, WatchError};
+pub(crate) use self::watch::{PollPolicy, WatchError};
 
 /// States a watch keeps queued for a slow reader (a watch sends a handful in its life).
 const WATCH_QUEUE: usize = 4;
 
 /// The rows of an export file as they are parsed, ending at the first failure.
-pub type ExportRows = BoxStream<'static, Result<ExportRow, UpstreamError>>;
+pub(crate) type ExportRows = BoxStream<'static, Result<ExportRow, UpstreamError>>;
 
 /// The states of one watched export, ending after a terminal state or with the error that
 /// ended the watch.
-pub type ExportStates = mpsc::Receiver<Result<MessageExport, WatchError>>;
+pub(crate) type ExportStates = mpsc::Receiver<Result<MessageExport, WatchError>>;
 
 /// What watching an export needs beyond the account.
 #[derive(Clone, Debug)]
-pub struct ExportWatching {
+pub(crate) struct ExportWatching {
     /// The event log, where `EVENT_TYPE_EXPORT_READY` events arrive.
     pub log: Arc<dyn EventLog>,
     /// Turns true when the gateway drains; open watches then end with
@@ -54,7 +54,7 @@ impl Account {
     /// [`UpstreamError::ExportDownloadFailed`]. The stream itself ends with
     /// [`UpstreamError::ExportDownloadFailed`] when the transfer breaks and
     /// [`UpstreamError::ExportFileMalformed`] at a row that cannot be read.
-    pub async fn read_message_export(
+    pub(crate) async fn read_message_export(
         &self,
         export_id: &str,
         call: CallContext,
@@ -86,7 +86,7 @@ impl Account {
 
     /// Watches the export `export_id`: its state at once, then on every change, until it is
     /// terminal, the receiver is dropped, the upstream fails for good, or the gateway drains.
-    pub fn watch_message_export(
+    pub(crate) fn watch_message_export(
         self: &Arc<Self>,
         export_id: &str,
         call: CallContext,

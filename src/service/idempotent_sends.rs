@@ -56,7 +56,7 @@ impl From<&UpstreamError> for RecordedFailure {
 ///
 /// Only the upstream's own refusals qualify (local checks are recomputed), and only those about
 /// the request itself; failed preconditions (balance, channel state) can be fixed by an operator.
-pub fn is_definitive(error: &UpstreamError) -> bool {
+pub(crate) fn is_definitive(error: &UpstreamError) -> bool {
     matches!(
         error,
         UpstreamError::Rejected(rejection) if matches!(
@@ -87,7 +87,7 @@ struct InFlight {
 /// Runs keyed sends at most once: replays recorded outcomes, coalesces concurrent duplicates into
 /// one upstream call, refuses reused keys, records outcomes.
 #[derive(Debug)]
-pub struct IdempotentSends {
+pub(crate) struct IdempotentSends {
     /// Where outcomes are recorded.
     store: Arc<dyn IdempotencyStore>,
     /// How long an outcome is kept.
@@ -111,7 +111,7 @@ enum Role {
 impl IdempotentSends {
     /// Wraps `store`, keeping outcomes for `retention` and counting how each keyed send is
     /// answered into `metrics`.
-    pub fn new(
+    pub(crate) fn new(
         store: Arc<dyn IdempotencyStore>,
         retention: Duration,
         metrics: IdempotencyMetrics,
@@ -139,7 +139,7 @@ impl IdempotentSends {
     /// when an earlier send with the key was interrupted before its outcome was recorded,
     /// [`IdempotencyError::InProgress`] when the deadline passes first, and
     /// [`IdempotencyError::Repeated`] with the failure of the coalesced or recorded send.
-    pub async fn send<F>(
+    pub(crate) async fn send<F>(
         &self,
         key: RecordKey,
         fingerprint: Fingerprint,
@@ -186,7 +186,8 @@ impl IdempotentSends {
     }
 
     /// Returns how many callers wait for the send in flight for `key` (tests and diagnostics).
-    pub fn followers(&self, key: &RecordKey) -> usize {
+    #[cfg(test)]
+    pub(crate) fn followers(&self, key: &RecordKey) -> usize {
         self.in_flight
             .lock()
             .get(key)
@@ -199,7 +200,7 @@ impl IdempotentSends {
     /// # Errors
     ///
     /// Fails when the store cannot be closed cleanly.
-    pub async fn shutdown(&self, patience: Duration) -> Result<(), IdempotencyError> {
+    pub(crate) async fn shutdown(&self, patience: Duration) -> Result<(), IdempotencyError> {
         let drained = tokio::time::timeout(patience, async {
             loop {
                 let notified = self.idle.notified();

@@ -29,7 +29,7 @@ pub enum AccountError {
 
 /// Every configured account, and which one serves requests that name none.
 #[derive(Debug)]
-pub struct Accounts {
+pub(crate) struct Accounts {
     /// In configuration order.
     accounts: Vec<Arc<Account>>,
     /// Name of the default account, when there is one.
@@ -38,7 +38,7 @@ pub struct Accounts {
 
 impl Accounts {
     /// Builds the registry; `default_name` must be one of the accounts' names.
-    pub fn new(accounts: Vec<Account>, default_name: Option<String>) -> Self {
+    pub(crate) fn new(accounts: Vec<Account>, default_name: Option<String>) -> Self {
         debug_assert!(
             default_name
                 .as_deref()
@@ -56,7 +56,7 @@ impl Accounts {
     /// # Errors
     ///
     /// Fails when the HTTP client of a `wazzup_v3` or `wazzup_tech` account cannot be built.
-    pub fn from_config(
+    pub(crate) fn from_config(
         config: &Config,
         sends: &Arc<IdempotentSends>,
         metrics: &UpstreamMetrics,
@@ -81,7 +81,7 @@ impl Accounts {
     ///
     /// Fails with [`AccountError::Unknown`] for a name that is not configured, and
     /// [`AccountError::Required`] for an empty name when there is no default account.
-    pub fn resolve(&self, name: &str) -> Result<Arc<Account>, AccountError> {
+    pub(crate) fn resolve(&self, name: &str) -> Result<Arc<Account>, AccountError> {
         let wanted = if name.is_empty() {
             self.default_name.as_deref().ok_or(AccountError::Required)?
         } else {
@@ -97,13 +97,13 @@ impl Accounts {
     }
 
     /// Iterates over every account, in configuration order.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<Account>> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<Account>> {
         self.accounts.iter()
     }
 
     /// Iterates over the sandbox accounts, with their names, in configuration order (for the
     /// wiring of their event log and file routes).
-    pub fn sandboxes(&self) -> impl Iterator<Item = (&str, &Arc<SandboxUpstream>)> {
+    pub(crate) fn sandboxes(&self) -> impl Iterator<Item = (&str, &Arc<SandboxUpstream>)> {
         self.accounts.iter().filter_map(|account| {
             account
                 .as_sandbox()

@@ -26,7 +26,7 @@ const OUTCOME_WAIT_MARGIN: Duration = Duration::from_millis(100);
 
 /// The answer to a send, and the outcome of an asynchronous send when the caller waited for it.
 #[derive(Debug)]
-pub struct SendAnswer {
+pub(crate) struct SendAnswer {
     /// What the send returned (or the replayed record).
     pub reply: SendReply,
     /// The stored event carrying the send's outcome, when it arrived while the call waited.
@@ -45,7 +45,7 @@ impl Account {
     /// Fails with every field violation at once, [`UpstreamError::ChannelNotFound`],
     /// [`UpstreamError::ChannelNotActive`], the upstream's error, or an
     /// [`IdempotencyError`](crate::idempotency::IdempotencyError).
-    pub async fn send_message(
+    pub(crate) async fn send_message(
         &self,
         send: &SendMessage,
         call: CallContext,
@@ -100,7 +100,7 @@ impl Account {
     ///
     /// Fails as [`send_message`](Self::send_message), or with [`SendError::EventLog`] when the
     /// log cannot be read while waiting.
-    pub async fn send_and_wait(
+    pub(crate) async fn send_and_wait(
         &self,
         send: &SendMessage,
         outcomes: Option<&SendOutcomes>,

@@ -20,11 +20,11 @@ use crate::model::webhook::webhook_uri;
 use crate::upstream::UpstreamError;
 
 /// Shown instead of the secret in webhook URIs.
-pub const REDACTED_SECRET: &str = "[redacted]";
+pub(crate) const REDACTED_SECRET: &str = "[redacted]";
 
 /// Everything needed to register an account's webhooks.
 #[derive(Clone, Debug, Default)]
-pub struct WebhookRegistration {
+pub(crate) struct WebhookRegistration {
     /// Public base URL of the webhook listener (`server.public_webhook_base_url`).
     pub public_base_url: Option<String>,
     /// The account's webhook secret.
@@ -37,7 +37,7 @@ pub struct WebhookRegistration {
 
 impl WebhookRegistration {
     /// Reads the registration of `account` from the configuration.
-    pub fn from_config(config: &Config, account: &AccountConfig) -> Self {
+    pub(crate) fn from_config(config: &Config, account: &AccountConfig) -> Self {
         Self {
             public_base_url: config.server.public_webhook_base_url.clone(),
             secret: account.webhook_secret.clone(),
@@ -52,7 +52,7 @@ impl WebhookRegistration {
     ///
     /// Fails with [`UpstreamError::WebhookNotConfigured`] when the base URL or the secret is
     /// missing, and [`UpstreamError::WebhookUriTooLong`] when the URI exceeds 200 characters.
-    pub fn settings(&self, account: &str) -> Result<WebhookSettings, UpstreamError> {
+    pub(crate) fn settings(&self, account: &str) -> Result<WebhookSettings, UpstreamError> {
         let base = self
             .public_base_url
             .as_deref()
@@ -89,7 +89,7 @@ impl WebhookRegistration {
 
     /// Returns `settings` with the account's secret replaced wherever it is a whole path segment
     /// or query value of the URI.
-    pub fn redact(&self, mut settings: WebhookSettings) -> WebhookSettings {
+    pub(crate) fn redact(&self, mut settings: WebhookSettings) -> WebhookSettings {
         let Some(secret) = &self.secret else {
             return settings;
         };

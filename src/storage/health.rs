@@ -84,24 +84,24 @@ impl WriteHealth {
 
 /// The write health of every embedded store: ready only when all of them can write.
 #[derive(Clone, Debug, Default)]
-pub struct StorageHealth {
+pub(crate) struct StorageHealth {
     /// One entry per store.
     stores: Vec<WriteHealth>,
 }
 
 impl StorageHealth {
     /// Follows `stores`.
-    pub fn new(stores: Vec<WriteHealth>) -> Self {
+    pub(crate) fn new(stores: Vec<WriteHealth>) -> Self {
         Self { stores }
     }
 
     /// Tells whether every store can write.
-    pub fn is_writable(&self) -> bool {
+    pub(crate) fn is_writable(&self) -> bool {
         self.stores.iter().all(WriteHealth::is_writable)
     }
 
     /// Returns the stores that cannot write, each with the reason.
-    pub fn failing(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn failing(&self) -> Vec<(&'static str, String)> {
         self.stores
             .iter()
             .filter_map(|health| match health.current() {
@@ -113,14 +113,14 @@ impl StorageHealth {
 
     /// Returns receivers of every store's state, to wait for the next change with
     /// [`changed_any`].
-    pub fn subscribe(&self) -> Vec<watch::Receiver<Writability>> {
+    pub(crate) fn subscribe(&self) -> Vec<watch::Receiver<Writability>> {
         self.stores.iter().map(WriteHealth::subscribe).collect()
     }
 }
 
 /// Waits until any of `receivers` sees a change, then marks every state seen; returns false when
 /// a store is gone (or there are none).
-pub async fn changed_any(receivers: &mut [watch::Receiver<Writability>]) -> bool {
+pub(crate) async fn changed_any(receivers: &mut [watch::Receiver<Writability>]) -> bool {
     if receivers.is_empty() {
         return false;
     }

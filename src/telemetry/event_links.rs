@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 
 /// Event ids and the span context their append ran under, oldest first.
 #[derive(Debug, Default)]
-pub struct EventLinks {
+pub(crate) struct EventLinks {
     /// The remembered contexts and their insertion order.
     remembered: Mutex<Remembered>,
 }
@@ -28,11 +28,15 @@ struct Remembered {
 
 impl EventLinks {
     /// How many events are remembered at most (about 100 bytes each).
-    pub const CAPACITY: usize = 16_384;
+    pub(crate) const CAPACITY: usize = 16_384;
 
     /// Remembers that the events `ids` were appended under `context`; does nothing when the
     /// context is invalid (traces are not exported or not sampled).
-    pub fn remember<'a>(&self, ids: impl IntoIterator<Item = &'a str>, context: &SpanContext) {
+    pub(crate) fn remember<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str>,
+        context: &SpanContext,
+    ) {
         if !context.is_valid() || !context.is_sampled() {
             return;
         }
@@ -54,7 +58,7 @@ impl EventLinks {
     }
 
     /// Returns the span context the event `id` was appended under, while it is remembered.
-    pub fn context_of(&self, id: &str) -> Option<SpanContext> {
+    pub(crate) fn context_of(&self, id: &str) -> Option<SpanContext> {
         self.remembered.lock().by_id.get(id).cloned()
     }
 }

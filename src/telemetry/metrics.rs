@@ -20,12 +20,13 @@ use prometheus_client::registry::Registry;
 mod idempotency;
 mod upstream;
 
-pub use idempotency::{IdempotencyMetrics, KeyedSendOutcome};
-pub use upstream::{AttemptObservation, STATUS_TIMEOUT, STATUS_UNREACHABLE, UpstreamMetrics};
+pub(crate) use idempotency::{IdempotencyMetrics, KeyedSendOutcome};
+pub use upstream::UpstreamMetrics;
+pub(crate) use upstream::{AttemptObservation, STATUS_TIMEOUT, STATUS_UNREACHABLE};
 
 /// What the event log and the event streams report at one scrape.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EventReadings {
+pub(crate) struct EventReadings {
     /// Events stored since the gateway started (duplicates not counted).
     pub appended: u64,
     /// Bytes of retained events, as counted against the size limit.
@@ -47,7 +48,7 @@ pub struct EventReadings {
 
 /// What one named consumer reports at a scrape.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConsumerReading {
+pub(crate) struct ConsumerReading {
     /// The owning account.
     pub account: String,
     /// The consumer name.
@@ -62,7 +63,7 @@ pub struct ConsumerReading {
 
 /// Whether one account's upstream refuses its credentials.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CredentialsReading {
+pub(crate) struct CredentialsReading {
     /// The configured account name.
     pub account: String,
     /// True while the latest upstream answer was a 401.
@@ -70,20 +71,20 @@ pub struct CredentialsReading {
 }
 
 /// Reads the event log and event stream gauges at each scrape.
-pub trait EventGauges: Debug + Send + Sync + 'static {
+pub(crate) trait EventGauges: Debug + Send + Sync + 'static {
     /// Returns the current readings.
     fn read(&self) -> EventReadings;
 }
 
 /// Reads the accounts' upstream credential health at each scrape.
-pub trait CredentialGauges: Debug + Send + Sync + 'static {
+pub(crate) trait CredentialGauges: Debug + Send + Sync + 'static {
     /// Returns one reading per configured account, in the order to render them.
     fn read(&self) -> Vec<CredentialsReading>;
 }
 
 /// Labels of one finished RPC.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RpcLabels {
+pub(crate) struct RpcLabels {
     /// Full method path, e.g. `wazzup_gateway.v1.MessageService/SendMessage`.
     pub method: String,
     /// gRPC status code name, e.g. `OK`, `INVALID_ARGUMENT`.
@@ -92,7 +93,7 @@ pub struct RpcLabels {
 
 /// Labels of one webhook request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct WebhookLabels {
+pub(crate) struct WebhookLabels {
     /// The configured account it was addressed to; `-` when the path names no configured
     /// account (so unauthenticated callers cannot grow the label set).
     pub account: String,
@@ -108,7 +109,7 @@ const CALLER_LIMITS: [&str; 2] = ["rate", "streams"];
 
 /// Labels of one call refused by a limit of its caller.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CallerLimitLabels {
+pub(crate) struct CallerLimitLabels {
     /// The caller token's name (`anonymous` with authentication off).
     pub caller: String,
     /// The limit that refused it: `rate` or `streams`.
@@ -117,7 +118,7 @@ pub struct CallerLimitLabels {
 
 /// Every metric the gateway exports.
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     /// The registry rendered at `/metrics`.
     registry: Registry,
     /// RPCs finished, by method and code.
@@ -138,7 +139,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// Creates the registry with every family registered.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut registry = Registry::default();
         let rpcs_handled = Family::<RpcLabels, Counter>::default();
         registry.register(
@@ -193,7 +194,7 @@ impl Metrics {
 
     /// Adds the event log and event stream metrics, read from `source` at each scrape: events
     /// appended, log size, oldest and latest cursor, lag per named consumer, open streams.
-    pub fn register_events(&mut self, source: impl EventGauges) {
+    pub(crate) fn register_events(&mut self, source: impl EventGauges) {
         self.registry.register_collector(Box::new(EventsCollector {
             source: Box::new(source),
         }));
@@ -201,7 +202,7 @@ impl Metrics {
 
     /// Adds `upstream_credentials_rejected{account}`, read from `source` at each scrape: 1 while
     /// the account's upstream refuses its credentials (its latest answer was a 401).
-    pub fn register_accounts(&mut self, source: impl CredentialGauges) {
+    pub(crate) fn register_accounts(&mut self, source: impl CredentialGauges) {
         self.registry
             .register_collector(Box::new(AccountsCollector {
                 source: Box::new(source),
@@ -210,17 +211,17 @@ impl Metrics {
 
     /// Returns the recorder of upstream attempts and rate limiter waits, for the accounts'
     /// transports.
-    pub fn upstream(&self) -> UpstreamMetrics {
+    pub(crate) fn upstream(&self) -> UpstreamMetrics {
         self.upstream.clone()
     }
 
     /// Returns the recorder of keyed sends, for the idempotent sends.
-    pub fn idempotency(&self) -> IdempotencyMetrics {
+    pub(crate) fn idempotency(&self) -> IdempotencyMetrics {
         self.idempotency.clone()
     }
 
     /// Records one finished RPC.
-    pub fn record_rpc(&self, method: &str, code: &'static str, elapsed: Duration) {
+    pub(crate) fn record_rpc(&self, method: &str, code: &'static str, elapsed: Duration) {
         let labels = RpcLabels {
             method: method.to_owned(),
             code,
@@ -232,7 +233,7 @@ impl Metrics {
     }
 
     /// Records one webhook request.
-    pub fn record_webhook(&self, account: &str, kind: &'static str, outcome: &'static str) {
+    pub(crate) fn record_webhook(&self, account: &str, kind: &'static str, outcome: &'static str) {
         let labels = WebhookLabels {
             account: account.to_owned(),
             kind,
@@ -242,13 +243,13 @@ impl Metrics {
     }
 
     /// Records how long a webhook waited for its events to be durably appended.
-    pub fn record_append(&self, elapsed: Duration) {
+    pub(crate) fn record_append(&self, elapsed: Duration) {
         self.append_seconds.observe(elapsed.as_secs_f64());
     }
 
     /// Starts the refusal counters of `caller` at zero, so each caller's series exist (and rates
     /// over them work) before its first refusal.
-    pub fn register_caller(&self, caller: &str) {
+    pub(crate) fn register_caller(&self, caller: &str) {
         for limit in CALLER_LIMITS {
             let labels = CallerLimitLabels {
                 caller: caller.to_owned(),
@@ -260,7 +261,7 @@ impl Metrics {
     }
 
     /// Records one call refused by `limit` (`rate` or `streams`) of `caller`.
-    pub fn record_caller_limit_refusal(&self, caller: &str, limit: &'static str) {
+    pub(crate) fn record_caller_limit_refusal(&self, caller: &str, limit: &'static str) {
         let labels = CallerLimitLabels {
             caller: caller.to_owned(),
             limit,
@@ -269,7 +270,7 @@ impl Metrics {
     }
 
     /// Renders every metric in the Prometheus text format.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut text = String::new();
         if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
             tracing::warn!("metrics could not be rendered");

@@ -5,7 +5,7 @@ use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// Makes the trace context carried by `headers`, if any, the parent of `span`.
-pub fn continue_from(headers: &http::HeaderMap, span: &tracing::Span) {
+pub(crate) fn continue_from(headers: &http::HeaderMap, span: &tracing::Span) {
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&HeaderExtractor(headers))
     });
@@ -15,7 +15,7 @@ pub fn continue_from(headers: &http::HeaderMap, span: &tracing::Span) {
 
 /// Writes the context of `span` into `headers`, so the receiver continues the trace; writes
 /// nothing when traces are not exported.
-pub fn inject_into(headers: &mut http::HeaderMap, span: &tracing::Span) {
+pub(crate) fn inject_into(headers: &mut http::HeaderMap, span: &tracing::Span) {
     let context = span.context();
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut HeaderInjector(headers));
@@ -23,12 +23,12 @@ pub fn inject_into(headers: &mut http::HeaderMap, span: &tracing::Span) {
 }
 
 /// Returns the OpenTelemetry context of `span` (invalid when traces are not exported), for links.
-pub fn span_context_of(span: &tracing::Span) -> opentelemetry::trace::SpanContext {
+pub(crate) fn span_context_of(span: &tracing::Span) -> opentelemetry::trace::SpanContext {
     use opentelemetry::trace::TraceContextExt as _;
     span.context().span().span_context().clone()
 }
 
 /// Links `span` to `context`, the span of an earlier operation it follows from.
-pub fn link_to(span: &tracing::Span, context: opentelemetry::trace::SpanContext) {
+pub(crate) fn link_to(span: &tracing::Span, context: opentelemetry::trace::SpanContext) {
     span.add_link(context);
 }

@@ -32,7 +32,7 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 static EXPORT_FAILURES: LazyLock<Counter> = LazyLock::new(Counter::default);
 
 /// Returns the counter of failed span exports, for the metrics registry.
-pub fn export_failures() -> Counter {
+pub(crate) fn export_failures() -> Counter {
     EXPORT_FAILURES.clone()
 }
 

@@ -10,15 +10,15 @@
 //! [`transport`]: super::transport
 
 pub(crate) mod channels;
-pub mod client;
+pub(crate) mod client;
 mod reasons;
 mod rules;
-pub mod spec;
+pub(crate) mod spec;
 mod webhooks;
 mod wire;
 
-pub use client::DevinoClient;
-pub use spec::SPEC;
+pub(crate) use client::DevinoClient;
+pub(crate) use spec::SPEC;
 
 /// The ErrorInfo domain of Devino's own error codes (`error_reason.proto`).
-pub const DEVINO_UPSTREAM_DOMAIN: &str = "api.devino.online";
+pub(crate) const DEVINO_UPSTREAM_DOMAIN: &str = "api.devino.online";

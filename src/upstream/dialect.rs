@@ -11,7 +11,6 @@ use crate::config::{AccountConfig, Config};
 use crate::events::decode::WebhookDecoder;
 use crate::telemetry::metrics::UpstreamMetrics;
 
-use crate::model::Dialect;
 use crate::model::{EditMessage, SendMessage, Violations};
 
 use super::Upstream;
@@ -21,7 +20,7 @@ use super::transport::TransportError;
 
 /// What building a dialect's upstream for one account gave.
 #[derive(Debug)]
-pub enum BuiltUpstream {
+pub(crate) enum BuiltUpstream {
     /// A client of a real upstream API (or the stub of one not implemented yet).
     Client(Arc<dyn Upstream>),
     /// The built-in sandbox, which the application also wires to the event log and file routes.
@@ -31,10 +30,7 @@ pub enum BuiltUpstream {
 /// One dialect's answers to the shared code: its name, its error domain, how to build its client
 /// from an account's configuration, the send, edit and webhook rules of its API beyond the shared
 /// limits table, and the decoder of its webhooks.
-pub trait DialectSpec: Sync + fmt::Debug {
-    /// Returns the dialect this is the spec of.
-    fn dialect(&self) -> Dialect;
-
+pub(crate) trait DialectSpec: Sync + fmt::Debug {
     /// Returns the ErrorInfo domain of the upstream's own error codes (`error_reason.proto`).
     fn error_domain(&self) -> &'static str;
 

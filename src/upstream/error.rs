@@ -11,7 +11,7 @@
 //! ([`redact`]).
 
 mod body;
-pub mod redact;
+pub(crate) mod redact;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,36 +20,38 @@ use crate::failure::{ERROR_DOMAIN, ErrorClass};
 use crate::model::{Channel, ChatType, Dialect, Transport};
 use crate::model::{FieldViolation, ValidationError};
 
-pub use body::{ErrorBody, Rejection, code_key, upper_snake};
+#[cfg(test)]
+use body::code_key;
+pub(crate) use body::{ErrorBody, Rejection, upper_snake};
 
 /// The ErrorInfo domain of the v3 API's own error codes.
-pub const UPSTREAM_DOMAIN: &str = "api.wazzup24.com";
+pub(crate) const UPSTREAM_DOMAIN: &str = "api.wazzup24.com";
 /// The ErrorInfo domain of the partner (tech) API v2's own error codes.
-pub const TECH_UPSTREAM_DOMAIN: &str = "tech.wazzup24.com";
+pub(crate) const TECH_UPSTREAM_DOMAIN: &str = "tech.wazzup24.com";
 
 /// Returns the ErrorInfo domain of the error codes of `dialect`'s upstream.
-pub fn upstream_domain(dialect: Dialect) -> &'static str {
+pub(crate) fn upstream_domain(dialect: Dialect) -> &'static str {
     super::registry::spec(dialect).error_domain()
 }
 
 /// Reason of an upstream 401: the gateway's configured key was refused.
-pub const UPSTREAM_CREDENTIALS_REJECTED: &str = "UPSTREAM_CREDENTIALS_REJECTED";
+pub(crate) const UPSTREAM_CREDENTIALS_REJECTED: &str = "UPSTREAM_CREDENTIALS_REJECTED";
 /// Reason of an upstream 403 other than `CHAT_NO_ACCESS`: the key may not use the route.
-pub const UPSTREAM_KEY_NOT_ALLOWED: &str = "UPSTREAM_KEY_NOT_ALLOWED";
+pub(crate) const UPSTREAM_KEY_NOT_ALLOWED: &str = "UPSTREAM_KEY_NOT_ALLOWED";
 /// Reason of an upstream 429 and of the gateway's own limiter.
-pub const UPSTREAM_RATE_LIMITED: &str = "UPSTREAM_RATE_LIMITED";
+pub(crate) const UPSTREAM_RATE_LIMITED: &str = "UPSTREAM_RATE_LIMITED";
 /// Reason of an unreachable upstream and of a 5xx without a code.
-pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
+pub(crate) const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
 /// Reason of a timeout, ours or the upstream's (408, 504) without a code.
-pub const UPSTREAM_TIMEOUT: &str = "UPSTREAM_TIMEOUT";
+pub(crate) const UPSTREAM_TIMEOUT: &str = "UPSTREAM_TIMEOUT";
 /// Reason of any other error status without a code.
-pub const UPSTREAM_REJECTED: &str = "UPSTREAM_REJECTED";
+pub(crate) const UPSTREAM_REJECTED: &str = "UPSTREAM_REJECTED";
 /// Reason of a message to edit, delete or quote that does not exist, whichever account answered
 /// (the sandbox, v3 `MESSAGES_NOT_FOUND` / `REFERENCE_MESSAGE_NOT_FOUND`, a message route's 404).
-pub const MESSAGE_NOT_FOUND: &str = "MESSAGE_NOT_FOUND";
+pub(crate) const MESSAGE_NOT_FOUND: &str = "MESSAGE_NOT_FOUND";
 /// Reason of a recipient chat type (or keyboard) that does not fit the channel's transport,
 /// whether the gateway or the upstream (v3 `WRONG_TRANSPORT`) found it.
-pub const CHAT_TYPE_MISMATCH: &str = "CHAT_TYPE_MISMATCH";
+pub(crate) const CHAT_TYPE_MISMATCH: &str = "CHAT_TYPE_MISMATCH";
 
 /// A failed account operation.
 #[derive(Debug, thiserror::Error)]
@@ -457,7 +459,7 @@ fn unreachable_message(connect: bool) -> &'static str {
 /// caller sees one reason per situation whatever the account; validation and limit codes are the
 /// caller's to fix; channel and balance codes are states of the account; unknown codes fall back
 /// to the status.
-pub fn classify(status: u16, code: Option<&str>) -> (ErrorClass, Option<&'static str>) {
+pub(crate) fn classify(status: u16, code: Option<&str>) -> (ErrorClass, Option<&'static str>) {
     use ErrorClass::{
         AlreadyExists, FailedPrecondition, Internal, InvalidArgument, NotFound, PermissionDenied,
         RateLimited, Timeout, Unavailable, Unknown,

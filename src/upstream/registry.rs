@@ -13,7 +13,7 @@ use super::dialect::DialectSpec;
 use super::{devino, sandbox, wazzup_tech, wazzup_v3};
 
 /// Returns the spec of `dialect`.
-pub fn spec(dialect: Dialect) -> &'static dyn DialectSpec {
+pub(crate) fn spec(dialect: Dialect) -> &'static dyn DialectSpec {
     match dialect {
         Dialect::WazzupV3 => &wazzup_v3::SPEC,
         Dialect::WazzupTech => &wazzup_tech::SPEC,
@@ -24,7 +24,7 @@ pub fn spec(dialect: Dialect) -> &'static dyn DialectSpec {
 
 /// The webhook decoders of every dialect, for the layers below `upstream` (the event ingress and
 /// the send outcomes), which cannot name the dialects.
-pub const WEBHOOK_DECODERS: WebhookDecoders = WebhookDecoders::new(webhook_decoder);
+pub(crate) const WEBHOOK_DECODERS: WebhookDecoders = WebhookDecoders::new(webhook_decoder);
 
 /// Returns the webhook decoder of `dialect`.
 fn webhook_decoder(dialect: Dialect) -> &'static dyn WebhookDecoder {
@@ -37,9 +37,6 @@ mod tests {
 
     #[test]
     fn every_dialect_has_its_own_spec_and_error_domain() {
-        for dialect in Dialect::ALL {
-            assert_eq!(spec(dialect).dialect(), dialect);
-        }
         let domains = Dialect::ALL.map(|dialect| spec(dialect).error_domain());
         assert_eq!(
             domains,

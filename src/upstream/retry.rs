@@ -160,7 +160,7 @@ impl RetryPolicy {
 }
 
 /// Adds `jitter_unit` (clamped to `[0, 1]`) times a quarter of `delay` to `delay`.
-pub fn with_jitter(delay: Duration, jitter_unit: f64) -> Duration {
+pub(crate) fn with_jitter(delay: Duration, jitter_unit: f64) -> Duration {
     delay.saturating_add(delay.mul_f64(JITTER_SHARE * jitter_unit.clamp(0.0, 1.0)))
 }
 

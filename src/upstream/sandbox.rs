@@ -19,7 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
-pub use spec::{SPEC, SandboxSpec};
+pub(crate) use spec::SPEC;
 
 use crate::failure::ErrorClass;
 use crate::model::Dialect;
@@ -33,7 +33,7 @@ pub(crate) use self::exports::csv_chunks;
 use super::error::Rejection;
 use super::{CallContext, PageRequest, Upstream, UpstreamError};
 
-pub use events::IncomingMessage;
+pub(crate) use events::IncomingMessage;
 
 use self::events::SandboxEvents;
 use self::exports::{ExportFile, HistoryEntry, SandboxExports};
@@ -43,7 +43,7 @@ const SANDBOX_DOMAIN: &str = "sandbox.wazzup-gateway";
 
 /// An in-memory upstream account.
 #[derive(Debug)]
-pub struct SandboxUpstream {
+pub(crate) struct SandboxUpstream {
     /// The account's name (part of its export file links).
     account: String,
     /// Where the gateway serves export files, e.g. `http://127.0.0.1:9090`, once known.
@@ -87,7 +87,7 @@ struct SentRecord {
 impl SandboxUpstream {
     /// Creates the sandbox for `account`, with its channels and templates, answering every
     /// operation after `latency`.
-    pub fn new(account: &str, latency: Duration) -> Self {
+    pub(crate) fn new(account: &str, latency: Duration) -> Self {
         let state = SandboxState {
             channels: catalogue::channels(account),
             messages: HashMap::new(),
@@ -109,7 +109,7 @@ impl SandboxUpstream {
     /// # Errors
     ///
     /// Fails with [`UpstreamError::ChannelNotFound`] for an unknown channel.
-    pub fn set_channel_state(
+    pub(crate) fn set_channel_state(
         &self,
         channel_id: &str,
         state: ChannelState,
@@ -129,14 +129,14 @@ impl SandboxUpstream {
 
     /// Makes every export CSV end with `rows` generated rows (a load-test knob: they are written
     /// as the file is sent, never held).
-    pub fn with_synthetic_export_rows(self, rows: u64) -> Self {
+    pub(crate) fn with_synthetic_export_rows(self, rows: u64) -> Self {
         self.state.lock().exports.set_synthetic_rows(rows);
         self
     }
 
     /// Tells the sandbox where the gateway serves its export files (the admin listener's base
     /// URL, e.g. `http://127.0.0.1:9090`); done links point there. Returns false when already set.
-    pub fn serve_files_at(&self, base_url: &str) -> bool {
+    pub(crate) fn serve_files_at(&self, base_url: &str) -> bool {
         self.files_base_url
             .set(base_url.trim_end_matches('/').to_owned())
             .is_ok()

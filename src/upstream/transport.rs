@@ -30,8 +30,8 @@ mod pacing;
 mod request;
 mod retry_after;
 
-pub use download::{Downloads, FileChunks, describe as describe_download_error};
-pub use request::{Answer, Credentials, TransportError, UpstreamRequest};
+pub(crate) use download::{Downloads, describe as describe_download_error};
+pub(crate) use request::{Answer, Credentials, TransportError, UpstreamRequest};
 
 use super::CallContext;
 use super::dialect::DialectSpec;
@@ -47,7 +47,7 @@ const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
 /// The HTTP stack of one account.
 #[derive(Debug)]
-pub struct Transport {
+pub(crate) struct Transport {
     /// The account's name, for spans and error metadata.
     account: String,
     /// The pooled HTTP client.
@@ -85,7 +85,7 @@ impl Transport {
     /// # Errors
     ///
     /// Fails when the account has no usable key or base URL, or TLS cannot be set up.
-    pub fn new(
+    pub(crate) fn new(
         account: &AccountConfig,
         policy: RetryPolicy,
         metrics: UpstreamMetrics,
@@ -134,7 +134,7 @@ impl Transport {
 
     /// Tells whether the upstream's latest answer was a 401 (no success since): the account's
     /// key or token is refused, which only an operator can mend.
-    pub fn credentials_rejected(&self) -> bool {
+    pub(crate) fn credentials_rejected(&self) -> bool {
         self.credentials_rejected.load(Ordering::Relaxed)
     }
 
@@ -165,7 +165,7 @@ impl Transport {
     /// unreachable upstream, a rate limit, or [`UpstreamError::AlreadySent`] when a retried send
     /// was refused as already sent; with [`UpstreamError::InvalidRequest`], before anything is
     /// sent, when a path segment is not exactly one (`address::request_url`).
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         request: &UpstreamRequest,
         call: CallContext,

@@ -12,13 +12,13 @@
 //! [`Upstream`]: super::Upstream
 //! [`transport`]: super::transport
 
-pub mod client;
+pub(crate) mod client;
 mod send_rules;
-pub mod spec;
-pub mod subscriptions;
-pub mod token;
+pub(crate) mod spec;
+pub(crate) mod subscriptions;
+pub(crate) mod token;
 pub(crate) mod webhooks;
-pub mod wire;
+pub(crate) mod wire;
 
 pub use client::WazzupTechClient;
-pub use spec::SPEC;
+pub(crate) use spec::SPEC;

@@ -10,11 +10,11 @@
 //! [`Upstream`]: super::Upstream
 //! [`transport`]: super::transport
 
-pub mod client;
+pub(crate) mod client;
 mod expressible;
-pub mod spec;
+pub(crate) mod spec;
 pub(crate) mod webhooks;
-pub mod wire;
+pub(crate) mod wire;
 
-pub use client::WazzupV3Client;
-pub use spec::SPEC;
+pub(crate) use client::WazzupV3Client;
+pub(crate) use spec::SPEC;

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::Value;
-use wazzup_gateway::config::RetrySettings;
+use wazzup_gateway::RetrySettings;
 use wazzup_gateway::proto::pb;
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use wazzup_gateway::config::Config;
-use wazzup_gateway::events::{EventType, NewEvent};
+use wazzup_gateway::Config;
+use wazzup_gateway::{EventType, NewEvent};
 
 /// Longest wait for anything a test expects to happen.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
@@ -45,7 +45,7 @@ pub(crate) fn event_of(
     NewEvent {
         id: id.to_owned(),
         account: account.to_owned(),
-        dialect: wazzup_gateway::model::Dialect::Sandbox.into(),
+        dialect: wazzup_gateway::Dialect::Sandbox.into(),
         event_type,
         channel_id: channel.map(str::to_owned),
         received_at_ms: now_ms(),

@@ -21,12 +21,12 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 use tonic_types::StatusExt as _;
-use wazzup_gateway::app::{self, EventPipeline, Listeners};
-use wazzup_gateway::config::Config;
-use wazzup_gateway::events::log::EventLog;
-use wazzup_gateway::events::responses::PendingResponses;
-use wazzup_gateway::events::{Cursor, NewEvent};
+use wazzup_gateway::Config;
+use wazzup_gateway::EventLog;
+use wazzup_gateway::PendingResponses;
 use wazzup_gateway::proto::pb;
+use wazzup_gateway::{Cursor, NewEvent};
+use wazzup_gateway::{EventPipeline, Listeners};
 
 /// A gateway serving in this process.
 pub(crate) struct TestGateway {
@@ -87,7 +87,7 @@ impl TestGateway {
         let admin_addr = listeners.admin.local_addr().unwrap();
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            app::run_with_events(config, listeners, events, async {
+            wazzup_gateway::run_with_events(config, listeners, events, async {
                 let _ = shutdown_rx.await;
             })
             .await

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wazzup_gateway::config::RetrySettings;
+use wazzup_gateway::RetrySettings;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tonic::transport::Channel;
 use tonic_types::StatusExt as _;
-use wazzup_gateway::config::RetrySettings;
+use wazzup_gateway::RetrySettings;
 use wazzup_gateway::proto::pb;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -29,7 +29,7 @@ const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// The shared encodings, newest cursors kept.
 #[derive(Debug)]
-pub struct SharedEvents {
+pub(crate) struct SharedEvents {
     recent: Mutex<Encodings>,
     capacity: usize,
     max_bytes: usize,
@@ -47,12 +47,16 @@ struct Encodings {
 impl SharedEvents {
     /// Keeps the default number and bytes of encodings; CRM entity requests get their response
     /// deadline from `crm_response_timeout`.
-    pub fn new(crm_response_timeout: Duration) -> Self {
+    pub(crate) fn new(crm_response_timeout: Duration) -> Self {
         Self::with_bounds(DEFAULT_CAPACITY, DEFAULT_MAX_BYTES, crm_response_timeout)
     }
 
     /// Keeps at most `capacity` encodings taking at most `max_bytes` (the newest one always).
-    pub fn with_bounds(capacity: usize, max_bytes: usize, crm_response_timeout: Duration) -> Self {
+    pub(crate) fn with_bounds(
+        capacity: usize,
+        max_bytes: usize,
+        crm_response_timeout: Duration,
+    ) -> Self {
         Self {
             recent: Mutex::new(Encodings::default()),
             capacity: capacity.max(1),
@@ -63,7 +67,7 @@ impl SharedEvents {
 
     /// Returns the `SubscribeResponse` of `item`, encoded; an event's encoding is made at most
     /// once while it is recent, a heartbeat's each time (it carries `now_ms`).
-    pub fn encode(&self, item: StreamItem, now_ms: i64) -> Bytes {
+    pub(crate) fn encode(&self, item: StreamItem, now_ms: i64) -> Bytes {
         match item {
             StreamItem::Event(delivery) => self.encoded_event(delivery),
             heartbeat @ StreamItem::Heartbeat { .. } => {

@@ -72,14 +72,14 @@ impl Decoder for EncodedCodec {
 
 /// `EventService` with `Subscribe` served from encoded events.
 #[derive(Clone, Debug)]
-pub struct EventServiceRoute {
+pub(crate) struct EventServiceRoute {
     api: Arc<EventsApi>,
     generated: EventServiceServer<EventsApi>,
 }
 
 impl EventServiceRoute {
     /// Serves `api`.
-    pub fn new(api: EventsApi) -> Self {
+    pub(crate) fn new(api: EventsApi) -> Self {
         let api = Arc::new(api);
         Self {
             generated: EventServiceServer::from_arc(Arc::clone(&api)),

@@ -7,7 +7,7 @@ use crate::failure::ErrorClass;
 
 /// Why a running stream ends (sent by a dispatcher to its members).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StreamEnd {
+pub(crate) enum StreamEnd {
     /// The gateway is draining.
     ShuttingDown,
     /// The consumer was deleted.

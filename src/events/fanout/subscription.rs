@@ -8,7 +8,7 @@ use crate::events::{Cursor, StoredEvent};
 
 /// One event as delivered on a stream.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Delivery {
+pub(crate) struct Delivery {
     /// The event.
     pub event: Arc<StoredEvent>,
     /// Deliveries to the consumer including this one (1 for ephemeral subscriptions).
@@ -17,7 +17,7 @@ pub struct Delivery {
 
 /// One message of a subscription stream.
 #[derive(Clone, Debug, PartialEq)]
-pub enum StreamItem {
+pub(crate) enum StreamItem {
     /// The next event.
     Event(Delivery),
     /// Liveness signal, with the newest cursor in the log.
@@ -29,7 +29,7 @@ pub enum StreamItem {
 
 /// Where a new subscription (or a new named consumer) starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Start {
+pub(crate) enum Start {
     /// With the first event stored after the call.
     Latest,
     /// With the oldest retained event.
@@ -42,7 +42,7 @@ pub enum Start {
 
 /// How events are acknowledged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AckMode {
+pub(crate) enum AckMode {
     /// Acked once written to the stream.
     Auto,
     /// Acked by `Ack`; redelivered when not acked within `ack_wait`.
@@ -51,7 +51,7 @@ pub enum AckMode {
 
 /// Per-subscription delivery settings, defaults applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DeliverySettings {
+pub(crate) struct DeliverySettings {
     /// How events are acknowledged (named consumers only).
     pub ack_mode: AckMode,
     /// Most unacknowledged events outstanding on the subscription.
@@ -64,7 +64,7 @@ pub struct DeliverySettings {
 
 /// A request to subscribe, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Subscription {
+pub(crate) struct Subscription {
     /// The account acting (and owning the consumer).
     pub account: String,
     /// The named consumer; `None` for an ephemeral subscription.

@@ -33,7 +33,7 @@ use crate::events::{Cursor, NewEvent, StoredEvent};
 use crate::storage::{RedbFile, RedbFileError, WriteHealth};
 
 /// The file name inside the data directory.
-pub const FILE_NAME: &str = "events.redb";
+pub(crate) const FILE_NAME: &str = "events.redb";
 
 /// Events by cursor; values are the JSON of [`NewEvent`].
 const EVENTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("events");
@@ -73,7 +73,7 @@ struct Shared {
 
 /// The embedded, single-process event log over redb.
 #[derive(Debug)]
-pub struct EmbeddedEventLog {
+pub(crate) struct EmbeddedEventLog {
     /// Shared with the writer and the readers.
     shared: Arc<Shared>,
     /// The writer's queue.
@@ -93,7 +93,10 @@ impl EmbeddedEventLog {
     ///
     /// Fails with [`EventLogError::Storage`] when the directory cannot be created or the file
     /// cannot be opened (no permission, held by another process, corrupt).
-    pub async fn open(data_dir: &Path, retention: RetentionPolicy) -> Result<Self, EventLogError> {
+    pub(crate) async fn open(
+        data_dir: &Path,
+        retention: RetentionPolicy,
+    ) -> Result<Self, EventLogError> {
         let path = data_dir.join(FILE_NAME);
         let (file, state) = tokio::task::spawn_blocking({
             let data_dir = data_dir.to_owned();
@@ -122,12 +125,12 @@ impl EmbeddedEventLog {
     }
 
     /// Returns the path of the database file.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Returns whether the log can write, as its last write found.
-    pub fn health(&self) -> WriteHealth {
+    pub(crate) fn health(&self) -> WriteHealth {
         self.shared.file.health().clone()
     }
 
@@ -138,7 +141,8 @@ impl EmbeddedEventLog {
     /// # Errors
     ///
     /// Fails when the log is closed or the storage fails.
-    pub async fn enforce_retention(&self, now: SystemTime) -> Result<(), EventLogError> {
+    #[cfg(test)]
+    pub(crate) async fn enforce_retention(&self, now: SystemTime) -> Result<(), EventLogError> {
         self.request(|reply| WriteRequest::Retain {
             now_ms: unix_ms(now),
             reply: Some(reply),

@@ -36,7 +36,7 @@ use crate::nats::{NatsConnection, kv_key};
 
 /// The JetStream event log and the named consumers' bucket.
 #[derive(Debug)]
-pub struct JetStreamEventLog {
+pub(crate) struct JetStreamEventLog {
     /// The events' stream.
     stream: stream::Stream,
     /// JetStream publishes.
@@ -77,7 +77,7 @@ impl JetStreamEventLog {
     /// # Errors
     ///
     /// Fails with [`EventLogError::Storage`] when JetStream refuses or cannot be reached.
-    pub async fn open(
+    pub(crate) async fn open(
         connection: &NatsConnection,
         nats: &NatsConfig,
         retention: RetentionPolicy,

@@ -12,7 +12,7 @@ const SECONDS_PER_DAY: u64 = 24 * 60 * 60;
 
 /// Checks the period of an export: `end_time` after `start_time`, at most
 /// [`EXPORT_MAX_SPAN`] apart; a given `channel_id` must not be blank.
-pub fn check_export(request: &ExportRequest, violations: &mut Violations) {
+pub(crate) fn check_export(request: &ExportRequest, violations: &mut Violations) {
     match request.end_at.duration_since(request.start_at) {
         Ok(span) if span.is_zero() => {
             violations.add("end_time", "must be after start_time; it is equal to it");
@@ -34,7 +34,7 @@ pub fn check_export(request: &ExportRequest, violations: &mut Violations) {
 }
 
 /// Checks an export id: present, and one URL path segment.
-pub fn check_export_id(export_id: &str, violations: &mut Violations) {
+pub(crate) fn check_export_id(export_id: &str, violations: &mut Violations) {
     if is_blank(export_id) {
         violations.add(
             "export_id",

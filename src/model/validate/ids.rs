@@ -7,7 +7,7 @@ use super::shape::{char_count, given, is_blank, too_many_chars};
 use crate::model::limits::{MAX_ID_CHARS, MAX_NAME_CHARS};
 
 /// Checks an id the request cannot do without: set, not blank, at most [`MAX_ID_CHARS`].
-pub fn check_required_id(field: &str, value: &str, violations: &mut Violations) {
+pub(crate) fn check_required_id(field: &str, value: &str, violations: &mut Violations) {
     if is_blank(value) {
         violations.add(
             field,
@@ -26,7 +26,7 @@ pub(super) fn check_optional_id(field: &str, value: Option<&str>, violations: &m
 }
 
 /// Checks an optional display name, when set: at most [`MAX_NAME_CHARS`].
-pub fn check_optional_name(field: &str, value: Option<&str>, violations: &mut Violations) {
+pub(crate) fn check_optional_name(field: &str, value: Option<&str>, violations: &mut Violations) {
     if let Some(value) = given(value) {
         check_max_chars(field, value, MAX_NAME_CHARS, violations);
     }

@@ -7,7 +7,7 @@ use crate::model::limits::WEBHOOK_URI_MAX_CHARS;
 
 /// Checks the receiver URI (present, an http(s) URL, at most 200 characters) and that no tech v2
 /// event name is blank.
-pub fn check_webhook_settings(settings: &WebhookSettings, violations: &mut Violations) {
+pub(crate) fn check_webhook_settings(settings: &WebhookSettings, violations: &mut Violations) {
     for (index, event) in settings.events.iter().enumerate() {
         if is_blank(event) {
             violations.add(

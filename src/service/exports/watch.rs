@@ -24,7 +24,7 @@ const READ_BATCH: usize = 256;
 /// How often a watch asks the upstream while nothing changes: `initial` after each change,
 /// doubling up to `max`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PollPolicy {
+pub(crate) struct PollPolicy {
     /// First wait after a change (and after the first answer).
     pub initial: Duration,
     /// Longest wait between two polls.
@@ -42,7 +42,7 @@ impl Default for PollPolicy {
 
 /// Why a watch ended before a terminal state.
 #[derive(Debug, thiserror::Error)]
-pub enum WatchError {
+pub(crate) enum WatchError {
     /// The upstream failed for good while the export was asked for.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),

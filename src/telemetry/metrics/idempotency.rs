@@ -7,7 +7,7 @@ use prometheus_client::registry::Registry;
 
 /// How a keyed send was answered: the closed set of `outcome` labels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyedSendOutcome {
+pub(crate) enum KeyedSendOutcome {
     /// No outcome was recorded for the key: the send went to the upstream (a miss).
     Sent,
     /// The recorded outcome of an earlier send with the key was answered (a hit).
@@ -48,7 +48,7 @@ struct KeyedSendLabels {
 /// Records keyed sends by account and outcome; cheap to clone, every clone records into the
 /// same family. A default one records into a family no registry renders (for tests).
 #[derive(Clone, Debug, Default)]
-pub struct IdempotencyMetrics {
+pub(crate) struct IdempotencyMetrics {
     /// Keyed sends, by account and outcome.
     keyed_sends: Family<KeyedSendLabels, Counter>,
 }
@@ -64,7 +64,7 @@ impl IdempotencyMetrics {
     }
 
     /// Records how one keyed send of `account` was answered.
-    pub fn record(&self, account: &str, outcome: KeyedSendOutcome) {
+    pub(crate) fn record(&self, account: &str, outcome: KeyedSendOutcome) {
         let labels = KeyedSendLabels {
             account: account.to_owned(),
             outcome: outcome.label(),

@@ -22,9 +22,9 @@ const ATTEMPT_LABELS: [&str; 5] = ["1", "2", "3", "4", "5+"];
 const MAX_ATTEMPT_LABEL: u32 = 4;
 
 /// Status label of an attempt that timed out before an answer arrived.
-pub const STATUS_TIMEOUT: &str = "timeout";
+pub(crate) const STATUS_TIMEOUT: &str = "timeout";
 /// Status label of an attempt whose connection failed or broke before an answer arrived.
-pub const STATUS_UNREACHABLE: &str = "unreachable";
+pub(crate) const STATUS_UNREACHABLE: &str = "unreachable";
 /// Status label of an attempt abandoned by its caller before it ended.
 const STATUS_CANCELLED: &str = "cancelled";
 

@@ -33,7 +33,7 @@ const MESSAGES_ROUTE: &str = "/whatsapp/messages";
 
 /// A Devino notifications account.
 #[derive(Debug)]
-pub struct DevinoClient {
+pub(crate) struct DevinoClient {
     /// The configured account name (set on every channel).
     account: String,
     /// The HTTP stack.
@@ -55,7 +55,7 @@ impl DevinoClient {
     /// # Errors
     ///
     /// Fails when the account's key or base URL cannot be used, or TLS cannot be set up.
-    pub fn new(
+    pub(crate) fn new(
         config: &Config,
         account: &AccountConfig,
         metrics: UpstreamMetrics,
@@ -73,7 +73,7 @@ impl DevinoClient {
     /// # Errors
     ///
     /// As [`DevinoClient::new`].
-    pub fn with_policy(
+    pub(crate) fn with_policy(
         config: &Config,
         account: &AccountConfig,
         policy: RetryPolicy,

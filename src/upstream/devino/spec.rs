@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::config::{AccountConfig, Config};
 use crate::events::decode::WebhookDecoder;
-use crate::model::{Dialect, SendMessage, Violations};
+use crate::model::{SendMessage, Violations};
 use crate::telemetry::metrics::UpstreamMetrics;
 use crate::upstream::dialect::{BuiltUpstream, DialectSpec};
 use crate::upstream::error::ErrorBody;
@@ -14,17 +14,13 @@ use super::webhooks::DevinoWebhooks;
 use super::{DEVINO_UPSTREAM_DOMAIN, DevinoClient, reasons, rules};
 
 /// The Devino dialect's entry in the registry.
-pub static SPEC: DevinoSpec = DevinoSpec;
+pub(crate) static SPEC: DevinoSpec = DevinoSpec;
 
 /// The Devino dialect's [`DialectSpec`].
 #[derive(Debug)]
-pub struct DevinoSpec;
+pub(crate) struct DevinoSpec;
 
 impl DialectSpec for DevinoSpec {
-    fn dialect(&self) -> Dialect {
-        Dialect::Devino
-    }
-
     fn error_domain(&self) -> &'static str {
         DEVINO_UPSTREAM_DOMAIN
     }

@@ -201,7 +201,7 @@ impl Rejection {
 
 /// Returns the comparison key of an upstream code: ASCII letters and digits only, upper case, so
 /// `repeatedCrmMessageId` and `REPEATED_CRM_MESSAGE_ID` compare equal.
-pub fn code_key(code: &str) -> String {
+pub(crate) fn code_key(code: &str) -> String {
     code.chars()
         .filter(char::is_ascii_alphanumeric)
         .map(|ch| ch.to_ascii_uppercase())
@@ -210,7 +210,7 @@ pub fn code_key(code: &str) -> String {
 
 /// Returns an upstream code in UPPER_SNAKE (`uriNotValid` → `URI_NOT_VALID`), at most 63
 /// characters of `[A-Z0-9_]`.
-pub fn upper_snake(code: &str) -> String {
+pub(crate) fn upper_snake(code: &str) -> String {
     let mut snake = String::with_capacity(code.len() + 4);
     let mut previous_is_lower_or_digit = false;
     for ch in code.trim().chars() {

@@ -16,7 +16,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::config::AccountConfig;
 
 /// What replaces a secret in upstream text.
-pub const REDACTED: &str = "[redacted]";
+pub(crate) const REDACTED: &str = "[redacted]";
 
 /// Secrets that upstream text must not carry into the gateway's errors.
 #[derive(Clone, Default)]

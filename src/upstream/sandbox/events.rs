@@ -45,7 +45,7 @@ pub(super) struct SandboxEvents {
 
 /// An incoming message to report, as `SandboxService.InjectIncomingMessage` describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IncomingMessage {
+pub(crate) struct IncomingMessage {
     /// The sandbox channel that receives it.
     pub channel_id: String,
     /// The customer's chat id.
@@ -152,6 +152,7 @@ impl SandboxEvents {
     }
 
     /// Waits until every status sequence started so far has been stored.
+    #[cfg(test)]
     pub(super) async fn flush(&self) {
         let mut tasks = std::mem::take(&mut *self.status_tasks.lock());
         while tasks.join_next().await.is_some() {}
@@ -172,12 +173,13 @@ impl SandboxEvents {
 impl SandboxUpstream {
     /// Sends this sandbox's events (statuses after sends, injected messages, channel changes) to
     /// `log` as events of `account`. Returns false when a log was already connected.
-    pub fn connect_event_log(&self, account: &str, log: Arc<dyn EventLog>) -> bool {
+    pub(crate) fn connect_event_log(&self, account: &str, log: Arc<dyn EventLog>) -> bool {
         self.events.set(SandboxEvents::new(account, log)).is_ok()
     }
 
     /// Waits until the status events of every send so far are stored.
-    pub async fn flush_events(&self) {
+    #[cfg(test)]
+    pub(crate) async fn flush_events(&self) {
         if let Some(events) = self.events.get() {
             events.flush().await;
         }
@@ -191,7 +193,7 @@ impl SandboxUpstream {
     /// violation (empty chat id or text, a chat type the channel cannot have), and with a refusal
     /// (`EVENT_LOG_NOT_CONNECTED`, `EVENT_LOG_UNAVAILABLE`) when no log is connected or it cannot
     /// store the event.
-    pub async fn inject_incoming_message(
+    pub(crate) async fn inject_incoming_message(
         &self,
         message: &IncomingMessage,
     ) -> Result<StoredEvent, UpstreamError> {
@@ -226,7 +228,7 @@ impl SandboxUpstream {
     ///
     /// As [`Self::set_channel_state`], and `EVENT_LOG_UNAVAILABLE` when the log cannot store the
     /// event (the state is changed all the same).
-    pub async fn change_channel_state(
+    pub(crate) async fn change_channel_state(
         &self,
         channel_id: &str,
         state: ChannelState,

@@ -7,7 +7,6 @@ use crate::config::{AccountConfig, Config};
 use crate::telemetry::metrics::UpstreamMetrics;
 
 use crate::events::decode::WebhookDecoder;
-use crate::model::Dialect;
 use crate::upstream::dialect::{BuiltUpstream, DialectSpec};
 use crate::upstream::error::UPSTREAM_DOMAIN;
 use crate::upstream::transport::TransportError;
@@ -16,17 +15,13 @@ use super::SandboxUpstream;
 use super::webhooks::SandboxWebhooks;
 
 /// The sandbox's entry in the registry.
-pub static SPEC: SandboxSpec = SandboxSpec;
+pub(crate) static SPEC: SandboxSpec = SandboxSpec;
 
 /// The sandbox's [`DialectSpec`].
 #[derive(Debug)]
-pub struct SandboxSpec;
+pub(crate) struct SandboxSpec;
 
 impl DialectSpec for SandboxSpec {
-    fn dialect(&self) -> Dialect {
-        Dialect::Sandbox
-    }
-
     fn error_domain(&self) -> &'static str {
         UPSTREAM_DOMAIN
     }

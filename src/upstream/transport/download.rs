@@ -15,11 +15,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The chunks of a file being downloaded.
-pub type FileChunks = BoxStream<'static, Result<bytes::Bytes, reqwest::Error>>;
+pub(crate) type FileChunks = BoxStream<'static, Result<bytes::Bytes, reqwest::Error>>;
 
 /// The HTTP client that fetches export files, shared by every account.
 #[derive(Clone, Debug)]
-pub struct Downloads {
+pub(crate) struct Downloads {
     /// The pooled client.
     client: reqwest::Client,
 }
@@ -30,7 +30,7 @@ impl Downloads {
     /// # Errors
     ///
     /// Fails when TLS cannot be set up.
-    pub fn new() -> Result<Self, reqwest::Error> {
+    pub(crate) fn new() -> Result<Self, reqwest::Error> {
         // rustls needs a process-wide crypto provider; installing it twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
@@ -47,7 +47,11 @@ impl Downloads {
     ///
     /// Fails with [`UpstreamError::ExportDownloadFailed`] when the link is not a URL, cannot be
     /// reached, or answers anything but a success.
-    pub async fn open(&self, export_id: &str, url: &str) -> Result<FileChunks, UpstreamError> {
+    pub(crate) async fn open(
+        &self,
+        export_id: &str,
+        url: &str,
+    ) -> Result<FileChunks, UpstreamError> {
         let failed = |detail: String| UpstreamError::ExportDownloadFailed {
             export_id: export_id.to_owned(),
             detail,
@@ -74,7 +78,7 @@ impl Downloads {
 }
 
 /// Describes a transfer failure without the URL reqwest would print.
-pub fn describe(error: &reqwest::Error) -> String {
+pub(crate) fn describe(error: &reqwest::Error) -> String {
     let what = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {

@@ -48,7 +48,7 @@ pub enum TransportError {
 
 /// One upstream request, as the dialect describes it.
 #[derive(Clone, Debug)]
-pub struct UpstreamRequest {
+pub(crate) struct UpstreamRequest {
     /// The HTTP method.
     pub method: Method,
     /// Path segments after the base URL, each percent-encoded on the wire.
@@ -74,7 +74,7 @@ pub struct UpstreamRequest {
 
 /// How one request authenticates.
 #[derive(Clone, Debug, Default)]
-pub enum Credentials {
+pub(crate) enum Credentials {
     /// `Authorization: Bearer <key>` with the account's configured key.
     #[default]
     AccountKey,
@@ -91,7 +91,7 @@ pub enum Credentials {
 
 impl UpstreamRequest {
     /// Describes a request without body or query.
-    pub fn new(
+    pub(crate) fn new(
         method: Method,
         route: &'static str,
         segments: &[&str],
@@ -120,7 +120,10 @@ impl UpstreamRequest {
     /// # Errors
     ///
     /// Fails when `body` cannot be serialized (never for the dialects' plain structs).
-    pub fn with_json(mut self, body: &impl serde::Serialize) -> Result<Self, serde_json::Error> {
+    pub(crate) fn with_json(
+        mut self,
+        body: &impl serde::Serialize,
+    ) -> Result<Self, serde_json::Error> {
         self.body = Some(serde_json::to_vec(body)?);
         Ok(self)
     }
@@ -128,7 +131,7 @@ impl UpstreamRequest {
 
 /// A success answer.
 #[derive(Clone, Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// The HTTP status (2xx).
     pub status: u16,
     /// The body.
@@ -139,7 +142,7 @@ pub struct Answer {
 
 impl Answer {
     /// Returns the operation the answer belongs to (e.g. `SendMessage`).
-    pub fn operation(&self) -> &'static str {
+    pub(crate) fn operation(&self) -> &'static str {
         self.operation
     }
 
@@ -148,7 +151,7 @@ impl Answer {
     /// # Errors
     ///
     /// Fails with [`UpstreamError::ContractChanged`] when the body does not decode.
-    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, UpstreamError> {
+    pub(crate) fn decode<T: DeserializeOwned>(&self) -> Result<T, UpstreamError> {
         // Logged once, where the edge classifies it (as Internal, with the decode position).
         serde_json::from_slice(&self.body).map_err(|source| UpstreamError::ContractChanged {
             operation: self.operation,

@@ -6,7 +6,6 @@ use crate::config::{AccountConfig, Config};
 use crate::telemetry::metrics::UpstreamMetrics;
 
 use crate::events::decode::WebhookDecoder;
-use crate::model::Dialect;
 use crate::model::{SendMessage, Violations};
 use crate::upstream::dialect::{BuiltUpstream, DialectSpec};
 use crate::upstream::error::TECH_UPSTREAM_DOMAIN;
@@ -17,17 +16,13 @@ use super::send_rules;
 use super::webhooks::WazzupTechWebhooks;
 
 /// The tech dialect's entry in the registry.
-pub static SPEC: WazzupTechSpec = WazzupTechSpec;
+pub(crate) static SPEC: WazzupTechSpec = WazzupTechSpec;
 
 /// The tech dialect's [`DialectSpec`].
 #[derive(Debug)]
-pub struct WazzupTechSpec;
+pub(crate) struct WazzupTechSpec;
 
 impl DialectSpec for WazzupTechSpec {
-    fn dialect(&self) -> Dialect {
-        Dialect::WazzupTech
-    }
-
     fn error_domain(&self) -> &'static str {
         TECH_UPSTREAM_DOMAIN
     }

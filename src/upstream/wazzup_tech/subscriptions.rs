@@ -29,7 +29,7 @@ const TEMPLATE_STATUS: &[&str] = &["waba_template.status_update"];
 
 /// Returns the event names to subscribe to: the explicit `events` when given, else those of the
 /// switches that are on, in documentation order, without duplicates.
-pub fn wanted_events(settings: &WebhookSettings) -> Vec<String> {
+pub(crate) fn wanted_events(settings: &WebhookSettings) -> Vec<String> {
     let mut events: Vec<String> = if settings.events.is_empty() {
         [
             (settings.messages_and_statuses, MESSAGES_AND_STATUSES),
@@ -58,7 +58,7 @@ pub fn wanted_events(settings: &WebhookSettings) -> Vec<String> {
 
 /// Returns the settings in effect for `uri` and `events`: a switch is on when all of its events
 /// are subscribed.
-pub fn settings_of(uri: String, events: Vec<String>) -> WebhookSettings {
+pub(crate) fn settings_of(uri: String, events: Vec<String>) -> WebhookSettings {
     let all = |group: &[&str]| group.iter().all(|event| events.iter().any(|e| e == event));
     WebhookSettings {
         uri,

@@ -29,7 +29,7 @@ const REFRESH_OPERATION: &str = "RefreshAccessToken";
 
 /// The current token of one account and what renews it.
 #[derive(Debug)]
-pub struct TokenKeeper {
+pub(crate) struct TokenKeeper {
     /// The account's name, for logs and errors.
     account: String,
     /// The current token; held across a refresh so that concurrent callers share one.
@@ -64,7 +64,7 @@ struct Partner {
 
 /// The token a request was sent with.
 #[derive(Clone, Debug)]
-pub struct Issued {
+pub(crate) struct Issued {
     /// `Authorization` of the request.
     pub credentials: Credentials,
     /// Which renewal it came from.
@@ -77,7 +77,7 @@ impl TokenKeeper {
     /// # Errors
     ///
     /// Fails when the account has no token or it cannot be a header value.
-    pub fn new(account: &AccountConfig) -> Result<Self, TransportError> {
+    pub(crate) fn new(account: &AccountConfig) -> Result<Self, TransportError> {
         let name = account.name.clone();
         let token = account
             .api_key
@@ -123,7 +123,7 @@ impl TokenKeeper {
     /// # Errors
     ///
     /// Fails when a due renewal fails.
-    pub async fn current(
+    pub(crate) async fn current(
         &self,
         transport: &Transport,
         call: CallContext,
@@ -144,7 +144,7 @@ impl TokenKeeper {
     /// # Errors
     ///
     /// Fails when the renewal fails.
-    pub async fn after_refusal(
+    pub(crate) async fn after_refusal(
         &self,
         refused: &Issued,
         transport: &Transport,

@@ -16,15 +16,15 @@ use crate::model::{
     SendMessage, TelegramKeyboard, TelegramMarkup, TemplateMessage, WabaButton,
 };
 
-pub use replies::{
+pub(crate) use replies::{
     ChannelReply, ExportReply, MessageReply, SendReply, TokenReply, WebhookReply, unwrap_data,
     unwrap_list,
 };
-pub use templates::{TemplateReply, WabaReply};
+pub(crate) use templates::TemplateReply;
 
 /// Body of `POST /v2/messages`.
 #[derive(Debug, PartialEq, Serialize)]
-pub struct SendMessageBody<'a> {
+pub(crate) struct SendMessageBody<'a> {
     /// Channel to send from.
     pub channel_id: &'a str,
     /// Who the message goes to.
@@ -54,7 +54,7 @@ pub struct SendMessageBody<'a> {
 
 /// `recipient` of a send.
 #[derive(Debug, PartialEq, Serialize)]
-pub struct RecipientBody<'a> {
+pub(crate) struct RecipientBody<'a> {
     /// Kind of chat.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chat_type: Option<&'static str>,
@@ -74,7 +74,7 @@ pub struct RecipientBody<'a> {
 
 /// `attachment` of a send or an edit.
 #[derive(Debug, PartialEq, Serialize)]
-pub struct AttachmentBody<'a> {
+pub(crate) struct AttachmentBody<'a> {
     /// Direct link to the file.
     pub url: &'a str,
     /// File name.
@@ -93,7 +93,7 @@ pub struct AttachmentBody<'a> {
 
 /// `template` of a send.
 #[derive(Debug, PartialEq, Serialize)]
-pub struct TemplateBody<'a> {
+pub(crate) struct TemplateBody<'a> {
     /// WABA template id.
     pub id: &'a str,
     /// Values of the template variables.
@@ -106,7 +106,7 @@ pub struct TemplateBody<'a> {
 
 /// `keyboard` of a send.
 #[derive(Debug, PartialEq, Serialize)]
-pub struct KeyboardBody<'a> {
+pub(crate) struct KeyboardBody<'a> {
     /// Flat (WABA) or rows (bots).
     pub buttons: Buttons<'a>,
     /// Telegram: `inline` or `reply`.
@@ -129,7 +129,7 @@ pub struct KeyboardBody<'a> {
 /// The two layouts of `keyboard.buttons`.
 #[derive(Debug, PartialEq, Serialize)]
 #[serde(untagged)]
-pub enum Buttons<'a> {
+pub(crate) enum Buttons<'a> {
     /// WABA interactive buttons.
     Flat(Vec<Button<'a>>),
     /// Telegram / MAX bot rows.
@@ -138,7 +138,7 @@ pub enum Buttons<'a> {
 
 /// One button; each shape sets only its own fields.
 #[derive(Debug, Default, PartialEq, Serialize)]
-pub struct Button<'a> {
+pub(crate) struct Button<'a> {
     /// WABA `text`, a template button's type, or MAX `callback` / `link` / `message`.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub button_type: Option<&'a str>,
@@ -161,7 +161,7 @@ pub struct Button<'a> {
 
 impl<'a> SendMessageBody<'a> {
     /// Builds the body of a validated send.
-    pub fn new(send: &'a SendMessage) -> Self {
+    pub(crate) fn new(send: &'a SendMessage) -> Self {
         let mut body = Self {
             channel_id: &send.channel_id,
             recipient: RecipientBody::new(&send.recipient),
@@ -320,7 +320,7 @@ fn max_keyboard(keyboard: &MaxKeyboard) -> KeyboardBody<'_> {
 
 /// Body of `PATCH /v2/messages/{message_id}`: `text` xor `attachment`, and `crm_user_id`.
 #[derive(Debug, PartialEq, Serialize)]
-pub struct EditMessageBody<'a> {
+pub(crate) struct EditMessageBody<'a> {
     /// New text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<&'a str>,
@@ -334,7 +334,7 @@ pub struct EditMessageBody<'a> {
 
 impl<'a> EditMessageBody<'a> {
     /// Builds the body of a validated edit.
-    pub fn new(edit: &'a EditMessage) -> Self {
+    pub(crate) fn new(edit: &'a EditMessage) -> Self {
         let (text, attachment) = match &edit.content {
             Some(EditContent::Text(text)) => (Some(text.as_str()), None),
             Some(EditContent::Attachment(attachment)) => {
@@ -353,14 +353,14 @@ impl<'a> EditMessageBody<'a> {
 /// Body of `POST /v2/webhooks` (`data: [{url, event}]`) and `DELETE /v2/webhooks`
 /// (`data: [{id}]`).
 #[derive(Debug, PartialEq, Serialize)]
-pub struct WebhooksBody<'a> {
+pub(crate) struct WebhooksBody<'a> {
     /// The subscriptions to create or delete.
     pub data: Vec<WebhookItem<'a>>,
 }
 
 /// One subscription of [`WebhooksBody`].
 #[derive(Debug, PartialEq, Serialize)]
-pub struct WebhookItem<'a> {
+pub(crate) struct WebhookItem<'a> {
     /// Subscription id (deletes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<&'a str>,
@@ -374,7 +374,7 @@ pub struct WebhookItem<'a> {
 
 /// Body of `POST /v2/messages/messages_dump`: ISO 8601 UTC with milliseconds.
 #[derive(Debug, PartialEq, Serialize)]
-pub struct ExportBody<'a> {
+pub(crate) struct ExportBody<'a> {
     /// Start of the period.
     pub start_at: String,
     /// End of the period.
@@ -386,7 +386,7 @@ pub struct ExportBody<'a> {
 
 impl<'a> ExportBody<'a> {
     /// Builds the body of a validated export request.
-    pub fn new(request: &'a ExportRequest) -> Self {
+    pub(crate) fn new(request: &'a ExportRequest) -> Self {
         Self {
             start_at: humantime::format_rfc3339_millis(request.start_at).to_string(),
             end_at: humantime::format_rfc3339_millis(request.end_at).to_string(),
@@ -398,7 +398,7 @@ impl<'a> ExportBody<'a> {
 /// Body of the token refresh, `POST /v2/oauth/token`. The shape is unconfirmed (wazzup-api.md
 /// §16.2 \[U\]); it follows the confirmed `authorize_code_data` / `client_credentials_data` pattern.
 #[derive(Debug, PartialEq, Serialize)]
-pub struct RefreshBody<'a> {
+pub(crate) struct RefreshBody<'a> {
     /// Always `refresh_token`.
     pub grant_type: &'static str,
     /// The token and the client.
@@ -407,7 +407,7 @@ pub struct RefreshBody<'a> {
 
 /// `refresh_token_data` of [`RefreshBody`].
 #[derive(Debug, PartialEq, Serialize)]
-pub struct RefreshTokenData<'a> {
+pub(crate) struct RefreshTokenData<'a> {
     /// The refresh token.
     pub refresh_token: &'a str,
     /// The partner's OAuth client id, when configured.

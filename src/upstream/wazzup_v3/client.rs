@@ -28,7 +28,7 @@ const TEMPLATE_LOOKUP_MAX_PAGES: u32 = 100;
 
 /// A Wazzup API v3 account.
 #[derive(Debug)]
-pub struct WazzupV3Client {
+pub(crate) struct WazzupV3Client {
     /// The configured account name (set on every channel).
     account: String,
     /// The HTTP stack.
@@ -41,7 +41,10 @@ impl WazzupV3Client {
     /// # Errors
     ///
     /// Fails when the account's key or base URL cannot be used, or TLS cannot be set up.
-    pub fn new(account: &AccountConfig, metrics: UpstreamMetrics) -> Result<Self, TransportError> {
+    pub(crate) fn new(
+        account: &AccountConfig,
+        metrics: UpstreamMetrics,
+    ) -> Result<Self, TransportError> {
         Self::with_policy(account, RetryPolicy::new(account.retry.clone()), metrics)
     }
 
@@ -50,7 +53,7 @@ impl WazzupV3Client {
     /// # Errors
     ///
     /// As [`WazzupV3Client::new`].
-    pub fn with_policy(
+    pub(crate) fn with_policy(
         account: &AccountConfig,
         policy: RetryPolicy,
         metrics: UpstreamMetrics,

@@ -7,7 +7,6 @@ use crate::config::{AccountConfig, Config};
 use crate::telemetry::metrics::UpstreamMetrics;
 
 use crate::events::decode::WebhookDecoder;
-use crate::model::Dialect;
 use crate::model::{EditMessage, SendMessage, Violations};
 use crate::upstream::dialect::{BuiltUpstream, DialectSpec};
 use crate::upstream::error::UPSTREAM_DOMAIN;
@@ -18,17 +17,13 @@ use super::expressible;
 use super::webhooks::WazzupV3Webhooks;
 
 /// The v3 dialect's entry in the registry.
-pub static SPEC: WazzupV3Spec = WazzupV3Spec;
+pub(crate) static SPEC: WazzupV3Spec = WazzupV3Spec;
 
 /// The v3 dialect's [`DialectSpec`].
 #[derive(Debug)]
-pub struct WazzupV3Spec;
+pub(crate) struct WazzupV3Spec;
 
 impl DialectSpec for WazzupV3Spec {
-    fn dialect(&self) -> Dialect {
-        Dialect::WazzupV3
-    }
-
     fn error_domain(&self) -> &'static str {
         UPSTREAM_DOMAIN
     }

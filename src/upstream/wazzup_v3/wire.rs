@@ -18,9 +18,8 @@ use crate::model::{
     TelegramMarkup, TemplateMessage, WabaButton, WebhookSettings,
 };
 
-pub use replies::{
-    ChannelReply, ComponentButtonReply, ComponentReply, MessageReply, SubscriptionsReply,
-    TemplateReply, WabaReply, WebhooksReply,
+pub(crate) use replies::{
+    ChannelReply, ComponentReply, MessageReply, TemplateReply, WebhooksReply,
 };
 
 // === requests ===
@@ -28,7 +27,7 @@ pub use replies::{
 /// Body of `POST /v3/message`.
 #[derive(Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SendMessageBody<'a> {
+pub(crate) struct SendMessageBody<'a> {
     /// Channel to send from.
     pub channel_id: &'a str,
     /// Kind of chat.
@@ -75,7 +74,7 @@ pub struct SendMessageBody<'a> {
 /// `buttonsObject`.
 #[derive(Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ButtonsObject<'a> {
+pub(crate) struct ButtonsObject<'a> {
     /// Flat (WABA) or rows (bots); omitted when a Telegram keyboard only removes itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub buttons: Option<Buttons<'a>>,
@@ -93,7 +92,7 @@ pub struct ButtonsObject<'a> {
 /// The two layouts of `buttonsObject.buttons`.
 #[derive(Debug, PartialEq, Serialize)]
 #[serde(untagged)]
-pub enum Buttons<'a> {
+pub(crate) enum Buttons<'a> {
     /// WABA interactive buttons or template payloads.
     Flat(Vec<Button<'a>>),
     /// Telegram / MAX bot rows.
@@ -103,7 +102,7 @@ pub enum Buttons<'a> {
 /// One button; each shape sets only its own fields.
 #[derive(Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Button<'a> {
+pub(crate) struct Button<'a> {
     /// WABA `text` (the only documented type) or MAX `callback` / `link` / `message`.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub button_type: Option<&'a str>,
@@ -126,7 +125,7 @@ pub struct Button<'a> {
 
 impl<'a> SendMessageBody<'a> {
     /// Builds the body of a validated send.
-    pub fn new(send: &'a SendMessage) -> Self {
+    pub(crate) fn new(send: &'a SendMessage) -> Self {
         let recipient = &send.recipient;
         let mut body = Self {
             channel_id: &send.channel_id,
@@ -260,7 +259,7 @@ fn max_object(keyboard: &MaxKeyboard) -> ButtonsObject<'_> {
 /// Body of `PATCH /v3/message/:messageId`: `text` xor `contentUri`, and `crmUserId`.
 #[derive(Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct EditMessageBody<'a> {
+pub(crate) struct EditMessageBody<'a> {
     /// New text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<&'a str>,
@@ -274,7 +273,7 @@ pub struct EditMessageBody<'a> {
 
 impl<'a> EditMessageBody<'a> {
     /// Builds the body of a validated edit.
-    pub fn new(edit: &'a EditMessage) -> Self {
+    pub(crate) fn new(edit: &'a EditMessage) -> Self {
         let (text, content_uri) = match &edit.content {
             Some(EditContent::Text(text)) => (Some(text.as_str()), None),
             Some(EditContent::Attachment(attachment)) => (None, Some(attachment.url.as_str())),
@@ -292,7 +291,7 @@ impl<'a> EditMessageBody<'a> {
 /// old ones entirely.
 #[derive(Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct WebhooksBody<'a> {
+pub(crate) struct WebhooksBody<'a> {
     /// Receiver URL.
     pub webhooks_uri: &'a str,
     /// Which webhooks to send.
@@ -302,7 +301,7 @@ pub struct WebhooksBody<'a> {
 /// `subscriptions` of `PATCH /v3/webhooks`.
 #[derive(Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Subscriptions {
+pub(crate) struct Subscriptions {
     /// `messages` and `statuses`.
     pub messages_and_statuses: bool,
     /// `createContact` / `createDeal`.
@@ -315,7 +314,7 @@ pub struct Subscriptions {
 
 impl<'a> WebhooksBody<'a> {
     /// Builds the body from settings.
-    pub fn new(settings: &'a WebhookSettings) -> Self {
+    pub(crate) fn new(settings: &'a WebhookSettings) -> Self {
         Self {
             webhooks_uri: &settings.uri,
             subscriptions: Subscriptions {

@@ -15,7 +15,7 @@ use crate::model::{Channel, ChannelState, ExportState, MessageExport, Transport}
 /// # Errors
 ///
 /// Fails when the body is not JSON or the data does not decode as `T`.
-pub fn unwrap_data<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
+pub(crate) fn unwrap_data<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
     let value: Value = serde_json::from_slice(body)?;
     serde_json::from_value(data_of(value))
 }
@@ -26,7 +26,7 @@ pub fn unwrap_data<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Er
 /// # Errors
 ///
 /// Fails when the body is not JSON.
-pub fn unwrap_list<T: DeserializeOwned>(
+pub(crate) fn unwrap_list<T: DeserializeOwned>(
     body: &[u8],
     key: &str,
 ) -> Result<Vec<T>, serde_json::Error> {
@@ -57,7 +57,7 @@ fn data_of(value: Value) -> Value {
 
 /// Answer of `POST /v2/messages`: accepted for asynchronous sending.
 #[derive(Debug, Default, Deserialize)]
-pub struct SendReply {
+pub(crate) struct SendReply {
     /// Id of the send request; the real message id arrives with `message.status_update`.
     #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub request_id: String,
@@ -71,7 +71,7 @@ pub struct SendReply {
 
 /// Answer of an edit or a delete.
 #[derive(Debug, Default, Deserialize)]
-pub struct MessageReply {
+pub(crate) struct MessageReply {
     /// The message id.
     #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub message_id: String,
@@ -82,7 +82,7 @@ pub struct MessageReply {
 
 /// One channel of `GET /v2/channels` (fields seen in clients, wazzup-api.md §16.9 \[S\]).
 #[derive(Debug, Default, Deserialize)]
-pub struct ChannelReply {
+pub(crate) struct ChannelReply {
     /// Channel id (uuid).
     #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub channel_id: String,
@@ -112,7 +112,7 @@ pub struct ChannelReply {
 impl ChannelReply {
     /// Converts into the domain channel of `account`; the plain id is the first of phone, user
     /// name, plain id and name that is set.
-    pub fn into_channel(self, account: &str) -> Channel {
+    pub(crate) fn into_channel(self, account: &str) -> Channel {
         let state_raw = first_set([self.status, self.state]);
         let plain_id = first_set([self.phone, self.username, self.plain_id, self.name]);
         Channel {
@@ -138,7 +138,7 @@ fn first_set<const N: usize>(texts: [String; N]) -> String {
 
 /// One subscription of `GET /v2/webhooks` (§16.4 \[S\]).
 #[derive(Debug, Default, Deserialize)]
-pub struct WebhookReply {
+pub(crate) struct WebhookReply {
     /// Subscription id.
     #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub id: String,
@@ -152,7 +152,7 @@ pub struct WebhookReply {
 
 /// An export job of `POST`/`GET /v2/messages/messages_dump`.
 #[derive(Debug, Default, Deserialize)]
-pub struct ExportReply {
+pub(crate) struct ExportReply {
     /// Job id (only in the answer of the creation).
     #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub export_id: String,
@@ -166,7 +166,7 @@ pub struct ExportReply {
 
 impl ExportReply {
     /// Converts into the domain job; `export_id` fills in an id the answer does not repeat.
-    pub fn into_export(self, export_id: &str) -> MessageExport {
+    pub(crate) fn into_export(self, export_id: &str) -> MessageExport {
         MessageExport {
             export_id: if self.export_id.is_empty() {
                 export_id.to_owned()
@@ -182,7 +182,7 @@ impl ExportReply {
 
 /// Answer of `POST /v2/oauth/token` (§16.2 \[S\]).
 #[derive(Debug, Default, Deserialize)]
-pub struct TokenReply {
+pub(crate) struct TokenReply {
     /// The new `client_access_token`.
     #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub access_token: String,

@@ -13,7 +13,7 @@ use crate::upstream::wazzup_v3::wire::ComponentReply;
 
 /// One WABA template.
 #[derive(Debug, Default, Deserialize)]
-pub struct TemplateReply {
+pub(crate) struct TemplateReply {
     /// Template id (`id`).
     #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub id: String,
@@ -57,7 +57,7 @@ pub struct TemplateReply {
 
 /// `waba` of a template.
 #[derive(Debug, Default, Deserialize)]
-pub struct WabaReply {
+pub(crate) struct WabaReply {
     /// WABA account id.
     #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub waba_id: String,
@@ -68,7 +68,7 @@ pub struct WabaReply {
 
 impl TemplateReply {
     /// Converts into the domain template.
-    pub fn into_template(self) -> Template {
+    pub(crate) fn into_template(self) -> Template {
         let template_id = [self.id, self.template_id, self.template_guid]
             .into_iter()
             .find(|id| !id.is_empty())

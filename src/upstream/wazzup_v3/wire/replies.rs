@@ -13,7 +13,7 @@ use crate::model::{
 /// One channel of `GET /v3/channels`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ChannelReply {
+pub(crate) struct ChannelReply {
     /// Channel id (uuid).
     #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub channel_id: String,
@@ -30,7 +30,7 @@ pub struct ChannelReply {
 
 impl ChannelReply {
     /// Converts into the domain channel of `account`.
-    pub fn into_channel(self, account: &str) -> Channel {
+    pub(crate) fn into_channel(self, account: &str) -> Channel {
         Channel {
             account: account.to_owned(),
             transport: Transport::from_upstream(&self.transport),
@@ -47,7 +47,7 @@ impl ChannelReply {
 /// Answer of a send (`201`), an edit or a delete; both ids optional in the latter two.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct MessageReply {
+pub(crate) struct MessageReply {
     /// Wazzup message id.
     #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub message_id: String,
@@ -59,7 +59,7 @@ pub struct MessageReply {
 /// A template of `GET /v3/templates/whatsapp`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TemplateReply {
+pub(crate) struct TemplateReply {
     /// Template id, used as `templateId` when sending.
     #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub template_guid: String,
@@ -105,7 +105,7 @@ pub struct TemplateReply {
 /// `waba` of a template.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct WabaReply {
+pub(crate) struct WabaReply {
     /// WABA account id.
     #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub waba_id: String,
@@ -117,7 +117,7 @@ pub struct WabaReply {
 /// One component of a template.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ComponentReply {
+pub(crate) struct ComponentReply {
     /// `HEADER`, `BODY`, `FOOTER`, `BUTTONS`.
     #[serde(
         default,
@@ -142,7 +142,7 @@ pub struct ComponentReply {
 /// One declared template button.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ComponentButtonReply {
+pub(crate) struct ComponentButtonReply {
     /// Button type.
     #[serde(
         default,
@@ -160,7 +160,7 @@ pub struct ComponentButtonReply {
 
 impl TemplateReply {
     /// Converts into the domain template.
-    pub fn into_template(self) -> Template {
+    pub(crate) fn into_template(self) -> Template {
         let rejected_reason = if self.rejected_reason.is_empty() {
             self.rejected_reason_snake
         } else {
@@ -191,7 +191,7 @@ impl TemplateReply {
 impl ComponentReply {
     /// Converts into the domain component (the tech v2 dialect shares this shape: its keys are
     /// single words).
-    pub fn into_component(self) -> TemplateComponent {
+    pub(crate) fn into_component(self) -> TemplateComponent {
         TemplateComponent {
             component_type: self.component_type,
             format: self.format,
@@ -213,7 +213,7 @@ impl ComponentReply {
 /// Answer of `GET /v3/webhooks`; flags may be booleans or `"true"` strings (§4.2, §19).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct WebhooksReply {
+pub(crate) struct WebhooksReply {
     /// Receiver URL.
     #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub webhooks_uri: String,
@@ -225,7 +225,7 @@ pub struct WebhooksReply {
 /// `subscriptions` of `GET /v3/webhooks`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SubscriptionsReply {
+pub(crate) struct SubscriptionsReply {
     /// `messages` and `statuses`.
     #[serde(default, deserialize_with = "lenient::boolean")]
     pub messages_and_statuses: bool,
@@ -245,7 +245,7 @@ pub struct SubscriptionsReply {
 
 impl WebhooksReply {
     /// Converts into the domain settings.
-    pub fn into_settings(self) -> WebhookSettings {
+    pub(crate) fn into_settings(self) -> WebhookSettings {
         let flags = self.subscriptions;
         WebhookSettings {
             uri: self.webhooks_uri,
