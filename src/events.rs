@@ -2,9 +2,10 @@
 //! webhooks into [`NewEvent`]s), the [`log::EventLog`] (which stores them durably before the
 //! webhook is acknowledged), and the subscribers that read them back by cursor.
 //!
-//! An event is stored with the upstream's JSON item it came from (`raw`); typed payloads are
-//! decoded from `raw` when events are read, so an upstream shape the gateway does not understand
-//! yet is stored and delivered (as [`EventType::Unknown`] when its kind is unknown), never lost.
+//! An event is stored with the upstream's JSON item it came from (`raw`) and its typed payload,
+//! decoded from `raw` once when the webhook is received; readers convert the stored payload. An
+//! upstream shape the gateway does not understand yet is stored and delivered (as
+//! [`EventType::Unknown`] when its kind is unknown), never lost.
 //!
 //! - [`bounds`]: the nesting depth and delivered size every stored event stays within.
 //! - [`log`]: the [`log::EventLog`] and [`log::ConsumerStore`] traits and the embedded backend.
@@ -87,6 +88,11 @@ pub struct NewEvent {
     pub occurred_at_ms: Option<i64>,
     /// The upstream's JSON for this one event (the whole body for unknown shapes).
     pub raw: serde_json::Value,
+    /// What the event says, typed: decoded from `raw` once, by the dialect, when the webhook is
+    /// received, and stored with it, so that readers convert it and never decode `raw` again.
+    /// `None` only for an event stored by a build before payloads were stored (row version 1);
+    /// [`decode::WebhookDecoders::payload`] decodes such an event when it is read.
+    pub payload: Option<payload::EventPayload>,
 }
 
 /// An event as stored, with its position.

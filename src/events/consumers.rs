@@ -165,6 +165,7 @@ mod tests {
             received_at_ms: 0,
             occurred_at_ms: None,
             raw: serde_json::Value::Null,
+            payload: None,
         }
     }
 

@@ -2,15 +2,16 @@
 //! the [`WebhookDecoder`] seam every dialect implements in its own folder
 //! (`upstream/<dialect>/webhooks.rs`), found through [`WebhookDecoders`].
 //!
-//! Two steps, on purpose: at ingress, [`WebhookDecoders::decode_webhook`] only splits a body
-//! into items and gives each a type, a stable id, its channel and time, keeping the item's JSON
-//! as `raw`; the typed payload is decoded from `raw` when the event is read
+//! At ingress, [`WebhookDecoders::decode_webhook`] splits a body into items, gives each a type, a
+//! stable id, its channel and time, keeps the item's JSON as `raw`, and decodes its typed payload
+//! from that JSON; the log stores both, and readers convert the stored payload
 //! ([`WebhookDecoders::payload`]). Nothing authentic is ever rejected: a body or item of a shape
 //! the gateway does not know is stored as an [`EventType::Unknown`] event with its JSON, and a
 //! field of an unexpected type reads as absent.
 
 mod identity;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -36,7 +37,8 @@ pub(crate) trait WebhookDecoder: Sync + fmt::Debug {
     /// Splits a parsed body into events, in body order, adding them to `batch`.
     fn split(&self, batch: &mut Batch<'_>, body: TopLevel);
 
-    /// Decodes the typed payload of a stored event of the dialect from its raw JSON.
+    /// Decodes the typed payload of an event of the dialect from its raw JSON (once, when the
+    /// webhook is received).
     fn payload(&self, event: &NewEvent) -> EventPayload;
 }
 
@@ -60,19 +62,28 @@ impl WebhookDecoders {
         Self { lookup }
     }
 
-    /// Splits a webhook body into events with its dialect's decoder. Never fails: what cannot be
-    /// read is kept as unknown.
+    /// Splits a webhook body into events with its dialect's decoder, each with its typed
+    /// payload. Never fails: what cannot be read is kept as unknown.
     pub(crate) fn decode_webhook(&self, source: WebhookSource<'_>, body: &[u8]) -> DecodedWebhook {
         let decoder = (self.lookup)(source.dialect);
         let mut batch = Batch::new(source, decoder.id_tag());
         decoder.split(&mut batch, TopLevel::parse(body));
-        batch.finish()
+        let mut decoded = batch.finish();
+        for event in &mut decoded.events {
+            event.payload = Some(decoder.payload(event));
+        }
+        decoded
     }
 
-    /// Decodes the typed payload of a stored event with its dialect's decoder; an event of a
-    /// dialect this build does not know reads as unknown, its raw JSON kept.
-    pub(crate) fn payload(&self, event: &NewEvent) -> EventPayload {
-        match event.dialect.known() {
+    /// Returns the typed payload of a stored event: the one decoded when it was received, or,
+    /// for an event stored before payloads were stored, the one its dialect's decoder reads from
+    /// `raw` now. An event of a dialect this build does not know reads as unknown, its raw JSON
+    /// kept.
+    pub(crate) fn payload<'a>(&self, event: &'a NewEvent) -> Cow<'a, EventPayload> {
+        if let Some(payload) = &event.payload {
+            return Cow::Borrowed(payload);
+        }
+        Cow::Owned(match event.dialect.known() {
             Some(dialect) => (self.lookup)(dialect).payload(event),
             None => EventPayload::Unknown(UnknownPayload {
                 reason: format!(
@@ -81,7 +92,7 @@ impl WebhookDecoders {
                 ),
                 kind: String::new(),
             }),
-        }
+        })
     }
 }
 
@@ -275,6 +286,8 @@ impl<'a> Batch<'a> {
             received_at_ms: self.source.received_at_ms,
             occurred_at_ms,
             raw,
+            // Decoded by `WebhookDecoders::decode_webhook` once the body is split.
+            payload: None,
         });
     }
 
@@ -341,13 +354,52 @@ mod tests {
             received_at_ms: 1_000,
             occurred_at_ms: None,
             raw: json!({"text": "kept"}),
+            payload: None,
         };
-        let EventPayload::Unknown(unknown) = WEBHOOK_DECODERS.payload(&event) else {
+        let EventPayload::Unknown(unknown) = WEBHOOK_DECODERS.payload(&event).into_owned() else {
             panic!("unknown payload");
         };
         assert_eq!(
             unknown.reason,
             "events of dialect retired are not known to this build"
+        );
+    }
+
+    #[test]
+    fn events_carry_their_payload_from_ingress_and_readers_get_the_stored_one() {
+        let body =
+            br#"{"messages": [{"messageId": "m-1", "channelId": "ch-1", "chatType": "whatsapp",
+            "chatId": "79990000000", "type": "text", "text": "hi", "status": "inbound"}]}"#;
+        let decoded = WEBHOOK_DECODERS.decode_webhook(source(Dialect::WazzupV3), body);
+        let [event] = decoded.events.as_slice() else {
+            panic!("one event: {decoded:?}");
+        };
+        let Some(EventPayload::Message(message)) = &event.payload else {
+            panic!("a message payload: {event:?}");
+        };
+        assert_eq!(message.text, "hi");
+
+        // What was stored is what readers get, even where today's decoder would read `raw`
+        // differently: `raw` is not decoded again.
+        let stored = NewEvent {
+            payload: Some(EventPayload::Unknown(UnknownPayload {
+                reason: "stored".to_owned(),
+                kind: String::new(),
+            })),
+            ..event.clone()
+        };
+        assert!(matches!(
+            WEBHOOK_DECODERS.payload(&stored),
+            Cow::Borrowed(EventPayload::Unknown(unknown)) if unknown.reason == "stored"
+        ));
+        // An event stored before payloads were stored is decoded when read.
+        let legacy = NewEvent {
+            payload: None,
+            ..event.clone()
+        };
+        assert_eq!(
+            WEBHOOK_DECODERS.payload(&legacy).into_owned(),
+            event.payload.clone().unwrap()
         );
     }
 

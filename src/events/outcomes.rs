@@ -75,7 +75,7 @@ impl SendOutcomes {
         let event = &stored.event;
         event.account == account
             && event.event_type == EventType::MessageStatus
-            && matches!(self.decoders.payload(event), EventPayload::Status(status) if status.request_id == request_id)
+            && matches!(&*self.decoders.payload(event), EventPayload::Status(status) if status.request_id == request_id)
     }
 }
 
@@ -102,6 +102,7 @@ mod tests {
                 "data": { "request_id": request_id, "message_id": format!("msg-{request_id}"), "status": "sent" },
                 "meta": { "idempotency_key": id }
             }),
+            payload: None,
         }
     }
 

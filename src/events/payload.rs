@@ -1,19 +1,22 @@
-//! Typed event payloads: what a stored event says, decoded from its raw upstream JSON when it is
-//! read (see [`super::decode::WebhookDecoders::payload`]). Plain domain types, independent of both the upstream
-//! dialects' JSON and the gRPC encoding.
+//! Typed event payloads: what an event says, decoded from its raw upstream JSON once, when the
+//! webhook is received (see [`super::decode::WebhookDecoders::decode_webhook`]), and stored with
+//! it. Plain domain types, independent of both the upstream dialects' JSON and the gRPC encoding;
+//! the event log backends store their serde form, whose keys their golden rows pin.
 //!
 //! Every enum that mirrors an upstream string has an `Other` value and travels with the string as
 //! the upstream spelled it (`*_raw`), so an unknown value is never lost. Upstream structures the
 //! reference leaves undocumented (quoted message, Instagram post, Salesbot buttons, Avito advert)
 //! are kept as JSON.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::{ChannelState, ChatType, MessageExport, TemplateStatus, Transport};
 
 /// The decoded content of one event; the variant follows the event's type.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum EventPayload {
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventPayload {
     /// A message: received, echoed, edited or deleted.
     Message(Box<MessagePayload>),
     /// A status change of an outgoing message.
@@ -33,8 +36,8 @@ pub(crate) enum EventPayload {
 }
 
 /// A message seen by the upstream (v3 `messages[]`).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct MessagePayload {
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MessagePayload {
     /// Upstream message id.
     pub message_id: String,
     /// Channel that received or sent it.
@@ -109,8 +112,8 @@ pub(crate) struct MessagePayload {
 }
 
 /// A geographic location shared in a message.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Location {
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Location {
     /// Latitude in degrees.
     pub latitude: f64,
     /// Longitude in degrees.
@@ -124,8 +127,8 @@ pub(crate) struct Location {
 }
 
 /// A person in a chat.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Contact {
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
     /// Display name.
     pub name: String,
     /// Link to the avatar.
@@ -139,8 +142,8 @@ pub(crate) struct Contact {
 }
 
 /// A delivery failure reported by the upstream.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct MessageError {
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MessageError {
     /// Upstream error code, e.g. `BAD_CONTACT`.
     pub code: String,
     /// Upstream description.
@@ -150,8 +153,8 @@ pub(crate) struct MessageError {
 }
 
 /// What a message looked like before an edit or deletion.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct OldInfo {
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OldInfo {
     /// Previous text.
     pub old_text: String,
     /// CRM user id of the previous author.
@@ -161,8 +164,8 @@ pub(crate) struct OldInfo {
 }
 
 /// A status change of an outgoing message (v3 `statuses[]`).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct StatusPayload {
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusPayload {
     /// Upstream message id.
     pub message_id: String,
     /// New status.
@@ -184,7 +187,8 @@ pub(crate) struct StatusPayload {
 }
 
 /// What changed about a channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ChannelChange {
     /// The state changed (possibly with a QR code to scan).
     State,
@@ -199,8 +203,8 @@ pub enum ChannelChange {
 }
 
 /// A channel change (v3 `channelsUpdates[]`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct ChannelPayload {
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelPayload {
     /// Channel id.
     pub channel_id: String,
     /// What changed.
@@ -226,8 +230,9 @@ pub(crate) struct ChannelPayload {
 }
 
 /// What changed about a group chat.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum GroupChatChange {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupChatChange {
     /// Members joined, left or were renamed (`group_chat.memberships_update`).
     Memberships,
     /// The group's info changed (`group_chat.update`).
@@ -235,8 +240,8 @@ pub(crate) enum GroupChatChange {
 }
 
 /// A group chat change (tech v2 `group_chat.*`; the item's shape is undocumented).
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct GroupChatPayload {
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupChatPayload {
     /// Channel the group belongs to.
     pub channel_id: String,
     /// The group's chat id.
@@ -248,8 +253,8 @@ pub(crate) struct GroupChatPayload {
 }
 
 /// A WABA template moderation change (v3 `templateStatus`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct TemplateStatusPayload {
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateStatusPayload {
     /// Template id (`templateGuid`).
     pub template_id: String,
     /// Template name registered with Meta.
@@ -263,7 +268,8 @@ pub(crate) struct TemplateStatusPayload {
 }
 
 /// Which CRM entity the upstream asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CrmEntityKind {
     /// A contact (`createContact`).
     Contact,
@@ -272,8 +278,8 @@ pub enum CrmEntityKind {
 }
 
 /// A request to create a CRM contact or deal (v3 `createContact` / `createDeal`).
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct CrmRequestPayload {
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CrmRequestPayload {
     /// Contact or deal.
     pub kind: CrmEntityKind,
     /// The upstream's request body (the object under `createContact` / `createDeal`).
@@ -281,8 +287,8 @@ pub(crate) struct CrmRequestPayload {
 }
 
 /// A webhook the gateway stored but cannot decode.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct UnknownPayload {
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnknownPayload {
     /// Why it was not decoded.
     pub reason: String,
     /// The upstream kind (the v3 top-level key, the tech v2 event name), empty when not
@@ -291,7 +297,8 @@ pub(crate) struct UnknownPayload {
 }
 
 /// Content type of a message (upstream `type`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MessageType {
     /// `text` (WhatsApp polls too).
     Text,
@@ -343,7 +350,8 @@ impl MessageType {
 }
 
 /// Status of a message (upstream `status`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MessageStatus {
     /// `sent`.
     Sent,
@@ -402,7 +410,8 @@ impl MessageStatus {
 }
 
 /// Direction of a message relative to the account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// From the customer to us.
     Inbound,

@@ -4,7 +4,8 @@
 use std::fmt;
 
 /// The kind of messenger account a channel is (Wazzup calls it `transport`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Transport {
     /// WhatsApp personal (v3 `whatsapp`).
     Whatsapp,
@@ -107,7 +108,8 @@ impl fmt::Display for Transport {
 }
 
 /// The kind of chat a message goes to (Wazzup's `chatType`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ChatType {
     /// WhatsApp one-to-one chat; the chat id is the phone number in digits.
     Whatsapp,
@@ -176,7 +178,8 @@ impl fmt::Display for ChatType {
 }
 
 /// The state of a channel as the upstream reports it. Only `Active` allows sending.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ChannelState {
     /// Connected and able to send.
     Active,

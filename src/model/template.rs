@@ -1,7 +1,8 @@
 //! WABA message templates.
 
 /// Moderation status of a WABA template.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TemplateStatus {
     /// Approved by Meta; can be sent.
     Approved,

@@ -51,5 +51,6 @@ pub(crate) fn event_of(
         received_at_ms: now_ms(),
         occurred_at_ms: None,
         raw: serde_json::json!({ "messageId": id, "text": "hello" }),
+        payload: None,
     }
 }

@@ -101,8 +101,8 @@ pub(crate) fn envelope(stored: &StoredEvent, delivery_count: u32) -> pb::Event {
     }
 }
 
-/// Converts a stored event into its gRPC form: the [`envelope`] plus the typed payload decoded
-/// from `raw` by the event's dialect.
+/// Converts a stored event into its gRPC form: the [`envelope`] plus its stored typed payload
+/// (which its dialect decodes from `raw` only for an event stored before payloads were stored).
 ///
 /// `raw` is a `Struct`, so an unknown body that is not a JSON object (an array, a number, text
 /// that is not JSON) is carried as `{"value": <body>}`; `UnknownEvent.reason` says so.
@@ -122,7 +122,10 @@ pub(crate) fn event_to_pb(
     let timeout_ms = i64::try_from(crm_response_timeout.as_millis()).unwrap_or(i64::MAX);
     let crm_deadline_ms = stored.event.received_at_ms.saturating_add(timeout_ms);
     let payload = WEBHOOK_DECODERS.payload(&stored.event);
-    event.payload = Some(payloads::payload_to_pb(payload, crm_deadline_ms));
+    event.payload = Some(payloads::payload_to_pb(
+        payload.into_owned(),
+        crm_deadline_ms,
+    ));
     event
 }
 

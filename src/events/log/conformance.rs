@@ -73,6 +73,7 @@ pub(crate) fn event(id: &str, received_at_ms: i64) -> NewEvent {
         received_at_ms,
         occurred_at_ms: Some(received_at_ms - 5),
         raw: serde_json::json!({ "messageId": id, "text": "hello" }),
+        payload: None,
     }
 }
 

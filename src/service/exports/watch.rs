@@ -166,7 +166,8 @@ impl Watcher {
                 {
                     continue;
                 }
-                let EventPayload::Export(export) = WEBHOOK_DECODERS.payload(event) else {
+                let EventPayload::Export(export) = WEBHOOK_DECODERS.payload(event).into_owned()
+                else {
                     continue;
                 };
                 if export.export_id != self.export_id {

@@ -442,7 +442,8 @@ mod tests {
                 assert_eq!(event.event_type, EventType::MessageStatus);
                 assert_eq!(event.dialect, "sandbox");
                 assert_eq!(event.channel_id.as_deref(), Some(WHATSAPP_CHANNEL_ID));
-                let EventPayload::Status(decoded) = WEBHOOK_DECODERS.payload(event) else {
+                let EventPayload::Status(decoded) = WEBHOOK_DECODERS.payload(event).into_owned()
+                else {
                     panic!("a status payload");
                 };
                 assert_eq!(decoded.status, Some(status));
@@ -469,7 +470,8 @@ mod tests {
             stored.event.channel_id.as_deref(),
             Some(WHATSAPP_CHANNEL_ID)
         );
-        let EventPayload::Message(message) = WEBHOOK_DECODERS.payload(&stored.event) else {
+        let EventPayload::Message(message) = WEBHOOK_DECODERS.payload(&stored.event).into_owned()
+        else {
             panic!("a message payload");
         };
         assert_eq!(message.text, "is my order ready?");
@@ -542,7 +544,8 @@ mod tests {
         let events = log.events();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].event_type, EventType::ChannelUpdated);
-        let EventPayload::Channel(channel) = WEBHOOK_DECODERS.payload(&events[0]) else {
+        let EventPayload::Channel(channel) = WEBHOOK_DECODERS.payload(&events[0]).into_owned()
+        else {
             panic!("a channel payload");
         };
         assert_eq!(channel.channel_id, WHATSAPP_CHANNEL_ID);

@@ -406,6 +406,7 @@ mod tests {
             received_at_ms: 0,
             occurred_at_ms: None,
             raw: serde_json::json!({"x": 1}),
+            payload: None,
         };
         let converted = event_to_pb(&StoredEvent { cursor: 9, event }, 2, HOLD);
         assert_eq!(converted.delivery_count, 2);

@@ -55,6 +55,7 @@ proptest! {
             received_at_ms: i64::MIN,
             occurred_at_ms,
             raw,
+            payload: None,
         };
         prop_assert_eq!(round_trip(&event), event);
     }

@@ -97,7 +97,8 @@ impl RecentEvents {
 }
 
 /// Estimates the bytes an event takes in memory: its strings, and every JSON value of `raw` as a
-/// `serde_json::Value` (32 bytes, plus a key per object field) with its text.
+/// `serde_json::Value` (32 bytes, plus a key per object field) with its text; its typed payload,
+/// which copies what it needs of `raw`, is counted as `raw` once more.
 fn memory_size(event: &NewEvent) -> usize {
     let texts = [
         event.id.as_str(),
@@ -106,7 +107,9 @@ fn memory_size(event: &NewEvent) -> usize {
     ];
     let text_bytes: usize = texts.iter().map(|text| text.len()).sum();
     let channel_bytes = event.channel_id.as_ref().map_or(0, String::len);
-    size_of::<StoredEvent>() + text_bytes + channel_bytes + json_size(&event.raw)
+    let raw_bytes = json_size(&event.raw);
+    let payload_bytes = event.payload.as_ref().map_or(0, |_| raw_bytes);
+    size_of::<StoredEvent>() + text_bytes + channel_bytes + raw_bytes + payload_bytes
 }
 
 /// Estimates the bytes of a parsed JSON value.

@@ -15,9 +15,9 @@ fn decode_webhook(source: WebhookSource<'_>, body: &[u8]) -> DecodedWebhook {
     WEBHOOK_DECODERS.decode_webhook(source, body)
 }
 
-/// Decodes a stored event's payload with the registry's decoders, as the read path does.
+/// Returns an event's typed payload as readers get it.
 fn payload(event: &NewEvent) -> EventPayload {
-    WEBHOOK_DECODERS.payload(event)
+    WEBHOOK_DECODERS.payload(event).into_owned()
 }
 
 fn decode(body: &Value) -> Vec<NewEvent> {
