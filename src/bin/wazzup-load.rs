@@ -18,6 +18,11 @@
 //! * `acks --webhook-url … --grpc … --consumers N --events M` measures durable explicit acks
 //!   ([`acks`]): N named consumers each ack M events one at a time; one JSON line with acks/s.
 //!
+//! * `nats-fanout --url nats://127.0.0.1:PORT --subscribers N --rate R --messages M` is the
+//!   fan-out reference ([`nats_fanout`]): a core `nats-server` fanning the latency run's 1 KB
+//!   messages to as many subscribers, with the same latency figures; the script reads the
+//!   server's CPU per delivery beside the gateway's.
+//!
 //! * `read-export --target HOST:PORT` creates a message export on the gateway's default account
 //!   (the sandbox, with `server.sandbox_export_rows` generated rows), watches it to `DONE`, reads
 //!   every row with `ReadMessageExport` and prints one JSON line (rows, seconds, rows_per_s,
@@ -46,6 +51,8 @@ mod acks;
 mod fsync;
 #[path = "wazzup-load/ingest.rs"]
 mod ingest;
+#[path = "wazzup-load/nats_fanout.rs"]
+mod nats_fanout;
 #[path = "wazzup-load/passthrough.rs"]
 mod passthrough;
 
@@ -181,6 +188,25 @@ enum Command {
         /// Bytes per append.
         #[arg(long, default_value_t = 4096)]
         record_bytes: usize,
+    },
+    /// Publishes messages at a fixed rate through a core NATS server to N subscribers; prints
+    /// the delivery latency (the fan-out reference of the latency run).
+    NatsFanout {
+        /// The server's URL `nats://HOST:PORT`.
+        #[arg(long)]
+        url: String,
+        /// Subscriptions on the subject.
+        #[arg(long, default_value_t = 1)]
+        subscribers: usize,
+        /// Messages per second.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        /// Messages in all.
+        #[arg(long, default_value_t = 5000)]
+        messages: usize,
+        /// Size of each message.
+        #[arg(long, default_value_t = 1024)]
+        body_bytes: usize,
     },
     /// Creates an export, watches it to DONE, reads all its rows and prints one JSON line.
     ReadExport {
@@ -542,6 +568,21 @@ async fn main() -> std::process::ExitCode {
             grpc,
             consumers: consumers.max(1),
             events,
+        })
+        .await
+        .map(|line| println!("{line}")),
+        Command::NatsFanout {
+            url,
+            subscribers,
+            rate,
+            messages,
+            body_bytes,
+        } => nats_fanout::fanout(nats_fanout::FanoutRun {
+            url,
+            subscribers,
+            rate,
+            messages,
+            body_bytes,
         })
         .await
         .map(|line| println!("{line}")),
