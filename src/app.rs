@@ -118,7 +118,7 @@ impl EventPipeline {
         Ok(Self {
             log: opened.log,
             consumers: opened.consumers,
-            pending: Arc::new(PendingResponses::new()),
+            pending: opened.responses,
             log_health: opened.health,
         })
     }

@@ -1,5 +1,6 @@
 //! The one place that turns `events.backend` into concrete stores and services: the event log,
-//! the named consumers' durable state, the consumer groups and the idempotency store. Adding a backend is one arm in each
+//! the named consumers' durable state, the CRM requests held open, the consumer groups and the
+//! idempotency store. Adding a backend is one arm in each
 //! function here (and its variant in [`EventsBackend`]); nothing else in the gateway names a
 //! concrete store.
 
@@ -14,6 +15,7 @@ use crate::events::groups::ConsumerGroups;
 use crate::events::log::{
     ConsumerStore, EmbeddedEventLog, EventLog, JetStreamEventLog, RetentionPolicy,
 };
+use crate::events::responses::PendingResponses;
 use crate::idempotency::{EmbeddedIdempotencyStore, IdempotencyStore, JetStreamIdempotencyStore};
 use crate::nats::NatsConnection;
 use crate::storage::WriteHealth;
@@ -28,6 +30,8 @@ pub(super) struct OpenedLog {
     pub(super) consumers: Arc<dyn ConsumerStore>,
     /// Whether the log can write.
     pub(super) health: WriteHealth,
+    /// The CRM entity requests held open, reachable from every replica the backend spans.
+    pub(super) responses: Arc<PendingResponses>,
 }
 
 /// The idempotency store of the configured backend.
@@ -65,6 +69,7 @@ pub(super) async fn open_event_log(config: &Config) -> Result<OpenedLog, AppErro
                 log: log.clone(),
                 consumers: log,
                 health,
+                responses: Arc::new(PendingResponses::new()),
             })
         }
         EventsBackend::Nats => {
@@ -77,6 +82,9 @@ pub(super) async fn open_event_log(config: &Config) -> Result<OpenedLog, AppErro
                 log: log.clone(),
                 consumers: log,
                 health: connection.health(),
+                // On the log's connection: a holder's subscription reaches the server before
+                // the event it waits for is published.
+                responses: Arc::new(PendingResponses::over_nats(&connection, &nats.stream)),
             })
         }
     }

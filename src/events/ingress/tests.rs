@@ -426,7 +426,8 @@ async fn a_crm_request_is_answered_with_the_subscribers_json() {
             let event = stored_event(&harness.log, EventType::ContactRequested).await;
             let contact = json!({"id": "c-7", "responsibleUserId": "1", "name": "contact name",
                                  "contactData": [{"chatType": "whatsapp", "chatId": "79…"}]});
-            assert!(harness.responses.respond(&event.id, contact), "a waiter is registered");
+            let delivered = harness.responses.respond("main", &event.id, contact).await;
+            assert!(delivered.unwrap(), "a waiter is registered");
         };
         let (response, ()) = tokio::join!(posting, answering);
         assert_eq!(response.status(), StatusCode::OK);
@@ -458,12 +459,11 @@ async fn an_unanswered_crm_request_gets_the_504_fallback_and_stays_in_the_log() 
         let events = harness.log.events();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].event_type, EventType::DealRequested);
-        assert!(
-            !harness
-                .responses
-                .respond(&events[0].id, json!({"id": "late"})),
-            "late answers are refused"
-        );
+        let late = harness
+            .responses
+            .respond("main", &events[0].id, json!({"id": "late"}))
+            .await;
+        assert!(!late.unwrap(), "late answers are refused");
         harness.stop().await;
     })
     .await;
