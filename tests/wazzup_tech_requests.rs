@@ -17,6 +17,7 @@ use wazzup_gateway::config::Config;
 use wazzup_gateway::model::{ExportRequest, ExportState};
 use wazzup_gateway::proto::pb;
 use wazzup_gateway::telemetry::metrics::UpstreamMetrics;
+use wazzup_gateway::upstream::transport::TransportShared;
 use wazzup_gateway::upstream::{CallContext, RetryPolicy, Upstream, WazzupTechClient};
 use wazzup_tech_support::*;
 use wazzup_v3_support::{failure, webhooks};
@@ -750,8 +751,12 @@ fn tech_client(upstream: &MockServer) -> WazzupTechClient {
         .iter()
         .find(|account| account.name == ACCOUNT)
         .expect("the tech account");
-    WazzupTechClient::with_policy(account, RetryPolicy::for_test(), UpstreamMetrics::default())
-        .expect("client")
+    WazzupTechClient::with_policy(
+        account,
+        RetryPolicy::for_test(),
+        &TransportShared::local(UpstreamMetrics::default()),
+    )
+    .expect("client")
 }
 
 #[tokio::test]

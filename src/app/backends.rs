@@ -1,6 +1,6 @@
 //! The one place that turns `events.backend` into concrete stores and services: the event log,
-//! the named consumers' durable state, the CRM requests held open, the consumer groups and the
-//! idempotency store. Adding a backend is one arm in each
+//! the named consumers' durable state, the CRM requests held open, the consumer groups, the
+//! idempotency store and the upstream rate budgets. Adding a backend is one arm in each
 //! function here (and its variant in [`EventsBackend`]); nothing else in the gateway names a
 //! concrete store.
 
@@ -19,6 +19,7 @@ use crate::events::responses::PendingResponses;
 use crate::idempotency::{EmbeddedIdempotencyStore, IdempotencyStore, JetStreamIdempotencyStore};
 use crate::nats::NatsConnection;
 use crate::storage::WriteHealth;
+use crate::upstream::transport::{JetStreamBudgets, LocalBudgets, RateBudgets};
 
 use super::{AppError, EventPipeline};
 
@@ -146,6 +147,27 @@ pub(super) async fn open_idempotency(config: &Config) -> Result<OpenedIdempotenc
                 health: connection.health(),
                 store: Arc::new(store),
             })
+        }
+    }
+}
+
+/// Opens where the accounts' upstream rate budgets are kept: each process's own with the
+/// embedded backend; with nats, the `nats.rate_budget_bucket` bucket all replicas share (a
+/// replica that loses NATS paces itself alone until it is back, see [`JetStreamBudgets`]).
+///
+/// # Errors
+///
+/// Fails with [`AppError::Nats`] when NATS cannot be reached or refuses the bucket.
+pub(super) async fn open_rate_budgets(config: &Config) -> Result<Arc<dyn RateBudgets>, AppError> {
+    match config.events.backend {
+        EventsBackend::Embedded => Ok(Arc::new(LocalBudgets)),
+        EventsBackend::Nats => {
+            let (connection, nats) = connect_nats(config).await?;
+            let budgets = JetStreamBudgets::open(&connection, nats)
+                .await
+                .map_err(|source| nats_error(&*source))?;
+            tracing::info!(bucket = %nats.rate_budget_bucket, "upstream rate budgets shared on NATS JetStream");
+            Ok(Arc::new(budgets))
         }
     }
 }
