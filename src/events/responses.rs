@@ -6,7 +6,7 @@
 //! The application picks the reach by backend: [`PendingResponses::new`] answers only the
 //! requests this process holds (the embedded backend, one replica);
 //! [`PendingResponses::over_nats`] also relays answers between replicas through NATS (see
-//! [`relay`]), so `Respond` on any replica reaches the one holding the HTTP request.
+//! `relay.rs`), so `Respond` on any replica reaches the one holding the HTTP request.
 //!
 //! An answer is delivered at most once: `respond` is true only when the holder took the answer
 //! before its wait ended; a late or repeated answer gets false.

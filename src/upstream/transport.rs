@@ -1,8 +1,9 @@
 //! The one place that speaks HTTP to an upstream (the only reqwest code in the gateway): one
 //! client per account with its base URL, `Authorization: Bearer <key>` (marked sensitive),
-//! connect and request timeouts capped by the caller's deadline, a rate limiter and a bound on
-//! in-flight requests shared by every caller of the account, a span per attempt, and the retry
-//! loop that [`RetryPolicy`] drives.
+//! connect and request timeouts capped by the caller's deadline, the account's rate budget (a
+//! [`RateBudget`] from the [`RateBudgets`] the application picks: this process's own, or shared
+//! by the replicas through NATS) and a bound on in-flight requests shared by every caller of the
+//! account, a span per attempt, and the retry loop that [`RetryPolicy`] drives.
 //!
 //! Spans and logs carry the method, the route template, the status and the attempt number; never
 //! the key, the query values or a body.
