@@ -119,9 +119,30 @@ async fn shares_are_leased_in_blocks_so_the_bucket_sees_few_writes() {
     let entry = budgets.bucket.entry(kv_key("main")).await.unwrap().unwrap();
     let stored: Granted = serde_json::from_slice(&entry.value).unwrap();
     assert_eq!((stored.granted, stored.window), (500, 500_000));
-    // The entry's revision counts every write to the bucket, this test's only entry: one per
-    // block of 25, and none for the refused request.
-    assert_eq!(entry.revision, 20);
+    // The entry's revision counts every write to the bucket, this test's only entry: blocks of
+    // 1, 2, 4, 8 and 16, then 19 of 25 (the last one 19 shares), none for the refused request.
+    assert_eq!(entry.revision, 24);
+}
+
+#[tokio::test]
+async fn a_quiet_replica_holds_back_only_what_it_used() {
+    let Some(server) = TestNatsServer::shared() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = server.config_for(dir.path());
+    let clock = Arc::new(Mutex::new(EPOCH_OFFSET));
+    let metrics = UpstreamMetrics::default();
+    let quiet = replica(&config, &clock)
+        .await
+        .budget("main", &limits(100), &metrics);
+    let busy = replica(&config, &clock)
+        .await
+        .budget("main", &limits(100), &metrics);
+
+    assert_eq!(quiet.take().await, Ok(()));
+
+    assert_eq!(take_many(&*busy, 100).await.0, 99);
 }
 
 #[tokio::test]
