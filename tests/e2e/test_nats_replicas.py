@@ -14,9 +14,10 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
+import pytest
 
-from harness import RPC_TIMEOUT_S, SANDBOX_WEBHOOK_SECRET
-from test_nats_backend import first_events, nats_env, nats_server  # noqa: F401 (nats_server is a fixture)
+from harness import RPC_TIMEOUT_S, SANDBOX_WEBHOOK_SECRET, rpc_error_details
+from test_nats_backend import first_events, nats_env, nats_server, wait_for_readyz  # noqa: F401 (nats_server is a fixture)
 from test_wazzup_v3_mock import WHATSAPP, answer_like_v3
 from upstream_mock import RecordingUpstream
 
@@ -65,6 +66,22 @@ def test_a_crm_request_held_by_one_replica_is_answered_by_respond_on_the_other(s
     assert answers == [(200, CONTACT)]
     assert not respond(pb, other, event.id, {"id": "again"}), "a repeated answer is refused"
     assert not respond(pb, holder, event.id, {"id": "again"}), "also on the holder"
+
+
+def test_respond_while_nats_is_unreachable_is_unavailable_never_a_silent_false(start_gateway, pb, nats_server):  # noqa: F811
+    gateway = start_gateway(env=nats_env(nats_server))
+
+    nats_server.stop()
+    status, _ = wait_for_readyz(gateway, lambda status, _: status == 503)
+    assert status == 503
+    with pytest.raises(grpc.RpcError) as raised:
+        respond(pb, gateway, "evt-while-down", CONTACT)
+
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    (info,) = rpc_error_details(raised.value)["google.rpc.ErrorInfo"]
+    assert info.reason == "EVENT_LOG_UNAVAILABLE"
+    nats_server.start()
+    wait_for_readyz(gateway, lambda status, _: status == 200)
 
 
 def test_two_replicas_together_send_at_most_the_accounts_budget_per_window(start_gateway, pb, nats_server, tmp_path):  # noqa: F811
