@@ -38,6 +38,7 @@ use crate::storage::{StorageHealth, WriteHealth};
 use crate::telemetry::Metrics;
 use crate::telemetry::event_links::EventLinks;
 use crate::upstream::registry::WEBHOOK_DECODERS;
+use crate::upstream::transport::{RateBudgets, TransportShared};
 
 /// Pending connections the kernel queues per listener; the default 128 overflows when hundreds
 /// of clients connect at once, and each dropped attempt stalls a client for a second or more.
@@ -118,7 +119,7 @@ impl EventPipeline {
         Ok(Self {
             log: opened.log,
             consumers: opened.consumers,
-            pending: Arc::new(PendingResponses::new()),
+            pending: opened.responses,
             log_health: opened.health,
         })
     }
@@ -197,6 +198,7 @@ pub async fn run_with_events(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
     let idempotency = backends::open_idempotency(&config).await?;
+    let budgets = backends::open_rate_budgets(&config).await?;
     let storage = StorageHealth::new(vec![events.log_health.clone(), idempotency.health]);
     let metrics = Metrics::new();
     let sends = Arc::new(IdempotentSends::new(
@@ -211,6 +213,7 @@ pub async fn run_with_events(
                 sends: sends.clone(),
                 storage,
                 metrics,
+                budgets,
             };
             let outcome = serve(
                 &config,
@@ -243,8 +246,8 @@ pub async fn run_with_events(
     outcome
 }
 
-/// The idempotent sends, the write health of both embedded stores, and the metrics registry
-/// the sends already record into.
+/// The idempotent sends, the write health of both embedded stores, the metrics registry the sends
+/// already record into, and where the rate budgets are kept.
 struct Stores {
     /// Keyed sends over the idempotency store.
     sends: Arc<IdempotentSends>,
@@ -252,6 +255,8 @@ struct Stores {
     storage: StorageHealth,
     /// The registry, completed with the scrape-time sources once the accounts are built.
     metrics: Metrics,
+    /// Where the accounts' upstream rate budgets are kept.
+    budgets: Arc<dyn RateBudgets>,
 }
 
 /// Wires every sandbox account: its sends' statuses, injected messages and channel changes
@@ -276,8 +281,15 @@ async fn serve(
 ) -> Result<(), AppError> {
     let mut metrics = stores.metrics;
     let accounts = Arc::new(
-        Accounts::from_config(config, &stores.sends, &metrics.upstream())
-            .map_err(AppError::Upstream)?,
+        Accounts::from_config(
+            config,
+            &stores.sends,
+            &TransportShared {
+                metrics: metrics.upstream(),
+                budgets: stores.budgets,
+            },
+        )
+        .map_err(AppError::Upstream)?,
     );
     connect_sandboxes(&accounts, &pipeline.log, &local_base_url(&listeners.admin));
     announce(config, &listeners);

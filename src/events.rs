@@ -91,7 +91,7 @@ pub struct NewEvent {
     /// What the event says, typed: decoded from `raw` once, by the dialect, when the webhook is
     /// received, and stored with it, so that readers convert it and never decode `raw` again.
     /// `None` only for an event stored by a build before payloads were stored (row version 1);
-    /// [`decode::WebhookDecoders::payload`] decodes such an event when it is read.
+    /// its dialect decodes such an event when it is read.
     pub payload: Option<payload::EventPayload>,
 }
 

@@ -75,4 +75,5 @@ pub use events::{Cursor, EventType, NewEvent};
 pub use model::{Dialect, ExportRequest, ExportState};
 pub use telemetry::init as init_telemetry;
 pub use telemetry::metrics::UpstreamMetrics;
+pub use upstream::transport::TransportShared;
 pub use upstream::{CallContext, RetryPolicy, Upstream, UpstreamError, WazzupTechClient};

@@ -566,10 +566,8 @@ async fn respond_hands_the_body_to_the_held_request_or_reports_event_not_found()
             event("plain"),
         ])
         .await;
-    let waiting = tokio::spawn({
-        let pending = gateway.pending.clone();
-        async move { pending.wait_for("crm-1", PATIENCE).await }
-    });
+    let held = gateway.pending.hold("main", "crm-1").await.unwrap();
+    let waiting = tokio::spawn(held.answer(PATIENCE));
     let body = prost_types::Struct {
         fields: [(
             "id".to_owned(),
@@ -585,20 +583,16 @@ async fn respond_hands_the_body_to_the_held_request_or_reports_event_not_found()
         ..Default::default()
     };
 
-    // The ingress registers its wait concurrently; answer until it has.
-    let answered = tokio::time::timeout(PATIENCE, async {
-        let mut client = gateway.events().await;
-        while !client
-            .respond(respond("crm-1"))
-            .await
-            .unwrap()
-            .into_inner()
-            .delivered
-        {
-            tokio::task::yield_now().await;
-        }
-    });
-    answered.await.expect("answered in time");
+    let delivered = gateway
+        .events()
+        .await
+        .respond(respond("crm-1"))
+        .await
+        .unwrap()
+        .into_inner()
+        .delivered;
+
+    assert!(delivered, "the held request took the answer");
 
     assert_eq!(
         waiting.await.unwrap(),

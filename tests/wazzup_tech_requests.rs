@@ -16,7 +16,7 @@ use support::{TestGateway, max_button, recipient, telegram_button};
 use wazzup_gateway::Config;
 use wazzup_gateway::UpstreamMetrics;
 use wazzup_gateway::proto::pb;
-use wazzup_gateway::{CallContext, RetryPolicy, Upstream, WazzupTechClient};
+use wazzup_gateway::{CallContext, RetryPolicy, TransportShared, Upstream, WazzupTechClient};
 use wazzup_gateway::{ExportRequest, ExportState};
 use wazzup_tech_support::*;
 use wazzup_v3_support::{failure, webhooks};
@@ -750,8 +750,12 @@ fn tech_client(upstream: &MockServer) -> WazzupTechClient {
         .iter()
         .find(|account| account.name == ACCOUNT)
         .expect("the tech account");
-    WazzupTechClient::with_policy(account, RetryPolicy::for_test(), UpstreamMetrics::default())
-        .expect("client")
+    WazzupTechClient::with_policy(
+        account,
+        RetryPolicy::for_test(),
+        &TransportShared::local(UpstreamMetrics::default()),
+    )
+    .expect("client")
 }
 
 #[tokio::test]

@@ -181,7 +181,11 @@ impl EventsApi {
             return Err(not_found());
         }
         let answer = body.body.as_ref().map(struct_to_json).unwrap_or_default();
-        Ok(self.services.pending.respond(&body.event_id, answer))
+        Ok(self
+            .services
+            .pending
+            .respond(account.name(), &body.event_id, answer)
+            .await?)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The one place that turns `events.backend` into concrete stores and services: the event log,
-//! the named consumers' durable state, the consumer groups and the idempotency store. Adding a backend is one arm in each
+//! the named consumers' durable state, the CRM requests held open, the consumer groups, the
+//! idempotency store and the upstream rate budgets. Adding a backend is one arm in each
 //! function here (and its variant in [`EventsBackend`]); nothing else in the gateway names a
 //! concrete store.
 
@@ -14,9 +15,11 @@ use crate::events::groups::ConsumerGroups;
 use crate::events::log::{
     ConsumerStore, EmbeddedEventLog, EventLog, JetStreamEventLog, RetentionPolicy,
 };
+use crate::events::responses::PendingResponses;
 use crate::idempotency::{EmbeddedIdempotencyStore, IdempotencyStore, JetStreamIdempotencyStore};
 use crate::nats::NatsConnection;
 use crate::storage::WriteHealth;
+use crate::upstream::transport::{JetStreamBudgets, LocalBudgets, RateBudgets};
 
 use super::{AppError, EventPipeline};
 
@@ -28,6 +31,8 @@ pub(super) struct OpenedLog {
     pub(super) consumers: Arc<dyn ConsumerStore>,
     /// Whether the log can write.
     pub(super) health: WriteHealth,
+    /// The CRM entity requests held open, reachable from every replica the backend spans.
+    pub(super) responses: Arc<PendingResponses>,
 }
 
 /// The idempotency store of the configured backend.
@@ -65,6 +70,7 @@ pub(super) async fn open_event_log(config: &Config) -> Result<OpenedLog, AppErro
                 log: log.clone(),
                 consumers: log,
                 health,
+                responses: Arc::new(PendingResponses::new()),
             })
         }
         EventsBackend::Nats => {
@@ -77,6 +83,9 @@ pub(super) async fn open_event_log(config: &Config) -> Result<OpenedLog, AppErro
                 log: log.clone(),
                 consumers: log,
                 health: connection.health(),
+                // On the log's connection: a holder's subscription reaches the server before
+                // the event it waits for is published.
+                responses: Arc::new(PendingResponses::over_nats(&connection, &nats.stream)),
             })
         }
     }
@@ -138,6 +147,27 @@ pub(super) async fn open_idempotency(config: &Config) -> Result<OpenedIdempotenc
                 health: connection.health(),
                 store: Arc::new(store),
             })
+        }
+    }
+}
+
+/// Opens where the accounts' upstream rate budgets are kept: each process's own with the
+/// embedded backend; with nats, the `nats.rate_budget_bucket` bucket all replicas share (a
+/// replica that loses NATS paces itself alone until it is back, see [`JetStreamBudgets`]).
+///
+/// # Errors
+///
+/// Fails with [`AppError::Nats`] when NATS cannot be reached or refuses the bucket.
+pub(super) async fn open_rate_budgets(config: &Config) -> Result<Arc<dyn RateBudgets>, AppError> {
+    match config.events.backend {
+        EventsBackend::Embedded => Ok(Arc::new(LocalBudgets)),
+        EventsBackend::Nats => {
+            let (connection, nats) = connect_nats(config).await?;
+            let budgets = JetStreamBudgets::open(&connection, nats)
+                .await
+                .map_err(|source| nats_error(&*source))?;
+            tracing::info!(bucket = %nats.rate_budget_bucket, "upstream rate budgets shared on NATS JetStream");
+            Ok(Arc::new(budgets))
         }
     }
 }

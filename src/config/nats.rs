@@ -49,6 +49,8 @@ pub(crate) const ENV_NATS_EVENT_IDS_BUCKET: &str = "WGW_NATS_EVENT_IDS_BUCKET";
 pub(crate) const ENV_NATS_CONSUMERS_BUCKET: &str = "WGW_NATS_CONSUMERS_BUCKET";
 /// Key-value bucket holding the idempotency records.
 pub(crate) const ENV_NATS_IDEMPOTENCY_BUCKET: &str = "WGW_NATS_IDEMPOTENCY_BUCKET";
+/// Key-value bucket holding the per-account upstream rate budgets shared by the replicas.
+pub(crate) const ENV_NATS_RATE_BUDGET_BUCKET: &str = "WGW_NATS_RATE_BUDGET_BUCKET";
 /// JetStream's duplicate window: a repeated `Nats-Msg-Id` within it is not stored again.
 pub(crate) const ENV_NATS_DEDUPE_WINDOW: &str = "WGW_NATS_DEDUPE_WINDOW";
 
@@ -58,7 +60,7 @@ pub(crate) const DEFAULT_NATS_STREAM: &str = "WGW_EVENTS";
 pub(crate) const DEFAULT_NATS_DEDUPE_WINDOW: &str = "2m";
 
 /// The `[nats]` settings with an environment variable, in the order of the README table.
-pub(super) const NATS_SETTINGS: [SettingDoc; 12] = [
+pub(super) const NATS_SETTINGS: [SettingDoc; 13] = [
     SettingDoc {
         env: ENV_NATS_URL,
         file_key: "nats.url",
@@ -131,6 +133,13 @@ pub(super) const NATS_SETTINGS: [SettingDoc; 12] = [
         description: "Key-value bucket of the idempotency records (TTL storage.idempotency_retention).",
     },
     SettingDoc {
+        env: ENV_NATS_RATE_BUDGET_BUCKET,
+        file_key: "nats.rate_budget_bucket",
+        default: "wgw_rate_budget",
+        description: "Key-value bucket of the per-account upstream rate budgets all replicas \
+                      share (one entry per account: the current window's granted requests).",
+    },
+    SettingDoc {
         env: ENV_NATS_DEDUPE_WINDOW,
         file_key: "nats.dedupe_window",
         default: DEFAULT_NATS_DEDUPE_WINDOW,
@@ -179,6 +188,7 @@ pub(super) struct FileNats {
     event_ids_bucket: Option<String>,
     consumers_bucket: Option<String>,
     idempotency_bucket: Option<String>,
+    rate_budget_bucket: Option<String>,
     dedupe_window: Option<DurationText>,
 }
 
@@ -211,6 +221,8 @@ pub struct NatsConfig {
     pub consumers_bucket: String,
     /// Bucket of the idempotency records.
     pub idempotency_bucket: String,
+    /// Bucket of the upstream rate budgets shared by the replicas.
+    pub rate_budget_bucket: String,
     /// JetStream's duplicate window for `Nats-Msg-Id`.
     pub dedupe_window: Duration,
 }
@@ -265,6 +277,7 @@ impl NatsConfig {
             ids,
             consumers,
             idempotency,
+            rate_budget,
             dedupe,
         ] = &NATS_SETTINGS;
         let Some(servers) = layered_opt(env, url, file.url.as_deref(), &SERVER_URLS)? else {
@@ -286,6 +299,7 @@ impl NatsConfig {
             event_ids_bucket: name(ids, &file.event_ids_bucket)?,
             consumers_bucket: name(consumers, &file.consumers_bucket)?,
             idempotency_bucket: name(idempotency, &file.idempotency_bucket)?,
+            rate_budget_bucket: name(rate_budget, &file.rate_budget_bucket)?,
             dedupe_window: layered(
                 env,
                 dedupe,

@@ -48,6 +48,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     nats::NATS_SETTINGS[9],
     nats::NATS_SETTINGS[10],
     nats::NATS_SETTINGS[11],
+    nats::NATS_SETTINGS[12],
     webhooks::WEBHOOK_MAX_BODY_BYTES,
     webhooks::WEBHOOK_MAX_EVENT_BYTES,
     webhooks::WEBHOOK_REQUEST_TIMEOUT,

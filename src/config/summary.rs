@@ -78,7 +78,7 @@ fn nats_line(config: &Config) -> String {
         return "nats: not configured".to_owned();
     };
     format!(
-        "nats: {}; stream {} (R{}, dedupe window {}); buckets {}, {}, {}; auth {}; tls CA {}",
+        "nats: {}; stream {} (R{}, dedupe window {}); buckets {}, {}, {}, {}; auth {}; tls CA {}",
         nats.servers.join(","),
         nats.stream,
         nats.replicas,
@@ -86,6 +86,7 @@ fn nats_line(config: &Config) -> String {
         nats.event_ids_bucket,
         nats.consumers_bucket,
         nats.idempotency_bucket,
+        nats.rate_budget_bucket,
         nats.auth.describe(),
         nats.tls_ca_file
             .as_ref()

@@ -346,18 +346,25 @@ impl Ingress {
             let outcome = self.append(account, decoded.events, deadline).await;
             return self.finish(account, kind, outcome);
         };
-        // Registered before the event is visible to subscribers, so an answer cannot arrive
-        // before anyone waits for it. Polling once runs `wait_for` up to its first await, which is
-        // where it registers.
+        // Held before the event is visible to subscribers, so an answer cannot arrive before
+        // anyone waits for it.
         let patience = crm_patience(&crm_request, self.limits.crm_response_timeout);
-        let answer = self.responses.wait_for(&crm_request.id, patience);
-        tokio::pin!(answer);
-        let _ = futures::poll!(&mut answer);
+        let held = match self.responses.hold(account, &crm_request.id).await {
+            Ok(held) => held,
+            Err(error) => {
+                tracing::warn!(
+                    account,
+                    error = &error as &dyn std::error::Error,
+                    "CRM request cannot be held for its answer"
+                );
+                return self.finish(account, kind, Outcome::Unavailable);
+            }
+        };
         let outcome = self.append(account, decoded.events, deadline).await;
         if outcome != Outcome::Stored {
             return self.finish(account, kind, outcome);
         }
-        match answer.await {
+        match held.answer(patience).await {
             Some(body) => {
                 self.record(account, kind, Outcome::CrmAnswered);
                 (StatusCode::OK, Json(body)).into_response()

@@ -86,6 +86,7 @@ impl TestNatsServer {
             event_ids_bucket: format!("ids{tag}"),
             consumers_bucket: format!("cons{tag}"),
             idempotency_bucket: format!("idem{tag}"),
+            rate_budget_bucket: format!("rate{tag}"),
             dedupe_window: Duration::from_secs(120),
         }
     }

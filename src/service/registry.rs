@@ -4,10 +4,9 @@
 use std::sync::Arc;
 
 use crate::config::{AccountConfig, Config};
-use crate::telemetry::metrics::UpstreamMetrics;
 use crate::upstream;
 use crate::upstream::sandbox::SandboxUpstream;
-use crate::upstream::transport::{Downloads, TransportError};
+use crate::upstream::transport::{Downloads, TransportError, TransportShared};
 
 use super::IdempotentSends;
 use super::account::Account;
@@ -51,7 +50,8 @@ impl Accounts {
     }
 
     /// Builds one upstream per configured account; keyed sends of every account go through
-    /// `sends`, and the HTTP clients record their attempts into `metrics`.
+    /// `sends`, and the HTTP clients record their attempts into `shared`'s metrics and take
+    /// their rate budgets from `shared`'s budgets.
     ///
     /// # Errors
     ///
@@ -59,12 +59,12 @@ impl Accounts {
     pub(crate) fn from_config(
         config: &Config,
         sends: &Arc<IdempotentSends>,
-        metrics: &UpstreamMetrics,
+        shared: &TransportShared,
     ) -> Result<Self, TransportError> {
         let downloads = Downloads::new().map_err(TransportError::Downloads)?;
         let mut accounts = Vec::with_capacity(config.accounts.len());
         for account in &config.accounts {
-            let mut built = build_account(config, account, sends, &downloads, metrics)?;
+            let mut built = build_account(config, account, sends, &downloads, shared)?;
             // The sandbox's channels change at once (injected), so its lookups are never cached.
             if built.as_sandbox().is_none() {
                 built = built.with_channel_cache(account.channel_cache_ttl);
@@ -123,9 +123,9 @@ fn build_account(
     account: &AccountConfig,
     sends: &Arc<IdempotentSends>,
     downloads: &Downloads,
-    metrics: &UpstreamMetrics,
+    shared: &TransportShared,
 ) -> Result<Account, TransportError> {
-    let built = match upstream::registry::spec(account.dialect).build(config, account, metrics)? {
+    let built = match upstream::registry::spec(account.dialect).build(config, account, shared)? {
         upstream::dialect::BuiltUpstream::Sandbox(sandbox) => {
             Account::sandbox(&account.name, sandbox, sends.clone(), downloads.clone())
         }

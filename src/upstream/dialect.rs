@@ -9,14 +9,13 @@ use std::sync::Arc;
 
 use crate::config::{AccountConfig, Config};
 use crate::events::decode::WebhookDecoder;
-use crate::telemetry::metrics::UpstreamMetrics;
 
 use crate::model::{EditMessage, SendMessage, Violations};
 
 use super::Upstream;
 use super::error::ErrorBody;
 use super::sandbox::SandboxUpstream;
-use super::transport::TransportError;
+use super::transport::{TransportError, TransportShared};
 
 /// What building a dialect's upstream for one account gave.
 #[derive(Debug)]
@@ -35,7 +34,8 @@ pub(crate) trait DialectSpec: Sync + fmt::Debug {
     fn error_domain(&self) -> &'static str;
 
     /// Builds the upstream of one configured account of this dialect; an HTTP client records
-    /// its attempts and rate limiter waits into `metrics`.
+    /// its attempts and rate limiter waits into `shared`'s metrics and takes its rate budget
+    /// from `shared`'s budgets.
     ///
     /// # Errors
     ///
@@ -44,7 +44,7 @@ pub(crate) trait DialectSpec: Sync + fmt::Debug {
         &self,
         config: &Config,
         account: &AccountConfig,
-        metrics: &UpstreamMetrics,
+        shared: &TransportShared,
     ) -> Result<BuiltUpstream, TransportError>;
 
     /// Reads the body of an error answer (any non-2xx) into the shared error shape; dialects whose

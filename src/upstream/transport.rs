@@ -1,16 +1,17 @@
 //! The one place that speaks HTTP to an upstream (the only reqwest code in the gateway): one
 //! client per account with its base URL, `Authorization: Bearer <key>` (marked sensitive),
-//! connect and request timeouts capped by the caller's deadline, a rate limiter and a bound on
-//! in-flight requests shared by every caller of the account, a span per attempt, and the retry
-//! loop that [`RetryPolicy`] drives.
+//! connect and request timeouts capped by the caller's deadline, the account's rate budget (a
+//! [`RateBudget`] from the [`RateBudgets`] the application picks: this process's own, or shared
+//! by the replicas through NATS) and a bound on in-flight requests shared by every caller of the
+//! account, a span per attempt, and the retry loop that [`RetryPolicy`] drives.
 //!
 //! Spans and logs carry the method, the route template, the status and the attempt number; never
 //! the key, the query values or a body.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use governor::clock::Clock as _;
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, DATE, HeaderValue, RETRY_AFTER};
 use secrecy::ExposeSecret as _;
@@ -25,11 +26,13 @@ use crate::telemetry::metrics::{
 use crate::telemetry::trace_context;
 
 mod address;
+mod budget;
 mod download;
 mod pacing;
 mod request;
 mod retry_after;
 
+pub(crate) use budget::{JetStreamBudgets, LocalBudgets, RateBudget, RateBudgets};
 pub(crate) use download::{Downloads, describe as describe_download_error};
 pub(crate) use request::{Answer, Credentials, TransportError, UpstreamRequest};
 
@@ -45,6 +48,26 @@ const MAX_SUCCESS_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Largest error body read, in bytes (only its code and short fields are kept).
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
+/// What every account's transport is built with: where it records its attempts and rate
+/// limiter waits, and where its rate budget is kept.
+#[derive(Clone, Debug)]
+pub struct TransportShared {
+    /// Where attempts, waits and fallbacks are counted.
+    pub metrics: UpstreamMetrics,
+    /// Each account's rate budget: this process's own, or shared by the replicas.
+    pub budgets: Arc<dyn RateBudgets>,
+}
+
+impl TransportShared {
+    /// Records into `metrics`; each account's budget is this process's own.
+    pub fn local(metrics: UpstreamMetrics) -> Self {
+        Self {
+            metrics,
+            budgets: Arc::new(LocalBudgets),
+        }
+    }
+}
+
 /// The HTTP stack of one account.
 #[derive(Debug)]
 pub(crate) struct Transport {
@@ -57,9 +80,7 @@ pub(crate) struct Transport {
     /// `Bearer <key>`, marked sensitive so no debug output shows it.
     authorization: HeaderValue,
     /// Client-side pacing to the upstream's documented rate.
-    limiter: pacing::Pacer,
-    /// The limiter's clock, to turn its answers into waits.
-    clock: pacing::TokioClock,
+    budget: Arc<dyn RateBudget>,
     /// Bound on upstream requests in flight; the rest wait in the gateway.
     in_flight: Semaphore,
     /// Upper bound for one attempt.
@@ -80,7 +101,7 @@ pub(crate) struct Transport {
 
 impl Transport {
     /// Builds the HTTP stack of `account`, recording its attempts and rate limiter waits into
-    /// `metrics`.
+    /// `shared`'s metrics and taking its rate budget from `shared`'s budgets.
     ///
     /// # Errors
     ///
@@ -88,7 +109,7 @@ impl Transport {
     pub(crate) fn new(
         account: &AccountConfig,
         policy: RetryPolicy,
-        metrics: UpstreamMetrics,
+        shared: &TransportShared,
     ) -> Result<Self, TransportError> {
         let name = account.name.clone();
         let key = account
@@ -112,11 +133,11 @@ impl Transport {
             account: name.clone(),
             source,
         })?;
-        let (limiter, clock) = pacing::pacer(pacing::quota(&account.limits));
+        let metrics = shared.metrics.clone();
+        let budget = shared.budgets.budget(&name, &account.limits, &metrics);
         metrics.include_account(&name);
         Ok(Self {
-            limiter,
-            clock,
+            budget,
             in_flight: Semaphore::new(account.limits.max_concurrency.max(1)),
             request_timeout: account.limits.request_timeout,
             account: name,
@@ -417,14 +438,13 @@ impl Transport {
         let started = Instant::now();
         let mut waited = false;
         loop {
-            let Err(not_until) = self.limiter.check() else {
+            let Err(wait) = self.budget.take().await else {
                 if waited {
                     self.metrics
                         .record_limiter_wait(&self.account, started.elapsed());
                 }
                 return Ok(());
             };
-            let wait = not_until.wait_time_from(self.clock.now());
             if Instant::now() + wait >= deadline {
                 self.metrics.record_limiter_refusal(&self.account);
                 return Err(UpstreamError::RateLimitedLocally { retry_after: wait });
@@ -483,8 +503,8 @@ fn failed(error: reqwest::Error, timeout: Duration) -> UpstreamError {
 mod tests {
     use super::*;
 
-    /// The transport of an account allowing one request per 10 s, recording into `metrics`.
-    fn paced_transport(metrics: UpstreamMetrics) -> Transport {
+    /// The transport of an account allowing one request per 10 s, built with `shared`.
+    fn transport_with(shared: &TransportShared) -> Transport {
         let toml = "[[accounts]]\nname = \"main\"\nbase_url = \"http://127.0.0.1:9\"\n\
                     [accounts.limits]\nrequests_per_window = 1\nrate_window = \"10s\"\n";
         let env = std::collections::HashMap::from([(
@@ -492,7 +512,64 @@ mod tests {
             "k".to_owned(),
         )]);
         let config = crate::config::Config::from_toml_str(toml, &env).expect("valid");
-        Transport::new(&config.accounts[0], RetryPolicy::for_test(), metrics).expect("builds")
+        Transport::new(&config.accounts[0], RetryPolicy::for_test(), shared).expect("builds")
+    }
+
+    /// The transport of an account allowing one request per 10 s, recording into `metrics`.
+    fn paced_transport(metrics: UpstreamMetrics) -> Transport {
+        transport_with(&TransportShared::local(metrics))
+    }
+
+    /// Budgets that are always spent for another `wait`, naming the accounts asked for.
+    #[derive(Debug, Default)]
+    struct SpentBudgets {
+        /// The accounts whose budget was built, with their requests per window.
+        built: parking_lot::Mutex<Vec<(String, u32)>>,
+    }
+
+    /// A budget that is always spent for another minute.
+    #[derive(Debug)]
+    struct SpentBudget;
+
+    #[async_trait::async_trait]
+    impl RateBudget for SpentBudget {
+        async fn take(&self) -> Result<(), Duration> {
+            Err(Duration::from_secs(60))
+        }
+    }
+
+    impl RateBudgets for SpentBudgets {
+        fn budget(
+            &self,
+            account: &str,
+            limits: &UpstreamLimits,
+            _metrics: &UpstreamMetrics,
+        ) -> Arc<dyn RateBudget> {
+            self.built
+                .lock()
+                .push((account.to_owned(), limits.requests_per_window));
+            Arc::new(SpentBudget)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_transport_paces_with_the_budget_it_is_given() {
+        let budgets = Arc::new(SpentBudgets::default());
+        let shared = TransportShared {
+            metrics: UpstreamMetrics::default(),
+            budgets: budgets.clone(),
+        };
+        let transport = transport_with(&shared);
+
+        let refused = transport
+            .wait_for_rate(Instant::now() + Duration::from_secs(30))
+            .await;
+
+        assert_eq!(*budgets.built.lock(), [("main".to_owned(), 1)]);
+        assert!(matches!(
+            refused,
+            Err(UpstreamError::RateLimitedLocally { retry_after }) if retry_after == Duration::from_secs(60)
+        ));
     }
 
     #[tokio::test(start_paused = true)]

@@ -48,7 +48,8 @@ pub(crate) async fn fanout(run: FanoutRun) -> Result<serde_json::Value, String> 
         subscribers.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(expected);
             while latencies.len() < expected {
-                let Ok(Some(message)) = tokio::time::timeout(DRAIN_GRACE, subscription.next()).await
+                let Ok(Some(message)) =
+                    tokio::time::timeout(DRAIN_GRACE, subscription.next()).await
                 else {
                     break;
                 };

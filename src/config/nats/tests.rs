@@ -41,6 +41,7 @@ fn a_url_alone_gives_the_documented_defaults() {
     assert_eq!(nats.event_ids_bucket, "wgw_event_ids");
     assert_eq!(nats.consumers_bucket, "wgw_consumers");
     assert_eq!(nats.idempotency_bucket, "wgw_idempotency");
+    assert_eq!(nats.rate_budget_bucket, "wgw_rate_budget");
     assert_eq!(nats.dedupe_window, Duration::from_secs(120));
 }
 
@@ -48,7 +49,8 @@ fn a_url_alone_gives_the_documented_defaults() {
 fn the_file_sets_every_key_and_the_environment_wins() {
     let file = "[nats]\nurl = \"nats://file:4222\"\nstream = \"EV\"\nreplicas = 3\n\
                 event_ids_bucket = \"ids\"\nconsumers_bucket = \"cons\"\n\
-                idempotency_bucket = \"idem\"\ndedupe_window = \"5m\"\n\
+                idempotency_bucket = \"idem\"\nrate_budget_bucket = \"rate\"\n\
+                dedupe_window = \"5m\"\n\
                 tls_ca_file = \"/tls/ca.pem\"\n";
     let nats = nats_of(file, &[(ENV_NATS_STREAM, "FROM_ENV")])
         .unwrap()
@@ -61,9 +63,10 @@ fn the_file_sets_every_key_and_the_environment_wins() {
         [
             nats.event_ids_bucket.as_str(),
             &nats.consumers_bucket,
-            &nats.idempotency_bucket
+            &nats.idempotency_bucket,
+            &nats.rate_budget_bucket
         ],
-        ["ids", "cons", "idem"]
+        ["ids", "cons", "idem", "rate"]
     );
     assert_eq!(nats.dedupe_window, Duration::from_secs(300));
     assert_eq!(nats.tls_ca_file, Some(PathBuf::from("/tls/ca.pem")));
@@ -192,8 +195,8 @@ fn secrets_never_reach_debug_the_summary_or_errors() {
     assert!(
         summary.contains(
             "\nnats: nats://127.0.0.1:4222; stream WGW_EVENTS (R1, dedupe window 2m); buckets \
-             wgw_event_ids, wgw_consumers, wgw_idempotency; auth user gw with password (set); \
-             tls CA none\n"
+             wgw_event_ids, wgw_consumers, wgw_idempotency, wgw_rate_budget; auth user gw with \
+             password (set); tls CA none\n"
         ),
         "{summary}"
     );

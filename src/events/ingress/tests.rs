@@ -60,6 +60,11 @@ impl Harness {
     }
 
     async fn start_with(limits: WebhookConfig) -> Self {
+        Self::start_holding_with(limits, Arc::new(PendingResponses::new())).await
+    }
+
+    /// Serves the router with `limits`, holding CRM requests in `responses`.
+    async fn start_holding_with(limits: WebhookConfig, responses: Arc<PendingResponses>) -> Self {
         let env: HashMap<String, String> = [
             ("WGW_ACCOUNT_MAIN_API_KEY", "k"),
             ("WGW_ACCOUNT_MAIN_WEBHOOK_SECRET", "s3cr3t"),
@@ -75,7 +80,6 @@ impl Harness {
         .collect();
         let config = Config::from_toml_str(ACCOUNTS, &env).unwrap();
         let log = Arc::new(RecordingLog::new());
-        let responses = Arc::new(PendingResponses::new());
         let metrics = Arc::new(Metrics::new());
         let state = IngressState::new(
             &config.accounts,
@@ -426,7 +430,8 @@ async fn a_crm_request_is_answered_with_the_subscribers_json() {
             let event = stored_event(&harness.log, EventType::ContactRequested).await;
             let contact = json!({"id": "c-7", "responsibleUserId": "1", "name": "contact name",
                                  "contactData": [{"chatType": "whatsapp", "chatId": "79…"}]});
-            assert!(harness.responses.respond(&event.id, contact), "a waiter is registered");
+            let delivered = harness.responses.respond("main", &event.id, contact).await;
+            assert!(delivered.unwrap(), "a waiter is registered");
         };
         let (response, ()) = tokio::join!(posting, answering);
         assert_eq!(response.status(), StatusCode::OK);
@@ -458,11 +463,43 @@ async fn an_unanswered_crm_request_gets_the_504_fallback_and_stays_in_the_log() 
         let events = harness.log.events();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].event_type, EventType::DealRequested);
+        let late = harness
+            .responses
+            .respond("main", &events[0].id, json!({"id": "late"}))
+            .await;
+        assert!(!late.unwrap(), "late answers are refused");
+        harness.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_crm_request_that_cannot_be_held_gets_503_and_is_not_stored() {
+    let Some(server) = crate::nats::test_server::TestNatsServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = server.config_for(dir.path());
+    let connection = crate::nats::NatsConnection::connect(&config).await.unwrap();
+    let responses = Arc::new(PendingResponses::over_nats(&connection, &config.stream));
+    let mut health = connection.health().subscribe();
+    drop(server);
+    health
+        .wait_for(|writability| *writability != crate::storage::Writability::Writable)
+        .await
+        .unwrap();
+    bounded(async {
+        let harness = Harness::start_holding_with(WebhookConfig::default(), responses).await;
+        let body = include_str!("../../upstream/wazzup_v3/webhooks/fixtures/create_contact.json");
+
+        let response = harness.post_main(body).await;
+
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(harness.log.events().is_empty(), "nothing stored");
+        let metrics = harness.metrics.render();
         assert!(
-            !harness
-                .responses
-                .respond(&events[0].id, json!({"id": "late"})),
-            "late answers are refused"
+            metrics.contains(r#"webhooks_received_total{account="main",kind="createContact",outcome="unavailable"} 1"#),
+            "{metrics}"
         );
         harness.stop().await;
     })

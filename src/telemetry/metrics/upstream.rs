@@ -1,5 +1,6 @@
 //! The upstream HTTP metrics: every attempt by account, method, route template, status and
-//! attempt number, and the waits and refusals of each account's rate limiter.
+//! attempt number, the waits and refusals of each account's rate limiter, and the requests paced
+//! locally because the rate budget shared through NATS was unreachable.
 //!
 //! The labels stay bounded: accounts are the configured ones, routes are the dialects' route
 //! templates (never a URL with ids), the status is an HTTP status code or one of a closed set of
@@ -79,6 +80,8 @@ pub struct UpstreamMetrics {
     limiter_wait_seconds: Family<LimiterLabels, Counter<f64>>,
     /// Requests refused because the limiter's wait would pass the caller's deadline.
     limiter_refusals: Family<LimiterLabels, Counter>,
+    /// Requests paced by the replica's own limiter because the shared budget was unreachable.
+    budget_fallbacks: Family<LimiterLabels, Counter>,
 }
 
 impl Default for UpstreamMetrics {
@@ -89,6 +92,7 @@ impl Default for UpstreamMetrics {
             limiter_waits: Family::default(),
             limiter_wait_seconds: Family::default(),
             limiter_refusals: Family::default(),
+            budget_fallbacks: Family::default(),
         }
     }
 }
@@ -120,6 +124,11 @@ impl UpstreamMetrics {
             "upstream_rate_limiter_refusals",
             "Upstream requests not sent because the account's rate limiter would have made them miss the caller's deadline",
             self.limiter_refusals.clone(),
+        );
+        registry.register(
+            "upstream_rate_budget_fallbacks",
+            "Upstream requests paced by this replica's own limiter because the rate budget shared through NATS could not be reached",
+            self.budget_fallbacks.clone(),
         );
     }
 
@@ -162,6 +171,7 @@ impl UpstreamMetrics {
         self.limiter_waits.get_or_create(&labels).inc_by(0);
         self.limiter_wait_seconds.get_or_create(&labels).inc_by(0.0);
         self.limiter_refusals.get_or_create(&labels).inc_by(0);
+        self.budget_fallbacks.get_or_create(&labels).inc_by(0);
     }
 
     /// Records that a request of `account` waited `waited` for the rate limiter.
@@ -176,6 +186,14 @@ impl UpstreamMetrics {
     /// Records that a request of `account` was refused by the rate limiter.
     pub fn record_limiter_refusal(&self, account: &str) {
         self.limiter_refusals
+            .get_or_create(&limiter_labels(account))
+            .inc();
+    }
+
+    /// Records that a request of `account` was paced by this replica's own limiter because the
+    /// shared rate budget could not be reached.
+    pub fn record_budget_fallback(&self, account: &str) {
+        self.budget_fallbacks
             .get_or_create(&limiter_labels(account))
             .inc();
     }

@@ -19,9 +19,10 @@ use serde_json::Value;
 use crate::config::{AccountConfig, Config, DevinoAuth};
 use crate::model::webhook::webhook_uri;
 use crate::model::{Channel, Content, Dialect, SendMessage, SentMessage};
-use crate::telemetry::metrics::UpstreamMetrics;
 use crate::upstream::retry::{Idempotency, RetryPolicy};
-use crate::upstream::transport::{Credentials, Transport, TransportError, UpstreamRequest};
+use crate::upstream::transport::{
+    Credentials, Transport, TransportError, TransportShared, UpstreamRequest,
+};
 use crate::upstream::{CallContext, Upstream, UpstreamError};
 
 use super::channels::Sender;
@@ -58,13 +59,13 @@ impl DevinoClient {
     pub(crate) fn new(
         config: &Config,
         account: &AccountConfig,
-        metrics: UpstreamMetrics,
+        shared: &TransportShared,
     ) -> Result<Self, TransportError> {
         Self::with_policy(
             config,
             account,
             RetryPolicy::new(account.retry.clone()),
-            metrics,
+            shared,
         )
     }
 
@@ -77,7 +78,7 @@ impl DevinoClient {
         config: &Config,
         account: &AccountConfig,
         policy: RetryPolicy,
-        metrics: UpstreamMetrics,
+        shared: &TransportShared,
     ) -> Result<Self, TransportError> {
         let callback_url = config
             .server
@@ -88,7 +89,7 @@ impl DevinoClient {
             .map(SecretString::from);
         Ok(Self {
             credentials: credentials(account)?,
-            transport: Transport::new(account, policy, metrics)?,
+            transport: Transport::new(account, policy, shared)?,
             account: account.name.clone(),
             senders: account
                 .devino

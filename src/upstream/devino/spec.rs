@@ -5,10 +5,9 @@ use std::sync::Arc;
 use crate::config::{AccountConfig, Config};
 use crate::events::decode::WebhookDecoder;
 use crate::model::{SendMessage, Violations};
-use crate::telemetry::metrics::UpstreamMetrics;
 use crate::upstream::dialect::{BuiltUpstream, DialectSpec};
 use crate::upstream::error::ErrorBody;
-use crate::upstream::transport::TransportError;
+use crate::upstream::transport::{TransportError, TransportShared};
 
 use super::webhooks::DevinoWebhooks;
 use super::{DEVINO_UPSTREAM_DOMAIN, DevinoClient, reasons, rules};
@@ -29,12 +28,10 @@ impl DialectSpec for DevinoSpec {
         &self,
         config: &Config,
         account: &AccountConfig,
-        metrics: &UpstreamMetrics,
+        shared: &TransportShared,
     ) -> Result<BuiltUpstream, TransportError> {
         Ok(BuiltUpstream::Client(Arc::new(DevinoClient::new(
-            config,
-            account,
-            metrics.clone(),
+            config, account, shared,
         )?)))
     }
 

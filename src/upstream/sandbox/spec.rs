@@ -4,12 +4,11 @@
 use std::sync::Arc;
 
 use crate::config::{AccountConfig, Config};
-use crate::telemetry::metrics::UpstreamMetrics;
 
 use crate::events::decode::WebhookDecoder;
 use crate::upstream::dialect::{BuiltUpstream, DialectSpec};
 use crate::upstream::error::UPSTREAM_DOMAIN;
-use crate::upstream::transport::TransportError;
+use crate::upstream::transport::{TransportError, TransportShared};
 
 use super::SandboxUpstream;
 use super::webhooks::SandboxWebhooks;
@@ -30,7 +29,7 @@ impl DialectSpec for SandboxSpec {
         &self,
         config: &Config,
         account: &AccountConfig,
-        _metrics: &UpstreamMetrics,
+        _shared: &TransportShared,
     ) -> Result<BuiltUpstream, TransportError> {
         Ok(BuiltUpstream::Sandbox(Arc::new(
             SandboxUpstream::new(&account.name, config.server.sandbox_latency)

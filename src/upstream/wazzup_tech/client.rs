@@ -16,10 +16,11 @@ use crate::model::{
     Channel, DeleteMessage, EditMessage, ExportRequest, MessageExport, MessageRef, SendMessage,
     SentMessage, Template, TemplatePage, WebhookSettings,
 };
-use crate::telemetry::metrics::UpstreamMetrics;
 use crate::upstream::error::UPSTREAM_CREDENTIALS_REJECTED;
 use crate::upstream::retry::{Idempotency, RetryPolicy};
-use crate::upstream::transport::{Answer, Transport, TransportError, UpstreamRequest};
+use crate::upstream::transport::{
+    Answer, Transport, TransportError, TransportShared, UpstreamRequest,
+};
 use crate::upstream::{CallContext, PageRequest, Upstream, UpstreamError};
 
 /// A Wazzup partner API v2 account (one end customer of a partner).
@@ -39,8 +40,8 @@ impl WazzupTechClient {
     /// # Errors
     ///
     /// Fails when the account's token or base URL cannot be used, or TLS cannot be set up.
-    pub fn new(account: &AccountConfig, metrics: UpstreamMetrics) -> Result<Self, TransportError> {
-        Self::with_policy(account, RetryPolicy::new(account.retry.clone()), metrics)
+    pub fn new(account: &AccountConfig, shared: &TransportShared) -> Result<Self, TransportError> {
+        Self::with_policy(account, RetryPolicy::new(account.retry.clone()), shared)
     }
 
     /// Builds the client with an explicit retry policy.
@@ -51,11 +52,11 @@ impl WazzupTechClient {
     pub fn with_policy(
         account: &AccountConfig,
         policy: RetryPolicy,
-        metrics: UpstreamMetrics,
+        shared: &TransportShared,
     ) -> Result<Self, TransportError> {
         Ok(Self {
             account: account.name.clone(),
-            transport: Transport::new(account, policy, metrics)?,
+            transport: Transport::new(account, policy, shared)?,
             token: TokenKeeper::new(account)?,
         })
     }

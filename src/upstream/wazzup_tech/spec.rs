@@ -3,13 +3,12 @@
 use std::sync::Arc;
 
 use crate::config::{AccountConfig, Config};
-use crate::telemetry::metrics::UpstreamMetrics;
 
 use crate::events::decode::WebhookDecoder;
 use crate::model::{SendMessage, Violations};
 use crate::upstream::dialect::{BuiltUpstream, DialectSpec};
 use crate::upstream::error::TECH_UPSTREAM_DOMAIN;
-use crate::upstream::transport::TransportError;
+use crate::upstream::transport::{TransportError, TransportShared};
 
 use super::WazzupTechClient;
 use super::send_rules;
@@ -31,11 +30,10 @@ impl DialectSpec for WazzupTechSpec {
         &self,
         _config: &Config,
         account: &AccountConfig,
-        metrics: &UpstreamMetrics,
+        shared: &TransportShared,
     ) -> Result<BuiltUpstream, TransportError> {
         Ok(BuiltUpstream::Client(Arc::new(WazzupTechClient::new(
-            account,
-            metrics.clone(),
+            account, shared,
         )?)))
     }
 

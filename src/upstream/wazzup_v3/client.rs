@@ -16,9 +16,8 @@ use crate::model::{
     Channel, DeleteMessage, EditMessage, MessageRef, SendMessage, SentMessage, Template,
     TemplatePage, WebhookSettings,
 };
-use crate::telemetry::metrics::UpstreamMetrics;
 use crate::upstream::retry::{Idempotency, RetryPolicy};
-use crate::upstream::transport::{Transport, TransportError, UpstreamRequest};
+use crate::upstream::transport::{Transport, TransportError, TransportShared, UpstreamRequest};
 use crate::upstream::{CallContext, PageRequest, Upstream, UpstreamError};
 
 /// Templates fetched per page while looking one up by id.
@@ -43,9 +42,9 @@ impl WazzupV3Client {
     /// Fails when the account's key or base URL cannot be used, or TLS cannot be set up.
     pub(crate) fn new(
         account: &AccountConfig,
-        metrics: UpstreamMetrics,
+        shared: &TransportShared,
     ) -> Result<Self, TransportError> {
-        Self::with_policy(account, RetryPolicy::new(account.retry.clone()), metrics)
+        Self::with_policy(account, RetryPolicy::new(account.retry.clone()), shared)
     }
 
     /// Builds the client with an explicit retry policy (tests use [`RetryPolicy::for_test`]).
@@ -56,11 +55,11 @@ impl WazzupV3Client {
     pub(crate) fn with_policy(
         account: &AccountConfig,
         policy: RetryPolicy,
-        metrics: UpstreamMetrics,
+        shared: &TransportShared,
     ) -> Result<Self, TransportError> {
         Ok(Self {
             account: account.name.clone(),
-            transport: Transport::new(account, policy, metrics)?,
+            transport: Transport::new(account, policy, shared)?,
         })
     }
 

@@ -4,13 +4,12 @@
 use std::sync::Arc;
 
 use crate::config::{AccountConfig, Config};
-use crate::telemetry::metrics::UpstreamMetrics;
 
 use crate::events::decode::WebhookDecoder;
 use crate::model::{EditMessage, SendMessage, Violations};
 use crate::upstream::dialect::{BuiltUpstream, DialectSpec};
 use crate::upstream::error::UPSTREAM_DOMAIN;
-use crate::upstream::transport::TransportError;
+use crate::upstream::transport::{TransportError, TransportShared};
 
 use super::WazzupV3Client;
 use super::expressible;
@@ -32,11 +31,10 @@ impl DialectSpec for WazzupV3Spec {
         &self,
         _config: &Config,
         account: &AccountConfig,
-        metrics: &UpstreamMetrics,
+        shared: &TransportShared,
     ) -> Result<BuiltUpstream, TransportError> {
         Ok(BuiltUpstream::Client(Arc::new(WazzupV3Client::new(
-            account,
-            metrics.clone(),
+            account, shared,
         )?)))
     }
 
