@@ -2,10 +2,11 @@
 //! webhooks into [`NewEvent`]s), the [`log::EventLog`] (which stores them durably before the
 //! webhook is acknowledged), and the subscribers that read them back by cursor.
 //!
-//! An event is stored with the upstream's JSON item it came from (`raw`) and its typed payload,
-//! decoded from `raw` once when the webhook is received; readers convert the stored payload. An
-//! upstream shape the gateway does not understand yet is stored and delivered (as
-//! [`EventType::Unknown`] when its kind is unknown), never lost.
+//! An event is stored with the upstream's JSON item it came from (`raw`); its typed payload is
+//! decoded from `raw` once when the webhook is received and travels with the event in memory, and
+//! an event read back from storage is decoded again. An upstream shape the gateway does not
+//! understand yet is stored and delivered (as [`EventType::Unknown`] when its kind is unknown),
+//! never lost.
 //!
 //! - [`bounds`]: the nesting depth and delivered size every stored event stays within.
 //! - [`log`]: the [`log::EventLog`] and [`log::ConsumerStore`] traits and the embedded backend.
@@ -68,7 +69,7 @@ pub enum EventType {
 }
 
 /// An event ready to be stored.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NewEvent {
     /// Stable identity: a redelivered webhook produces the same id, and the log stores an id once
     /// (v3: `messageId` + kind + status; tech v2: `meta.idempotency_key` + item index).
@@ -89,14 +90,16 @@ pub struct NewEvent {
     /// The upstream's JSON for this one event (the whole body for unknown shapes).
     pub raw: serde_json::Value,
     /// What the event says, typed: decoded from `raw` once, by the dialect, when the webhook is
-    /// received, and stored with it, so that readers convert it and never decode `raw` again.
-    /// `None` only for an event stored by a build before payloads were stored (row version 1);
-    /// its dialect decodes such an event when it is read.
+    /// received, so that the events delivered from memory (the live tail) are converted, not
+    /// decoded again. Not stored: the backends keep `raw` alone (a stored copy measured at about
+    /// +50% CPU per webhook at ingest and up to twice the bytes per row, see
+    /// `docs/benchmarks.md`), so an event read back from storage has `None` and its dialect
+    /// decodes it when it is read.
     pub payload: Option<payload::EventPayload>,
 }
 
 /// An event as stored, with its position.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StoredEvent {
     /// Its position in the log.
     pub cursor: Cursor,

@@ -4,8 +4,8 @@
 //!
 //! At ingress, [`WebhookDecoders::decode_webhook`] splits a body into items, gives each a type, a
 //! stable id, its channel and time, keeps the item's JSON as `raw`, and decodes its typed payload
-//! from that JSON; the log stores both, and readers convert the stored payload
-//! ([`WebhookDecoders::payload`]). Nothing authentic is ever rejected: a body or item of a shape
+//! from that JSON; readers convert that payload, or decode `raw` again for an event read back
+//! from storage, which keeps `raw` alone ([`WebhookDecoders::payload`]). Nothing authentic is ever rejected: a body or item of a shape
 //! the gateway does not know is stored as an [`EventType::Unknown`] event with its JSON, and a
 //! field of an unexpected type reads as absent.
 
@@ -37,8 +37,7 @@ pub(crate) trait WebhookDecoder: Sync + fmt::Debug {
     /// Splits a parsed body into events, in body order, adding them to `batch`.
     fn split(&self, batch: &mut Batch<'_>, body: TopLevel);
 
-    /// Decodes the typed payload of an event of the dialect from its raw JSON (once, when the
-    /// webhook is received).
+    /// Decodes the typed payload of an event of the dialect from its raw JSON.
     fn payload(&self, event: &NewEvent) -> EventPayload;
 }
 
@@ -75,8 +74,8 @@ impl WebhookDecoders {
         decoded
     }
 
-    /// Returns the typed payload of a stored event: the one decoded when it was received, or,
-    /// for an event stored before payloads were stored, the one its dialect's decoder reads from
+    /// Returns the typed payload of an event: the one decoded when it was received, or, for an
+    /// event read back from storage, the one its dialect's decoder reads from
     /// `raw` now. An event of a dialect this build does not know reads as unknown, its raw JSON
     /// kept.
     pub(crate) fn payload<'a>(&self, event: &'a NewEvent) -> Cow<'a, EventPayload> {
@@ -366,7 +365,7 @@ mod tests {
     }
 
     #[test]
-    fn events_carry_their_payload_from_ingress_and_readers_get_the_stored_one() {
+    fn events_carry_their_payload_from_ingress_and_readers_convert_it() {
         let body =
             br#"{"messages": [{"messageId": "m-1", "channelId": "ch-1", "chatType": "whatsapp",
             "chatId": "79990000000", "type": "text", "text": "hi", "status": "inbound"}]}"#;
@@ -379,26 +378,25 @@ mod tests {
         };
         assert_eq!(message.text, "hi");
 
-        // What was stored is what readers get, even where today's decoder would read `raw`
-        // differently: `raw` is not decoded again.
-        let stored = NewEvent {
+        // The payload an event carries is what readers get: `raw` is not decoded again.
+        let carried = NewEvent {
             payload: Some(EventPayload::Unknown(UnknownPayload {
-                reason: "stored".to_owned(),
+                reason: "carried".to_owned(),
                 kind: String::new(),
             })),
             ..event.clone()
         };
         assert!(matches!(
-            WEBHOOK_DECODERS.payload(&stored),
-            Cow::Borrowed(EventPayload::Unknown(unknown)) if unknown.reason == "stored"
+            WEBHOOK_DECODERS.payload(&carried),
+            Cow::Borrowed(EventPayload::Unknown(unknown)) if unknown.reason == "carried"
         ));
-        // An event stored before payloads were stored is decoded when read.
-        let legacy = NewEvent {
+        // An event read back from storage (which keeps `raw` alone) is decoded when read.
+        let read_back = NewEvent {
             payload: None,
             ..event.clone()
         };
         assert_eq!(
-            WEBHOOK_DECODERS.payload(&legacy).into_owned(),
+            WEBHOOK_DECODERS.payload(&read_back).into_owned(),
             event.payload.clone().unwrap()
         );
     }

@@ -1,22 +1,19 @@
-//! Typed event payloads: what an event says, decoded from its raw upstream JSON once, when the
-//! webhook is received (see [`super::decode::WebhookDecoders::decode_webhook`]), and stored with
-//! it. Plain domain types, independent of both the upstream dialects' JSON and the gRPC encoding;
-//! the event log backends store their serde form (fields at their defaults left out), whose keys
-//! their golden rows pin.
+//! Typed event payloads: what an event says, decoded from its raw upstream JSON by its dialect
+//! (see [`super::decode::WebhookDecoders`]): once when the webhook is received, for the events
+//! delivered from memory, and when an event is read back from storage, which keeps `raw` only.
+//! Plain domain types, independent of both the upstream dialects' JSON and the gRPC encoding.
 //!
 //! Every enum that mirrors an upstream string has an `Other` value and travels with the string as
 //! the upstream spelled it (`*_raw`), so an unknown value is never lost. Upstream structures the
 //! reference leaves undocumented (quoted message, Instagram post, Salesbot buttons, Avito advert)
 //! are kept as JSON.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::{ChannelState, ChatType, MessageExport, TemplateStatus, Transport};
 
 /// The decoded content of one event; the variant follows the event's type.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum EventPayload {
     /// A message: received, echoed, edited or deleted.
     Message(Box<MessagePayload>),
@@ -37,217 +34,158 @@ pub enum EventPayload {
 }
 
 /// A message seen by the upstream (v3 `messages[]`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct MessagePayload {
     /// Upstream message id.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message_id: String,
     /// Channel that received or sent it.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub channel_id: String,
     /// Kind of chat.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat_type: Option<ChatType>,
     /// `chat_type` as the upstream spelled it.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub chat_type_raw: String,
     /// Contact's (or group's) id in the messenger.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub chat_id: String,
     /// Avito only: the Avito profile id.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub avito_profile_id: String,
     /// When the messenger says it was sent, in ms since the Unix epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at_ms: Option<i64>,
     /// Content type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_type: Option<MessageType>,
     /// `message_type` as the upstream spelled it.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub type_raw: String,
     /// True for an outgoing message not sent through the API.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_echo: bool,
     /// Text; empty for pure content messages.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub text: String,
     /// Link to the media file.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub content_uri: String,
     /// Message status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<MessageStatus>,
     /// `status` as the upstream spelled it.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub status_raw: String,
     /// Delivery failure, when the status is an error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<MessageError>,
     /// Name of the author (v3: echoes only).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub author_name: String,
     /// CRM user id of the author.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub author_id: String,
     /// The chat's contact.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<Contact>,
     /// The quoted message, as sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quoted_message: Option<Value>,
     /// True when this event reports an edit.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_edited: bool,
     /// True when this event reports a deletion.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_deleted: bool,
     /// Previous text and author, for edits and deletions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_info: Option<OldInfo>,
     /// Instagram comments: the post commented on, as sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instagram_post: Option<Value>,
     /// amoCRM Salesbot buttons attached to the message, as sent (objects only).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interactive: Vec<Value>,
     /// True when sent from the native Wazzup chat app.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sent_from_app: bool,
     /// Direction relative to the account (v3: derived from `is_echo`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direction: Option<Direction>,
     /// Avito: the listing the customer wrote about, as sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advert: Option<Value>,
     /// `direction` as the upstream spelled it (tech v2); empty when derived (v3).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub direction_raw: String,
     /// Tech v2: the asynchronous send's `request_id` this message resulted from.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub request_id: String,
     /// Tech v2: CRM user id the message was sent as.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub crm_user_id: String,
     /// Tech v2 group chats: the participant who wrote.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<Contact>,
     /// MIME type of the content at `content_uri`, when the upstream says (Devino `contentType`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub content_mime_type: String,
     /// File name of the content at `content_uri`, when the upstream says (Devino `contentName`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub content_name: String,
     /// A shared location (Devino `location`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
     /// Shared contact cards as sent, objects only (Devino `contacts`; the shape of each card is
     /// described but unconfirmed).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shared_contacts: Vec<Value>,
 }
 
 /// A geographic location shared in a message.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Location {
     /// Latitude in degrees.
     pub latitude: f64,
     /// Longitude in degrees.
     pub longitude: f64,
     /// Street address.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub address: String,
     /// Name of the place.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub address_name: String,
     /// Link to the place on a map.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub url: String,
 }
 
 /// A person in a chat.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Contact {
     /// Display name.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// Link to the avatar.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub avatar_uri: String,
     /// Telegram username without `@`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub username: String,
     /// Phone number, digits (the upstream sends it as a string or a number).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub phone: String,
     /// The person's id in the messenger, when it differs from the event's chat (tech v2 senders).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub chat_id: String,
 }
 
 /// A delivery failure reported by the upstream.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct MessageError {
     /// Upstream error code, e.g. `BAD_CONTACT`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub code: String,
     /// Upstream description.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// Extra upstream data, as sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
 }
 
 /// What a message looked like before an edit or deletion.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OldInfo {
     /// Previous text.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub old_text: String,
     /// CRM user id of the previous author.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub old_author_id: String,
     /// Name of the previous author.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub old_author_name: String,
 }
 
 /// A status change of an outgoing message (v3 `statuses[]`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct StatusPayload {
     /// Upstream message id.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message_id: String,
     /// New status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<MessageStatus>,
     /// `status` as the upstream spelled it.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub status_raw: String,
     /// The failure, when the status is an error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<MessageError>,
     /// When the status changed, in ms since the Unix epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub occurred_at_ms: Option<i64>,
     /// Channel of the message, when the upstream (or the sandbox) says.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub channel_id: String,
     /// Chat of the message, when the upstream (or the sandbox) says.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub chat_id: String,
     /// Tech v2: the `request_id` of the asynchronous send this status is the outcome of.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub request_id: String,
     /// Devino: the send's `NotifyOptions.callback_data`, echoed back.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub callback_data: String,
 }
 
 /// What changed about a channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChannelChange {
     /// The state changed (possibly with a QR code to scan).
     State,
@@ -262,45 +200,34 @@ pub enum ChannelChange {
 }
 
 /// A channel change (v3 `channelsUpdates[]`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChannelPayload {
     /// Channel id.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub channel_id: String,
     /// What changed.
     pub change: ChannelChange,
     /// New state, when reported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<ChannelState>,
     /// `state` as the upstream spelled it.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub state_raw: String,
     /// WABA messaging tier as sent, e.g. `TIER_1K`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub tier: String,
     /// QR code to scan, a data URI.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub qr: String,
     /// When the state was set, in ms since the Unix epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_at_ms: Option<i64>,
     /// Pairing code to type instead of scanning the QR (tech v2).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub pairing_code: String,
     /// Reason for the state (tech v2 `reason`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
     /// Transport of the channel, when sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transport: Option<Transport>,
     /// `transport` as the upstream spelled it.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub transport_raw: String,
 }
 
 /// What changed about a group chat.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GroupChatChange {
     /// Members joined, left or were renamed (`group_chat.memberships_update`).
     Memberships,
@@ -309,13 +236,11 @@ pub enum GroupChatChange {
 }
 
 /// A group chat change (tech v2 `group_chat.*`; the item's shape is undocumented).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct GroupChatPayload {
     /// Channel the group belongs to.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub channel_id: String,
     /// The group's chat id.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub chat_id: String,
     /// What changed.
     pub change: GroupChatChange,
@@ -324,28 +249,22 @@ pub struct GroupChatPayload {
 }
 
 /// A WABA template moderation change (v3 `templateStatus`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TemplateStatusPayload {
     /// Template id (`templateGuid`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub template_id: String,
     /// Template name registered with Meta.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// New status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<TemplateStatus>,
     /// `status` as the upstream spelled it.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub status_raw: String,
     /// Why it was rejected, when sent.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub rejected_reason: String,
 }
 
 /// Which CRM entity the upstream asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CrmEntityKind {
     /// A contact (`createContact`).
     Contact,
@@ -354,7 +273,7 @@ pub enum CrmEntityKind {
 }
 
 /// A request to create a CRM contact or deal (v3 `createContact` / `createDeal`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CrmRequestPayload {
     /// Contact or deal.
     pub kind: CrmEntityKind,
@@ -363,20 +282,17 @@ pub struct CrmRequestPayload {
 }
 
 /// A webhook the gateway stored but cannot decode.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnknownPayload {
     /// Why it was not decoded.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
     /// The upstream kind (the v3 top-level key, the tech v2 event name), empty when not
     /// recognisable.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub kind: String,
 }
 
 /// Content type of a message (upstream `type`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MessageType {
     /// `text` (WhatsApp polls too).
     Text,
@@ -428,8 +344,7 @@ impl MessageType {
 }
 
 /// Status of a message (upstream `status`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MessageStatus {
     /// `sent`.
     Sent,
@@ -488,8 +403,7 @@ impl MessageStatus {
 }
 
 /// Direction of a message relative to the account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
     /// From the customer to us.
     Inbound,

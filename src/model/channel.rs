@@ -4,8 +4,7 @@
 use std::fmt;
 
 /// The kind of messenger account a channel is (Wazzup calls it `transport`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Transport {
     /// WhatsApp personal (v3 `whatsapp`).
     Whatsapp,
@@ -108,8 +107,7 @@ impl fmt::Display for Transport {
 }
 
 /// The kind of chat a message goes to (Wazzup's `chatType`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ChatType {
     /// WhatsApp one-to-one chat; the chat id is the phone number in digits.
     Whatsapp,
@@ -178,8 +176,7 @@ impl fmt::Display for ChatType {
 }
 
 /// The state of a channel as the upstream reports it. Only `Active` allows sending.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ChannelState {
     /// Connected and able to send.
     Active,

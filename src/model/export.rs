@@ -4,8 +4,7 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 /// State of an export job, as the upstream reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExportState {
     /// Queued (`pending`).
     Pending,
@@ -39,7 +38,7 @@ impl ExportState {
 }
 
 /// An export job.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageExport {
     /// Upstream job id.
     pub export_id: String,

@@ -1,8 +1,7 @@
 //! WABA message templates.
 
 /// Moderation status of a WABA template.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TemplateStatus {
     /// Approved by Meta; can be sent.
     Approved,

@@ -101,8 +101,8 @@ pub(crate) fn envelope(stored: &StoredEvent, delivery_count: u32) -> pb::Event {
     }
 }
 
-/// Converts a stored event into its gRPC form: the [`envelope`] plus its stored typed payload
-/// (which its dialect decodes from `raw` only for an event stored before payloads were stored).
+/// Converts a stored event into its gRPC form: the [`envelope`] plus its typed payload (decoded
+/// at ingress; its dialect decodes it from `raw` again for an event read back from storage).
 ///
 /// `raw` is a `Struct`, so an unknown body that is not a JSON object (an array, a number, text
 /// that is not JSON) is carried as `{"value": <body>}`; `UnknownEvent.reason` says so.

@@ -36,6 +36,8 @@ proptest! {
         let max_event_bytes = WebhookConfig::default().max_event_bytes;
         for event in WEBHOOK_DECODERS.decode_webhook(source, &body).events {
             prop_assume!(delivered_raw_len(&event.raw) <= max_event_bytes);
+            // Rows keep `raw` alone; the payload is decoded from it again when read.
+            let event = NewEvent { payload: None, ..event };
             prop_assert_eq!(round_trip(&event), event);
         }
     }
@@ -73,6 +75,9 @@ fn the_deepest_accepted_body_reads_back() {
     };
     let decoded = WEBHOOK_DECODERS.decode_webhook(source, body.as_bytes());
     assert_eq!(decoded.events.len(), 1);
-    let event = &decoded.events[0];
-    assert_eq!(&round_trip(event), event);
+    let event = NewEvent {
+        payload: None,
+        ..decoded.events[0].clone()
+    };
+    assert_eq!(round_trip(&event), event);
 }

@@ -2,12 +2,9 @@
 //! domain type ([`NewEvent`], [`ConsumerRecord`]) cannot change the disk format: every JSON key
 //! is spelled out here, and the conversions to and from the domain types are the only coupling.
 //!
-//! Rows carry a version. Version 2 adds the event's typed payload (`"payload"`, the serde form of
-//! [`EventPayload`], whose keys and variant names the golden rows in the tests pin); a version 1
-//! row has none, and its payload is decoded from `raw` when it is read. Rows written before the
-//! version existed have no `v` and are read as version 1, their layout being the same. A row of
-//! a version this build does not know is reported as corruption rather than misread. Consumer
-//! rows did not change in version 2.
+//! Rows carry a version, `"v": 1`. Rows written before the version existed have no `v` and are
+//! read as version 1, their layout being the same. A row of a version this build does not know
+//! is reported as corruption rather than misread.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -15,16 +12,15 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::events::consumers::{AckState, ConsumerKey, ConsumerRecord, EventFilter};
-use crate::events::payload::EventPayload;
 use crate::events::{Cursor, EventType, NewEvent};
 use crate::model::EventDialect;
 
 /// The row version this build writes.
-const ROW_VERSION: u8 = 2;
+const ROW_VERSION: u8 = 1;
 
-/// An event as stored, version 2 (version 1 without `payload`).
+/// An event as stored, version 1.
 #[derive(Debug, Serialize, Deserialize)]
-pub(super) struct StoredEventV2<'a> {
+pub(super) struct StoredEventV1<'a> {
     /// The row version; absent in rows written before versions existed.
     #[serde(rename = "v", default)]
     version: Option<u8>,
@@ -52,12 +48,9 @@ pub(super) struct StoredEventV2<'a> {
     /// [`NewEvent::raw`].
     #[serde(rename = "raw")]
     raw: Cow<'a, serde_json::Value>,
-    /// [`NewEvent::payload`]; absent in version 1 rows.
-    #[serde(rename = "payload", default, skip_serializing_if = "Option::is_none")]
-    payload: Option<Cow<'a, EventPayload>>,
 }
 
-impl<'a> From<&'a NewEvent> for StoredEventV2<'a> {
+impl<'a> From<&'a NewEvent> for StoredEventV1<'a> {
     fn from(event: &'a NewEvent) -> Self {
         Self {
             version: Some(ROW_VERSION),
@@ -69,15 +62,14 @@ impl<'a> From<&'a NewEvent> for StoredEventV2<'a> {
             received_at_ms: event.received_at_ms,
             occurred_at_ms: event.occurred_at_ms,
             raw: Cow::Borrowed(&event.raw),
-            payload: event.payload.as_ref().map(Cow::Borrowed),
         }
     }
 }
 
-impl TryFrom<StoredEventV2<'_>> for NewEvent {
+impl TryFrom<StoredEventV1<'_>> for NewEvent {
     type Error = redb::Error;
 
-    fn try_from(row: StoredEventV2<'_>) -> Result<Self, Self::Error> {
+    fn try_from(row: StoredEventV1<'_>) -> Result<Self, Self::Error> {
         check_version(row.version)?;
         Ok(Self {
             id: row.id.into_owned(),
@@ -88,12 +80,13 @@ impl TryFrom<StoredEventV2<'_>> for NewEvent {
             received_at_ms: row.received_at_ms,
             occurred_at_ms: row.occurred_at_ms,
             raw: row.raw.into_owned(),
-            payload: row.payload.map(Cow::into_owned),
+            // Rows keep `raw` only (see `NewEvent::payload`).
+            payload: None,
         })
     }
 }
 
-/// A named consumer as stored (the same in versions 1 and 2).
+/// A named consumer as stored, version 1.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct StoredConsumerV1 {
     /// The row version; absent in rows written before versions existed.
@@ -198,12 +191,12 @@ impl TryFrom<StoredConsumerV1> for ConsumerRecord {
 
 /// Returns the stored form of `event`.
 pub(super) fn encode_event(event: &NewEvent) -> Result<Vec<u8>, serde_json::Error> {
-    serde_json::to_vec(&StoredEventV2::from(event))
+    serde_json::to_vec(&StoredEventV1::from(event))
 }
 
 /// Reads an event row back; a row that does not decode is corruption.
 pub(super) fn decode_event(bytes: &[u8]) -> Result<NewEvent, redb::Error> {
-    parse::<StoredEventV2<'_>>(bytes)?.try_into()
+    parse::<StoredEventV1<'_>>(bytes)?.try_into()
 }
 
 /// Returns the stored form of `record`.
@@ -221,10 +214,10 @@ fn parse<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, redb::Error> {
     serde_json::from_slice(bytes).map_err(corrupted)
 }
 
-/// Accepts versions 1 and 2 and rows without a version.
+/// Accepts version 1 and rows without a version.
 fn check_version(version: Option<u8>) -> Result<(), redb::Error> {
     match version {
-        None | Some(1 | ROW_VERSION) => Ok(()),
+        None | Some(ROW_VERSION) => Ok(()),
         Some(other) => Err(redb::Error::Corrupted(format!(
             "row version {other} is newer than this build reads ({ROW_VERSION})"
         ))),

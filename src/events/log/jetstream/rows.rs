@@ -3,16 +3,13 @@
 //! JSON key is spelled out here, and the conversions are the only coupling.
 //!
 //! Every payload carries `"v": 1`. A payload without a version or of a version this build does
-//! not know is reported as [`RowError`] rather than misread. An event carries its typed payload
-//! (`"payload"`, the serde form of [`EventPayload`], pinned by the embedded backend's golden
-//! rows).
+//! not know is reported as [`RowError`] rather than misread.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::events::consumers::{AckState, ConsumerKey, ConsumerRecord, EventFilter};
-use crate::events::payload::EventPayload;
 use crate::events::{Cursor, EventType, NewEvent};
 use crate::model::EventDialect;
 
@@ -60,9 +57,6 @@ struct EventV1 {
     /// [`NewEvent::raw`].
     #[serde(rename = "raw")]
     raw: serde_json::Value,
-    /// [`NewEvent::payload`].
-    #[serde(rename = "payload", default, skip_serializing_if = "Option::is_none")]
-    payload: Option<EventPayload>,
 }
 
 /// A named consumer's key-value entry, version 1.
@@ -109,7 +103,6 @@ pub(super) fn encode_event(event: &NewEvent) -> Result<Vec<u8>, RowError> {
         received_at_ms: event.received_at_ms,
         occurred_at_ms: event.occurred_at_ms,
         raw: event.raw.clone(),
-        payload: event.payload.clone(),
     };
     Ok(serde_json::to_vec(&row)?)
 }
@@ -127,7 +120,8 @@ pub(super) fn decode_event(bytes: &[u8]) -> Result<NewEvent, RowError> {
         received_at_ms: row.received_at_ms,
         occurred_at_ms: row.occurred_at_ms,
         raw: row.raw,
-        payload: row.payload,
+        // Stored events keep `raw` only (see `NewEvent::payload`).
+        payload: None,
     })
 }
 
@@ -183,7 +177,6 @@ fn check_version(version: u8) -> Result<(), RowError> {
 mod tests {
     use super::*;
     use crate::events::log::conformance::event;
-    use crate::events::payload::UnknownPayload;
 
     #[test]
     fn an_event_payload_spells_every_key_and_reads_back() {
@@ -200,26 +193,6 @@ mod tests {
                 "received_at_ms": 1000, "occurred_at_ms": 995,
                 "raw": { "messageId": "ev-1", "text": "hello" }
             })
-        );
-        assert_eq!(decode_event(&bytes).unwrap(), original);
-    }
-
-    #[test]
-    fn an_event_keeps_its_typed_payload() {
-        let original = NewEvent {
-            payload: Some(EventPayload::Unknown(UnknownPayload {
-                reason: "r".to_owned(),
-                kind: "k".to_owned(),
-            })),
-            ..event("ev-1", 1000)
-        };
-
-        let bytes = encode_event(&original).unwrap();
-
-        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(
-            json["payload"],
-            serde_json::json!({"unknown": {"kind": "k", "reason": "r"}})
         );
         assert_eq!(decode_event(&bytes).unwrap(), original);
     }
