@@ -5,9 +5,9 @@
 //! At ingress, [`WebhookDecoders::decode_webhook`] splits a body into items, gives each a type, a
 //! stable id, its channel and time, keeps the item's JSON as `raw`, and decodes its typed payload
 //! from that JSON; readers convert that payload, or decode `raw` again for an event read back
-//! from storage, which keeps `raw` alone ([`WebhookDecoders::payload`]). Nothing authentic is ever rejected: a body or item of a shape
-//! the gateway does not know is stored as an [`EventType::Unknown`] event with its JSON, and a
-//! field of an unexpected type reads as absent.
+//! from storage, which keeps `raw` alone ([`WebhookDecoders::payload`]). Nothing authentic is
+//! ever rejected: a body or item of a shape the gateway does not know is stored as an
+//! [`EventType::Unknown`] event with its JSON, and a field of an unexpected type reads as absent.
 
 mod identity;
 
@@ -75,9 +75,8 @@ impl WebhookDecoders {
     }
 
     /// Returns the typed payload of an event: the one decoded when it was received, or, for an
-    /// event read back from storage, the one its dialect's decoder reads from
-    /// `raw` now. An event of a dialect this build does not know reads as unknown, its raw JSON
-    /// kept.
+    /// event read back from storage, the one its dialect's decoder reads from `raw` now. An event
+    /// of a dialect this build does not know reads as unknown, its raw JSON kept.
     pub(crate) fn payload<'a>(&self, event: &'a NewEvent) -> Cow<'a, EventPayload> {
         if let Some(payload) = &event.payload {
             return Cow::Borrowed(payload);
