@@ -167,27 +167,58 @@ async fn a_replica_whose_clock_lags_waits_for_the_window_another_started() {
     assert_eq!(b.take().await, Err(Duration::from_secs(1)));
 }
 
+/// A replica alone on a `nats-server` of its own, which the test stops.
+struct LoneReplica {
+    /// The server; `None` once stopped.
+    server: Option<TestNatsServer>,
+    /// The server's store directory.
+    _store: tempfile::TempDir,
+    /// The replica's connection, whose health tells when NATS is lost.
+    connection: NatsConnection,
+    /// The replica's budgets, windows numbered by a clock standing at the start of a window.
+    budgets: JetStreamBudgets,
+}
+
+impl LoneReplica {
+    /// Starts a server and a replica on it; `None` where no `nats-server` can run.
+    async fn start() -> Option<Self> {
+        let server = TestNatsServer::start()?;
+        let store = tempfile::tempdir().unwrap();
+        let config = server.config_for(store.path());
+        let connection = NatsConnection::connect(&config).await.unwrap();
+        let clock = Arc::new(Mutex::new(EPOCH_OFFSET));
+        let budgets =
+            JetStreamBudgets::open_with_clock(&connection, &config, WallClock::Manual(clock))
+                .await
+                .unwrap();
+        Some(Self {
+            server: Some(server),
+            _store: store,
+            connection,
+            budgets,
+        })
+    }
+
+    /// Stops the server and waits until the replica knows NATS is lost.
+    async fn lose_nats(&mut self) {
+        let mut health = self.connection.health().subscribe();
+        self.server = None;
+        health
+            .wait_for(|writability| *writability != Writability::Writable)
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test]
 async fn without_nats_the_replica_paces_itself_and_counts_the_fallbacks() {
-    let Some(server) = TestNatsServer::start() else {
+    let Some(mut replica) = LoneReplica::start().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let config = server.config_for(dir.path());
-    let connection = NatsConnection::connect(&config).await.unwrap();
-    let clock = Arc::new(Mutex::new(EPOCH_OFFSET));
-    let budgets = JetStreamBudgets::open_with_clock(&connection, &config, WallClock::Manual(clock))
-        .await
-        .unwrap();
     let metrics = UpstreamMetrics::default();
-    let budget = budgets.budget("main", &limits(2), &metrics);
-    let mut health = connection.health().subscribe();
+    let budget = replica.budgets.budget("main", &limits(2), &metrics);
 
-    drop(server);
-    health
-        .wait_for(|writability| *writability != Writability::Writable)
-        .await
-        .unwrap();
+    replica.lose_nats().await;
     let (granted, waits) = take_many(&*budget, 3).await;
 
     assert_eq!((granted, waits.len()), (2, 1), "the local limiter's budget");
@@ -201,26 +232,14 @@ async fn without_nats_the_replica_paces_itself_and_counts_the_fallbacks() {
 
 #[tokio::test]
 async fn a_spent_window_is_remembered_without_asking_the_bucket_again() {
-    let Some(server) = TestNatsServer::start() else {
+    let Some(mut replica) = LoneReplica::start().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let config = server.config_for(dir.path());
-    let connection = NatsConnection::connect(&config).await.unwrap();
-    let clock = Arc::new(Mutex::new(EPOCH_OFFSET));
-    let budgets = JetStreamBudgets::open_with_clock(&connection, &config, WallClock::Manual(clock))
-        .await
-        .unwrap();
     let metrics = UpstreamMetrics::default();
-    let budget = budgets.budget("main", &limits(1), &metrics);
+    let budget = replica.budgets.budget("main", &limits(1), &metrics);
     assert_eq!(take_many(&*budget, 2).await.0, 1);
-    let mut health = connection.health().subscribe();
 
-    drop(server);
-    health
-        .wait_for(|writability| *writability != Writability::Writable)
-        .await
-        .unwrap();
+    replica.lose_nats().await;
 
     assert_eq!(
         budget.take().await,
