@@ -68,6 +68,10 @@ struct StreamState {
     bounds: LogBounds,
     /// Bytes the stream holds.
     bytes: u64,
+    /// When the server stored the oldest message, in ms since the Unix epoch (the stream's
+    /// `first_ts`: the append of a webhook's events follows its receipt within the request);
+    /// `None` while the stream is empty.
+    oldest_stored_at_ms: Option<i64>,
 }
 
 impl JetStreamEventLog {
@@ -134,9 +138,14 @@ impl JetStreamEventLog {
             info.state.first_sequence
         };
         let latest = info.state.last_sequence;
+        let oldest_stored_at_ms = (info.state.messages > 0).then(|| {
+            let nanos = info.state.first_timestamp.unix_timestamp_nanos() / 1_000_000;
+            i64::try_from(nanos).unwrap_or(i64::MAX)
+        });
         *self.state.lock() = StreamState {
             bounds: LogBounds { oldest, latest },
             bytes: info.state.bytes,
+            oldest_stored_at_ms,
         };
         self.latest_tx.send_if_modified(|current| {
             let moved = latest > *current;
@@ -330,8 +339,8 @@ impl EventLog for JetStreamEventLog {
             bounds: state.bounds,
             stored_bytes: state.bytes,
             appended: self.appended.load(Ordering::Relaxed),
-            // The stream's own messages carry no receipt time the server reports.
-            oldest_received_at_ms: None,
+            // The server's storage time of the oldest message, as of the last refresh.
+            oldest_received_at_ms: state.oldest_stored_at_ms,
             // JetStream reports the bytes the stream takes in its store, nothing beside them.
             disk_bytes: state.bytes,
         }

@@ -54,3 +54,34 @@ async fn events_go_to_subjects_per_account_and_type_with_their_id_as_message_id(
         Some("s-1")
     );
 }
+
+#[tokio::test]
+async fn the_oldest_events_age_is_the_servers_storage_time_of_the_first_message() {
+    if !nats_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(
+        dir.path().to_owned(),
+        crate::events::log::conformance::keep_everything(),
+    )
+    .await;
+    assert_eq!(log.stats().oldest_received_at_ms, None);
+    let before = crate::events::decode::now_ms();
+
+    log.append(vec![crate::events::log::conformance::event("a-1", 1000)])
+        .await
+        .unwrap();
+    let first = log.stats().oldest_received_at_ms.expect("an oldest event");
+    log.append(vec![crate::events::log::conformance::event("a-2", 2000)])
+        .await
+        .unwrap();
+
+    let after = crate::events::decode::now_ms();
+    // The server's clock is this machine's: the first message was stored between the two readings.
+    assert!(
+        before <= first && first <= after,
+        "{before} <= {first} <= {after}"
+    );
+    assert_eq!(log.stats().oldest_received_at_ms, Some(first));
+}
