@@ -139,8 +139,8 @@ impl JetStreamEventLog {
         };
         let latest = info.state.last_sequence;
         let oldest_stored_at_ms = (info.state.messages > 0).then(|| {
-            let nanos = info.state.first_timestamp.unix_timestamp_nanos() / 1_000_000;
-            i64::try_from(nanos).unwrap_or(i64::MAX)
+            let millis = info.state.first_timestamp.unix_timestamp_nanos() / 1_000_000;
+            i64::try_from(millis).unwrap_or(i64::MAX)
         });
         *self.state.lock() = StreamState {
             bounds: LogBounds { oldest, latest },
