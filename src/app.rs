@@ -104,6 +104,8 @@ pub struct EventPipeline {
     pub pending: Arc<PendingResponses>,
     /// Whether the log can write; readiness follows it.
     pub log_health: WriteHealth,
+    /// What serves the named consumers' groups.
+    pub(crate) groups: backends::GroupsBackend,
 }
 
 impl EventPipeline {
@@ -121,6 +123,7 @@ impl EventPipeline {
             consumers: opened.consumers,
             pending: opened.responses,
             log_health: opened.health,
+            groups: opened.groups,
         })
     }
 }

@@ -13,7 +13,7 @@ use crate::config::{Config, EventsBackend};
 use crate::events::fanout::Fanout;
 use crate::events::groups::ConsumerGroups;
 use crate::events::log::{
-    ConsumerStore, EmbeddedEventLog, EventLog, JetStreamEventLog, RetentionPolicy,
+    ConsumerStore, EmbeddedEventLog, EventLog, JetStreamEventLog, JetStreamGroups, RetentionPolicy,
 };
 use crate::events::responses::PendingResponses;
 use crate::idempotency::{EmbeddedIdempotencyStore, IdempotencyStore, JetStreamIdempotencyStore};
@@ -33,6 +33,18 @@ pub(super) struct OpenedLog {
     pub(super) health: WriteHealth,
     /// The CRM entity requests held open, reachable from every replica the backend spans.
     pub(super) responses: Arc<PendingResponses>,
+    /// What serves the named consumers' groups.
+    pub(super) groups: GroupsBackend,
+}
+
+/// What serves the named consumers' groups: the fan-out in this process, or the log's own
+/// consumers (JetStream durable consumers, shared by every replica).
+#[derive(Clone, Debug)]
+pub(crate) enum GroupsBackend {
+    /// One dispatcher task per consumer in this process, progress in the consumer store.
+    InProcess,
+    /// JetStream durable pull consumers on the log's stream.
+    JetStream(Arc<JetStreamEventLog>),
 }
 
 /// The idempotency store of the configured backend.
@@ -71,6 +83,7 @@ pub(super) async fn open_event_log(config: &Config) -> Result<OpenedLog, AppErro
                 consumers: log,
                 health,
                 responses: Arc::new(PendingResponses::new()),
+                groups: GroupsBackend::InProcess,
             })
         }
         EventsBackend::Nats => {
@@ -81,7 +94,8 @@ pub(super) async fn open_event_log(config: &Config) -> Result<OpenedLog, AppErro
             tracing::info!(stream = %nats.stream, "event log open on NATS JetStream");
             Ok(OpenedLog {
                 log: log.clone(),
-                consumers: log,
+                consumers: log.clone(),
+                groups: GroupsBackend::JetStream(log),
                 health: connection.health(),
                 // On the log's connection: a holder's subscription reaches the server before
                 // the event it waits for is published.
@@ -172,10 +186,9 @@ pub(super) async fn open_rate_budgets(config: &Config) -> Result<Arc<dyn RateBud
     }
 }
 
-/// Starts the consumer groups of `events.backend` over `events`: for both backends the
-/// in-process fan-out over the configured log, whose streams end when `draining_rx` turns true.
-/// (With the nats backend a named consumer's members must therefore all be on one replica:
-/// JetStream durable consumers shared across replicas are not provided yet.)
+/// Starts the consumer groups of `events.backend` over `events`: the in-process fan-out for the
+/// embedded log, JetStream durable consumers (one group across replicas) for the nats backend;
+/// streams end when `draining_rx` turns true.
 ///
 /// # Errors
 ///
@@ -185,18 +198,24 @@ pub(super) async fn start_consumer_groups(
     events: &EventPipeline,
     draining_rx: watch::Receiver<bool>,
 ) -> Result<Arc<dyn ConsumerGroups>, AppError> {
-    match config.events.backend {
-        EventsBackend::Embedded | EventsBackend::Nats => Fanout::start(
+    let max_streams = config.events.max_streams;
+    let started = match &events.groups {
+        GroupsBackend::InProcess => Fanout::start(
             events.log.clone(),
             events.consumers.clone(),
-            config.events.max_streams,
+            max_streams,
             draining_rx,
         )
         .await
-        .map(|fanout| Arc::new(fanout) as Arc<dyn ConsumerGroups>)
-        .map_err(|source| AppError::EventLog {
-            path: config.storage.data_dir.clone(),
-            source,
-        }),
-    }
+        .map(|fanout| Arc::new(fanout) as Arc<dyn ConsumerGroups>),
+        GroupsBackend::JetStream(log) => {
+            JetStreamGroups::start(log.clone(), max_streams, draining_rx)
+                .await
+                .map(|groups| Arc::new(groups) as Arc<dyn ConsumerGroups>)
+        }
+    };
+    started.map_err(|source| AppError::EventLog {
+        path: config.storage.data_dir.clone(),
+        source,
+    })
 }

@@ -30,6 +30,7 @@ use super::dispatcher::{self, DispatcherClient, MemberSettings, Progress, Progre
 use super::log::{ConsumerStore, EventLog, EventLogError};
 
 pub(crate) use self::error::{FanoutError, StreamEnd};
+pub(crate) use self::streams::{Shell, sourced_member};
 pub(crate) use self::subscription::{
     AckMode, ConsumerInfo, Delivery, DeliverySettings, Start, StreamItem, Subscription,
 };
@@ -113,16 +114,16 @@ impl Fanout {
         })
     }
 
-    /// Opens a subscription.
+    /// Opens the shell of a new stream: refused while draining and when `max_streams` are
+    /// open; the stream counts as open until it is dropped.
     ///
     /// # Errors
     ///
-    /// Fails when too many streams are open, the gateway drains, the start is out of range, or a
-    /// named consumer's filters differ.
-    pub(crate) async fn subscribe(
+    /// [`FanoutError::ShuttingDown`] or [`FanoutError::TooManyStreams`].
+    pub(crate) fn open_shell(
         &self,
-        request: Subscription,
-    ) -> Result<SubscriptionStream, FanoutError> {
+        heartbeat_interval: std::time::Duration,
+    ) -> Result<Shell, FanoutError> {
         if *self.draining_rx.borrow() {
             return Err(FanoutError::ShuttingDown);
         }
@@ -133,12 +134,25 @@ impl Fanout {
                 .map_err(|_| FanoutError::TooManyStreams {
                     limit: self.max_streams,
                 })?;
-        let shell = streams::Shell::new(
+        Ok(Shell::new(
             self.log.clone(),
             self.draining_rx.clone(),
-            request.delivery.heartbeat_interval,
+            heartbeat_interval,
             permit,
-        );
+        ))
+    }
+
+    /// Opens a subscription.
+    ///
+    /// # Errors
+    ///
+    /// Fails when too many streams are open, the gateway drains, the start is out of range, or a
+    /// named consumer's filters differ.
+    pub(crate) async fn subscribe(
+        &self,
+        request: Subscription,
+    ) -> Result<SubscriptionStream, FanoutError> {
+        let shell = self.open_shell(request.delivery.heartbeat_interval)?;
         let Some(name) = request.consumer.clone() else {
             let after = self.start_after(request.start).await?;
             let filter = request.filter.resolved_for(&request.account);
@@ -269,7 +283,7 @@ impl Fanout {
     }
 
     /// Resolves a start position into the cursor to read after.
-    async fn start_after(&self, start: Start) -> Result<Cursor, FanoutError> {
+    pub(crate) async fn start_after(&self, start: Start) -> Result<Cursor, FanoutError> {
         let bounds = self.log.bounds();
         match start {
             Start::Latest => Ok(bounds.latest),
@@ -431,7 +445,7 @@ impl Fanout {
 }
 
 /// Refuses a consumer that reads an account outside `scope`.
-fn check_scope(
+pub(crate) fn check_scope(
     scope: &AccountScope,
     key: &ConsumerKey,
     filter: &EventFilter,

@@ -111,3 +111,6 @@ impl ConsumerGroups for Fanout {
         Fanout::consumer_gauges(self)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -20,7 +20,7 @@ use super::{Cursor, NewEvent, StoredEvent};
 use crate::failure::ErrorClass;
 
 pub(crate) use embedded::EmbeddedEventLog;
-pub(crate) use jetstream::JetStreamEventLog;
+pub(crate) use jetstream::{JetStreamEventLog, JetStreamGroups};
 
 /// Durable, ordered storage for received events.
 ///

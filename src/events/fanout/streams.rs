@@ -1,12 +1,14 @@
-//! The two kinds of subscription streams: an ephemeral tail of the log, and a member of a named
-//! consumer's group fed by its dispatcher. Both share a [`Shell`]: the first heartbeat, the
-//! heartbeat timer, the drain signal and the open-stream permit.
+//! The kinds of subscription streams: an ephemeral tail of the log, a member of a named
+//! consumer's group fed by its dispatcher, and a member fed by a backend's own consumer group
+//! (JetStream). All share a [`Shell`]: the first heartbeat, the heartbeat timer, the drain signal
+//! and the open-stream permit.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
+use futures::stream::BoxStream;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::Instant;
 
@@ -19,7 +21,7 @@ use crate::events::{Cursor, StoredEvent};
 
 /// What every stream has.
 #[derive(Debug)]
-pub(super) struct Shell {
+pub(crate) struct Shell {
     log: Arc<dyn EventLog>,
     draining_rx: watch::Receiver<bool>,
     heartbeat_interval: Duration,
@@ -237,6 +239,59 @@ impl Member {
                 delivery = self.link.deliveries_rx.recv() => {
                     let delivery = delivery.ok_or(FanoutError::ShuttingDown)?;
                     self.link.taken(delivery.event.cursor, self.auto_ack);
+                    self.shell.restart_timer();
+                    return Ok(StreamItem::Event(delivery));
+                }
+                () = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    }
+}
+
+/// A member of a group that a backend serves itself: `deliveries` yields its events (and the
+/// error that ends it); `end_rx` turns to the reason the gateway ends it (consumer deleted).
+pub(crate) fn sourced_member(
+    shell: Shell,
+    key: ConsumerKey,
+    deliveries: BoxStream<'static, Result<Delivery, FanoutError>>,
+    end_rx: watch::Receiver<Option<StreamEnd>>,
+) -> SubscriptionStream {
+    into_stream!(SourcedMember {
+        shell,
+        key,
+        deliveries,
+        end_rx
+    })
+}
+
+/// The state of a member fed by a backend's consumer group.
+struct SourcedMember {
+    shell: Shell,
+    key: ConsumerKey,
+    deliveries: BoxStream<'static, Result<Delivery, FanoutError>>,
+    end_rx: watch::Receiver<Option<StreamEnd>>,
+}
+
+impl SourcedMember {
+    /// Returns the next item: a due heartbeat, the next delivery, or the error that ends it.
+    async fn next_item(&mut self) -> Result<StreamItem, FanoutError> {
+        loop {
+            self.shell.check_draining()?;
+            if let Some(end) = *self.end_rx.borrow_and_update() {
+                return Err(end.into_error(&self.key));
+            }
+            if let Some(heartbeat) = self.shell.heartbeat_due() {
+                return Ok(heartbeat);
+            }
+            let deadline = self.shell.heartbeat_deadline();
+            tokio::select! {
+                biased;
+                changed = self.end_rx.changed() => {
+                    changed.map_err(|_| FanoutError::ShuttingDown)?;
+                }
+                drained = self.shell.draining_changed() => drained?,
+                delivery = self.deliveries.next() => {
+                    let delivery = delivery.ok_or(FanoutError::ShuttingDown)??;
                     self.shell.restart_timer();
                     return Ok(StreamItem::Event(delivery));
                 }

@@ -19,7 +19,10 @@
 //! next append or a refresh, which runs every time the stream receives a message.
 
 mod consumers;
+mod groups;
 mod rows;
+
+pub(crate) use groups::JetStreamGroups;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,7 +34,7 @@ use tokio::sync::watch;
 
 use super::{EventLog, EventLogError, LogBounds, LogStats, RetentionPolicy};
 use crate::config::NatsConfig;
-use crate::events::{Cursor, NewEvent, StoredEvent};
+use crate::events::{Cursor, EventType, NewEvent, StoredEvent};
 use crate::nats::{NatsConnection, kv_key};
 
 /// The JetStream event log and the named consumers' bucket.
@@ -201,15 +204,11 @@ impl JetStreamEventLog {
 
     /// Returns the subject of `event`: `<stream>.events.<account>.<type>`.
     fn subject_of(&self, event: &NewEvent) -> String {
-        let event_type = serde_json::to_value(event.event_type)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "unknown".to_owned());
         format!(
             "{}.{}.{}",
             self.subject_prefix,
             subject_token(&event.account),
-            event_type
+            type_token(event.event_type)
         )
     }
 
@@ -377,6 +376,14 @@ fn stream_config(
         allow_direct: true,
         ..Default::default()
     }
+}
+
+/// Returns the subject token of an event type: its snake_case name (`message_status`).
+fn type_token(event_type: EventType) -> String {
+    serde_json::to_value(event_type)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Replaces what a subject token cannot hold (`.`, `*`, `>`, whitespace) with `_`.
