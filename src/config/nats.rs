@@ -124,7 +124,8 @@ pub(super) const NATS_SETTINGS: [SettingDoc; 13] = [
         env: ENV_NATS_CONSUMERS_BUCKET,
         file_key: "nats.consumers_bucket",
         default: "wgw_consumers",
-        description: "Key-value bucket of the named consumers' records and progress.",
+        description: "Key-value bucket of the named consumers' records (owner, filters, start); \
+                      their progress is kept by their JetStream durable consumers.",
     },
     SettingDoc {
         env: ENV_NATS_IDEMPOTENCY_BUCKET,
