@@ -211,7 +211,7 @@ pub(super) async fn start_consumer_groups(
         GroupsBackend::JetStream(log) => {
             JetStreamGroups::start(log.clone(), max_streams, draining_rx)
                 .await
-                .map(|groups| Arc::new(groups) as Arc<dyn ConsumerGroups>)
+                .map(|groups| groups as Arc<dyn ConsumerGroups>)
         }
     };
     started.map_err(|source| AppError::EventLog {

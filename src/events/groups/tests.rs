@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use super::ConsumerGroups;
 use crate::events::consumers::{AccountScope, ConsumerKey, EventFilter};
 use crate::events::fanout::{
-    AckMode, DeliverySettings, Fanout, FanoutError, Start, StreamItem, Subscription,
+    AckMode, ConsumerGauge, DeliverySettings, Fanout, FanoutError, Start, StreamItem, Subscription,
     SubscriptionStream,
 };
 use crate::events::log::conformance::{event, keep_everything};
@@ -86,7 +86,7 @@ async fn jetstream_in(dir: Arc<tempfile::TempDir>) -> Option<Replica> {
         .unwrap();
     Some(Replica {
         log,
-        groups: Arc::new(groups),
+        groups,
         _draining_tx: draining_tx,
         _keep: Box::new((dir, connection)),
     })
@@ -402,4 +402,37 @@ async fn events_held_by_a_replica_that_is_gone_go_to_the_other_replica() {
         redelivered.insert(cursor);
     }
     assert_eq!(redelivered, cursors.iter().copied().collect());
+}
+
+#[tokio::test]
+async fn the_metrics_see_what_jetstream_says_of_a_consumer_and_its_members_here() {
+    let Some(replica) = jetstream().await else {
+        return;
+    };
+    let mut stream = replica
+        .groups
+        .subscribe(member("c", PATIENT))
+        .await
+        .unwrap();
+    let cursors = replica.append("e", 2, EventType::MessageReceived).await;
+    assert_eq!(next_event(&mut stream).await.0, cursors[0]);
+    assert_eq!(next_event(&mut stream).await.0, cursors[1]);
+
+    replica
+        .groups
+        .consumer(&key("c"), &AccountScope::All)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        replica.groups.consumer_gauges(),
+        vec![ConsumerGauge {
+            key: key("c"),
+            lag: 2,
+            pending: 2,
+            streams: 1,
+        }]
+    );
+    drop(stream);
+    assert_eq!(replica.groups.consumer_gauges()[0].streams, 0);
 }

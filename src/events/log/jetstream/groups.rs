@@ -21,6 +21,7 @@ mod durable;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_nats::jetstream::ErrorCode;
 use async_nats::jetstream::consumer::{self, PullConsumer};
@@ -52,8 +53,22 @@ pub(crate) struct JetStreamGroups {
     fanout: Fanout,
     /// Per consumer with members on this replica: tells them why they must end.
     ends: Mutex<HashMap<ConsumerKey, watch::Sender<Option<StreamEnd>>>>,
-    /// The last progress read from JetStream, for metrics.
-    board: Mutex<BTreeMap<ConsumerKey, Progress>>,
+    /// Every consumer's gauges as last read from JetStream, for metrics.
+    board: Arc<Mutex<BTreeMap<ConsumerKey, ConsumerGauge>>>,
+    /// Reads the board's consumers from JetStream every [`GAUGE_REFRESH`]; stopped on drop.
+    refresher: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+/// How often the metrics' view of the consumers is read from JetStream (besides every `Ack`,
+/// `GetConsumer` and `ListConsumers`, which read it anyway).
+const GAUGE_REFRESH: Duration = Duration::from_secs(10);
+
+impl Drop for JetStreamGroups {
+    fn drop(&mut self) {
+        if let Some(refresher) = self.refresher.lock().take() {
+            refresher.abort();
+        }
+    }
 }
 
 impl JetStreamGroups {
@@ -67,20 +82,45 @@ impl JetStreamGroups {
         log: Arc<JetStreamEventLog>,
         max_streams: usize,
         draining_rx: watch::Receiver<bool>,
-    ) -> Result<Self, EventLogError> {
+    ) -> Result<Arc<Self>, EventLogError> {
         let fanout = Fanout::start(log.clone(), log.clone(), max_streams, draining_rx).await?;
-        let board = log
-            .list_consumers()
-            .await?
-            .into_iter()
-            .map(|record| (record.key, Progress::of(&record.acks, 0)))
-            .collect();
-        Ok(Self {
+        let groups = Arc::new(Self {
             log,
             fanout,
             ends: Mutex::new(HashMap::new()),
-            board: Mutex::new(board),
-        })
+            board: Arc::new(Mutex::new(BTreeMap::new())),
+            refresher: Mutex::new(None),
+        });
+        groups.refresh_gauges().await?;
+        let weak = Arc::downgrade(&groups);
+        let refresher = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(GAUGE_REFRESH);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let Some(groups) = weak.upgrade() else { return };
+                if let Err(error) = groups.refresh_gauges().await {
+                    tracing::debug!(%error, "consumer gauges not refreshed");
+                }
+            }
+        });
+        *groups.refresher.lock() = Some(refresher.abort_handle());
+        Ok(groups)
+    }
+
+    /// Reads every stored consumer's progress from JetStream into the metrics' board (and drops
+    /// the consumers deleted meanwhile).
+    async fn refresh_gauges(&self) -> Result<(), EventLogError> {
+        let records = self.log.list_consumers().await?;
+        let keys: std::collections::BTreeSet<ConsumerKey> =
+            records.iter().map(|record| record.key.clone()).collect();
+        for record in records {
+            if let Err(FanoutError::Log(error)) = self.describe(record).await {
+                return Err(error);
+            }
+        }
+        self.board.lock().retain(|key, _| keys.contains(key));
+        Ok(())
     }
 
     /// Loads the record of `key`, once `scope` covers every account it reads.
@@ -174,7 +214,15 @@ impl JetStreamGroups {
             Some(info) => info.num_pending + info.num_ack_pending as u64,
             None => self.log.bounds().latest.saturating_sub(progress.acked),
         };
-        self.board.lock().insert(record.key.clone(), progress);
+        self.board.lock().insert(
+            record.key.clone(),
+            ConsumerGauge {
+                key: record.key.clone(),
+                lag,
+                pending: progress.pending,
+                streams: local_members,
+            },
+        );
         Ok(ConsumerInfo {
             key: record.key,
             filter: record.filter,
@@ -341,15 +389,12 @@ impl ConsumerGroups for JetStreamGroups {
     }
 
     fn consumer_gauges(&self) -> Vec<ConsumerGauge> {
-        let latest = self.log.bounds().latest;
         let board = self.board.lock().clone();
         board
-            .into_iter()
-            .map(|(key, progress)| ConsumerGauge {
-                streams: self.local_members(&key),
-                lag: latest.saturating_sub(progress.acked),
-                pending: progress.pending,
-                key,
+            .into_values()
+            .map(|gauge| ConsumerGauge {
+                streams: self.local_members(&gauge.key),
+                ..gauge
             })
             .collect()
     }
