@@ -15,9 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::RwLock;
 use redb::Database;
 
-#[cfg(test)]
-pub(crate) use self::health::Writability;
-pub(crate) use self::health::{StorageHealth, WriteHealth};
+pub(crate) use self::health::{StorageHealth, Writability, WriteHealth};
 
 /// A redb database file that is reopened on the next write after a write failed.
 #[derive(Debug)]

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use super::consumers::{AckState, ConsumerKey, ConsumerRecord};
 use super::{Cursor, NewEvent, StoredEvent};
 use crate::failure::ErrorClass;
+use crate::storage::Writability;
 
 pub(crate) use embedded::EmbeddedEventLog;
 pub(crate) use jetstream::{JetStreamEventLog, JetStreamGroups};
@@ -59,6 +60,13 @@ pub trait EventLog: Send + Sync + fmt::Debug + 'static {
 
     /// Returns a receiver that holds the latest cursor and changes on every append.
     fn watch_latest(&self) -> watch::Receiver<Cursor>;
+
+    /// For a log on a server: a receiver of the connection's state, failing while disconnected
+    /// (streams reading the log then end with `UNAVAILABLE`, and the caller subscribes again once
+    /// the gateway is ready). `None` for a local log, which stays readable.
+    fn watch_connection(&self) -> Option<watch::Receiver<Writability>> {
+        None
+    }
 
     /// Returns the cursor to read after so that reading starts with the first retained event
     /// received at or after `since_ms` (milliseconds since the Unix epoch); the latest cursor

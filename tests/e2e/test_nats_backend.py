@@ -132,3 +132,33 @@ def wait_for_readyz(gateway, done) -> tuple[int, str]:
         if done(status, body) or time.monotonic() > deadline:
             return status, body
         time.sleep(0.1)
+
+
+def test_open_streams_end_with_unavailable_when_nats_is_lost_and_new_ones_are_refused_until_it_is_back(start_gateway, pb, nats_server):
+    gateway = start_gateway(env=nats_env(nats_server))
+    with grpc.insecure_channel(gateway.grpc_target) as channel:
+        events = pb.stub("EventService", channel)
+        tail = events.Subscribe(pb.message("SubscribeRequest", {"heartbeat_interval": "0.2s"}), timeout=60)
+        member = events.Subscribe(
+            pb.message("SubscribeRequest", {"consumer": "lost", "heartbeat_interval": "0.2s"}), timeout=60
+        )
+        for stream in (tail, member):
+            assert next(stream).WhichOneof("kind") == "heartbeat"
+
+        nats_server.stop()
+
+        for stream in (tail, member):
+            with pytest.raises(grpc.RpcError) as ended:
+                for _ in stream:
+                    pass
+            assert ended.value.code() == grpc.StatusCode.UNAVAILABLE, ended.value
+        wait_for_readyz(gateway, lambda status, _: status == 503)
+        with pytest.raises(grpc.RpcError) as refused:
+            next(events.Subscribe(pb.message("SubscribeRequest", {}), timeout=RPC_TIMEOUT_S))
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE, refused.value
+
+        nats_server.start()
+        wait_for_readyz(gateway, lambda status, _: status == 200)
+        again = events.Subscribe(pb.message("SubscribeRequest", {"heartbeat_interval": "0.2s"}), timeout=RPC_TIMEOUT_S)
+        assert next(again).WhichOneof("kind") == "heartbeat"
+        again.cancel()

@@ -18,12 +18,15 @@ use crate::events::consumers::{ConsumerKey, EventFilter};
 use crate::events::dispatcher::MemberLink;
 use crate::events::log::EventLog;
 use crate::events::{Cursor, StoredEvent};
+use crate::storage::Writability;
 
 /// What every stream has.
 #[derive(Debug)]
 pub(crate) struct Shell {
     log: Arc<dyn EventLog>,
     draining_rx: watch::Receiver<bool>,
+    /// The connection of a log on a server (see [`EventLog::watch_connection`]).
+    connection_rx: Option<watch::Receiver<Writability>>,
     heartbeat_interval: Duration,
     /// When the next heartbeat is due; `None` before the first one.
     next_heartbeat: Option<Instant>,
@@ -42,6 +45,7 @@ impl Shell {
         permit: OwnedSemaphorePermit,
     ) -> Self {
         Self {
+            connection_rx: log.watch_connection(),
             log,
             draining_rx,
             heartbeat_interval,
@@ -74,20 +78,38 @@ impl Shell {
         self.next_heartbeat.unwrap_or_else(Instant::now)
     }
 
-    /// Fails when the gateway drains (marking the current drain state as seen).
+    /// Fails when the gateway drains (marking the current drain state as seen), or the log's
+    /// server is unreachable.
     fn check_draining(&mut self) -> Result<(), FanoutError> {
         if *self.draining_rx.borrow_and_update() {
             return Err(FanoutError::ShuttingDown);
         }
+        if let Some(connection_rx) = &mut self.connection_rx
+            && *connection_rx.borrow_and_update() != Writability::Writable
+        {
+            return Err(FanoutError::LogFailed);
+        }
         Ok(())
     }
 
-    /// Completes when the drain state changes (or its sender is gone, which means stop too).
+    /// Completes when the drain state or the connection to the log's server changes (or the
+    /// drain sender is gone, which means stop too).
     async fn draining_changed(&mut self) -> Result<(), FanoutError> {
-        self.draining_rx
-            .changed()
-            .await
-            .map_err(|_| FanoutError::ShuttingDown)
+        let connection_changed = async {
+            match &mut self.connection_rx {
+                Some(connection_rx) => {
+                    if connection_rx.changed().await.is_err() {
+                        // The connection's state is gone with the log: nothing more to follow.
+                        self.connection_rx = None;
+                    }
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            changed = self.draining_rx.changed() => changed.map_err(|_| FanoutError::ShuttingDown),
+            () = connection_changed => Ok(()),
+        }
     }
 }
 

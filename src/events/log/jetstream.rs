@@ -36,6 +36,7 @@ use super::{EventLog, EventLogError, LogBounds, LogStats, RetentionPolicy};
 use crate::config::NatsConfig;
 use crate::events::{Cursor, EventType, NewEvent, StoredEvent};
 use crate::nats::{NatsConnection, kv_key};
+use crate::storage::Writability;
 
 /// The JetStream event log and the named consumers' bucket.
 #[derive(Debug)]
@@ -62,6 +63,8 @@ pub(crate) struct JetStreamEventLog {
     closed: AtomicBool,
     /// Refreshes the state when another writer appends; stopped on drop.
     refresher: Mutex<Option<tokio::task::AbortHandle>>,
+    /// The connection's state: failing while disconnected.
+    connection_health: crate::storage::WriteHealth,
 }
 
 /// What the log knows of the stream.
@@ -126,6 +129,7 @@ impl JetStreamEventLog {
             appended: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             refresher: Mutex::new(None),
+            connection_health: connection.health(),
         });
         log.refresh().await?;
         log.start_refresher(connection).await?;
@@ -326,6 +330,10 @@ impl EventLog for JetStreamEventLog {
 
     fn bounds(&self) -> LogBounds {
         self.state.lock().bounds
+    }
+
+    fn watch_connection(&self) -> Option<watch::Receiver<Writability>> {
+        Some(self.connection_health.subscribe())
     }
 
     fn watch_latest(&self) -> watch::Receiver<Cursor> {
