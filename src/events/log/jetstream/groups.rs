@@ -173,11 +173,16 @@ impl JetStreamGroups {
     ) -> Result<PullConsumer, FanoutError> {
         let config = consumer_config(record, settings, &self.log.subject_prefix);
         let name = durable_name(&record.key);
-        self.log
-            .stream
-            .get_or_create_consumer(&name, config)
-            .await
-            .map_err(|error| FanoutError::Log(storage(error)))
+        match self.log.stream.get_or_create_consumer(&name, config).await {
+            Ok(durable) => Ok(durable),
+            // Another replica created it in between, from its member's settings: join that one.
+            Err(error) => self
+                .log
+                .stream
+                .get_consumer(&name)
+                .await
+                .map_err(|_| FanoutError::Log(storage(error))),
+        }
     }
 
     /// Reads JetStream's view of the consumer `record`; `None` when it has no durable consumer
