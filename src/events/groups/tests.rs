@@ -311,6 +311,22 @@ async fn members_must_ask_for_the_consumers_filters_and_scope(replica: Replica) 
     ));
 }
 
+/// A consumer deleted and created again under its name serves its new members.
+async fn a_consumer_created_again_after_its_deletion_serves_new_members(replica: Replica) {
+    let groups = &replica.groups;
+    let mut old = groups.subscribe(member("c", PATIENT)).await.unwrap();
+    groups.delete(&key("c"), &AccountScope::All).await.unwrap();
+
+    let mut new = groups.subscribe(member("c", PATIENT)).await.unwrap();
+    let cursors = replica.append("e", 1, EventType::MessageReceived).await;
+
+    assert!(matches!(
+        end_of(&mut old).await,
+        FanoutError::ConsumerDeleted(_)
+    ));
+    assert_eq!(next_event(&mut new).await, (cursors[0], 1));
+}
+
 /// Instantiates each body for one backend (`None` from the setup skips the test).
 macro_rules! consumer_group_suite {
     ($setup:ident) => {
@@ -332,6 +348,7 @@ macro_rules! consumer_group_suite {
             case!(a_new_consumer_starts_where_it_is_told);
             case!(deleting_a_consumer_ends_its_members_and_forgets_it);
             case!(members_must_ask_for_the_consumers_filters_and_scope);
+            case!(a_consumer_created_again_after_its_deletion_serves_new_members);
         }
     };
 }

@@ -254,14 +254,17 @@ impl JetStreamGroups {
             .subscribe()
     }
 
-    /// Ends this replica's members of `key` (or of every consumer) for `reason`.
+    /// Ends this replica's members of `key` (or of every consumer) for `reason`; a member that
+    /// joins afterwards (a consumer created again under the same name) is not affected.
     fn end_members(&self, key: Option<&ConsumerKey>, reason: StreamEnd) {
-        let ends = self.ends.lock();
-        for (member_key, end_tx) in ends.iter() {
-            if key.is_none_or(|key| key == member_key) {
+        let mut ends = self.ends.lock();
+        ends.retain(|member_key, end_tx| {
+            let ending = key.is_none_or(|key| key == member_key);
+            if ending {
                 end_tx.send_replace(Some(reason));
             }
-        }
+            !ending
+        });
     }
 }
 
