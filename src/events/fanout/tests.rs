@@ -190,3 +190,32 @@ async fn draining_ends_every_stream_with_shutting_down() {
         Err(FanoutError::ShuttingDown)
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_heartbeat_follows_the_last_event_after_one_interval_of_silence() {
+    let setup = setup().await;
+    let interval = Duration::from_secs(10);
+    let mut request = explicit("beats");
+    request.consumer = None;
+    request.start = Start::Latest;
+    request.delivery.heartbeat_interval = interval;
+    let mut stream = setup.fanout.subscribe(request).await.unwrap();
+    assert_eq!(
+        next(&mut stream).await,
+        None,
+        "the first item is a heartbeat"
+    );
+
+    // Events keep the stream busy past the first heartbeat's due time (heartbeats may come in
+    // between: the paused clock jumps while the log's writer thread works).
+    tokio::time::sleep(interval / 2).await;
+    setup.log.append(vec![event("e1", 1)]).await.unwrap();
+    assert_eq!(next_event(&mut stream).await, (1, 1));
+    tokio::time::sleep(interval * 3 / 4).await;
+    setup.log.append(vec![event("e2", 2)]).await.unwrap();
+    assert_eq!(next_event(&mut stream).await, (2, 1));
+    let last_event_at = Instant::now();
+
+    assert_eq!(next(&mut stream).await, None, "a heartbeat, not an event");
+    assert_eq!(Instant::now() - last_event_at, interval);
+}
