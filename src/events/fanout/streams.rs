@@ -4,14 +4,13 @@
 //! and the open-stream permit.
 
 use std::collections::VecDeque;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
 use tokio::sync::{OwnedSemaphorePermit, watch};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use super::shared_reads::SharedReads;
 use super::{Delivery, FanoutError, StreamEnd, StreamItem, SubscriptionStream};
@@ -31,9 +30,6 @@ pub(crate) struct Shell {
     heartbeat_interval: Duration,
     /// When the next heartbeat is due; `None` before the first one.
     next_heartbeat: Option<Instant>,
-    /// Wakes the stream for the heartbeat. Armed lazily (see [`Shell::idle`]): sending an item
-    /// only moves `next_heartbeat`, so a busy stream does not register a timer per item.
-    timer: Pin<Box<Sleep>>,
     /// Set once the stream returned an error; it yields nothing after.
     finished: bool,
     /// Counts the stream as open while it lives.
@@ -54,7 +50,6 @@ impl Shell {
             draining_rx,
             heartbeat_interval,
             next_heartbeat: None,
-            timer: Box::pin(tokio::time::sleep_until(Instant::now())),
             finished: false,
             _permit: permit,
         }
@@ -78,6 +73,11 @@ impl Shell {
         self.next_heartbeat = Some(Instant::now() + self.heartbeat_interval);
     }
 
+    /// Returns when the next heartbeat is due.
+    fn heartbeat_deadline(&self) -> Instant {
+        self.next_heartbeat.unwrap_or_else(Instant::now)
+    }
+
     /// Fails when the gateway drains (marking the current drain state as seen), or the log's
     /// server is unreachable.
     fn check_draining(&mut self) -> Result<(), FanoutError> {
@@ -92,19 +92,9 @@ impl Shell {
         Ok(())
     }
 
-    /// Completes when the drain state or the connection to the log's server changes (an error
-    /// when the drain sender is gone, which means stop too), or when the heartbeat timer fires.
-    ///
-    /// The timer may fire before the heartbeat is due (items were sent since it was armed); it
-    /// is then armed again, once, for the due time: one timer registration per heartbeat
-    /// interval, not one per item.
-    async fn idle(&mut self) -> Result<(), FanoutError> {
-        if let Some(due) = self.next_heartbeat
-            && self.timer.is_elapsed()
-            && self.timer.deadline() < due
-        {
-            self.timer.as_mut().reset(due);
-        }
+    /// Completes when the drain state or the connection to the log's server changes (or the
+    /// drain sender is gone, which means stop too).
+    async fn draining_changed(&mut self) -> Result<(), FanoutError> {
         let connection_changed = async {
             match &mut self.connection_rx {
                 Some(connection_rx) => {
@@ -119,7 +109,6 @@ impl Shell {
         tokio::select! {
             changed = self.draining_rx.changed() => changed.map_err(|_| FanoutError::ShuttingDown),
             () = connection_changed => Ok(()),
-            () = self.timer.as_mut() => Ok(()),
         }
     }
 }
@@ -221,9 +210,11 @@ impl Tail {
 
     /// Waits for a new event, a due heartbeat, or the drain.
     async fn wait(&mut self) -> Result<(), FanoutError> {
+        let deadline = self.shell.heartbeat_deadline();
         tokio::select! {
             changed = self.latest_rx.changed() => changed.map_err(|_| FanoutError::ShuttingDown),
-            idle = self.shell.idle() => idle,
+            drained = self.shell.draining_changed() => drained,
+            () = tokio::time::sleep_until(deadline) => Ok(()),
         }
     }
 }
@@ -259,19 +250,21 @@ impl Member {
             if let Some(heartbeat) = self.shell.heartbeat_due() {
                 return Ok(heartbeat);
             }
+            let deadline = self.shell.heartbeat_deadline();
             tokio::select! {
                 biased;
                 end = &mut self.link.end_rx => {
                     let end = end.unwrap_or(StreamEnd::ShuttingDown);
                     return Err(end.into_error(&self.key));
                 }
+                drained = self.shell.draining_changed() => drained?,
                 delivery = self.link.deliveries_rx.recv() => {
                     let delivery = delivery.ok_or(FanoutError::ShuttingDown)?;
                     self.link.taken(delivery.event.cursor, self.auto_ack);
                     self.shell.restart_timer();
                     return Ok(StreamItem::Event(delivery));
                 }
-                idle = self.shell.idle() => idle?,
+                () = tokio::time::sleep_until(deadline) => {}
             }
         }
     }
@@ -312,17 +305,19 @@ impl SourcedMember {
             if let Some(heartbeat) = self.shell.heartbeat_due() {
                 return Ok(heartbeat);
             }
+            let deadline = self.shell.heartbeat_deadline();
             tokio::select! {
                 biased;
                 changed = self.end_rx.changed() => {
                     changed.map_err(|_| FanoutError::ShuttingDown)?;
                 }
+                drained = self.shell.draining_changed() => drained?,
                 delivery = self.deliveries.next() => {
                     let delivery = delivery.ok_or(FanoutError::ShuttingDown)??;
                     self.shell.restart_timer();
                     return Ok(StreamItem::Event(delivery));
                 }
-                idle = self.shell.idle() => idle?,
+                () = tokio::time::sleep_until(deadline) => {}
             }
         }
     }
