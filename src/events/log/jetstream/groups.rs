@@ -19,7 +19,7 @@
 mod deliveries;
 mod durable;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,7 +91,9 @@ impl JetStreamGroups {
             board: Arc::new(Mutex::new(BTreeMap::new())),
             refresher: Mutex::new(None),
         });
-        groups.refresh_gauges().await?;
+        if let Err(error) = groups.refresh_gauges().await {
+            tracing::warn!(%error, "consumer gauges not read at start; the next refresh tries again");
+        }
         let weak = Arc::downgrade(&groups);
         let refresher = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(GAUGE_REFRESH);
@@ -112,8 +114,7 @@ impl JetStreamGroups {
     /// the consumers deleted meanwhile).
     async fn refresh_gauges(&self) -> Result<(), EventLogError> {
         let records = self.log.list_consumers().await?;
-        let keys: std::collections::BTreeSet<ConsumerKey> =
-            records.iter().map(|record| record.key.clone()).collect();
+        let keys: BTreeSet<ConsumerKey> = records.iter().map(|record| record.key.clone()).collect();
         for record in records {
             if let Err(FanoutError::Log(error)) = self.describe(record).await {
                 return Err(error);
