@@ -1,8 +1,18 @@
-//! [`IdempotentSends`]: the wrapper every keyed send goes through. The first call for a key leads:
-//! it looks the key up, reserves it durably when nothing is recorded, sends, replaces the
-//! reservation with the outcome (or removes it when the caller may retry), then answers the
-//! calls that arrived meanwhile for the same key (coalesced: they wait, bounded by their deadline,
-//! and get the same outcome marked replayed).
+//! [`IdempotentSends`]: the wrapper every keyed send goes through. The first call for a key in
+//! this process leads: it reserves the key durably and atomically (create-if-absent), sends,
+//! replaces the reservation with the outcome (or removes it when the caller may retry), then
+//! answers the calls that arrived meanwhile for the same key (coalesced: they wait, bounded by
+//! their deadline, and get the same outcome marked replayed).
+//!
+//! When the key is already reserved, the reservation says by which process and when. One made by
+//! another process (a replica sharing the store) younger than the longest a send can take
+//! ([`longest_send`]) may still be sending: the leader follows it, waiting for the outcome it
+//! records ([`IdempotencyStore::settled`]) and answering it replayed; when that reservation is
+//! removed instead (its send failed for now), the key is free and the leader reserves it again.
+//! Any other reservation (older, from an unknown process, or this process's own while nothing is
+//! in flight here: a crash or a store failure before recording) is answered
+//! [`IdempotencyError::OutcomeUnknown`]. Callers stop waiting at their deadline
+//! ([`IdempotencyError::InProgress`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -14,6 +24,7 @@ use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
+use crate::config::{AccountConfig, RetrySettings, UpstreamLimits};
 use crate::events::log::EventLogError;
 use crate::failure::ErrorClass;
 use crate::model::{SendReply, SentMessage};
@@ -22,6 +33,7 @@ use crate::upstream::UpstreamError;
 
 use crate::idempotency::{
     Fingerprint, IdempotencyError, IdempotencyStore, Outcome, Record, RecordKey, RecordedFailure,
+    Reservation,
 };
 
 /// The error of a send that went through [`IdempotentSends`].
@@ -84,14 +96,36 @@ struct InFlight {
     outcome_tx: watch::Sender<Option<SharedOutcome>>,
 }
 
+/// Returns the longest one keyed send of any of `accounts` can take ([`longest_send_with`]). A
+/// reservation younger than this may belong to a send still running.
+pub(crate) fn longest_send(accounts: &[AccountConfig]) -> Duration {
+    accounts
+        .iter()
+        .map(|account| longest_send_with(&account.limits, &account.retry))
+        .max()
+        .unwrap_or_default()
+}
+
+/// Returns the longest one keyed send of an account with `limits` and `retry` can take: the
+/// channel lookup and the send itself, each an upstream operation whose attempts all start within
+/// `retry.total_budget` of the first and each last at most `limits.request_timeout` (the wait for
+/// a concurrency slot and for the rate budget included).
+fn longest_send_with(limits: &UpstreamLimits, retry: &RetrySettings) -> Duration {
+    let operation = retry.total_budget.saturating_add(limits.request_timeout);
+    operation.saturating_mul(2)
+}
+
 /// Runs keyed sends at most once: replays recorded outcomes, coalesces concurrent duplicates into
-/// one upstream call, refuses reused keys, records outcomes.
+/// one upstream call (across processes sharing the store too), refuses reused keys, records
+/// outcomes.
 #[derive(Debug)]
 pub(crate) struct IdempotentSends {
     /// Where outcomes are recorded.
     store: Arc<dyn IdempotencyStore>,
-    /// How long an outcome is kept.
-    retention: Duration,
+    /// How long an outcome is kept, and how long a send can take.
+    timing: SendTiming,
+    /// Names this process in its reservations (random per instance).
+    process_id: Arc<str>,
     /// Sends in flight, shared with their tasks.
     in_flight: Arc<Mutex<InFlightMap>>,
     /// Notified whenever the last send in flight finishes.
@@ -108,17 +142,39 @@ enum Role {
     Follower(watch::Receiver<Option<SharedOutcome>>),
 }
 
+/// The durations keyed sends are judged by.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SendTiming {
+    /// How long an outcome is kept (`storage.idempotency_retention`).
+    pub retention: Duration,
+    /// The longest a send can take ([`longest_send`] of the configured accounts): how long a
+    /// reservation by another process is followed.
+    pub longest_send: Duration,
+}
+
+#[cfg(test)]
+impl SendTiming {
+    /// Keeps outcomes for `retention`; sends take at most what they can with the default limits.
+    pub(crate) fn for_test(retention: Duration) -> Self {
+        Self {
+            retention,
+            longest_send: longest_send_with(&UpstreamLimits::default(), &RetrySettings::default()),
+        }
+    }
+}
+
 impl IdempotentSends {
-    /// Wraps `store`, keeping outcomes for `retention` and counting how each keyed send is
-    /// answered into `metrics`.
+    /// Wraps `store`, keeping outcomes and following other processes' reservations as `timing`
+    /// says, and counting how each keyed send is answered into `metrics`.
     pub(crate) fn new(
         store: Arc<dyn IdempotencyStore>,
-        retention: Duration,
+        timing: SendTiming,
         metrics: IdempotencyMetrics,
     ) -> Self {
         Self {
             store,
-            retention,
+            timing,
+            process_id: uuid::Uuid::new_v4().simple().to_string().into(),
             in_flight: Arc::new(Mutex::new(HashMap::new())),
             idle: Arc::new(Notify::new()),
             metrics,
@@ -165,7 +221,8 @@ impl IdempotentSends {
                 let (leader_tx, leader_rx) = oneshot::channel();
                 let lead = Lead {
                     store: self.store.clone(),
-                    retention: self.retention,
+                    timing: self.timing,
+                    process_id: self.process_id.clone(),
                     fingerprint,
                     entry,
                     metrics: self.metrics.clone(),
@@ -310,8 +367,10 @@ impl Drop for InFlightEntry {
 struct Lead {
     /// Where the outcome is looked up and recorded.
     store: Arc<dyn IdempotencyStore>,
-    /// How long the outcome is kept.
-    retention: Duration,
+    /// How long the outcome is kept, and how long another process's reservation is followed.
+    timing: SendTiming,
+    /// This process, as reservations name it.
+    process_id: Arc<str>,
     /// The request's fingerprint.
     fingerprint: Fingerprint,
     /// The registration, released when the outcome is recorded.
@@ -320,56 +379,106 @@ struct Lead {
     metrics: IdempotencyMetrics,
 }
 
+/// Where the leader stands once the key is claimed.
+enum Claim {
+    /// The key is reserved for this call: send.
+    Reserved,
+    /// The key's record answers the call (with how, for the metrics).
+    Answered(SharedOutcome, KeyedSendOutcome),
+}
+
 impl Lead {
-    /// Looks the key up; when nothing is recorded reserves it, sends, and records the outcome;
-    /// then answers the followers (once recorded, so that a later call finds the record) and
-    /// returns the leader's answer.
+    /// Claims the key; when reserved, sends and records the outcome; then answers the followers
+    /// (once recorded, so that a later call finds the record) and returns the leader's answer.
     async fn run<F>(self, send: F) -> Result<SendReply, SendError>
     where
         F: Future<Output = Result<SentMessage, UpstreamError>>,
     {
         let key = &self.entry.key;
-        let (for_leader, shared, outcome) = match self.store.get(key, SystemTime::now()).await {
+        let (for_leader, shared, outcome) = match self.claim().await {
             Err(error) => (
                 Err(error.clone().into()),
                 Err(error),
                 KeyedSendOutcome::StoreUnavailable,
             ),
-            Ok(Some(record)) => {
-                let (shared, outcome) = replay(record, self.fingerprint, key);
-                (
-                    shared.clone().map(SendReply::replayed).map_err(Into::into),
-                    shared,
-                    outcome,
-                )
+            Ok(Claim::Answered(shared, outcome)) => (
+                shared.clone().map(SendReply::replayed).map_err(Into::into),
+                shared,
+                outcome,
+            ),
+            Ok(Claim::Reserved) => {
+                let (for_leader, shared) = self.send_and_record(send).await;
+                (for_leader, shared, KeyedSendOutcome::Sent)
             }
-            Ok(None) => match self.reserve().await {
-                Err(error) => (
-                    Err(error.clone().into()),
-                    Err(error),
-                    KeyedSendOutcome::StoreUnavailable,
-                ),
-                Ok(()) => {
-                    let (for_leader, shared) = self.send_and_record(send).await;
-                    (for_leader, shared, KeyedSendOutcome::Sent)
-                }
-            },
         };
         self.metrics.record(&key.account, outcome);
         self.entry.publish(shared);
         for_leader
     }
 
-    /// Stores the reservation of the key, durably, before anything is sent: if the gateway stops
-    /// before the outcome is recorded, a later call finds it instead of sending again.
-    async fn reserve(&self) -> Result<(), IdempotencyError> {
-        let reserved_at = SystemTime::now();
-        let record = Record {
+    /// Reserves the key, or answers from its record: the outcome recorded, or, for a reservation
+    /// another process may still be sending under, the outcome it records (reserving again when
+    /// it removes its reservation instead).
+    async fn claim(&self) -> Result<Claim, IdempotencyError> {
+        let key = &self.entry.key;
+        loop {
+            let now = SystemTime::now();
+            let existing = match self.store.reserve(key, &self.reservation(now), now).await? {
+                Reservation::Reserved => return Ok(Claim::Reserved),
+                Reservation::Existing(existing) => existing,
+            };
+            let follow_until = match &existing.outcome {
+                Outcome::Pending {
+                    reserved_at,
+                    reserved_by,
+                } if existing.fingerprint == self.fingerprint => judge_reservation(
+                    *reserved_at,
+                    reserved_by.as_deref(),
+                    &self.process_id,
+                    self.timing.longest_send,
+                    now,
+                ),
+                _ => None,
+            };
+            let Some(follow_until) = follow_until else {
+                let (shared, outcome) = replay(existing, self.fingerprint, key);
+                return Ok(Claim::Answered(shared, outcome));
+            };
+            tracing::info!(
+                account = %key.account,
+                "waiting for the outcome of a keyed send another replica is making"
+            );
+            let patience = follow_until
+                .duration_since(SystemTime::now())
+                .unwrap_or_default();
+            let settled = tokio::time::timeout(patience, self.store.settled(key)).await;
+            let record_opt = match settled {
+                Ok(record_opt) => record_opt?,
+                // The other replica took longer than any send can: it stopped before recording.
+                Err(_) => Some(existing),
+            };
+            if let Some(record) = record_opt.filter(|record| record.is_live(SystemTime::now())) {
+                let (shared, outcome) = replay(record, self.fingerprint, key);
+                let outcome = match outcome {
+                    KeyedSendOutcome::Replayed => KeyedSendOutcome::Coalesced,
+                    other => other,
+                };
+                return Ok(Claim::Answered(shared, outcome));
+            }
+            // Removed (the other send failed for now) or expired: the key is free again.
+        }
+    }
+
+    /// The reservation of the key by this call at `now`.
+    fn reservation(&self, now: SystemTime) -> Record {
+        Record {
             fingerprint: self.fingerprint,
-            outcome: Outcome::Pending { reserved_at },
-            expires_at: reserved_at + self.retention,
-        };
-        self.store.put(&self.entry.key, &record).await
+            outcome: Outcome::Pending {
+                reserved_at: now,
+                reserved_by: Some(self.process_id.to_string()),
+            },
+            expires_at: now + self.timing.retention,
+        }
     }
 
     /// Sends, records the outcome, and returns the leader's answer and the followers'.
@@ -409,7 +518,7 @@ impl Lead {
         let record = Record {
             fingerprint: self.fingerprint,
             outcome,
-            expires_at: SystemTime::now() + self.retention,
+            expires_at: SystemTime::now() + self.timing.retention,
         };
         if let Err(error) = self.store.put(&self.entry.key, &record).await {
             tracing::error!(
@@ -420,6 +529,23 @@ impl Lead {
             );
         }
     }
+}
+
+/// Tells until when a reservation of the same request, found at `now` by `this_process`, is
+/// followed: one by another process, until `longest_send` after it was made, when that is still
+/// ahead. `None` (answer [`IdempotencyError::OutcomeUnknown`]) for one this process made (nothing
+/// is in flight here for the key, or it would have been joined), one that names no process
+/// (written before reservations did), or one older than any send.
+fn judge_reservation(
+    reserved_at: SystemTime,
+    reserved_by: Option<&str>,
+    this_process: &str,
+    longest_send: Duration,
+    now: SystemTime,
+) -> Option<SystemTime> {
+    let other_process = reserved_by.is_some_and(|process| process != this_process);
+    let until = reserved_at.checked_add(longest_send)?;
+    (other_process && now < until).then_some(until)
 }
 
 /// Answers a call from a record: the recorded outcome for the same request, a refusal otherwise;
