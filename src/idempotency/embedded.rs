@@ -341,53 +341,23 @@ fn write_loop(file: &RedbFile, jobs_rx: &mpsc::Receiver<WriteJob>) {
     }
 }
 
+/// The records table, open in a write transaction.
+type RecordsTable<'txn> = redb::Table<'txn, (&'static str, &'static str), (u64, &'static [u8])>;
+/// The expiry index, open in a write transaction.
+type ExpiryTable<'txn> = redb::Table<'txn, (u64, &'static str, &'static str), ()>;
+
 /// Applies every change of `batch` in order and purges some expired records, in one durable
 /// commit; returns what each change did.
 fn commit_batch(database: &Database, batch: &[WriteJob]) -> Result<Vec<Applied>, redb::Error> {
     let transaction = database.begin_write()?;
-    let mut applied = Vec::with_capacity(batch.len());
-    {
+    let applied = {
         let mut records = transaction.open_table(RECORDS)?;
         let mut expiry = transaction.open_table(EXPIRY)?;
-        for job in batch {
-            let account = job.key.account.as_str();
-            let idempotency_key = job.key.idempotency_key.as_str();
-            let record = match &job.change {
-                Change::Put(record) => record,
-                Change::Reserve { record, now_ms } => {
-                    let live_opt = match records.get((account, idempotency_key))? {
-                        Some(entry) => {
-                            let (expires_at_ms, bytes) = entry.value();
-                            (*now_ms < expires_at_ms).then(|| bytes.to_vec())
-                        }
-                        None => None,
-                    };
-                    if let Some(live) = live_opt {
-                        applied.push(Applied::Refused(live));
-                        continue;
-                    }
-                    record
-                }
-                Change::Remove => {
-                    let removed = records.remove((account, idempotency_key))?;
-                    if let Some(entry) = removed {
-                        let (expires_at_ms, _) = entry.value();
-                        expiry.remove((expires_at_ms, account, idempotency_key))?;
-                    }
-                    applied.push(Applied::Stored);
-                    continue;
-                }
-            };
-            let expires_at_ms = unix_millis(record.expires_at);
-            let bytes = codec::encode(record);
-            records.insert(
-                (account, idempotency_key),
-                (expires_at_ms, bytes.as_slice()),
-            )?;
-            expiry.insert((expires_at_ms, account, idempotency_key), ())?;
-            applied.push(Applied::Stored);
-        }
-    }
+        batch
+            .iter()
+            .map(|job| apply(&mut records, &mut expiry, job))
+            .collect::<Result<Vec<_>, _>>()?
+    };
     purge(
         &transaction,
         unix_millis(SystemTime::now()),
@@ -395,6 +365,43 @@ fn commit_batch(database: &Database, batch: &[WriteJob]) -> Result<Vec<Applied>,
     )?;
     transaction.commit()?;
     Ok(applied)
+}
+
+/// Applies one job's change inside the batch's transaction (seeing the changes before it).
+fn apply(
+    records: &mut RecordsTable<'_>,
+    expiry: &mut ExpiryTable<'_>,
+    job: &WriteJob,
+) -> Result<Applied, redb::Error> {
+    let account = job.key.account.as_str();
+    let idempotency_key = job.key.idempotency_key.as_str();
+    let record = match &job.change {
+        Change::Put(record) => record,
+        Change::Reserve { record, now_ms } => {
+            if let Some(entry) = records.get((account, idempotency_key))? {
+                let (expires_at_ms, bytes) = entry.value();
+                if *now_ms < expires_at_ms {
+                    return Ok(Applied::Refused(bytes.to_vec()));
+                }
+            }
+            record
+        }
+        Change::Remove => {
+            if let Some(entry) = records.remove((account, idempotency_key))? {
+                let (expires_at_ms, _) = entry.value();
+                expiry.remove((expires_at_ms, account, idempotency_key))?;
+            }
+            return Ok(Applied::Stored);
+        }
+    };
+    let expires_at_ms = unix_millis(record.expires_at);
+    let bytes = codec::encode(record);
+    records.insert(
+        (account, idempotency_key),
+        (expires_at_ms, bytes.as_slice()),
+    )?;
+    expiry.insert((expires_at_ms, account, idempotency_key), ())?;
+    Ok(Applied::Stored)
 }
 
 /// Removes up to `limit` expiry entries due at `now_ms`, and their records when those have not

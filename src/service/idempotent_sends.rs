@@ -13,11 +13,13 @@
 //! in flight here: a crash or a store failure before recording) is answered
 //! [`IdempotencyError::OutcomeUnknown`]. Callers stop waiting at their deadline
 //! ([`IdempotencyError::InProgress`]).
+//!
+//! The leader's work (claim, follow, send, record) is in [`lead`].
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::{Notify, oneshot, watch};
@@ -26,15 +28,13 @@ use tracing::Instrument as _;
 
 use crate::config::{AccountConfig, RetrySettings, UpstreamLimits};
 use crate::events::log::EventLogError;
-use crate::failure::ErrorClass;
 use crate::model::{SendReply, SentMessage};
 use crate::telemetry::metrics::{IdempotencyMetrics, KeyedSendOutcome};
 use crate::upstream::UpstreamError;
 
-use crate::idempotency::{
-    Fingerprint, IdempotencyError, IdempotencyStore, Outcome, Record, RecordKey, RecordedFailure,
-    Reservation,
-};
+use crate::idempotency::{Fingerprint, IdempotencyError, IdempotencyStore, RecordKey};
+
+use lead::Lead;
 
 /// The error of a send that went through [`IdempotentSends`].
 #[derive(Debug, thiserror::Error)]
@@ -48,37 +48,6 @@ pub enum SendError {
     /// The event log could not be read while waiting for the send's outcome.
     #[error(transparent)]
     EventLog(#[from] EventLogError),
-}
-
-impl From<&UpstreamError> for RecordedFailure {
-    fn from(error: &UpstreamError) -> Self {
-        Self {
-            class: error.class(),
-            reason: error.reason().to_owned(),
-            domain: error.domain().to_owned(),
-            message: error.to_string(),
-            metadata: error.metadata(),
-            fields: error.field_violations().to_vec(),
-            retry_after: error.retry_after(),
-        }
-    }
-}
-
-/// Tells whether a failed send is a refusal that repeating cannot change, so it is recorded.
-///
-/// Only the upstream's own refusals qualify (local checks are recomputed), and only those about
-/// the request itself; failed preconditions (balance, channel state) can be fixed by an operator.
-pub(crate) fn is_definitive(error: &UpstreamError) -> bool {
-    matches!(
-        error,
-        UpstreamError::Rejected(rejection) if matches!(
-            rejection.class,
-            ErrorClass::InvalidArgument
-                | ErrorClass::NotFound
-                | ErrorClass::PermissionDenied
-                | ErrorClass::AlreadyExists
-        )
-    )
 }
 
 /// What callers coalesced with a running send receive: the same outcome, as data.
@@ -363,218 +332,7 @@ impl Drop for InFlightEntry {
     }
 }
 
-/// The leader's work, run in its own task.
-struct Lead {
-    /// Where the outcome is looked up and recorded.
-    store: Arc<dyn IdempotencyStore>,
-    /// How long the outcome is kept, and how long another process's reservation is followed.
-    timing: SendTiming,
-    /// This process, as reservations name it.
-    process_id: Arc<str>,
-    /// The request's fingerprint.
-    fingerprint: Fingerprint,
-    /// The registration, released when the outcome is recorded.
-    entry: InFlightEntry,
-    /// Counts how the send was answered.
-    metrics: IdempotencyMetrics,
-}
-
-/// Where the leader stands once the key is claimed.
-enum Claim {
-    /// The key is reserved for this call: send.
-    Reserved,
-    /// The key's record answers the call (with how, for the metrics).
-    Answered(SharedOutcome, KeyedSendOutcome),
-}
-
-impl Lead {
-    /// Claims the key; when reserved, sends and records the outcome; then answers the followers
-    /// (once recorded, so that a later call finds the record) and returns the leader's answer.
-    async fn run<F>(self, send: F) -> Result<SendReply, SendError>
-    where
-        F: Future<Output = Result<SentMessage, UpstreamError>>,
-    {
-        let key = &self.entry.key;
-        let (for_leader, shared, outcome) = match self.claim().await {
-            Err(error) => (
-                Err(error.clone().into()),
-                Err(error),
-                KeyedSendOutcome::StoreUnavailable,
-            ),
-            Ok(Claim::Answered(shared, outcome)) => (
-                shared.clone().map(SendReply::replayed).map_err(Into::into),
-                shared,
-                outcome,
-            ),
-            Ok(Claim::Reserved) => {
-                let (for_leader, shared) = self.send_and_record(send).await;
-                (for_leader, shared, KeyedSendOutcome::Sent)
-            }
-        };
-        self.metrics.record(&key.account, outcome);
-        self.entry.publish(shared);
-        for_leader
-    }
-
-    /// Reserves the key, or answers from its record: the outcome recorded, or, for a reservation
-    /// another process may still be sending under, the outcome it records (reserving again when
-    /// it removes its reservation instead).
-    async fn claim(&self) -> Result<Claim, IdempotencyError> {
-        let key = &self.entry.key;
-        loop {
-            let now = SystemTime::now();
-            let existing = match self.store.reserve(key, &self.reservation(now), now).await? {
-                Reservation::Reserved => return Ok(Claim::Reserved),
-                Reservation::Existing(existing) => existing,
-            };
-            let follow_until = match &existing.outcome {
-                Outcome::Pending {
-                    reserved_at,
-                    reserved_by,
-                } if existing.fingerprint == self.fingerprint => judge_reservation(
-                    *reserved_at,
-                    reserved_by.as_deref(),
-                    &self.process_id,
-                    self.timing.longest_send,
-                    now,
-                ),
-                _ => None,
-            };
-            let Some(follow_until) = follow_until else {
-                let (shared, outcome) = replay(existing, self.fingerprint, key);
-                return Ok(Claim::Answered(shared, outcome));
-            };
-            tracing::info!(
-                account = %key.account,
-                "waiting for the outcome of a keyed send another replica is making"
-            );
-            let patience = follow_until
-                .duration_since(SystemTime::now())
-                .unwrap_or_default();
-            let settled = tokio::time::timeout(patience, self.store.settled(key)).await;
-            let record_opt = match settled {
-                Ok(record_opt) => record_opt?,
-                // The other replica took longer than any send can: it stopped before recording.
-                Err(_) => Some(existing),
-            };
-            if let Some(record) = record_opt.filter(|record| record.is_live(SystemTime::now())) {
-                let (shared, outcome) = replay(record, self.fingerprint, key);
-                let outcome = match outcome {
-                    KeyedSendOutcome::Replayed => KeyedSendOutcome::Coalesced,
-                    other => other,
-                };
-                return Ok(Claim::Answered(shared, outcome));
-            }
-            // Removed (the other send failed for now) or expired: the key is free again.
-        }
-    }
-
-    /// The reservation of the key by this call at `now`.
-    fn reservation(&self, now: SystemTime) -> Record {
-        Record {
-            fingerprint: self.fingerprint,
-            outcome: Outcome::Pending {
-                reserved_at: now,
-                reserved_by: Some(self.process_id.to_string()),
-            },
-            expires_at: now + self.timing.retention,
-        }
-    }
-
-    /// Sends, records the outcome, and returns the leader's answer and the followers'.
-    async fn send_and_record<F>(&self, send: F) -> (Result<SendReply, SendError>, SharedOutcome)
-    where
-        F: Future<Output = Result<SentMessage, UpstreamError>>,
-    {
-        let result = send.await;
-        self.record(&result).await;
-        let shared = match &result {
-            Ok(sent) => Ok(sent.clone()),
-            Err(error) => Err(IdempotencyError::Repeated(Box::new(error.into()))),
-        };
-        (result.map(SendReply::fresh).map_err(Into::into), shared)
-    }
-
-    /// Replaces the reservation with the outcome when it is worth keeping, and removes it
-    /// otherwise (the caller may retry with the same key). A send that went out but could not be
-    /// recorded is still reported as sent: that is the truth, and a repeat then finds the
-    /// reservation and is answered `IDEMPOTENCY_OUTCOME_UNKNOWN` rather than sent again.
-    async fn record(&self, result: &Result<SentMessage, UpstreamError>) {
-        let outcome = match result {
-            Ok(sent) => Outcome::Sent(sent.clone()),
-            Err(error) if is_definitive(error) => Outcome::Failed(error.into()),
-            Err(_) => {
-                if let Err(error) = self.store.remove(&self.entry.key).await {
-                    tracing::error!(
-                        error = &error as &dyn std::error::Error,
-                        account = %self.entry.key.account,
-                        "the reservation of a failed keyed send could not be removed; repeats \
-                         are refused until it expires"
-                    );
-                }
-                return;
-            }
-        };
-        let record = Record {
-            fingerprint: self.fingerprint,
-            outcome,
-            expires_at: SystemTime::now() + self.timing.retention,
-        };
-        if let Err(error) = self.store.put(&self.entry.key, &record).await {
-            tracing::error!(
-                error = &error as &dyn std::error::Error,
-                account = %self.entry.key.account,
-                "the outcome of a keyed send could not be recorded; repeats are refused until \
-                 its reservation expires"
-            );
-        }
-    }
-}
-
-/// Tells until when a reservation of the same request, found at `now` by `this_process`, is
-/// followed: one by another process, until `longest_send` after it was made, when that is still
-/// ahead. `None` (answer [`IdempotencyError::OutcomeUnknown`]) for one this process made (nothing
-/// is in flight here for the key, or it would have been joined), one that names no process
-/// (written before reservations did), or one older than any send.
-fn judge_reservation(
-    reserved_at: SystemTime,
-    reserved_by: Option<&str>,
-    this_process: &str,
-    longest_send: Duration,
-    now: SystemTime,
-) -> Option<SystemTime> {
-    let other_process = reserved_by.is_some_and(|process| process != this_process);
-    let until = reserved_at.checked_add(longest_send)?;
-    (other_process && now < until).then_some(until)
-}
-
-/// Answers a call from a record: the recorded outcome for the same request, a refusal otherwise;
-/// with how the call was answered, for the metrics.
-fn replay(
-    record: Record,
-    fingerprint: Fingerprint,
-    key: &RecordKey,
-) -> (SharedOutcome, KeyedSendOutcome) {
-    if record.fingerprint != fingerprint {
-        let refusal = IdempotencyError::KeyReused {
-            idempotency_key: key.idempotency_key.clone(),
-        };
-        return (Err(refusal), KeyedSendOutcome::KeyReused);
-    }
-    match record.outcome {
-        Outcome::Pending { .. } => {
-            let refusal = IdempotencyError::OutcomeUnknown {
-                idempotency_key: key.idempotency_key.clone(),
-            };
-            (Err(refusal), KeyedSendOutcome::OutcomeUnknown)
-        }
-        Outcome::Sent(sent) => (Ok(sent), KeyedSendOutcome::Replayed),
-        Outcome::Failed(failure) => (
-            Err(IdempotencyError::Repeated(Box::new(failure))),
-            KeyedSendOutcome::Replayed,
-        ),
-    }
-}
+mod lead;
 
 #[cfg(test)]
 mod tests;

@@ -2,12 +2,16 @@
 //! only lasting outcomes recorded, and no send without a readable store.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use tokio::sync::Semaphore;
 
+use super::lead::{is_definitive, judge_reservation};
 use super::*;
+use crate::failure::ErrorClass;
 use crate::idempotency::EmbeddedIdempotencyStore;
+use crate::idempotency::{Outcome, Record, Reservation};
 use crate::upstream::error::Rejection;
 
 /// What the fake upstream answers.
