@@ -113,7 +113,7 @@ def test_one_keyed_send_started_on_both_replicas_at_once_reaches_the_upstream_on
             assert held.first_arrived.wait(timeout=RPC_TIMEOUT_S), "the first replica never sent"
             on_second = pool.submit(send_text, pb, second, "order 7 shipped", "order-7")
             # The second call found the first replica's reservation and waits for its outcome.
-            wait_for_log_line(second, "waiting for the outcome of a keyed send another replica is making")
+            wait_for_log_line(second, "waiting for the outcome of a keyed send reserved by another process")
             held.release.set()
             first_answer, second_answer = on_first.result(), on_second.result()
 

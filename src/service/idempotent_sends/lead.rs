@@ -158,7 +158,7 @@ impl Lead {
             tracing::info!(
                 account = %key.account,
                 reserved_by = reserved_by.as_deref().unwrap_or_default(),
-                "waiting for the outcome of a keyed send another replica is making"
+                "waiting for the outcome of a keyed send reserved by another process"
             );
         }
         let patience = until.duration_since(SystemTime::now()).unwrap_or_default();

@@ -539,6 +539,37 @@ async fn a_reservation_left_by_an_interrupted_send_is_not_sent_again() {
     assert_eq!(metrics.count("acme", KeyedSendOutcome::KeyReused), 1);
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_embedded_reservation_of_the_previous_process_is_unknown_at_once() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let store = Arc::new(
+        EmbeddedIdempotencyStore::open(directory.path(), SystemTime::now()).expect("store opens"),
+    );
+    // Left by the gateway that had the file before this one started, moments ago.
+    let reservation = reservation_by("previous-process", Duration::ZERO);
+    store.put(&key("k"), &reservation).await.expect("stored");
+    let sends = IdempotentSends::new(
+        store,
+        SendTiming::for_test(Duration::from_secs(3600)),
+        IdempotencyMetrics::default(),
+    );
+    let upstream = FakeUpstream::open(Answer::Sent);
+    let started = Instant::now();
+
+    let outcome = sends.send(key("k"), REQUEST, None, upstream.send()).await;
+
+    assert_eq!(
+        idempotency_error(outcome).reason(),
+        "IDEMPOTENCY_OUTCOME_UNKNOWN"
+    );
+    assert_eq!(
+        started.elapsed(),
+        Duration::ZERO,
+        "no other process can be sending"
+    );
+    assert_eq!(upstream.calls(), 0);
+}
+
 #[tokio::test]
 async fn a_send_failing_for_now_releases_its_reservation() {
     let Fixture { sends, .. } = &fixture();
