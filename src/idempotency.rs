@@ -6,7 +6,8 @@
 //!   [`Fingerprint`], its [`Outcome`] and when the record expires. Backends: [`embedded`] (redb, the
 //!   default) and [`jetstream`] (a NATS JetStream key-value bucket, `events.backend = "nats"`).
 //! - [`IdempotentSends`](crate::service::IdempotentSends), in the service layer, wraps one send:
-//!   it coalesces concurrent calls with the same key into one upstream call, replays a stored
+//!   it coalesces concurrent calls with the same key into one upstream call (on every replica
+//!   sharing the store), replays a stored
 //!   outcome (`replayed = true`), refuses a key reused with a different request
 //!   ([`IdempotencyError::KeyReused`]), and records the outcome before anyone is answered.
 //!
