@@ -35,7 +35,7 @@ impl From<&UpstreamError> for RecordedFailure {
 ///
 /// Only the upstream's own refusals qualify (local checks are recomputed), and only those about
 /// the request itself; failed preconditions (balance, channel state) can be fixed by an operator.
-pub(crate) fn is_definitive(error: &UpstreamError) -> bool {
+pub(super) fn is_definitive(error: &UpstreamError) -> bool {
     matches!(
         error,
         UpstreamError::Rejected(rejection) if matches!(
