@@ -33,7 +33,9 @@ use crate::events::ingress::IngressState;
 use crate::events::log::{ConsumerStore, EventLog, EventLogError};
 use crate::events::responses::PendingResponses;
 use crate::idempotency::IdempotencyError;
-use crate::service::{Accounts, ExportWatching, IdempotentSends, PollPolicy};
+use crate::service::{
+    Accounts, ExportWatching, IdempotentSends, PollPolicy, SendTiming, longest_send,
+};
 use crate::storage::{StorageHealth, WriteHealth};
 use crate::telemetry::Metrics;
 use crate::telemetry::event_links::EventLinks;
@@ -206,7 +208,10 @@ pub async fn run_with_events(
     let metrics = Metrics::new();
     let sends = Arc::new(IdempotentSends::new(
         idempotency.store,
-        config.storage.idempotency_retention,
+        SendTiming {
+            retention: config.storage.idempotency_retention,
+            longest_send: longest_send(&config.accounts),
+        },
         metrics.idempotency(),
     ));
     let (draining_tx, draining_rx) = watch::channel(false);

@@ -6,16 +6,20 @@
 //!   [`Fingerprint`], its [`Outcome`] and when the record expires. Backends: [`embedded`] (redb, the
 //!   default) and [`jetstream`] (a NATS JetStream key-value bucket, `events.backend = "nats"`).
 //! - [`IdempotentSends`](crate::service::IdempotentSends), in the service layer, wraps one send:
-//!   it coalesces concurrent calls with the same key into one upstream call, replays a stored
+//!   it coalesces concurrent calls with the same key into one upstream call (on every replica
+//!   sharing the store), replays a stored
 //!   outcome (`replayed = true`), refuses a key reused with a different request
 //!   ([`IdempotencyError::KeyReused`]), and records the outcome before anyone is answered.
 //!
-//! The path fails closed: before the upstream call the key is reserved durably (a
-//! [`Outcome::Pending`] record), and the outcome replaces the reservation afterwards. A send
-//! whose reservation cannot be written is refused ([`IdempotencyError::StoreUnavailable`],
-//! UNAVAILABLE with `RetryInfo`) and never sent. A reservation found later means the gateway
-//! stopped (or the store failed) between sending and recording: whether the message went out is
-//! unknown, so the call is answered [`IdempotencyError::OutcomeUnknown`] instead of sending again.
+//! The path fails closed: before the upstream call the key is reserved durably and atomically
+//! ([`IdempotencyStore::reserve`]: create-if-absent, so of concurrent calls on every replica
+//! sharing the store exactly one reserves), and the outcome replaces the reservation afterwards.
+//! A send whose reservation cannot be written is refused ([`IdempotencyError::StoreUnavailable`],
+//! UNAVAILABLE with `RetryInfo`) and never sent. A reservation another process made that may
+//! still be sending is followed: the call waits for its outcome. Any other reservation means the
+//! gateway stopped (or the store failed) between sending and recording: whether the message went
+//! out is unknown, so the call is answered [`IdempotencyError::OutcomeUnknown`] instead of
+//! sending again.
 //!
 //! What is recorded: successful sends, and upstream refusals that repeating cannot change (the
 //! request itself is wrong: invalid, unknown, not allowed, or already sent under this
@@ -87,6 +91,9 @@ pub(crate) enum Outcome {
     Pending {
         /// When the key was reserved.
         reserved_at: SystemTime,
+        /// The process that reserved it (its [`IdempotentSends`](crate::service::IdempotentSends)
+        /// instance id); `None` in records written before reservations named their process.
+        reserved_by: Option<String>,
     },
     /// The upstream accepted the message.
     Sent(SentMessage),
@@ -114,27 +121,56 @@ pub struct RecordedFailure {
     pub retry_after: Option<Duration>,
 }
 
+/// What [`IdempotencyStore::reserve`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Reservation {
+    /// The key had no live record: the reservation is stored.
+    Reserved,
+    /// The key has this live record; nothing was stored.
+    Existing(Record),
+}
+
 /// Durable storage of idempotency records, one per [`RecordKey`].
 ///
 /// Contract, for every backend:
 /// - [`get`](Self::get) never returns a record that is not live at `now`.
-/// - [`put`](Self::put) returns only once the record is durable: it survives a crash or restart
-///   from that moment on. It replaces any record of the key.
+/// - [`put`](Self::put) and [`reserve`](Self::reserve) return only once the record is durable: it
+///   survives a crash or restart from that moment on. `put` replaces any record of the key.
+/// - [`reserve`](Self::reserve) is atomic: of concurrent reservations of one key, by any process
+///   sharing the store, exactly one is stored; the others get the stored record back.
 /// - Any failure to read or write is an [`IdempotencyError::StoreUnavailable`] (or
 ///   [`IdempotencyError::UndecodableRecord`]); callers then refuse to send.
 /// - After [`close`](Self::close), every call fails with `StoreUnavailable`.
 ///
 /// A distributed backend (NATS JetStream KV: key = account and key, value = [`codec`] bytes, a
-/// bucket TTL of the retention) implements the same operations; coalescing across replicas is
-/// then left to the upstream's `crmMessageId` deduplication.
+/// bucket TTL of the retention) implements the same operations, so concurrent sends with one key
+/// on several replicas reserve it once and the others follow the reservation
+/// ([`settled`](Self::settled)).
 #[async_trait]
 pub(crate) trait IdempotencyStore: Send + Sync + fmt::Debug + 'static {
     /// Returns the live record of `key` at `now`, if there is one.
+    #[cfg(test)]
     async fn get(
         &self,
         key: &RecordKey,
         now: SystemTime,
     ) -> Result<Option<Record>, IdempotencyError>;
+
+    /// Stores `record` (a reservation) under `key` when the key has no record live at `now`
+    /// (absent, removed or expired), atomically; otherwise returns the live record unchanged.
+    async fn reserve(
+        &self,
+        key: &RecordKey,
+        record: &Record,
+        now: SystemTime,
+    ) -> Result<Reservation, IdempotencyError>;
+
+    /// Waits until the record of `key` is no longer a reservation that another process sharing
+    /// the store may still replace with an outcome, then returns the record stored then (`None`
+    /// when it was removed; an expired record is returned as it is, for the caller to judge). A
+    /// backend only one process can open returns the current record at once: no other process
+    /// can be sending. Callers bound the wait.
+    async fn settled(&self, key: &RecordKey) -> Result<Option<Record>, IdempotencyError>;
 
     /// Stores `record` under `key`, durably, replacing any earlier record.
     async fn put(&self, key: &RecordKey, record: &Record) -> Result<(), IdempotencyError>;

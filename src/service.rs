@@ -26,5 +26,5 @@ pub(crate) mod webhook_registration;
 pub(crate) use crate::upstream::{CallContext, PageRequest};
 pub(crate) use account::Account;
 pub(crate) use exports::{ExportWatching, PollPolicy, WatchError};
-pub(crate) use idempotent_sends::{IdempotentSends, SendError};
+pub(crate) use idempotent_sends::{IdempotentSends, SendError, SendTiming, longest_send};
 pub(crate) use registry::{AccountError, Accounts};

@@ -136,7 +136,7 @@ mod tests {
     use crate::events::testing::RecordingLog;
     use crate::idempotency::EmbeddedIdempotencyStore;
     use crate::proto::pb::sandbox_service_server::SandboxService as _;
-    use crate::service::{Account, Accounts, IdempotentSends};
+    use crate::service::{Account, Accounts, IdempotentSends, SendTiming};
     use crate::telemetry::metrics::IdempotencyMetrics;
     use crate::upstream::sandbox::SandboxUpstream;
     use crate::upstream::transport::Downloads;
@@ -152,7 +152,7 @@ mod tests {
             .expect("store opens");
         let sends = Arc::new(IdempotentSends::new(
             Arc::new(store),
-            Duration::from_secs(3600),
+            SendTiming::for_test(Duration::from_secs(3600)),
             IdempotencyMetrics::default(),
         ));
         let accounts = Accounts::new(

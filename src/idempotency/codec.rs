@@ -2,7 +2,8 @@
 //! between them. Unknown fields are ignored, so a newer gateway may add some.
 //!
 //! Version 1 gained the `pending` outcome (a reservation) without changing the other outcomes,
-//! so records written before it are read as they always were.
+//! so records written before it are read as they always were; later the reservation gained an
+//! optional `reservedBy` (the reserving process), absent in older records.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -39,8 +40,12 @@ pub(crate) fn encode(record: &Record) -> Vec<u8> {
         fingerprint: record.fingerprint.to_hex(),
         expires_at_ms: unix_millis(record.expires_at),
         outcome: match &record.outcome {
-            Outcome::Pending { reserved_at } => StoredOutcome::Pending {
+            Outcome::Pending {
+                reserved_at,
+                reserved_by,
+            } => StoredOutcome::Pending {
                 reserved_at_ms: unix_millis(*reserved_at),
+                reserved_by: reserved_by.clone(),
             },
             Outcome::Sent(sent) => StoredOutcome::Sent {
                 message_id: sent.message_id.clone(),
@@ -72,8 +77,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Record, CodecError> {
             value: stored.fingerprint.clone(),
         })?;
     let outcome = match stored.outcome {
-        StoredOutcome::Pending { reserved_at_ms } => Outcome::Pending {
+        StoredOutcome::Pending {
+            reserved_at_ms,
+            reserved_by,
+        } => Outcome::Pending {
             reserved_at: from_unix_millis(reserved_at_ms),
+            reserved_by,
         },
         StoredOutcome::Sent {
             message_id,
@@ -119,6 +128,9 @@ enum StoredOutcome {
     #[serde(rename_all = "camelCase")]
     Pending {
         reserved_at_ms: u64,
+        /// Absent in records written before reservations named their process.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reserved_by: Option<String>,
     },
     #[serde(rename_all = "camelCase")]
     Sent {
@@ -243,6 +255,7 @@ mod tests {
         let pending = Record {
             outcome: Outcome::Pending {
                 reserved_at: from_unix_millis(1_700_000_000_000),
+                reserved_by: Some("replica-a".to_owned()),
             },
             ..failed_record()
         };
@@ -250,6 +263,11 @@ mod tests {
         let written_before = br#"{"version":1,"fingerprint":"0707070707070707070707070707070707070707070707070707070707070707","expiresAtMs":1800000000123,"outcome":{"sent":{"messageId":"m-1","chatId":"79011112233","requestId":""}}}"#;
 
         assert_eq!(decode(&encode(&pending)).expect("decodes"), pending);
+        assert!(
+            String::from_utf8(encode(&pending))
+                .expect("json")
+                .contains(r#""reservedBy":"replica-a""#)
+        );
         let old = decode(written_before).expect("an old record decodes");
         assert_eq!(old.fingerprint, Fingerprint([7; 32]));
         assert!(matches!(old.outcome, Outcome::Sent(sent) if sent.message_id == "m-1"));
@@ -276,6 +294,7 @@ mod tests {
         let expected = [
             record(Outcome::Pending {
                 reserved_at: from_unix_millis(1_700_000_000_000),
+                reserved_by: None,
             }),
             record(Outcome::Sent(SentMessage {
                 message_id: "m-1".to_owned(),

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::codec;
-use super::{Fingerprint, IdempotencyStore, Outcome, Record, RecordKey, RecordedFailure};
+use super::{
+    Fingerprint, IdempotencyStore, Outcome, Record, RecordKey, RecordedFailure, Reservation,
+};
 use crate::failure::ErrorClass;
 use crate::model::{FieldViolation, SentMessage};
 
@@ -53,6 +55,11 @@ macro_rules! idempotency_store_conformance_suite {
             records_survive_closing_the_store_and_reopening_the_directory,
             a_closed_store_refuses_every_call_as_unavailable,
             concurrent_puts_are_all_stored,
+            a_free_key_is_reserved,
+            a_live_record_is_returned_instead_of_reserving,
+            a_removed_or_expired_record_is_reserved_over,
+            of_concurrent_reservations_of_one_key_exactly_one_is_stored,
+            settled_returns_the_recorded_outcome_or_nothing_once_removed,
         );
     };
     (@tests $open:expr; $available:expr; $($name:ident),* $(,)?) => {
@@ -94,6 +101,18 @@ pub(crate) fn sent_record(message_id: &str, expires_at: SystemTime) -> Record {
     }
 }
 
+/// A reservation of `fingerprint` by `process` made at the start, expiring at `expires_at`.
+pub(crate) fn reservation(process: &str, fingerprint: u8, expires_at: SystemTime) -> Record {
+    Record {
+        fingerprint: Fingerprint([fingerprint; 32]),
+        outcome: Outcome::Pending {
+            reserved_at: start(),
+            reserved_by: Some(process.to_owned()),
+        },
+        expires_at,
+    }
+}
+
 /// A fresh directory that lives as long as the returned guard.
 fn scratch() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -113,6 +132,7 @@ where
         fingerprint: Fingerprint([2; 32]),
         outcome: Outcome::Pending {
             reserved_at: start(),
+            reserved_by: Some("replica-a".to_owned()),
         },
         expires_at,
     };
@@ -349,8 +369,13 @@ pub(crate) async fn a_closed_store_refuses_every_call_as_unavailable<S, Fut>(
 
     let read = store.get(&key("acme", "k1"), start()).await;
     let write = store.put(&key("acme", "k1"), &record).await;
+    let reserve = store.reserve(&key("acme", "k1"), &record, start()).await;
 
-    for error in [read.expect_err("closed"), write.expect_err("closed")] {
+    for error in [
+        read.expect_err("closed"),
+        write.expect_err("closed"),
+        reserve.expect_err("closed"),
+    ] {
         assert_eq!(error.reason(), "IDEMPOTENCY_STORE_UNAVAILABLE");
     }
 }
@@ -382,4 +407,160 @@ where
             .expect("get");
         assert_eq!(stored, Some(sent_record(&format!("m-{index}"), expires_at)));
     }
+}
+
+pub(crate) async fn a_free_key_is_reserved<S, Fut>(open: impl Fn(PathBuf) -> Fut)
+where
+    S: IdempotencyStore,
+    Fut: Future<Output = Arc<S>>,
+{
+    let (_guard, directory) = scratch();
+    let store = open(directory.clone()).await;
+    let pending = reservation("replica-a", 1, start() + Duration::from_secs(60));
+
+    let reserved = store
+        .reserve(&key("acme", "k1"), &pending, start())
+        .await
+        .expect("reserve");
+
+    assert_eq!(reserved, Reservation::Reserved);
+    assert_eq!(
+        store.get(&key("acme", "k1"), start()).await.expect("get"),
+        Some(pending)
+    );
+}
+
+pub(crate) async fn a_live_record_is_returned_instead_of_reserving<S, Fut>(
+    open: impl Fn(PathBuf) -> Fut,
+) where
+    S: IdempotencyStore,
+    Fut: Future<Output = Arc<S>>,
+{
+    let (_guard, directory) = scratch();
+    let store = open(directory.clone()).await;
+    let expires_at = start() + Duration::from_secs(60);
+    let sent = sent_record("m-1", expires_at);
+    let first = reservation("replica-a", 1, expires_at);
+    store.put(&key("acme", "sent"), &sent).await.expect("put");
+    store
+        .reserve(&key("acme", "pending"), &first, start())
+        .await
+        .expect("reserve");
+    let second = reservation("replica-b", 1, expires_at);
+
+    let over_sent = store
+        .reserve(&key("acme", "sent"), &second, start())
+        .await
+        .expect("reserve");
+    let over_pending = store
+        .reserve(&key("acme", "pending"), &second, start())
+        .await
+        .expect("reserve");
+
+    assert_eq!(over_sent, Reservation::Existing(sent.clone()));
+    assert_eq!(over_pending, Reservation::Existing(first.clone()));
+    let stored_sent = store.get(&key("acme", "sent"), start()).await;
+    let stored_pending = store.get(&key("acme", "pending"), start()).await;
+    assert_eq!(stored_sent.expect("get"), Some(sent), "left unchanged");
+    assert_eq!(stored_pending.expect("get"), Some(first), "left unchanged");
+}
+
+pub(crate) async fn a_removed_or_expired_record_is_reserved_over<S, Fut>(
+    open: impl Fn(PathBuf) -> Fut,
+) where
+    S: IdempotencyStore,
+    Fut: Future<Output = Arc<S>>,
+{
+    let (_guard, directory) = scratch();
+    let store = open(directory.clone()).await;
+    let expires_at = start() + Duration::from_secs(60);
+    store
+        .put(&key("acme", "removed"), &sent_record("m-1", expires_at))
+        .await
+        .expect("put");
+    store.remove(&key("acme", "removed")).await.expect("remove");
+    store
+        .put(&key("acme", "expired"), &sent_record("m-2", expires_at))
+        .await
+        .expect("put");
+    let later = reservation("replica-b", 2, expires_at + Duration::from_secs(60));
+
+    let over_removed = store
+        .reserve(&key("acme", "removed"), &later, expires_at)
+        .await
+        .expect("reserve");
+    let over_expired = store
+        .reserve(&key("acme", "expired"), &later, expires_at)
+        .await
+        .expect("reserve");
+
+    assert_eq!(over_removed, Reservation::Reserved);
+    assert_eq!(over_expired, Reservation::Reserved);
+    for name in ["removed", "expired"] {
+        let stored = store.get(&key("acme", name), expires_at).await;
+        assert_eq!(stored.expect("get"), Some(later.clone()), "{name}");
+    }
+}
+
+pub(crate) async fn of_concurrent_reservations_of_one_key_exactly_one_is_stored<S, Fut>(
+    open: impl Fn(PathBuf) -> Fut,
+) where
+    S: IdempotencyStore,
+    Fut: Future<Output = Arc<S>>,
+{
+    let (_guard, directory) = scratch();
+    let store = open(directory.clone()).await;
+    let expires_at = start() + Duration::from_secs(60);
+
+    let reservations = (0..20).map(|index| {
+        let store = store.clone();
+        async move {
+            let record = reservation(&format!("replica-{index}"), 1, expires_at);
+            let reserved = store.reserve(&key("acme", "k1"), &record, start()).await;
+            (record, reserved.expect("reserve"))
+        }
+    });
+    let outcomes = futures::future::join_all(reservations).await;
+
+    let winners: Vec<&Record> = outcomes
+        .iter()
+        .filter(|(_, reserved)| *reserved == Reservation::Reserved)
+        .map(|(record, _)| record)
+        .collect();
+    let [winner] = winners.as_slice() else {
+        panic!("exactly one reservation is stored, got {}", winners.len());
+    };
+    for (_, reserved) in &outcomes {
+        if *reserved != Reservation::Reserved {
+            assert_eq!(*reserved, Reservation::Existing((*winner).clone()));
+        }
+    }
+    let stored = store.get(&key("acme", "k1"), start()).await.expect("get");
+    assert_eq!(stored.as_ref(), Some(*winner));
+}
+
+pub(crate) async fn settled_returns_the_recorded_outcome_or_nothing_once_removed<S, Fut>(
+    open: impl Fn(PathBuf) -> Fut,
+) where
+    S: IdempotencyStore,
+    Fut: Future<Output = Arc<S>>,
+{
+    let (_guard, directory) = scratch();
+    let store = open(directory.clone()).await;
+    let expires_at = start() + Duration::from_secs(60);
+    let sent = sent_record("m-1", expires_at);
+    store.put(&key("acme", "sent"), &sent).await.expect("put");
+    store
+        .put(&key("acme", "removed"), &sent_record("m-2", expires_at))
+        .await
+        .expect("put");
+    store.remove(&key("acme", "removed")).await.expect("remove");
+
+    let settled_sent = store.settled(&key("acme", "sent")).await.expect("settled");
+    let settled_removed = store.settled(&key("acme", "removed")).await;
+    let settled_absent = store.settled(&key("acme", "absent")).await;
+
+    assert_eq!(settled_sent, Some(sent));
+    assert_eq!(settled_removed.expect("settled"), None);
+    assert_eq!(settled_absent.expect("settled"), None);
 }

@@ -3,7 +3,9 @@
 //! Reads run on the caller's thread (a B-tree lookup of one key). Writes go to one writer thread
 //! that drains its queue and commits everything queued in one transaction (group commit, fsync'd
 //! by redb's immediate durability) before answering any of the writers, so `put` returns only
-//! once its record is durable, and many concurrent sends share one fsync.
+//! once its record is durable, and many concurrent sends share one fsync. A reservation reads the
+//! key and stores its record in that same write transaction, so it is atomic: redb has one
+//! writer at a time, and the file one process.
 //!
 //! Layout: `records` maps (account, key) to (expires at, Unix ms; [`super::codec`]
 //! bytes); `expiry` indexes (expires at, account, key) so that expired records are found without
@@ -27,7 +29,7 @@ use redb::{
 use tokio::sync::oneshot;
 
 use super::codec::{self, unix_millis};
-use super::{IdempotencyError, IdempotencyStore, Record, RecordKey};
+use super::{IdempotencyError, IdempotencyStore, Record, RecordKey, Reservation};
 use crate::storage::{RedbFile, RedbFileError, WriteHealth};
 
 /// The file name inside the data directory.
@@ -61,7 +63,7 @@ struct Writer {
     thread: JoinHandle<()>,
 }
 
-/// One `put` or `remove` waiting for its commit.
+/// One `put`, `reserve` or `remove` waiting for its commit.
 #[derive(Debug)]
 struct WriteJob {
     /// The record's key.
@@ -69,7 +71,16 @@ struct WriteJob {
     /// What to do to it.
     change: Change,
     /// Answered once the commit holding the record is durable (or failed).
-    done_tx: oneshot::Sender<Result<(), Arc<RedbFileError>>>,
+    done_tx: oneshot::Sender<Result<Applied, Arc<RedbFileError>>>,
+}
+
+/// What a committed change did.
+#[derive(Clone, Debug)]
+enum Applied {
+    /// The change is stored.
+    Stored,
+    /// A reservation found this live record (encoded) and stored nothing.
+    Refused(Vec<u8>),
 }
 
 impl EmbeddedIdempotencyStore {
@@ -125,6 +136,13 @@ impl Drop for EmbeddedIdempotencyStore {
 enum Change {
     /// Store this record, replacing any earlier one.
     Put(Record),
+    /// Store this record when the key has none live at `now_ms` (Unix ms).
+    Reserve {
+        /// The reservation.
+        record: Record,
+        /// The instant liveness is judged at.
+        now_ms: u64,
+    },
     /// Remove the record.
     Remove,
 }
@@ -141,32 +159,46 @@ fn unavailable_after(operation: &'static str) -> impl Fn(RedbFileError) -> Idemp
 
 #[async_trait]
 impl IdempotencyStore for EmbeddedIdempotencyStore {
+    #[cfg(test)]
     async fn get(
         &self,
         key: &RecordKey,
         now: SystemTime,
     ) -> Result<Option<Record>, IdempotencyError> {
-        let bytes_opt = self
-            .file
-            .read(|database| read_live(database, key, unix_millis(now)))
-            .map_err(unavailable_after("read"))?;
-        let Some(bytes) = bytes_opt else {
-            return Ok(None);
-        };
-        let record =
-            codec::decode(&bytes).map_err(|error| IdempotencyError::UndecodableRecord {
-                idempotency_key: key.idempotency_key.clone(),
-                source: Arc::new(error),
-            })?;
-        Ok(record.is_live(now).then_some(record))
+        let record_opt = self.read(key, Some(unix_millis(now)))?;
+        Ok(record_opt.filter(|record| record.is_live(now)))
     }
 
     async fn put(&self, key: &RecordKey, record: &Record) -> Result<(), IdempotencyError> {
-        self.change(key, Change::Put(record.clone())).await
+        self.change(key, Change::Put(record.clone())).await?;
+        Ok(())
+    }
+
+    async fn reserve(
+        &self,
+        key: &RecordKey,
+        record: &Record,
+        now: SystemTime,
+    ) -> Result<Reservation, IdempotencyError> {
+        let change = Change::Reserve {
+            record: record.clone(),
+            now_ms: unix_millis(now),
+        };
+        match self.change(key, change).await? {
+            Applied::Stored => Ok(Reservation::Reserved),
+            Applied::Refused(bytes) => Ok(Reservation::Existing(decode(key, &bytes)?)),
+        }
+    }
+
+    async fn settled(&self, key: &RecordKey) -> Result<Option<Record>, IdempotencyError> {
+        // Only this process can open the file: a reservation it does not have in flight is from
+        // a process that stopped, and nobody will replace it.
+        self.read(key, None)
     }
 
     async fn remove(&self, key: &RecordKey) -> Result<(), IdempotencyError> {
-        self.change(key, Change::Remove).await
+        self.change(key, Change::Remove).await?;
+        Ok(())
     }
 
     #[cfg(test)]
@@ -201,8 +233,21 @@ impl IdempotencyStore for EmbeddedIdempotencyStore {
 }
 
 impl EmbeddedIdempotencyStore {
+    /// Reads the record of `key`; with `live_at_ms`, only one that has not expired then.
+    fn read(
+        &self,
+        key: &RecordKey,
+        live_at_ms: Option<u64>,
+    ) -> Result<Option<Record>, IdempotencyError> {
+        let bytes_opt = self
+            .file
+            .read(|database| read_record(database, key, live_at_ms))
+            .map_err(unavailable_after("read"))?;
+        bytes_opt.map(|bytes| decode(key, &bytes)).transpose()
+    }
+
     /// Queues `change` for the writer and waits until it is durable.
-    async fn change(&self, key: &RecordKey, change: Change) -> Result<(), IdempotencyError> {
+    async fn change(&self, key: &RecordKey, change: Change) -> Result<Applied, IdempotencyError> {
         let (done_tx, done_rx) = oneshot::channel();
         let job = WriteJob {
             key: key.clone(),
@@ -217,7 +262,7 @@ impl EmbeddedIdempotencyStore {
             return Err(IdempotencyError::unavailable(BACKEND, "write", StoreClosed));
         }
         match done_rx.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(applied)) => Ok(applied),
             Ok(Err(error)) => Err(IdempotencyError::StoreUnavailable {
                 backend: BACKEND,
                 operation: "write",
@@ -238,11 +283,19 @@ fn prepare(database: &Database, now: SystemTime) -> Result<usize, redb::Error> {
     Ok(purged)
 }
 
-/// Returns the encoded record of `key` when it has not expired at `now_ms`.
-fn read_live(
+/// Decodes the stored record of `key`.
+fn decode(key: &RecordKey, bytes: &[u8]) -> Result<Record, IdempotencyError> {
+    codec::decode(bytes).map_err(|error| IdempotencyError::UndecodableRecord {
+        idempotency_key: key.idempotency_key.clone(),
+        source: Arc::new(error),
+    })
+}
+
+/// Returns the encoded record of `key`; with `live_at_ms`, only when it has not expired then.
+fn read_record(
     database: &Database,
     key: &RecordKey,
-    now_ms: u64,
+    live_at_ms: Option<u64>,
 ) -> Result<Option<Vec<u8>>, redb::Error> {
     let transaction = database.begin_read()?;
     let records = transaction.open_table(RECORDS)?;
@@ -250,7 +303,8 @@ fn read_live(
         return Ok(None);
     };
     let (expires_at_ms, bytes) = entry.value();
-    Ok((now_ms < expires_at_ms).then(|| bytes.to_vec()))
+    let live = live_at_ms.is_none_or(|now_ms| now_ms < expires_at_ms);
+    Ok(live.then(|| bytes.to_vec()))
 }
 
 /// Serves the queue until every sender is gone: each round takes what is queued, commits it in
@@ -267,55 +321,87 @@ fn write_loop(file: &RedbFile, jobs_rx: &mpsc::Receiver<WriteJob>) {
         let outcome = file
             .write(|database, _| commit_batch(database, &batch))
             .map_err(Arc::new);
-        if let Err(error) = &outcome {
-            tracing::error!(
-                error = error as &dyn std::error::Error,
-                writes = batch.len(),
-                "idempotency records not stored"
-            );
-        }
-        for job in batch {
-            let _ = job.done_tx.send(outcome.clone());
-        }
-    }
-}
-
-/// Stores every record of `batch` and purges some expired ones, in one durable commit.
-fn commit_batch(database: &Database, batch: &[WriteJob]) -> Result<(), redb::Error> {
-    let transaction = database.begin_write()?;
-    {
-        let mut records = transaction.open_table(RECORDS)?;
-        let mut expiry = transaction.open_table(EXPIRY)?;
-        for job in batch {
-            let account = job.key.account.as_str();
-            let idempotency_key = job.key.idempotency_key.as_str();
-            match &job.change {
-                Change::Put(record) => {
-                    let expires_at_ms = unix_millis(record.expires_at);
-                    let bytes = codec::encode(record);
-                    records.insert(
-                        (account, idempotency_key),
-                        (expires_at_ms, bytes.as_slice()),
-                    )?;
-                    expiry.insert((expires_at_ms, account, idempotency_key), ())?;
+        match outcome {
+            Ok(applied) => {
+                for (job, applied) in batch.into_iter().zip(applied) {
+                    let _ = job.done_tx.send(Ok(applied));
                 }
-                Change::Remove => {
-                    let removed = records.remove((account, idempotency_key))?;
-                    if let Some(entry) = removed {
-                        let (expires_at_ms, _) = entry.value();
-                        expiry.remove((expires_at_ms, account, idempotency_key))?;
-                    }
+            }
+            Err(error) => {
+                tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    writes = batch.len(),
+                    "idempotency records not stored"
+                );
+                for job in batch {
+                    let _ = job.done_tx.send(Err(error.clone()));
                 }
             }
         }
     }
+}
+
+/// The records table, open in a write transaction.
+type RecordsTable<'txn> = redb::Table<'txn, (&'static str, &'static str), (u64, &'static [u8])>;
+/// The expiry index, open in a write transaction.
+type ExpiryTable<'txn> = redb::Table<'txn, (u64, &'static str, &'static str), ()>;
+
+/// Applies every change of `batch` in order and purges some expired records, in one durable
+/// commit; returns what each change did.
+fn commit_batch(database: &Database, batch: &[WriteJob]) -> Result<Vec<Applied>, redb::Error> {
+    let transaction = database.begin_write()?;
+    let applied = {
+        let mut records = transaction.open_table(RECORDS)?;
+        let mut expiry = transaction.open_table(EXPIRY)?;
+        batch
+            .iter()
+            .map(|job| apply(&mut records, &mut expiry, job))
+            .collect::<Result<Vec<_>, _>>()?
+    };
     purge(
         &transaction,
         unix_millis(SystemTime::now()),
         PURGE_PER_COMMIT,
     )?;
     transaction.commit()?;
-    Ok(())
+    Ok(applied)
+}
+
+/// Applies one job's change inside the batch's transaction (seeing the changes before it).
+fn apply(
+    records: &mut RecordsTable<'_>,
+    expiry: &mut ExpiryTable<'_>,
+    job: &WriteJob,
+) -> Result<Applied, redb::Error> {
+    let account = job.key.account.as_str();
+    let idempotency_key = job.key.idempotency_key.as_str();
+    let record = match &job.change {
+        Change::Put(record) => record,
+        Change::Reserve { record, now_ms } => {
+            if let Some(entry) = records.get((account, idempotency_key))? {
+                let (expires_at_ms, bytes) = entry.value();
+                if *now_ms < expires_at_ms {
+                    return Ok(Applied::Refused(bytes.to_vec()));
+                }
+            }
+            record
+        }
+        Change::Remove => {
+            if let Some(entry) = records.remove((account, idempotency_key))? {
+                let (expires_at_ms, _) = entry.value();
+                expiry.remove((expires_at_ms, account, idempotency_key))?;
+            }
+            return Ok(Applied::Stored);
+        }
+    };
+    let expires_at_ms = unix_millis(record.expires_at);
+    let bytes = codec::encode(record);
+    records.insert(
+        (account, idempotency_key),
+        (expires_at_ms, bytes.as_slice()),
+    )?;
+    expiry.insert((expires_at_ms, account, idempotency_key), ())?;
+    Ok(Applied::Stored)
 }
 
 /// Removes up to `limit` expiry entries due at `now_ms`, and their records when those have not

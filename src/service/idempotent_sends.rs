@@ -1,28 +1,40 @@
-//! [`IdempotentSends`]: the wrapper every keyed send goes through. The first call for a key leads:
-//! it looks the key up, reserves it durably when nothing is recorded, sends, replaces the
-//! reservation with the outcome (or removes it when the caller may retry), then answers the
-//! calls that arrived meanwhile for the same key (coalesced: they wait, bounded by their deadline,
-//! and get the same outcome marked replayed).
+//! [`IdempotentSends`]: the wrapper every keyed send goes through. The first call for a key in
+//! this process leads: it reserves the key durably and atomically (create-if-absent), sends,
+//! replaces the reservation with the outcome (or removes it when the caller may retry), then
+//! answers the calls that arrived meanwhile for the same key (coalesced: they wait, bounded by
+//! their deadline, and get the same outcome marked replayed).
+//!
+//! When the key is already reserved, the reservation says by which process and when. One made by
+//! another process (a replica sharing the store) younger than the longest a send can take
+//! ([`longest_send`]) may still be sending: the leader follows it, waiting for the outcome it
+//! records ([`IdempotencyStore::settled`]) and answering it replayed; when that reservation is
+//! removed instead (its send failed for now), the key is free and the leader reserves it again.
+//! Any other reservation (older, from an unknown process, or this process's own while nothing is
+//! in flight here: a crash or a store failure before recording) is answered
+//! [`IdempotencyError::OutcomeUnknown`]. Callers stop waiting at their deadline
+//! ([`IdempotencyError::InProgress`]).
+//!
+//! The leader's work (claim, follow, send, record) is in [`lead`].
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
+use crate::config::{AccountConfig, RetrySettings, UpstreamLimits};
 use crate::events::log::EventLogError;
-use crate::failure::ErrorClass;
 use crate::model::{SendReply, SentMessage};
 use crate::telemetry::metrics::{IdempotencyMetrics, KeyedSendOutcome};
 use crate::upstream::UpstreamError;
 
-use crate::idempotency::{
-    Fingerprint, IdempotencyError, IdempotencyStore, Outcome, Record, RecordKey, RecordedFailure,
-};
+use crate::idempotency::{Fingerprint, IdempotencyError, IdempotencyStore, RecordKey};
+
+use lead::Lead;
 
 /// The error of a send that went through [`IdempotentSends`].
 #[derive(Debug, thiserror::Error)]
@@ -36,37 +48,6 @@ pub enum SendError {
     /// The event log could not be read while waiting for the send's outcome.
     #[error(transparent)]
     EventLog(#[from] EventLogError),
-}
-
-impl From<&UpstreamError> for RecordedFailure {
-    fn from(error: &UpstreamError) -> Self {
-        Self {
-            class: error.class(),
-            reason: error.reason().to_owned(),
-            domain: error.domain().to_owned(),
-            message: error.to_string(),
-            metadata: error.metadata(),
-            fields: error.field_violations().to_vec(),
-            retry_after: error.retry_after(),
-        }
-    }
-}
-
-/// Tells whether a failed send is a refusal that repeating cannot change, so it is recorded.
-///
-/// Only the upstream's own refusals qualify (local checks are recomputed), and only those about
-/// the request itself; failed preconditions (balance, channel state) can be fixed by an operator.
-pub(crate) fn is_definitive(error: &UpstreamError) -> bool {
-    matches!(
-        error,
-        UpstreamError::Rejected(rejection) if matches!(
-            rejection.class,
-            ErrorClass::InvalidArgument
-                | ErrorClass::NotFound
-                | ErrorClass::PermissionDenied
-                | ErrorClass::AlreadyExists
-        )
-    )
 }
 
 /// What callers coalesced with a running send receive: the same outcome, as data.
@@ -84,14 +65,36 @@ struct InFlight {
     outcome_tx: watch::Sender<Option<SharedOutcome>>,
 }
 
+/// Returns the longest one keyed send of any of `accounts` can take ([`longest_send_with`]). A
+/// reservation younger than this may belong to a send still running.
+pub(crate) fn longest_send(accounts: &[AccountConfig]) -> Duration {
+    accounts
+        .iter()
+        .map(|account| longest_send_with(&account.limits, &account.retry))
+        .max()
+        .unwrap_or_default()
+}
+
+/// Returns the longest one keyed send of an account with `limits` and `retry` can take: the
+/// channel lookup and the send itself, each an upstream operation whose attempts all start within
+/// `retry.total_budget` of the first and each last at most `limits.request_timeout` (the wait for
+/// a concurrency slot and for the rate budget included).
+fn longest_send_with(limits: &UpstreamLimits, retry: &RetrySettings) -> Duration {
+    let operation = retry.total_budget.saturating_add(limits.request_timeout);
+    operation.saturating_mul(2)
+}
+
 /// Runs keyed sends at most once: replays recorded outcomes, coalesces concurrent duplicates into
-/// one upstream call, refuses reused keys, records outcomes.
+/// one upstream call (across processes sharing the store too), refuses reused keys, records
+/// outcomes.
 #[derive(Debug)]
 pub(crate) struct IdempotentSends {
     /// Where outcomes are recorded.
     store: Arc<dyn IdempotencyStore>,
-    /// How long an outcome is kept.
-    retention: Duration,
+    /// How long an outcome is kept, and how long a send can take.
+    timing: SendTiming,
+    /// Names this process in its reservations (random per instance).
+    process_id: Arc<str>,
     /// Sends in flight, shared with their tasks.
     in_flight: Arc<Mutex<InFlightMap>>,
     /// Notified whenever the last send in flight finishes.
@@ -108,17 +111,39 @@ enum Role {
     Follower(watch::Receiver<Option<SharedOutcome>>),
 }
 
+/// The durations keyed sends are judged by.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SendTiming {
+    /// How long an outcome is kept (`storage.idempotency_retention`).
+    pub retention: Duration,
+    /// The longest a send can take ([`longest_send`] of the configured accounts): how long a
+    /// reservation by another process is followed.
+    pub longest_send: Duration,
+}
+
+#[cfg(test)]
+impl SendTiming {
+    /// Keeps outcomes for `retention`; sends take at most what they can with the default limits.
+    pub(crate) fn for_test(retention: Duration) -> Self {
+        Self {
+            retention,
+            longest_send: longest_send_with(&UpstreamLimits::default(), &RetrySettings::default()),
+        }
+    }
+}
+
 impl IdempotentSends {
-    /// Wraps `store`, keeping outcomes for `retention` and counting how each keyed send is
-    /// answered into `metrics`.
+    /// Wraps `store`, keeping outcomes and following other processes' reservations as `timing`
+    /// says, and counting how each keyed send is answered into `metrics`.
     pub(crate) fn new(
         store: Arc<dyn IdempotencyStore>,
-        retention: Duration,
+        timing: SendTiming,
         metrics: IdempotencyMetrics,
     ) -> Self {
         Self {
             store,
-            retention,
+            timing,
+            process_id: uuid::Uuid::new_v4().simple().to_string().into(),
             in_flight: Arc::new(Mutex::new(HashMap::new())),
             idle: Arc::new(Notify::new()),
             metrics,
@@ -165,7 +190,8 @@ impl IdempotentSends {
                 let (leader_tx, leader_rx) = oneshot::channel();
                 let lead = Lead {
                     store: self.store.clone(),
-                    retention: self.retention,
+                    timing: self.timing,
+                    process_id: self.process_id.clone(),
                     fingerprint,
                     entry,
                     metrics: self.metrics.clone(),
@@ -306,149 +332,7 @@ impl Drop for InFlightEntry {
     }
 }
 
-/// The leader's work, run in its own task.
-struct Lead {
-    /// Where the outcome is looked up and recorded.
-    store: Arc<dyn IdempotencyStore>,
-    /// How long the outcome is kept.
-    retention: Duration,
-    /// The request's fingerprint.
-    fingerprint: Fingerprint,
-    /// The registration, released when the outcome is recorded.
-    entry: InFlightEntry,
-    /// Counts how the send was answered.
-    metrics: IdempotencyMetrics,
-}
-
-impl Lead {
-    /// Looks the key up; when nothing is recorded reserves it, sends, and records the outcome;
-    /// then answers the followers (once recorded, so that a later call finds the record) and
-    /// returns the leader's answer.
-    async fn run<F>(self, send: F) -> Result<SendReply, SendError>
-    where
-        F: Future<Output = Result<SentMessage, UpstreamError>>,
-    {
-        let key = &self.entry.key;
-        let (for_leader, shared, outcome) = match self.store.get(key, SystemTime::now()).await {
-            Err(error) => (
-                Err(error.clone().into()),
-                Err(error),
-                KeyedSendOutcome::StoreUnavailable,
-            ),
-            Ok(Some(record)) => {
-                let (shared, outcome) = replay(record, self.fingerprint, key);
-                (
-                    shared.clone().map(SendReply::replayed).map_err(Into::into),
-                    shared,
-                    outcome,
-                )
-            }
-            Ok(None) => match self.reserve().await {
-                Err(error) => (
-                    Err(error.clone().into()),
-                    Err(error),
-                    KeyedSendOutcome::StoreUnavailable,
-                ),
-                Ok(()) => {
-                    let (for_leader, shared) = self.send_and_record(send).await;
-                    (for_leader, shared, KeyedSendOutcome::Sent)
-                }
-            },
-        };
-        self.metrics.record(&key.account, outcome);
-        self.entry.publish(shared);
-        for_leader
-    }
-
-    /// Stores the reservation of the key, durably, before anything is sent: if the gateway stops
-    /// before the outcome is recorded, a later call finds it instead of sending again.
-    async fn reserve(&self) -> Result<(), IdempotencyError> {
-        let reserved_at = SystemTime::now();
-        let record = Record {
-            fingerprint: self.fingerprint,
-            outcome: Outcome::Pending { reserved_at },
-            expires_at: reserved_at + self.retention,
-        };
-        self.store.put(&self.entry.key, &record).await
-    }
-
-    /// Sends, records the outcome, and returns the leader's answer and the followers'.
-    async fn send_and_record<F>(&self, send: F) -> (Result<SendReply, SendError>, SharedOutcome)
-    where
-        F: Future<Output = Result<SentMessage, UpstreamError>>,
-    {
-        let result = send.await;
-        self.record(&result).await;
-        let shared = match &result {
-            Ok(sent) => Ok(sent.clone()),
-            Err(error) => Err(IdempotencyError::Repeated(Box::new(error.into()))),
-        };
-        (result.map(SendReply::fresh).map_err(Into::into), shared)
-    }
-
-    /// Replaces the reservation with the outcome when it is worth keeping, and removes it
-    /// otherwise (the caller may retry with the same key). A send that went out but could not be
-    /// recorded is still reported as sent: that is the truth, and a repeat then finds the
-    /// reservation and is answered `IDEMPOTENCY_OUTCOME_UNKNOWN` rather than sent again.
-    async fn record(&self, result: &Result<SentMessage, UpstreamError>) {
-        let outcome = match result {
-            Ok(sent) => Outcome::Sent(sent.clone()),
-            Err(error) if is_definitive(error) => Outcome::Failed(error.into()),
-            Err(_) => {
-                if let Err(error) = self.store.remove(&self.entry.key).await {
-                    tracing::error!(
-                        error = &error as &dyn std::error::Error,
-                        account = %self.entry.key.account,
-                        "the reservation of a failed keyed send could not be removed; repeats \
-                         are refused until it expires"
-                    );
-                }
-                return;
-            }
-        };
-        let record = Record {
-            fingerprint: self.fingerprint,
-            outcome,
-            expires_at: SystemTime::now() + self.retention,
-        };
-        if let Err(error) = self.store.put(&self.entry.key, &record).await {
-            tracing::error!(
-                error = &error as &dyn std::error::Error,
-                account = %self.entry.key.account,
-                "the outcome of a keyed send could not be recorded; repeats are refused until \
-                 its reservation expires"
-            );
-        }
-    }
-}
-
-/// Answers a call from a record: the recorded outcome for the same request, a refusal otherwise;
-/// with how the call was answered, for the metrics.
-fn replay(
-    record: Record,
-    fingerprint: Fingerprint,
-    key: &RecordKey,
-) -> (SharedOutcome, KeyedSendOutcome) {
-    if record.fingerprint != fingerprint {
-        let refusal = IdempotencyError::KeyReused {
-            idempotency_key: key.idempotency_key.clone(),
-        };
-        return (Err(refusal), KeyedSendOutcome::KeyReused);
-    }
-    match record.outcome {
-        Outcome::Pending { .. } => {
-            let refusal = IdempotencyError::OutcomeUnknown {
-                idempotency_key: key.idempotency_key.clone(),
-            };
-            (Err(refusal), KeyedSendOutcome::OutcomeUnknown)
-        }
-        Outcome::Sent(sent) => (Ok(sent), KeyedSendOutcome::Replayed),
-        Outcome::Failed(failure) => (
-            Err(IdempotencyError::Repeated(Box::new(failure))),
-            KeyedSendOutcome::Replayed,
-        ),
-    }
-}
+mod lead;
 
 #[cfg(test)]
 mod tests;

@@ -21,7 +21,7 @@ use crate::idempotency::EmbeddedIdempotencyStore;
 use crate::model::Dialect;
 use crate::model::{ExportRequest, ExportState, MessageExport};
 use crate::proto::pb::export_service_server::ExportService as _;
-use crate::service::{Account, Accounts, IdempotentSends, PollPolicy};
+use crate::service::{Account, Accounts, IdempotentSends, PollPolicy, SendTiming};
 use crate::telemetry::metrics::IdempotencyMetrics;
 use crate::upstream::registry::WEBHOOK_DECODERS;
 use crate::upstream::transport::Downloads;
@@ -89,7 +89,7 @@ fn fixture(script: Vec<MessageExport>) -> Fixture {
         EmbeddedIdempotencyStore::open(data_dir.path(), SystemTime::now()).expect("store opens");
     let sends = Arc::new(IdempotentSends::new(
         Arc::new(store),
-        Duration::from_secs(3600),
+        SendTiming::for_test(Duration::from_secs(3600)),
         IdempotencyMetrics::default(),
     ));
     let upstream = Arc::new(Scripted {

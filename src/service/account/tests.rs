@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use super::*;
 use crate::idempotency::EmbeddedIdempotencyStore;
 use crate::model::{ChannelState, Transport};
+use crate::service::SendTiming;
 use crate::telemetry::metrics::IdempotencyMetrics;
 
 /// How long the cache of the test accounts keeps a list.
@@ -46,7 +47,7 @@ fn account(upstream: Arc<CountingUpstream>) -> (Account, tempfile::TempDir) {
         EmbeddedIdempotencyStore::open(data_dir.path(), SystemTime::now()).expect("store opens");
     let sends = Arc::new(IdempotentSends::new(
         Arc::new(store),
-        TTL,
+        SendTiming::for_test(TTL),
         IdempotencyMetrics::default(),
     ));
     let downloads = Downloads::new().expect("client builds");

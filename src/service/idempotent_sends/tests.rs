@@ -2,12 +2,16 @@
 //! only lasting outcomes recorded, and no send without a readable store.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use tokio::sync::Semaphore;
 
+use super::lead::{is_definitive, judge_reservation};
 use super::*;
+use crate::failure::ErrorClass;
 use crate::idempotency::EmbeddedIdempotencyStore;
+use crate::idempotency::{Outcome, Record, Reservation};
 use crate::upstream::error::Rejection;
 
 /// What the fake upstream answers.
@@ -85,7 +89,7 @@ fn rejection(class: ErrorClass, code: &str) -> UpstreamError {
     }))
 }
 
-/// A store that cannot be read.
+/// A store that can neither be read nor written.
 #[derive(Debug)]
 struct BrokenStore;
 
@@ -96,6 +100,19 @@ struct DiskError;
 #[async_trait]
 impl IdempotencyStore for BrokenStore {
     async fn get(&self, _: &RecordKey, _: SystemTime) -> Result<Option<Record>, IdempotencyError> {
+        Err(IdempotencyError::unavailable("broken", "read", DiskError))
+    }
+
+    async fn reserve(
+        &self,
+        _: &RecordKey,
+        _: &Record,
+        _: SystemTime,
+    ) -> Result<Reservation, IdempotencyError> {
+        Err(IdempotencyError::unavailable("broken", "write", DiskError))
+    }
+
+    async fn settled(&self, _: &RecordKey) -> Result<Option<Record>, IdempotencyError> {
         Err(IdempotencyError::unavailable("broken", "read", DiskError))
     }
 
@@ -116,30 +133,86 @@ impl IdempotencyStore for BrokenStore {
     }
 }
 
-/// A store that reads (finding nothing) but cannot write: a full disk.
-#[derive(Debug)]
-struct ReadOnlyStore;
+/// An in-memory store several [`IdempotentSends`] share, as replicas share a bucket: `reserve`
+/// is atomic, `settled` waits until a reservation is replaced or removed, and counts its callers.
+#[derive(Debug, Default)]
+struct SharedStore {
+    records: Mutex<HashMap<RecordKey, Record>>,
+    /// Notified on every change.
+    changed: Notify,
+    /// Notified (one permit) whenever a caller starts following a reservation.
+    following: Notify,
+    /// Calls of `settled`.
+    follows: AtomicUsize,
+}
+
+impl SharedStore {
+    fn follows(&self) -> usize {
+        self.follows.load(Ordering::SeqCst)
+    }
+
+    fn write(&self, key: &RecordKey, record: Option<Record>) {
+        let mut records = self.records.lock();
+        match record {
+            Some(record) => records.insert(key.clone(), record),
+            None => records.remove(key),
+        };
+        self.changed.notify_waiters();
+    }
+}
 
 #[async_trait]
-impl IdempotencyStore for ReadOnlyStore {
-    async fn get(&self, _: &RecordKey, _: SystemTime) -> Result<Option<Record>, IdempotencyError> {
-        Ok(None)
+impl IdempotencyStore for SharedStore {
+    async fn get(
+        &self,
+        key: &RecordKey,
+        now: SystemTime,
+    ) -> Result<Option<Record>, IdempotencyError> {
+        let records = self.records.lock();
+        Ok(records
+            .get(key)
+            .filter(|record| record.is_live(now))
+            .cloned())
     }
 
-    async fn put(&self, _: &RecordKey, _: &Record) -> Result<(), IdempotencyError> {
-        Err(IdempotencyError::unavailable(
-            "read-only",
-            "write",
-            DiskError,
-        ))
+    async fn reserve(
+        &self,
+        key: &RecordKey,
+        record: &Record,
+        now: SystemTime,
+    ) -> Result<Reservation, IdempotencyError> {
+        let mut records = self.records.lock();
+        if let Some(live) = records.get(key).filter(|existing| existing.is_live(now)) {
+            return Ok(Reservation::Existing(live.clone()));
+        }
+        records.insert(key.clone(), record.clone());
+        Ok(Reservation::Reserved)
     }
 
-    async fn remove(&self, _: &RecordKey) -> Result<(), IdempotencyError> {
-        Err(IdempotencyError::unavailable(
-            "read-only",
-            "write",
-            DiskError,
-        ))
+    async fn settled(&self, key: &RecordKey) -> Result<Option<Record>, IdempotencyError> {
+        self.follows.fetch_add(1, Ordering::SeqCst);
+        self.following.notify_one();
+        loop {
+            let changed = self.changed.notified();
+            match self.records.lock().get(key) {
+                None => return Ok(None),
+                Some(record) if !matches!(record.outcome, Outcome::Pending { .. }) => {
+                    return Ok(Some(record.clone()));
+                }
+                Some(_) => {}
+            }
+            changed.await;
+        }
+    }
+
+    async fn put(&self, key: &RecordKey, record: &Record) -> Result<(), IdempotencyError> {
+        self.write(key, Some(record.clone()));
+        Ok(())
+    }
+
+    async fn remove(&self, key: &RecordKey) -> Result<(), IdempotencyError> {
+        self.write(key, None);
+        Ok(())
     }
 
     async fn purge_expired(&self, _: SystemTime) -> Result<usize, IdempotencyError> {
@@ -148,6 +221,54 @@ impl IdempotencyStore for ReadOnlyStore {
 
     async fn close(&self) -> Result<(), IdempotencyError> {
         Ok(())
+    }
+}
+
+/// Two gateway processes (two [`IdempotentSends`], each with its own process id) on one store.
+struct Replicas {
+    store: Arc<SharedStore>,
+    first: Arc<IdempotentSends>,
+    second: Arc<IdempotentSends>,
+    second_metrics: IdempotencyMetrics,
+}
+
+fn replicas() -> Replicas {
+    let store = Arc::new(SharedStore::default());
+    let second_metrics = IdempotencyMetrics::default();
+    let timing = SendTiming::for_test(Duration::from_secs(3600));
+    Replicas {
+        first: Arc::new(IdempotentSends::new(
+            store.clone(),
+            timing,
+            IdempotencyMetrics::default(),
+        )),
+        second: Arc::new(IdempotentSends::new(
+            store.clone(),
+            timing,
+            second_metrics.clone(),
+        )),
+        store,
+        second_metrics,
+    }
+}
+
+/// A reservation of [`REQUEST`] by `process`, made `age` ago.
+fn reservation_by(process: &str, age: Duration) -> Record {
+    let reserved_at = SystemTime::now() - age;
+    Record {
+        fingerprint: REQUEST,
+        outcome: Outcome::Pending {
+            reserved_at,
+            reserved_by: Some(process.to_owned()),
+        },
+        expires_at: reserved_at + Duration::from_secs(3600),
+    }
+}
+
+/// Yields until `upstream` was called `count` times.
+async fn until_calls(upstream: &FakeUpstream, count: usize) {
+    while upstream.calls() < count {
+        tokio::task::yield_now().await;
     }
 }
 
@@ -163,7 +284,11 @@ fn fixture() -> Fixture {
         EmbeddedIdempotencyStore::open(directory.path(), SystemTime::now()).expect("store opens");
     let metrics = IdempotencyMetrics::default();
     Fixture {
-        sends: IdempotentSends::new(Arc::new(store), Duration::from_secs(3600), metrics.clone()),
+        sends: IdempotentSends::new(
+            Arc::new(store),
+            SendTiming::for_test(Duration::from_secs(3600)),
+            metrics.clone(),
+        ),
         metrics,
         _directory: directory,
     }
@@ -356,30 +481,12 @@ async fn followers_of_a_failed_send_get_the_same_failure() {
 }
 
 #[tokio::test]
-async fn an_unreadable_store_refuses_the_send_as_unavailable() {
+async fn a_key_that_cannot_be_reserved_is_refused_without_sending() {
     let metrics = IdempotencyMetrics::default();
     let sends = IdempotentSends::new(
         Arc::new(BrokenStore),
-        Duration::from_secs(3600),
+        SendTiming::for_test(Duration::from_secs(3600)),
         metrics.clone(),
-    );
-    let upstream = FakeUpstream::open(Answer::Sent);
-
-    let outcome = sends.send(key("k"), REQUEST, None, upstream.send()).await;
-
-    let error = idempotency_error(outcome);
-    assert_eq!(error.class(), ErrorClass::Unavailable);
-    assert_eq!(error.reason(), "IDEMPOTENCY_STORE_UNAVAILABLE");
-    assert_eq!(upstream.calls(), 0);
-    assert_eq!(metrics.count("acme", KeyedSendOutcome::StoreUnavailable), 1);
-}
-
-#[tokio::test]
-async fn a_key_that_cannot_be_reserved_is_refused_without_sending() {
-    let sends = IdempotentSends::new(
-        Arc::new(ReadOnlyStore),
-        Duration::from_secs(3600),
-        IdempotencyMetrics::default(),
     );
     let upstream = FakeUpstream::open(Answer::Sent);
 
@@ -390,6 +497,7 @@ async fn a_key_that_cannot_be_reserved_is_refused_without_sending() {
     assert_eq!(error.reason(), "IDEMPOTENCY_STORE_UNAVAILABLE");
     assert_eq!(error.retry_after(), Some(Duration::from_secs(1)));
     assert_eq!(upstream.calls(), 0);
+    assert_eq!(metrics.count("acme", KeyedSendOutcome::StoreUnavailable), 1);
 }
 
 #[tokio::test]
@@ -402,12 +510,19 @@ async fn a_reservation_left_by_an_interrupted_send_is_not_sent_again() {
     // What a gateway stopped between sending and recording leaves behind.
     let reservation = Record {
         fingerprint: REQUEST,
-        outcome: Outcome::Pending { reserved_at },
+        outcome: Outcome::Pending {
+            reserved_at,
+            reserved_by: None,
+        },
         expires_at: reserved_at + Duration::from_secs(3600),
     };
     store.put(&key("k"), &reservation).await.expect("stored");
     let metrics = IdempotencyMetrics::default();
-    let sends = IdempotentSends::new(store, Duration::from_secs(3600), metrics.clone());
+    let sends = IdempotentSends::new(
+        store,
+        SendTiming::for_test(Duration::from_secs(3600)),
+        metrics.clone(),
+    );
     let upstream = FakeUpstream::open(Answer::Sent);
 
     let same = sends.send(key("k"), REQUEST, None, upstream.send()).await;
@@ -422,6 +537,37 @@ async fn a_reservation_left_by_an_interrupted_send_is_not_sent_again() {
     assert_eq!(upstream.calls(), 0);
     assert_eq!(metrics.count("acme", KeyedSendOutcome::OutcomeUnknown), 1);
     assert_eq!(metrics.count("acme", KeyedSendOutcome::KeyReused), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_embedded_reservation_of_the_previous_process_is_unknown_at_once() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let store = Arc::new(
+        EmbeddedIdempotencyStore::open(directory.path(), SystemTime::now()).expect("store opens"),
+    );
+    // Left by the gateway that had the file before this one started, moments ago.
+    let reservation = reservation_by("previous-process", Duration::ZERO);
+    store.put(&key("k"), &reservation).await.expect("stored");
+    let sends = IdempotentSends::new(
+        store,
+        SendTiming::for_test(Duration::from_secs(3600)),
+        IdempotencyMetrics::default(),
+    );
+    let upstream = FakeUpstream::open(Answer::Sent);
+    let started = Instant::now();
+
+    let outcome = sends.send(key("k"), REQUEST, None, upstream.send()).await;
+
+    assert_eq!(
+        idempotency_error(outcome).reason(),
+        "IDEMPOTENCY_OUTCOME_UNKNOWN"
+    );
+    assert_eq!(
+        started.elapsed(),
+        Duration::ZERO,
+        "no other process can be sending"
+    );
+    assert_eq!(upstream.calls(), 0);
 }
 
 #[tokio::test]
@@ -550,4 +696,269 @@ fn only_refusals_of_the_request_itself_are_definitive() {
         !is_definitive(&local),
         "local checks are recomputed, not recorded"
     );
+}
+
+#[test]
+fn a_reservation_is_followed_only_when_another_process_may_still_be_sending() {
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    let longest = Duration::from_secs(140);
+    let ago = |seconds| now - Duration::from_secs(seconds);
+    let cases = [
+        // (reserved_at, reserved_by, followed until)
+        (ago(0), Some("other"), Some(ago(0) + longest)),
+        (ago(139), Some("other"), Some(ago(139) + longest)),
+        (ago(140), Some("other"), None),
+        (ago(3600), Some("other"), None),
+        (ago(0), Some("this"), None),
+        (ago(0), None, None),
+        // A replica whose clock runs ahead: followed for at most the longest send past its stamp.
+        (
+            now + Duration::from_secs(5),
+            Some("other"),
+            Some(now + Duration::from_secs(145)),
+        ),
+    ];
+    for (reserved_at, reserved_by, expected) in cases {
+        assert_eq!(
+            judge_reservation(reserved_at, reserved_by, "this", longest, now),
+            expected,
+            "{reserved_at:?} by {reserved_by:?}"
+        );
+    }
+}
+
+#[test]
+fn the_longest_send_is_two_operations_of_the_slowest_account() {
+    let limits = UpstreamLimits {
+        request_timeout: Duration::from_secs(30),
+        ..UpstreamLimits::default()
+    };
+    let retry = RetrySettings {
+        total_budget: Duration::from_secs(40),
+        ..RetrySettings::default()
+    };
+
+    assert_eq!(longest_send_with(&limits, &retry), Duration::from_secs(140));
+}
+
+#[tokio::test]
+async fn a_send_in_flight_on_another_process_is_followed_and_its_outcome_replayed() {
+    let Replicas {
+        store,
+        first,
+        second,
+        second_metrics,
+    } = replicas();
+    let upstream = FakeUpstream::held();
+    let leading = tokio::spawn({
+        let upstream = upstream.clone();
+        async move { first.send(key("k"), REQUEST, None, upstream.send()).await }
+    });
+    until_calls(&upstream, 1).await;
+
+    let following = tokio::spawn({
+        let upstream = upstream.clone();
+        async move { second.send(key("k"), REQUEST, None, upstream.send()).await }
+    });
+    store.following.notified().await;
+    upstream.gate.add_permits(1);
+
+    let leader = leading.await.expect("task").expect("sent");
+    let follower = following.await.expect("task").expect("replayed");
+    assert_eq!(upstream.calls(), 1);
+    assert!(!leader.replayed);
+    assert!(follower.replayed);
+    assert_eq!(follower.sent, leader.sent);
+    assert_eq!(second_metrics.count("acme", KeyedSendOutcome::Coalesced), 1);
+}
+
+#[tokio::test]
+async fn a_follower_of_another_process_reports_reuse_of_the_key_by_a_different_request() {
+    let Replicas { first, second, .. } = replicas();
+    let upstream = FakeUpstream::held();
+    let leading = tokio::spawn({
+        let upstream = upstream.clone();
+        async move { first.send(key("k"), REQUEST, None, upstream.send()).await }
+    });
+    until_calls(&upstream, 1).await;
+
+    let reused = second
+        .send(key("k"), OTHER_REQUEST, None, upstream.send())
+        .await;
+
+    assert_eq!(idempotency_error(reused).reason(), "IDEMPOTENCY_KEY_REUSED");
+    upstream.gate.add_permits(1);
+    leading.await.expect("task").expect("sent");
+    assert_eq!(upstream.calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_follower_of_another_process_stops_waiting_at_its_deadline() {
+    let Replicas { first, second, .. } = replicas();
+    let upstream = FakeUpstream::held();
+    let leading = tokio::spawn({
+        let upstream = upstream.clone();
+        async move { first.send(key("k"), REQUEST, None, upstream.send()).await }
+    });
+    until_calls(&upstream, 1).await;
+    let started = Instant::now();
+
+    let outcome = second
+        .send(
+            key("k"),
+            REQUEST,
+            Some(started + Duration::from_secs(5)),
+            upstream.send(),
+        )
+        .await;
+
+    assert_eq!(
+        idempotency_error(outcome).reason(),
+        "IDEMPOTENCY_KEY_IN_PROGRESS"
+    );
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+    upstream.gate.add_permits(1);
+    leading.await.expect("task").expect("sent");
+    assert_eq!(upstream.calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn another_process_reservation_never_settled_is_unknown_once_the_longest_send_passed() {
+    let Replicas {
+        store,
+        second,
+        second_metrics,
+        ..
+    } = replicas();
+    let longest_send = second.timing.longest_send;
+    store
+        .put(
+            &key("k"),
+            &reservation_by("stopped-replica", Duration::ZERO),
+        )
+        .await
+        .expect("stored");
+    let upstream = FakeUpstream::open(Answer::Sent);
+    let started = Instant::now();
+
+    let outcome = second.send(key("k"), REQUEST, None, upstream.send()).await;
+
+    assert_eq!(
+        idempotency_error(outcome).reason(),
+        "IDEMPOTENCY_OUTCOME_UNKNOWN"
+    );
+    // Waited for the rest of the longest send (the wall clock moved a little since the stamp).
+    let waited = started.elapsed();
+    assert!(waited <= longest_send, "{waited:?}");
+    assert!(waited > longest_send - Duration::from_secs(1), "{waited:?}");
+    assert_eq!(store.follows(), 1);
+    assert_eq!(upstream.calls(), 0);
+    assert_eq!(
+        second_metrics.count("acme", KeyedSendOutcome::OutcomeUnknown),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_old_or_own_reservation_is_unknown_at_once_without_following() {
+    let Replicas { store, second, .. } = replicas();
+    let older_than_any_send = second.timing.longest_send + Duration::from_secs(1);
+    let own_process = second.process_id.to_string();
+    store
+        .put(
+            &key("old"),
+            &reservation_by("other-replica", older_than_any_send),
+        )
+        .await
+        .expect("stored");
+    store
+        .put(&key("own"), &reservation_by(&own_process, Duration::ZERO))
+        .await
+        .expect("stored");
+    let upstream = FakeUpstream::open(Answer::Sent);
+
+    for name in ["old", "own"] {
+        let outcome = second.send(key(name), REQUEST, None, upstream.send()).await;
+        assert_eq!(
+            idempotency_error(outcome).reason(),
+            "IDEMPOTENCY_OUTCOME_UNKNOWN",
+            "{name}"
+        );
+    }
+    assert_eq!(store.follows(), 0);
+    assert_eq!(upstream.calls(), 0);
+}
+
+#[tokio::test]
+async fn a_reservation_another_process_removes_frees_the_key_for_the_follower() {
+    let Replicas { store, second, .. } = replicas();
+    store
+        .put(&key("k"), &reservation_by("other-replica", Duration::ZERO))
+        .await
+        .expect("stored");
+    let upstream = FakeUpstream::open(Answer::Sent);
+    let following = tokio::spawn({
+        let upstream = upstream.clone();
+        async move { second.send(key("k"), REQUEST, None, upstream.send()).await }
+    });
+    store.following.notified().await;
+
+    // The other replica's send failed for now: it releases the key.
+    store.remove(&key("k")).await.expect("removed");
+
+    let reply = following.await.expect("task").expect("sent");
+    assert!(!reply.replayed);
+    assert_eq!(upstream.calls(), 1);
+    let recorded = store.get(&key("k"), SystemTime::now()).await.expect("get");
+    assert!(matches!(
+        recorded.map(|record| record.outcome),
+        Some(Outcome::Sent(_))
+    ));
+}
+
+#[tokio::test]
+async fn two_replicas_on_one_jetstream_bucket_send_a_keyed_message_once() {
+    use crate::idempotency::JetStreamIdempotencyStore;
+    use crate::nats::NatsConnection;
+    use crate::nats::test_server::TestNatsServer;
+
+    let Some(server) = TestNatsServer::shared() else {
+        return;
+    };
+    let directory = tempfile::tempdir().expect("temp dir");
+    let nats = server.config_for(directory.path());
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let connection = NatsConnection::connect(&nats).await.expect("connects");
+        let store = JetStreamIdempotencyStore::open(&connection, &nats, Duration::from_secs(3600))
+            .await
+            .expect("bucket opens");
+        replicas.push(Arc::new(IdempotentSends::new(
+            Arc::new(store),
+            SendTiming::for_test(Duration::from_secs(3600)),
+            IdempotencyMetrics::default(),
+        )));
+    }
+    let upstream = FakeUpstream::held();
+    let leading = tokio::spawn({
+        let (sends, upstream) = (replicas[0].clone(), upstream.clone());
+        async move { sends.send(key("k"), REQUEST, None, upstream.send()).await }
+    });
+    until_calls(&upstream, 1).await;
+    let following = tokio::spawn({
+        let (sends, upstream) = (replicas[1].clone(), upstream.clone());
+        async move { sends.send(key("k"), REQUEST, None, upstream.send()).await }
+    });
+    upstream.gate.add_permits(1);
+
+    let leader = leading.await.expect("task").expect("sent");
+    let follower = following.await.expect("task").expect("replayed");
+    let later = replicas[1]
+        .send(key("k"), REQUEST, None, upstream.send())
+        .await
+        .expect("replayed");
+    assert_eq!(upstream.calls(), 1);
+    assert!(follower.replayed && later.replayed);
+    assert_eq!(follower.sent, leader.sent);
+    assert_eq!(later.sent, leader.sent);
 }
