@@ -5,7 +5,8 @@ The gateway gets all three servers in `nats.url`. Webhooks with distinct message
 time; once a share of them got 200, the server that hurts most is killed: the one leading the events stream
 (its replicas must elect a new leader) or the one holding the gateway's connection (the client must reconnect to
 another). A post that does not get 200 is retried with the same body, as Wazzup does. Then an ephemeral
-Subscribe from the start reads every webhook back exactly once.
+Subscribe from the start, and one that ran through the failure (resuming after its last cursor when its
+stream ends with UNAVAILABLE), each read every webhook back exactly once.
 
 Without nats-server the test is skipped, unless CI is set: then it fails.
 """
@@ -91,28 +92,71 @@ class Ingest:
         return False
 
 
-def read_back(pb, gateway, message_ids: set[str]) -> Counter:
-    """How many times each message id is delivered by an ephemeral Subscribe from the earliest event.
+@dataclass
+class Reader:
+    """Ephemeral Subscribe streams of one client, counting deliveries by message id."""
 
-    Reads until every id of `message_ids` arrived and a heartbeat sent after that names no event beyond the
-    last one received, so a duplicate stored after the last awaited id is counted too.
-    """
-    deliveries: Counter = Counter()
-    last_cursor = 0
-    with grpc.insecure_channel(gateway.grpc_target) as channel:
-        stream = pb.stub("EventService", channel).Subscribe(
-            pb.message("SubscribeRequest", {"earliest": True, "heartbeat_interval": "0.2s"}),
-            timeout=READ_BACK_PATIENCE_S,
-        )
-        for response in stream:
-            if response.WhichOneof("kind") == "event":
-                assert response.event.cursor > last_cursor, "cursors increase"
-                last_cursor = response.event.cursor
-                deliveries[response.event.message.message_id] += 1
-            elif message_ids <= deliveries.keys() and response.heartbeat.latest_cursor <= last_cursor:
-                break
-        stream.cancel()
-    return deliveries
+    pb: object
+    gateway: object
+    deliveries: Counter = field(default_factory=Counter)
+    last_cursor: int = 0
+
+    def read(self, start: dict, done, timeout_s: float) -> None:
+        """Reads one Subscribe stream from `start` until `done()` holds at a heartbeat that names no event
+        beyond the last one received (so a duplicate stored after the awaited events is counted too)."""
+        with grpc.insecure_channel(self.gateway.grpc_target) as channel:
+            stream = self.pb.stub("EventService", channel).Subscribe(
+                self.pb.message("SubscribeRequest", {**start, "heartbeat_interval": "0.2s"}), timeout=timeout_s
+            )
+            for response in stream:
+                if response.WhichOneof("kind") == "event":
+                    assert response.event.cursor > self.last_cursor, "cursors increase"
+                    self.last_cursor = response.event.cursor
+                    self.deliveries[response.event.message.message_id] += 1
+                elif response.heartbeat.latest_cursor <= self.last_cursor and done():
+                    break
+            stream.cancel()
+
+
+def read_back(pb, gateway, message_ids: set[str]) -> Counter:
+    """How many times each message id is delivered by an ephemeral Subscribe from the earliest event, read
+    until every id of `message_ids` arrived."""
+    reader = Reader(pb, gateway)
+    reader.read({"earliest": True}, lambda: message_ids <= reader.deliveries.keys(), READ_BACK_PATIENCE_S)
+    return reader.deliveries
+
+
+class LiveSubscriber(threading.Thread):
+    """A client subscribed from the earliest event while webhooks arrive and a server dies: when its stream
+    ends (`UNAVAILABLE` while the gateway cannot read the log), it subscribes again after the last cursor it
+    received. It stops once it has every id of `expect(...)`."""
+
+    def __init__(self, pb, gateway):
+        super().__init__(daemon=True)
+        self.reader = Reader(pb, gateway)
+        self.ends: Counter = Counter()
+        self.failure: AssertionError | None = None
+        self.expected: set[str] | None = None
+        self.deadline = time.monotonic() + INGEST_PATIENCE_S + READ_BACK_PATIENCE_S
+
+    def expect(self, message_ids: set[str]) -> None:
+        self.expected = message_ids
+
+    def has_all(self) -> bool:
+        return self.expected is not None and self.expected <= self.reader.deliveries.keys()
+
+    def run(self) -> None:
+        while time.monotonic() < self.deadline:
+            start = {"after_cursor": self.reader.last_cursor} if self.reader.last_cursor else {"earliest": True}
+            try:
+                self.reader.read(start, self.has_all, self.deadline - time.monotonic())
+                return
+            except AssertionError as failure:
+                self.failure = failure
+                return
+            except grpc.RpcError as error:
+                self.ends[error.code().name] += 1
+                time.sleep(RETRY_PAUSE_S)
 
 
 def kill_victim(cluster: NatsCluster, victim: str) -> NatsNode:
@@ -138,6 +182,8 @@ def test_every_webhook_answered_200_is_delivered_once_after_a_server_of_the_r3_c
     })
     message_ids = [f"cluster-m-{number:04}" for number in range(WEBHOOKS)]
     ingest = Ingest(gateway)
+    live = LiveSubscriber(pb, gateway)
+    live.start()
 
     with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
         posted = pool.map(ingest.post_until_ok, message_ids)
@@ -154,8 +200,19 @@ def test_every_webhook_answered_200_is_delivered_once_after_a_server_of_the_r3_c
     holder = nats_cluster.wait_until(lambda: nats_cluster.connection_holder(CLIENT_NAME), "holding the gateway's connection")
     assert holder is not killed, "the gateway is connected to a surviving server"
 
+    live.expect(set(message_ids))
     deliveries = read_back(pb, gateway, set(message_ids))
+    live.join(READ_BACK_PATIENCE_S)
 
+    assert_each_delivered_once(deliveries, message_ids)
+    assert live.failure is None, live.failure
+    assert not live.is_alive(), f"the live subscriber still lacks {len(set(message_ids) - live.reader.deliveries.keys())}"
+    assert_each_delivered_once(live.reader.deliveries, message_ids)
+    assert set(live.ends) <= {"UNAVAILABLE"}, live.ends
+    print(f"killed {killed.name} ({victim}) after {oks_before_kill} webhooks got 200; answers: {dict(ingest.answers)};"
+          f" the live subscriber's streams ended {dict(live.ends)}")
+
+
+def assert_each_delivered_once(deliveries: Counter, message_ids: list[str]) -> None:
     assert set(deliveries) == set(message_ids), f"missing: {sorted(set(message_ids) - set(deliveries))}"
     assert {message_id: count for message_id, count in deliveries.items() if count != 1} == {}, "none twice"
-    print(f"killed {killed.name} ({victim}) after {oks_before_kill} webhooks got 200; answers: {dict(ingest.answers)}")
