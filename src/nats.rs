@@ -77,11 +77,15 @@ impl NatsConnection {
             }
             async {}
         });
-        let servers = config.servers.join(",");
+        // Each URL on its own: the client takes a string as one URL, so a comma-joined list
+        // would not parse; given the list, it connects to any server of it and fails over.
         let client = options
-            .connect(servers.as_str())
+            .connect(config.servers.as_slice())
             .await
-            .map_err(|source| NatsConnectError::Connect { servers, source })?;
+            .map_err(|source| NatsConnectError::Connect {
+                servers: config.servers.join(","),
+                source,
+            })?;
         let jetstream = jetstream::ContextBuilder::new()
             .timeout(REQUEST_TIMEOUT)
             .build(client.clone());
@@ -203,6 +207,57 @@ fn bucket_stream_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nats::test_server::TestNatsServer;
+
+    /// A `nats://` URL on 127.0.0.1 where nothing listens.
+    fn refusing_url() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        format!("nats://127.0.0.1:{port}")
+    }
+
+    #[tokio::test]
+    async fn connects_to_a_live_server_of_several_in_nats_url() {
+        let Some(server) = TestNatsServer::shared() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = server.config_for(dir.path());
+        config.servers = vec![refusing_url(), server.url().to_owned(), refusing_url()];
+
+        let connection = NatsConnection::connect(&config).await.unwrap();
+
+        let live_port = server.url().rsplit(':').next().unwrap();
+        assert_eq!(
+            connection.client().server_info().port.to_string(),
+            live_port
+        );
+    }
+
+    #[tokio::test]
+    async fn names_every_server_when_none_accepts_the_connection() {
+        let servers = vec![refusing_url(), refusing_url()];
+        let config = NatsConfig {
+            servers: servers.clone(),
+            auth: NatsAuth::None,
+            tls_ca_file: None,
+            stream: "UNUSED".to_owned(),
+            replicas: 1,
+            event_ids_bucket: "unused_ids".to_owned(),
+            consumers_bucket: "unused_consumers".to_owned(),
+            idempotency_bucket: "unused_idempotency".to_owned(),
+            rate_budget_bucket: "unused_rate".to_owned(),
+            dedupe_window: Duration::from_secs(120),
+        };
+
+        let error = NatsConnection::connect(&config).await.unwrap_err();
+
+        assert_eq!(
+            error.to_string(),
+            format!("cannot connect to the NATS servers {}", servers.join(","))
+        );
+    }
 
     #[test]
     fn kv_keys_are_hex_and_keep_texts_apart() {

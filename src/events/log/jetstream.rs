@@ -225,6 +225,20 @@ impl JetStreamEventLog {
         }
     }
 
+    /// Tells whether the stream still holds a message at `sequence`, as its leader answers.
+    ///
+    /// Not a direct get: with `nats.replicas = 3` any replica answers those, and a replica may
+    /// not have applied a message the leader acknowledged a moment ago (a retry after a lost
+    /// acknowledgement gets a duplicate answer right away), so a direct get could miss a stored
+    /// copy and have it published twice.
+    async fn stored_at_leader(&self, sequence: Cursor) -> Result<bool, EventLogError> {
+        match self.stream.get_raw_message(sequence).await {
+            Ok(_) => Ok(true),
+            Err(error) if error.kind() == stream::RawMessageErrorKind::NoMessageFound => Ok(false),
+            Err(error) => Err(storage(error)),
+        }
+    }
+
     /// Returns the retained copy of `id`, looked up in the ids bucket.
     async fn find(&self, id: &str) -> Result<Option<StoredEvent>, EventLogError> {
         let Some(entry) = self.ids.get(kv_key(id)).await.map_err(storage)? else {
@@ -257,7 +271,7 @@ impl JetStreamEventLog {
                 .map_err(storage)?
                 .await
                 .map_err(storage)?;
-            if !ack.duplicate || self.read_at(ack.sequence).await?.is_some() {
+            if !ack.duplicate || self.stored_at_leader(ack.sequence).await? {
                 return Ok(ack.sequence);
             }
             message_id = format!("{}#after-{}", event.id, ack.sequence);

@@ -85,3 +85,37 @@ async fn the_oldest_events_age_is_the_servers_storage_time_of_the_first_message(
     );
     assert_eq!(log.stats().oldest_received_at_ms, Some(first));
 }
+
+#[tokio::test]
+async fn a_repeat_whose_id_entry_was_lost_gets_the_stored_copys_cursor_not_a_second_copy() {
+    if !nats_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(
+        dir.path().to_owned(),
+        crate::events::log::conformance::keep_everything(),
+    )
+    .await;
+    let first = log
+        .append(vec![crate::events::log::conformance::event("r-1", 1000)])
+        .await
+        .unwrap();
+    // As when the gateway lost the publish's acknowledgement (a failover) before recording the id:
+    // the sender's retry publishes again and JetStream answers that the id is stored.
+    log.ids.delete(kv_key("r-1")).await.unwrap();
+
+    let again = log
+        .append(vec![crate::events::log::conformance::event("r-1", 1000)])
+        .await
+        .unwrap();
+
+    assert_eq!(again, first);
+    assert_eq!(log.bounds().latest, first[0], "no second copy");
+    let stored = log
+        .get("r-1")
+        .await
+        .unwrap()
+        .expect("the id is recorded again");
+    assert_eq!(stored.cursor, first[0]);
+}
