@@ -6,7 +6,8 @@ time; once a share of them got 200, the server that hurts most is killed: the on
 (its replicas must elect a new leader) or the one holding the gateway's connection (the client must reconnect to
 another). A post that does not get 200 is retried with the same body, as Wazzup does. Then an ephemeral
 Subscribe from the start, and one that ran through the failure (resuming after its last cursor when its
-stream ends with UNAVAILABLE), each read every webhook back exactly once.
+stream ends with UNAVAILABLE), each read every webhook back exactly once; and the member of a named consumer
+that acked every event as it came, through the failure, has them all acked and got none again after its ack.
 
 Without nats-server the test is skipped, unless CI is set: then it fails.
 """
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 import grpc
 import pytest
 
-from harness import SANDBOX_WEBHOOK_ENV, http_get, inbound_message_webhook, post_webhook
+from harness import RPC_TIMEOUT_S, SANDBOX_WEBHOOK_ENV, http_get, inbound_message_webhook, post_webhook
 from nats_cluster import NatsCluster, NatsNode
 from test_nats_backend import nats_server_binary
 
@@ -159,6 +160,62 @@ class LiveSubscriber(threading.Thread):
                 time.sleep(RETRY_PAUSE_S)
 
 
+class AckingMember(threading.Thread):
+    """The one member of a named consumer (explicit acks), subscribed before the ingest and acking every
+    event as it arrives, through the server's death: when its stream ends it subscribes again (the consumer
+    resumes after what was acked). An event delivered again after its `Ack` was answered is a violation;
+    one delivered again while its ack was lost to the failover is not. It stops once every id of
+    `expect(...)` is acked."""
+
+    def __init__(self, pb, gateway):
+        super().__init__(daemon=True)
+        self.pb = pb
+        self.gateway = gateway
+        self.acked: set[str] = set()
+        self.after_ack: list[str] = []
+        self.ends: Counter = Counter()
+        self.expected: set[str] | None = None
+        self.deadline = time.monotonic() + INGEST_PATIENCE_S + READ_BACK_PATIENCE_S
+
+    def expect(self, message_ids: set[str]) -> None:
+        self.expected = message_ids
+
+    def done(self) -> bool:
+        return self.expected is not None and self.expected <= self.acked
+
+    def run(self) -> None:
+        request = self.pb.message("SubscribeRequest", {
+            "consumer": "cluster-group", "earliest": True, "ack_mode": "ACK_MODE_EXPLICIT",
+            "ack_wait": "30s", "heartbeat_interval": "0.2s",
+        })
+        while time.monotonic() < self.deadline and not self.done():
+            try:
+                with grpc.insecure_channel(self.gateway.grpc_target) as channel:
+                    events = self.pb.stub("EventService", channel)
+                    stream = events.Subscribe(request, timeout=self.deadline - time.monotonic())
+                    for response in stream:
+                        if response.WhichOneof("kind") == "event":
+                            self.settle(events, response.event)
+                        if self.done():
+                            stream.cancel()
+                            return
+            except grpc.RpcError as error:
+                self.ends[error.code().name] += 1
+                time.sleep(RETRY_PAUSE_S)
+
+    def settle(self, events, event) -> None:
+        message_id = event.message.message_id
+        if message_id in self.acked:
+            self.after_ack.append(message_id)
+            return
+        try:
+            events.Ack(self.pb.message("AckRequest", {"consumer": "cluster-group", "cursors": [event.cursor]}),
+                       timeout=RPC_TIMEOUT_S)
+        except grpc.RpcError:
+            return  # not acked: it comes again
+        self.acked.add(message_id)
+
+
 def kill_victim(cluster: NatsCluster, victim: str) -> NatsNode:
     """Kills the node leading the events stream, or the one holding the gateway's connection."""
     if victim == "stream leader":
@@ -184,6 +241,8 @@ def test_every_webhook_answered_200_is_delivered_once_after_a_server_of_the_r3_c
     ingest = Ingest(gateway)
     live = LiveSubscriber(pb, gateway)
     live.start()
+    member = AckingMember(pb, gateway)
+    member.start()
 
     with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
         posted = pool.map(ingest.post_until_ok, message_ids)
@@ -201,16 +260,21 @@ def test_every_webhook_answered_200_is_delivered_once_after_a_server_of_the_r3_c
     assert holder is not killed, "the gateway is connected to a surviving server"
 
     live.expect(set(message_ids))
+    member.expect(set(message_ids))
     deliveries = read_back(pb, gateway, set(message_ids))
     live.join(READ_BACK_PATIENCE_S)
+    member.join(READ_BACK_PATIENCE_S)
 
     assert_each_delivered_once(deliveries, message_ids)
     assert live.failure is None, live.failure
     assert not live.is_alive(), f"the live subscriber still lacks {len(set(message_ids) - live.reader.deliveries.keys())}"
     assert_each_delivered_once(live.reader.deliveries, message_ids)
     assert set(live.ends) <= {"UNAVAILABLE"}, live.ends
+    assert member.acked == set(message_ids), f"never acked: {sorted(set(message_ids) - member.acked)}"
+    assert member.after_ack == [], f"delivered again after their ack: {member.after_ack}"
+    assert set(member.ends) <= {"UNAVAILABLE"}, member.ends
     print(f"killed {killed.name} ({victim}) after {oks_before_kill} webhooks got 200; answers: {dict(ingest.answers)};"
-          f" the live subscriber's streams ended {dict(live.ends)}")
+          f" the live subscriber's streams ended {dict(live.ends)}, the group member's {dict(member.ends)}")
 
 
 def assert_each_delivered_once(deliveries: Counter, message_ids: list[str]) -> None:
