@@ -23,6 +23,11 @@
 //!   messages to as many subscribers, with the same latency figures; the script reads the
 //!   server's CPU per delivery beside the gateway's.
 //!
+//! * `jetstream-publish --url nats://127.0.0.1:PORT --stream NAME --concurrency N --messages M`
+//!   is the JetStream ceiling of the ingest benchmark ([`jetstream_publish`]): a bare `async-nats`
+//!   publisher storing the same 1 KB payloads with N publish + ack in flight; one JSON line with
+//!   the same fields as `ingest`.
+//!
 //! * `read-export --target HOST:PORT` creates a message export on the gateway's default account
 //!   (the sandbox, with `server.sandbox_export_rows` generated rows), watches it to `DONE`, reads
 //!   every row with `ReadMessageExport` and prints one JSON line (rows, seconds, rows_per_s,
@@ -51,6 +56,8 @@ mod acks;
 mod fsync;
 #[path = "wazzup-load/ingest.rs"]
 mod ingest;
+#[path = "wazzup-load/jetstream_publish.rs"]
+mod jetstream_publish;
 #[path = "wazzup-load/nats_fanout.rs"]
 mod nats_fanout;
 #[path = "wazzup-load/passthrough.rs"]
@@ -207,6 +214,31 @@ enum Command {
         /// Size of each message.
         #[arg(long, default_value_t = 1024)]
         body_bytes: usize,
+    },
+    /// Publishes payloads to a JetStream stream, each awaited until its ack, with a fixed number
+    /// in flight; prints one JSON line like `ingest` (the JetStream ceiling).
+    JetstreamPublish {
+        /// The server's URL `nats://HOST:PORT` (JetStream enabled).
+        #[arg(long)]
+        url: String,
+        /// The stream to create (or reuse) and publish to.
+        #[arg(long, default_value = "WGW_BENCH_BARE")]
+        stream: String,
+        /// Publishes in flight.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// Measured publishes.
+        #[arg(long, default_value_t = 1000)]
+        messages: usize,
+        /// Unmeasured publishes sent first.
+        #[arg(long, default_value_t = 100)]
+        warmup: usize,
+        /// Size of each payload.
+        #[arg(long, default_value_t = 1024)]
+        body_bytes: usize,
+        /// Stop early (counting what finished) after this many seconds.
+        #[arg(long, default_value_t = 120)]
+        max_seconds: u64,
     },
     /// Creates an export, watches it to DONE, reads all its rows and prints one JSON line.
     ReadExport {
@@ -583,6 +615,25 @@ async fn main() -> std::process::ExitCode {
             rate,
             messages,
             body_bytes,
+        })
+        .await
+        .map(|line| println!("{line}")),
+        Command::JetstreamPublish {
+            url,
+            stream,
+            concurrency,
+            messages,
+            warmup,
+            body_bytes,
+            max_seconds,
+        } => jetstream_publish::publish(jetstream_publish::PublishRun {
+            url,
+            stream,
+            concurrency,
+            messages,
+            warmup,
+            body_bytes,
+            deadline: Instant::now() + Duration::from_secs(max_seconds),
         })
         .await
         .map(|line| println!("{line}")),

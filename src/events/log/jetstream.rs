@@ -10,14 +10,22 @@
 //!   by the server; `events.retention_check_interval` does not apply.
 //! - Named consumers' records live in the `nats.consumers_bucket` key-value bucket.
 //!
+//! An append looks its ids up in the bucket (all at once), queues the batch's publishes on the
+//! connection back to back, and only then awaits their acks, in order: appends of concurrent
+//! webhooks are pipelined on the one connection instead of taking turns, and the server stores
+//! each batch's messages one after another. Its new ids go to the bucket together; the stream's
+//! state is read once for all appends that end meanwhile.
+//!
 //! Differences from the embedded log, all on failure paths: a batch is published event by event
 //! (JetStream 2.9 has no atomic batch), so when `append` fails part of the batch may be stored;
 //! the sender's retry, with the same ids, stores the rest without duplicating what is there. A
-//! batch's events get consecutive cursors when this gateway is the only writer; with several
-//! replicas writing, batches may interleave. Appends of other replicas show in
-//! [`bounds`](EventLog::bounds) and [`watch_latest`](EventLog::watch_latest) after this log's
-//! next append or a refresh, which runs every time the stream receives a message.
+//! batch's events get consecutive cursors when this gateway is the only writer (except an event
+//! whose earlier copy retention dropped within the duplicate window: its new copy is published
+//! after the batch); with several replicas writing, batches may interleave. Appends of other
+//! replicas show in [`bounds`](EventLog::bounds) and [`watch_latest`](EventLog::watch_latest)
+//! after this log's next append or a refresh, which runs every time the stream receives a message.
 
+mod coalesce;
 mod consumers;
 mod groups;
 mod rows;
@@ -27,11 +35,12 @@ pub(crate) use groups::JetStreamGroups;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use async_nats::jetstream::{self, kv, stream};
+use async_nats::jetstream::{self, context::PublishAckFuture, kv, publish::PublishAck, stream};
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
+use self::coalesce::Coalesced;
 use super::{EventLog, EventLogError, LogBounds, LogStats, RetentionPolicy};
 use crate::config::NatsConfig;
 use crate::events::{Cursor, EventType, NewEvent, StoredEvent};
@@ -51,10 +60,15 @@ pub(crate) struct JetStreamEventLog {
     ids: kv::Store,
     /// Named consumers' records.
     consumers: kv::Store,
-    /// Serialises this gateway's appends, so a batch's events get consecutive cursors.
-    append_lock: tokio::sync::Mutex<()>,
+    /// Held while a batch's publishes are queued on the connection, so they reach the server
+    /// (and get their sequences) one after another; not while their acks are awaited.
+    publish_order: tokio::sync::Mutex<()>,
+    /// Held shared by every append from start to end; `close` takes it alone to wait for them.
+    appends: tokio::sync::RwLock<()>,
     /// The readable range and stored bytes as last read from the stream.
     state: Mutex<StreamState>,
+    /// Reads of the stream's state, one for all appends that end during another.
+    state_reads: Coalesced,
     /// The latest cursor, for watchers.
     latest_tx: watch::Sender<Cursor>,
     /// Events stored through this handle.
@@ -65,6 +79,14 @@ pub(crate) struct JetStreamEventLog {
     refresher: Mutex<Option<tokio::task::AbortHandle>>,
     /// The connection's state: failing while disconnected.
     connection_health: crate::storage::WriteHealth,
+}
+
+/// Where an appended event goes.
+enum Placed {
+    /// A copy stored before the duplicate window, at this cursor.
+    Earlier(Cursor),
+    /// Published; JetStream's ack is awaited.
+    Sent(PublishAckFuture),
 }
 
 /// What the log knows of the stream.
@@ -123,8 +145,10 @@ impl JetStreamEventLog {
             subject_prefix,
             ids,
             consumers,
-            append_lock: tokio::sync::Mutex::new(()),
+            publish_order: tokio::sync::Mutex::new(()),
+            appends: tokio::sync::RwLock::new(()),
             state: Mutex::new(StreamState::default()),
+            state_reads: Coalesced::default(),
             latest_tx,
             appended: AtomicU64::new(0),
             closed: AtomicBool::new(false),
@@ -136,8 +160,16 @@ impl JetStreamEventLog {
         Ok(log)
     }
 
-    /// Reads the stream's state and publishes a new latest cursor to watchers.
+    /// Brings the state up to date with a read of the stream's state begun after this call, and
+    /// publishes a new latest cursor to watchers. Callers that arrive while a read is under way
+    /// wait for the next one, which serves all of them: one read per round trip, however many
+    /// appends end meanwhile.
     async fn refresh(&self) -> Result<(), EventLogError> {
+        self.state_reads.run(|| self.read_state()).await
+    }
+
+    /// Reads the stream's state and publishes a new latest cursor to watchers.
+    async fn read_state(&self) -> Result<(), EventLogError> {
         let info = self.stream.get_info().await.map_err(storage)?;
         let oldest = if info.state.messages == 0 {
             0
@@ -163,8 +195,7 @@ impl JetStreamEventLog {
     }
 
     /// Follows the stream's subjects on core NATS and refreshes the state when messages arrive
-    /// (several at once cause one refresh), so appends of other replicas reach watchers; it
-    /// waits for an append of this log in progress, whose end refreshes anyway.
+    /// (several at once cause one refresh), so appends of other replicas reach watchers.
     async fn start_refresher(
         self: &Arc<Self>,
         connection: &NatsConnection,
@@ -183,8 +214,6 @@ impl JetStreamEventLog {
                     .is_some()
                 {}
                 let Some(log) = log.upgrade() else { break };
-                // Not in the middle of this log's own batch: watchers see a batch whole.
-                let _no_own_append = log.append_lock.lock().await;
                 if let Err(error) = log.refresh().await {
                     tracing::debug!(
                         error = &error as &dyn std::error::Error,
@@ -254,28 +283,42 @@ impl JetStreamEventLog {
         Ok(stored.filter(|stored| stored.event.id == id))
     }
 
-    /// Publishes one event (not stored yet as far as the ids bucket knows) and returns its
-    /// cursor: JetStream's answer, or, when JetStream still remembers the id of a copy that
-    /// retention dropped, the cursor of a new copy published under a message id naming the
-    /// dropped one.
-    async fn publish(&self, event: &NewEvent) -> Result<Cursor, EventLogError> {
-        let payload = bytes::Bytes::from(rows::encode_event(event).map_err(storage)?);
-        let mut message_id = event.id.clone();
-        loop {
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert(async_nats::header::NATS_MESSAGE_ID, message_id.as_str());
-            let ack = self
-                .jetstream
-                .publish_with_headers(self.subject_of(event), headers, payload.clone())
-                .await
-                .map_err(storage)?
+    /// Queues the publish of `event` under `message_id` on the connection; the returned future
+    /// resolves to JetStream's ack.
+    async fn send(
+        &self,
+        event: &NewEvent,
+        message_id: &str,
+        payload: bytes::Bytes,
+    ) -> Result<PublishAckFuture, EventLogError> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, message_id);
+        self.jetstream
+            .publish_with_headers(self.subject_of(event), headers, payload)
+            .await
+            .map_err(storage)
+    }
+
+    /// Returns the cursor of `event`, given JetStream's ack of its publish: the new message's
+    /// sequence, or a duplicate's first copy; when JetStream still remembers the id of a copy
+    /// that retention dropped, the cursor of a new copy published under a message id naming
+    /// the dropped one.
+    async fn cursor_from(
+        &self,
+        event: &NewEvent,
+        payload: &bytes::Bytes,
+        first_ack: PublishAck,
+    ) -> Result<Cursor, EventLogError> {
+        let mut ack = first_ack;
+        while ack.duplicate && !self.stored_at_leader(ack.sequence).await? {
+            let message_id = format!("{}#after-{}", event.id, ack.sequence);
+            ack = self
+                .send(event, &message_id, payload.clone())
+                .await?
                 .await
                 .map_err(storage)?;
-            if !ack.duplicate || self.stored_at_leader(ack.sequence).await? {
-                return Ok(ack.sequence);
-            }
-            message_id = format!("{}#after-{}", event.id, ack.sequence);
         }
+        Ok(ack.sequence)
     }
 }
 
@@ -291,21 +334,50 @@ impl Drop for JetStreamEventLog {
 impl EventLog for JetStreamEventLog {
     async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Cursor>, EventLogError> {
         self.check_open()?;
-        let _one_writer = self.append_lock.lock().await;
-        let mut cursors = Vec::with_capacity(events.len());
-        for event in &events {
-            if let Some(stored) = self.find(&event.id).await? {
-                cursors.push(stored.cursor);
-                continue;
+        let _in_flight = self.appends.read().await;
+        self.check_open()?;
+        // Copies stored before the duplicate window, looked up all at once.
+        let earlier =
+            futures::future::try_join_all(events.iter().map(|event| self.find(&event.id))).await?;
+        let payloads = events
+            .iter()
+            .map(|event| rows::encode_event(event).map(bytes::Bytes::from))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        let mut placed = Vec::with_capacity(events.len());
+        {
+            let _in_order = self.publish_order.lock().await;
+            for ((event, payload), earlier) in events.iter().zip(&payloads).zip(earlier) {
+                placed.push(match earlier {
+                    Some(stored) => Placed::Earlier(stored.cursor),
+                    None => Placed::Sent(self.send(event, &event.id, payload.clone()).await?),
+                });
             }
-            let cursor = self.publish(event).await?;
-            self.ids
-                .put(kv_key(&event.id), cursor.to_string().into())
-                .await
-                .map_err(storage)?;
-            self.appended.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut cursors = Vec::with_capacity(events.len());
+        let mut published = Vec::with_capacity(events.len());
+        for ((event, payload), placed) in events.iter().zip(&payloads).zip(placed) {
+            let cursor = match placed {
+                Placed::Earlier(cursor) => cursor,
+                Placed::Sent(ack) => {
+                    let ack = ack.await.map_err(storage)?;
+                    let cursor = self.cursor_from(event, payload, ack).await?;
+                    published.push((event.id.as_str(), cursor));
+                    cursor
+                }
+            };
             cursors.push(cursor);
         }
+        // Also a duplicate's: its first copy's append may have failed before recording it.
+        futures::future::try_join_all(
+            published
+                .iter()
+                .map(|(id, cursor)| self.ids.put(kv_key(id), cursor.to_string().into())),
+        )
+        .await
+        .map_err(storage)?;
+        self.appended
+            .fetch_add(published.len() as u64, Ordering::Relaxed);
         self.refresh().await?;
         Ok(cursors)
     }
@@ -369,8 +441,8 @@ impl EventLog for JetStreamEventLog {
 
     async fn close(&self) -> Result<(), EventLogError> {
         self.closed.store(true, Ordering::Release);
-        // Waits for an append in progress, so none ends after `close` returned.
-        drop(self.append_lock.lock().await);
+        // Waits for the appends in progress, so none ends after `close` returned.
+        drop(self.appends.write().await);
         if let Some(refresher) = self.refresher.lock().take() {
             refresher.abort();
         }

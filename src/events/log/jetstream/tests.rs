@@ -119,3 +119,41 @@ async fn a_repeat_whose_id_entry_was_lost_gets_the_stored_copys_cursor_not_a_sec
         .expect("the id is recorded again");
     assert_eq!(stored.cursor, first[0]);
 }
+
+#[tokio::test]
+async fn an_id_stored_before_the_duplicate_window_is_found_in_the_ids_bucket_and_not_stored_again()
+{
+    if !nats_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(
+        dir.path().to_owned(),
+        crate::events::log::conformance::keep_everything(),
+    )
+    .await;
+    let event = crate::events::log::conformance::event("old-1", 1000);
+    // As JetStream sees an id whose window passed: stored, recorded in the bucket, and a new
+    // message under that id would not be flagged as a duplicate.
+    let payload = bytes::Bytes::from(rows::encode_event(&event).unwrap());
+    let stored = log
+        .send(&event, "another-message-id", payload)
+        .await
+        .unwrap()
+        .await
+        .unwrap()
+        .sequence;
+    log.ids
+        .put(kv_key("old-1"), stored.to_string().into())
+        .await
+        .unwrap();
+
+    let again = crate::events::log::conformance::event("old-1", 9000);
+    let fresh = crate::events::log::conformance::event("new-1", 9001);
+    let cursors = log.append(vec![again, fresh]).await.unwrap();
+
+    assert_eq!(cursors, [stored, stored + 1]);
+    assert_eq!(log.bounds().latest, stored + 1);
+    let kept = log.get("old-1").await.unwrap().unwrap();
+    assert_eq!(kept.event.received_at_ms, 1000, "the first copy is kept");
+}
