@@ -229,21 +229,6 @@ impl Fanout {
         Ok(consumer)
     }
 
-    /// Loads the stored consumer `key`, once `scope` covers every account it reads.
-    async fn scoped_record(
-        &self,
-        key: &ConsumerKey,
-        scope: &AccountScope,
-    ) -> Result<ConsumerRecord, FanoutError> {
-        let record = self
-            .store
-            .load_consumer(key)
-            .await?
-            .ok_or_else(|| FanoutError::ConsumerNotFound(key.clone()))?;
-        check_scope(scope, key, &record.filter)?;
-        Ok(record)
-    }
-
     /// Stores a new consumer for `request`.
     async fn create(
         &self,
@@ -336,7 +321,7 @@ impl Fanout {
         scope: &AccountScope,
     ) -> Result<ConsumerInfo, FanoutError> {
         let running = self.running.lock().await;
-        let record = self.scoped_record(key, scope).await?;
+        let record = scoped_record(self.store.as_ref(), key, scope).await?;
         Ok(self.describe(record, &running))
     }
 
@@ -375,7 +360,7 @@ impl Fanout {
         scope: &AccountScope,
     ) -> Result<ConsumerInfo, FanoutError> {
         let mut running = self.running.lock().await;
-        let record = self.scoped_record(key, scope).await?;
+        let record = scoped_record(self.store.as_ref(), key, scope).await?;
         let before = self.describe(record, &running);
         if let Some(consumer) = running.remove(key) {
             consumer.client.stop(StreamEnd::ConsumerDeleted);
@@ -442,6 +427,20 @@ impl Fanout {
             let _ = consumer.task.await;
         }
     }
+}
+
+/// Loads the stored consumer `key` from `store`, once `scope` covers every account it reads.
+pub(crate) async fn scoped_record(
+    store: &dyn ConsumerStore,
+    key: &ConsumerKey,
+    scope: &AccountScope,
+) -> Result<ConsumerRecord, FanoutError> {
+    let record = store
+        .load_consumer(key)
+        .await?
+        .ok_or_else(|| FanoutError::ConsumerNotFound(key.clone()))?;
+    check_scope(scope, key, &record.filter)?;
+    Ok(record)
 }
 
 /// Refuses a consumer that reads an account outside `scope`.

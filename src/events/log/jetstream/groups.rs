@@ -40,7 +40,7 @@ use crate::events::consumers::{AccountScope, AckState, ConsumerKey, ConsumerReco
 use crate::events::dispatcher::Progress;
 use crate::events::fanout::{
     AckMode, ConsumerGauge, ConsumerInfo, Fanout, FanoutError, StreamEnd, Subscription,
-    SubscriptionStream, check_scope, sourced_member,
+    SubscriptionStream, check_scope, scoped_record, sourced_member,
 };
 use crate::events::groups::ConsumerGroups;
 use crate::events::log::{ConsumerStore, EventLog, EventLogError};
@@ -122,21 +122,6 @@ impl JetStreamGroups {
         }
         self.board.lock().retain(|key, _| keys.contains(key));
         Ok(())
-    }
-
-    /// Loads the record of `key`, once `scope` covers every account it reads.
-    async fn scoped_record(
-        &self,
-        key: &ConsumerKey,
-        scope: &AccountScope,
-    ) -> Result<ConsumerRecord, FanoutError> {
-        let record = self
-            .log
-            .load_consumer(key)
-            .await?
-            .ok_or_else(|| FanoutError::ConsumerNotFound(key.clone()))?;
-        check_scope(scope, key, &record.filter)?;
-        Ok(record)
     }
 
     /// Returns the record of the consumer `request` names, storing it when it is new.
@@ -326,7 +311,7 @@ impl ConsumerGroups for JetStreamGroups {
         scope: &AccountScope,
         cursors: Vec<Cursor>,
     ) -> Result<Cursor, FanoutError> {
-        let record = self.scoped_record(key, scope).await?;
+        let record = scoped_record(self.log.as_ref(), key, scope).await?;
         if self.durable_info(&record).await?.is_none() {
             // Nothing was ever delivered: there is nothing to acknowledge.
             return Ok(record.acks.acked);
@@ -350,7 +335,7 @@ impl ConsumerGroups for JetStreamGroups {
         key: &ConsumerKey,
         scope: &AccountScope,
     ) -> Result<ConsumerInfo, FanoutError> {
-        let record = self.scoped_record(key, scope).await?;
+        let record = scoped_record(self.log.as_ref(), key, scope).await?;
         self.describe(record).await
     }
 
@@ -375,7 +360,7 @@ impl ConsumerGroups for JetStreamGroups {
         key: &ConsumerKey,
         scope: &AccountScope,
     ) -> Result<ConsumerInfo, FanoutError> {
-        let record = self.scoped_record(key, scope).await?;
+        let record = scoped_record(self.log.as_ref(), key, scope).await?;
         let before = self.describe(record).await?;
         self.end_members(Some(key), StreamEnd::ConsumerDeleted);
         match self.log.stream.delete_consumer(&durable_name(key)).await {

@@ -22,6 +22,17 @@ async fn open(dir: PathBuf, retention: RetentionPolicy) -> Arc<JetStreamEventLog
         .unwrap()
 }
 
+/// Opens a log that keeps every event, in a directory of its own (removed when dropped).
+async fn open_keeping_everything() -> (tempfile::TempDir, Arc<JetStreamEventLog>) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(
+        dir.path().to_owned(),
+        crate::events::log::conformance::keep_everything(),
+    )
+    .await;
+    (dir, log)
+}
+
 event_log_conformance_suite!(open, requires: nats_available);
 
 #[tokio::test]
@@ -29,12 +40,7 @@ async fn events_go_to_subjects_per_account_and_type_with_their_id_as_message_id(
     if !nats_available() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let log = open(
-        dir.path().to_owned(),
-        crate::events::log::conformance::keep_everything(),
-    )
-    .await;
+    let (_dir, log) = open_keeping_everything().await;
     let mut event = crate::events::log::conformance::event("s-1", 1000);
     event.account = "acme.corp".to_owned();
 
@@ -60,12 +66,7 @@ async fn the_oldest_events_age_is_the_servers_storage_time_of_the_first_message(
     if !nats_available() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let log = open(
-        dir.path().to_owned(),
-        crate::events::log::conformance::keep_everything(),
-    )
-    .await;
+    let (_dir, log) = open_keeping_everything().await;
     assert_eq!(log.stats().oldest_received_at_ms, None);
     let before = crate::events::decode::now_ms();
 
@@ -91,12 +92,7 @@ async fn a_repeat_whose_id_entry_was_lost_gets_the_stored_copys_cursor_not_a_sec
     if !nats_available() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let log = open(
-        dir.path().to_owned(),
-        crate::events::log::conformance::keep_everything(),
-    )
-    .await;
+    let (_dir, log) = open_keeping_everything().await;
     let first = log
         .append(vec![crate::events::log::conformance::event("r-1", 1000)])
         .await
@@ -126,12 +122,7 @@ async fn an_id_stored_before_the_duplicate_window_is_found_in_the_ids_bucket_and
     if !nats_available() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let log = open(
-        dir.path().to_owned(),
-        crate::events::log::conformance::keep_everything(),
-    )
-    .await;
+    let (_dir, log) = open_keeping_everything().await;
     let event = crate::events::log::conformance::event("old-1", 1000);
     // As JetStream sees an id whose window passed: stored, recorded in the bucket, and a new
     // message under that id would not be flagged as a duplicate.
