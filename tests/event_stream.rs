@@ -614,6 +614,73 @@ async fn respond_hands_the_body_to_the_held_request_or_reports_event_not_found()
 }
 
 #[tokio::test]
+async fn a_respond_body_over_the_limit_names_the_field_and_the_request_stays_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = TestGateway::start(config(dir.path(), "")).await;
+    gateway
+        .append(vec![event_of(
+            "main",
+            EventType::ContactRequested,
+            None,
+            "crm-1",
+        )])
+        .await;
+    let held = gateway.pending.hold("main", "crm-1").await.unwrap();
+    let waiting = tokio::spawn(held.answer(PATIENCE));
+    let text = |length: usize| prost_types::Struct {
+        fields: [(
+            "name".to_owned(),
+            prost_types::Value {
+                kind: Some(prost_types::value::Kind::StringValue("x".repeat(length))),
+            },
+        )]
+        .into(),
+    };
+    let respond = |body| pb::RespondRequest {
+        event_id: "crm-1".to_owned(),
+        body: Some(body),
+        ..Default::default()
+    };
+
+    // 300 000 bytes of text: over the 256 KiB limit, under gRPC's 4 MB message limit.
+    let status = gateway
+        .events()
+        .await
+        .respond(respond(text(300_000)))
+        .await
+        .unwrap_err();
+
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let violations = status
+        .get_error_details()
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .clone();
+    assert_eq!(violations.len(), 1);
+    assert_eq!(violations[0].field, "body");
+    assert!(
+        violations[0].description.contains("262144"),
+        "{}",
+        violations[0].description
+    );
+    let delivered = gateway
+        .events()
+        .await
+        .respond(respond(text(10)))
+        .await
+        .unwrap()
+        .into_inner()
+        .delivered;
+    assert!(delivered, "the refused body left the request held");
+    assert_eq!(
+        waiting.await.unwrap(),
+        Some(serde_json::json!({ "name": "xxxxxxxxxx" }))
+    );
+    gateway.stop().await;
+}
+
+#[tokio::test]
 async fn consumers_are_listed_with_their_progress_and_metrics_show_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let gateway = TestGateway::start(config(dir.path(), "")).await;

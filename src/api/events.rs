@@ -160,8 +160,20 @@ impl EventsApi {
                 "is required: the id of the CRM entity request event",
             );
         }
-        if body.body.is_none() {
-            violations.add("body", "is required: the created entity");
+        let answer = body.body.as_ref().map(struct_to_json);
+        match &answer {
+            None => violations.add("body", "is required: the created entity"),
+            Some(answer) => {
+                let size = serde_json::to_vec(answer).map_or(0, |json| json.len());
+                if size > MAX_RESPOND_BODY_BYTES {
+                    violations.add(
+                        "body",
+                        format!(
+                            "is {size} bytes as JSON, over {MAX_RESPOND_BODY_BYTES}: one CRM entity is expected"
+                        ),
+                    );
+                }
+            }
         }
         violations.finish()?;
         let not_found = || ApiError::EventNotFound {
@@ -180,14 +192,19 @@ impl EventsApi {
         if !is_crm_request || stored.event.account != account.name() {
             return Err(not_found());
         }
-        let answer = body.body.as_ref().map(struct_to_json).unwrap_or_default();
         Ok(self
             .services
             .pending
-            .respond(account.name(), &body.event_id, answer)
+            .respond(account.name(), &body.event_id, answer.unwrap_or_default())
             .await?)
     }
 }
+
+/// The largest `Respond` body, as JSON. The answer is one CRM entity (a contact or a deal, a few
+/// hundred bytes); on the NATS backend it travels to the replica holding the request in one
+/// message, and NATS refuses messages over its max payload (1 MiB by default), so a larger body
+/// is refused here, alike on every backend, rather than failing there.
+const MAX_RESPOND_BODY_BYTES: usize = 256 * 1024;
 
 /// Milliseconds since the Unix epoch, now.
 fn now_ms() -> i64 {
