@@ -188,6 +188,31 @@ async fn each_event_goes_to_one_member_and_acked_events_stay_acked(replica: Repl
     }
 }
 
+async fn acks_of_cursors_not_outstanding_are_ignored(replica: Replica) {
+    let groups = &replica.groups;
+    let mut stream = groups.subscribe(member("c", PATIENT)).await.unwrap();
+    let cursors = replica.append("e", 2, EventType::MessageReceived).await;
+    assert_eq!(next_event(&mut stream).await, (cursors[0], 1));
+
+    // The first event twice, and a cursor past the end of the log.
+    let acked = groups
+        .ack(
+            &key("c"),
+            &AccountScope::All,
+            vec![cursors[0], cursors[0], cursors[1] + 1000],
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(acked, cursors[0]);
+    assert_eq!(next_event(&mut stream).await, (cursors[1], 1));
+    let again = groups
+        .ack(&key("c"), &AccountScope::All, vec![cursors[0], cursors[1]])
+        .await
+        .unwrap();
+    assert_eq!(again, cursors[1]);
+}
+
 async fn an_unacked_event_comes_back_with_its_delivery_count(replica: Replica) {
     let mut stream = replica
         .groups
@@ -342,6 +367,7 @@ macro_rules! consumer_group_suite {
                 };
             }
             case!(each_event_goes_to_one_member_and_acked_events_stay_acked);
+            case!(acks_of_cursors_not_outstanding_are_ignored);
             case!(an_unacked_event_comes_back_with_its_delivery_count);
             case!(a_member_joining_later_resumes_after_the_acked_events);
             case!(a_consumer_gets_only_the_events_its_filters_pass);
