@@ -383,6 +383,24 @@ async fn fire(
     (latencies, errors, elapsed)
 }
 
+/// The common fields of a closed-loop run's JSON line: how many finished (`requests`), over how
+/// many `seconds`, at what rate (`rps`), their p50/p99 latency and the `errors`; `sorted` holds
+/// the finished ones' latencies in order. Each run adds its own fields.
+fn closed_loop_summary(
+    sorted: &[Duration],
+    seconds: f64,
+    errors: usize,
+) -> serde_json::Map<String, serde_json::Value> {
+    serde_json::Map::from_iter([
+        ("requests".to_owned(), sorted.len().into()),
+        ("seconds".to_owned(), seconds.into()),
+        ("rps".to_owned(), (sorted.len() as f64 / seconds).into()),
+        ("p50_ms".to_owned(), quantile_ms(sorted, 0.50).into()),
+        ("p99_ms".to_owned(), quantile_ms(sorted, 0.99).into()),
+        ("errors".to_owned(), errors.into()),
+    ])
+}
+
 /// The latency at quantile `q` of sorted samples, in milliseconds.
 fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
     if sorted.is_empty() {
@@ -410,16 +428,17 @@ async fn run(
     }
     let (latencies, errors, elapsed) = fire(&sender, concurrency, requests, deadline).await;
     let seconds = elapsed.as_secs_f64();
-    let line = serde_json::json!({
-        "mode": match mode { Mode::Gateway => "gateway", Mode::Direct => "direct" },
-        "concurrency": concurrency,
-        "requests": latencies.len(),
-        "seconds": seconds,
-        "rps": latencies.len() as f64 / seconds,
-        "p50_ms": quantile_ms(&latencies, 0.50),
-        "p99_ms": quantile_ms(&latencies, 0.99),
-        "errors": errors,
-    });
+    let mut line = closed_loop_summary(&latencies, seconds, errors);
+    line.insert(
+        "mode".to_owned(),
+        match mode {
+            Mode::Gateway => "gateway",
+            Mode::Direct => "direct",
+        }
+        .into(),
+    );
+    line.insert("concurrency".to_owned(), concurrency.into());
+    let line = serde_json::Value::Object(line);
     println!("{line}");
     Ok(())
 }

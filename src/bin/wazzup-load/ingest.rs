@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use tonic::transport::Channel;
 use wazzup_gateway::proto::pb;
 
-use crate::{CHANNEL_ID, CHAT_ID, REQUEST_TIMEOUT, quantile_ms, succeeded};
+use crate::{CHANNEL_ID, CHAT_ID, REQUEST_TIMEOUT, closed_loop_summary, quantile_ms, succeeded};
 
 /// Most webhook posts in flight during a latency run (the rate, not this bound, sets the load).
 const LATENCY_RUN_MAX_IN_FLIGHT: usize = 256;
@@ -158,16 +158,10 @@ pub(crate) async fn throughput(
     }
     let seconds = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    Ok(serde_json::json!({
-        "concurrency": concurrency,
-        "body_bytes": bodies.body(0).len(),
-        "requests": latencies.len(),
-        "seconds": seconds,
-        "rps": latencies.len() as f64 / seconds,
-        "p50_ms": quantile_ms(&latencies, 0.50),
-        "p99_ms": quantile_ms(&latencies, 0.99),
-        "errors": errors,
-    }))
+    let mut line = closed_loop_summary(&latencies, seconds, errors);
+    line.insert("concurrency".to_owned(), concurrency.into());
+    line.insert("body_bytes".to_owned(), bodies.body(0).len().into());
+    Ok(serde_json::Value::Object(line))
 }
 
 /// What one latency run is given.

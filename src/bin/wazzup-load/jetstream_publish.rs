@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::{self, stream};
 
-use crate::quantile_ms;
+use crate::closed_loop_summary;
 
 /// The gateway's default `nats.dedupe_window`.
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
@@ -108,16 +108,10 @@ pub(crate) async fn publish(run: PublishRun) -> Result<serde_json::Value, String
     }
     let seconds = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    Ok(serde_json::json!({
-        "concurrency": run.concurrency,
-        "body_bytes": run.body_bytes,
-        "requests": latencies.len(),
-        "seconds": seconds,
-        "rps": latencies.len() as f64 / seconds,
-        "p50_ms": quantile_ms(&latencies, 0.50),
-        "p99_ms": quantile_ms(&latencies, 0.99),
-        "errors": errors,
-    }))
+    let mut line = closed_loop_summary(&latencies, seconds, errors);
+    line.insert("concurrency".to_owned(), run.concurrency.into());
+    line.insert("body_bytes".to_owned(), run.body_bytes.into());
+    Ok(serde_json::Value::Object(line))
 }
 
 /// The stream, configured as the gateway configures its events' stream.
